@@ -1,0 +1,305 @@
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// File name of the store inside the data directory.
+pub const DB_FILE: &str = "kanta-sim.sqlite";
+
+/// Why the log cannot be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The data directory cannot be created.
+    #[error("cannot create data directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// SQLite failed.
+    #[error("exchange log {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The writer task died.
+    #[error("exchange log writer stopped unexpectedly")]
+    WriterGone,
+}
+
+/// What kind of exchange a record describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExchangeKind {
+    /// A TLS handshake that failed (successful ones are logged with their requests).
+    Handshake,
+    /// An HTTP request and its response.
+    Http,
+}
+
+impl ExchangeKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Handshake => "handshake",
+            Self::Http => "http",
+        }
+    }
+}
+
+/// One exchange, as the server hands it to the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExchangeRecord {
+    /// When it happened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// `strict` or `diagnostic`.
+    pub listener: String,
+    /// Peer socket address.
+    pub peer: String,
+    /// Handshake or HTTP.
+    pub kind: ExchangeKind,
+    /// `accepted`, `rejected`, `error`, …
+    pub outcome: String,
+    /// Rule codes of every finding, in order.
+    pub codes: Vec<String>,
+    /// One line a person can read.
+    pub summary: String,
+    /// Structured detail (every finding with its context).
+    pub detail: serde_json::Value,
+    /// Client certificate subject, where one was presented.
+    pub cert_subject: Option<String>,
+    /// Client certificate fingerprint.
+    pub cert_sha256: Option<String>,
+    /// Organisation OID found in the certificate.
+    pub org_oid: Option<String>,
+    /// HTTP method.
+    pub method: Option<String>,
+    /// HTTP path.
+    pub path: Option<String>,
+    /// HTTP status.
+    pub status: Option<u16>,
+}
+
+/// A record read back, with its id.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredExchange {
+    /// Sequence number.
+    pub id: i64,
+    /// The record.
+    #[serde(flatten)]
+    pub record: ExchangeRecord,
+}
+
+/// The exchange log: an SQLite table in the data directory, WAL mode, one row per exchange.
+#[derive(Clone)]
+pub struct ExchangeLog {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for ExchangeLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExchangeLog")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS exchange (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    listener TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    codes TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    cert_subject TEXT,
+    cert_sha256 TEXT,
+    org_oid TEXT,
+    method TEXT,
+    path TEXT,
+    status INTEGER
+);
+CREATE INDEX IF NOT EXISTS exchange_org ON exchange(org_oid);
+";
+
+impl ExchangeLog {
+    /// Opens (creating when needed) the log in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, LogError> {
+        std::fs::create_dir_all(dir).map_err(|source| LogError::Dir {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = dir.join(DB_FILE);
+        let sql = |source| LogError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-written row (each insert is one
+        // statement), so a poisoned lock is safe to keep using.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends one record (blocking).
+    pub fn append(&self, r: &ExchangeRecord) -> Result<i64, LogError> {
+        let conn = self.lock();
+        let at =
+            r.at.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+        conn.execute(
+            "INSERT INTO exchange (at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            params![
+                at,
+                r.listener,
+                r.peer,
+                r.kind.as_str(),
+                r.outcome,
+                r.codes.join(" "),
+                r.summary,
+                r.detail.to_string(),
+                r.cert_subject,
+                r.cert_sha256,
+                r.org_oid,
+                r.method,
+                r.path,
+                r.status,
+            ],
+        )
+        .map_err(|source| LogError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Appends from async code without blocking the runtime.
+    pub async fn append_async(&self, r: ExchangeRecord) -> Result<i64, LogError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.append(&r))
+            .await
+            .map_err(|_| LogError::WriterGone)?
+    }
+
+    /// The newest `limit` records, oldest first.
+    pub fn recent(&self, limit: usize) -> Result<Vec<StoredExchange>, LogError> {
+        let conn = self.lock();
+        let sql = |source| LogError::Sqlite {
+            path: self.path.clone(),
+            source,
+        };
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status
+                 FROM exchange ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+                let at: String = row.get(1)?;
+                let kind: String = row.get(4)?;
+                let codes: String = row.get(6)?;
+                let detail: String = row.get(8)?;
+                Ok(StoredExchange {
+                    id: row.get(0)?,
+                    record: ExchangeRecord {
+                        at: OffsetDateTime::parse(
+                            &at,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                        listener: row.get(2)?,
+                        peer: row.get(3)?,
+                        kind: if kind == "http" {
+                            ExchangeKind::Http
+                        } else {
+                            ExchangeKind::Handshake
+                        },
+                        outcome: row.get(5)?,
+                        codes: codes.split_whitespace().map(str::to_owned).collect(),
+                        summary: row.get(7)?,
+                        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                        cert_subject: row.get(9)?,
+                        cert_sha256: row.get(10)?,
+                        org_oid: row.get(11)?,
+                        method: row.get(12)?,
+                        path: row.get(13)?,
+                        status: row.get(14)?,
+                    },
+                })
+            })
+            .map_err(sql)?;
+        let mut out = rows.collect::<Result<Vec<_>, _>>().map_err(sql)?;
+        out.reverse();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(outcome: &str) -> ExchangeRecord {
+        ExchangeRecord {
+            at: OffsetDateTime::UNIX_EPOCH,
+            listener: "strict".into(),
+            peer: "127.0.0.1:5".into(),
+            kind: ExchangeKind::Handshake,
+            outcome: outcome.into(),
+            codes: vec!["T-003".into(), "T-005".into()],
+            summary: "s".into(),
+            detail: serde_json::json!({"a": 1}),
+            cert_subject: Some("CN=x".into()),
+            cert_sha256: None,
+            org_oid: None,
+            method: None,
+            path: None,
+            status: Some(403),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = ExchangeLog::open(dir.path()).unwrap();
+        log.append(&rec("rejected")).unwrap();
+        log.append(&rec("accepted")).unwrap();
+        drop(log);
+        let log = ExchangeLog::open(dir.path()).unwrap();
+        let all = log.recent(10).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].record.outcome, "rejected");
+        assert_eq!(all[1].record.codes, vec!["T-003", "T-005"]);
+        assert_eq!(all[1].record.detail["a"], 1);
+        assert_eq!(all[1].record.status, Some(403));
+        assert_eq!(log.recent(1).unwrap()[0].record.outcome, "accepted");
+    }
+}

@@ -1,0 +1,334 @@
+//! One typed configuration with an embedded, commented default (`default.toml`). A user
+//! file is laid over the default key by key, so it names only what it changes.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::pki::OrgIdSource;
+
+/// The built-in configuration, with every key documented.
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+/// Why a configuration cannot be used. All map to exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Not TOML, an unknown key, or a value of the wrong type.
+    #[error("config {origin}: {message}")]
+    Parse {
+        /// The file (or `built-in default`).
+        origin: String,
+        /// The parser's message, naming the key and position.
+        message: String,
+    },
+    /// A value of the right type that cannot be used.
+    #[error("config {origin}: {key} = {value:?}: {problem}")]
+    Invalid {
+        /// The file.
+        origin: String,
+        /// The key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Strict listener address.
+    pub listen: SocketAddr,
+    /// Diagnostic listener address.
+    pub diagnostic_listen: Option<SocketAddr>,
+    /// Handshake timeout.
+    pub handshake_timeout_secs: u64,
+    /// Header read timeout.
+    pub header_timeout_secs: u64,
+    /// Body size limit.
+    pub max_body_bytes: usize,
+    /// Ready file.
+    pub ready_file: Option<PathBuf>,
+}
+
+/// `[tls]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Kit directory.
+    pub certs_dir: PathBuf,
+    /// Explicit server chain.
+    pub server_cert: Option<PathBuf>,
+    /// Explicit server key.
+    pub server_key: Option<PathBuf>,
+    /// Extra anchors.
+    pub extra_trust_anchors: Vec<PathBuf>,
+    /// Extra intermediates.
+    pub extra_intermediates: Vec<PathBuf>,
+    /// Extra CRLs.
+    pub extra_crls: Vec<PathBuf>,
+    /// Trust the kit's root.
+    pub trust_kit_root: bool,
+    /// RSA minimum.
+    pub min_rsa_bits: usize,
+    /// TLS versions, `"1.2"` and/or `"1.3"`.
+    pub versions: Vec<String>,
+}
+
+/// `[identity]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// Where to look for the organisation OID.
+    pub org_oid_sources: Vec<OrgIdSource>,
+    /// Fingerprint → organisation OID.
+    pub fingerprint_map: BTreeMap<String, String>,
+}
+
+/// `[register]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterConfig {
+    /// Register file; bundled when absent.
+    pub file: Option<PathBuf>,
+}
+
+/// `[data]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Data directory.
+    pub dir: PathBuf,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[tls]`.
+    pub tls: TlsConfig,
+    /// `[identity]`.
+    pub identity: IdentityConfig,
+    /// `[register]`.
+    pub register: RegisterConfig,
+    /// `[data]`.
+    pub data: DataConfig,
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn parse_table(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
+        origin: origin.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+impl Config {
+    /// The built-in default.
+    pub fn builtin() -> Result<Self, ConfigError> {
+        Self::from_layers(None, Path::new("."))
+    }
+
+    /// The default with `path` laid over it (when given); relative paths in the file are
+    /// resolved against its directory.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        match path {
+            None => Self::builtin(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_owned(),
+                    source,
+                })?;
+                let base = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                Self::from_layers(Some((&text, &p.display().to_string())), base)
+            }
+        }
+    }
+
+    /// Parses `overlay` (text, origin) over the default; `base` resolves relative paths.
+    pub fn from_layers(overlay: Option<(&str, &str)>, base: &Path) -> Result<Self, ConfigError> {
+        let mut table = parse_table(DEFAULT_CONFIG, "built-in default")?;
+        let origin = overlay.map_or("built-in default", |(_, o)| o).to_owned();
+        if let Some((text, o)) = overlay {
+            merge(&mut table, parse_table(text, o)?);
+        }
+        let mut cfg: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    origin: origin.clone(),
+                    message: e.to_string(),
+                })?;
+        cfg.resolve_paths(base);
+        cfg.check(&origin)?;
+        Ok(cfg)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() && base != Path::new(".") {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.tls.certs_dir);
+        self.tls.server_cert.iter_mut().for_each(fix);
+        self.tls.server_key.iter_mut().for_each(fix);
+        self.tls.extra_trust_anchors.iter_mut().for_each(fix);
+        self.tls.extra_intermediates.iter_mut().for_each(fix);
+        self.tls.extra_crls.iter_mut().for_each(fix);
+        self.register.file.iter_mut().for_each(fix);
+        self.server.ready_file.iter_mut().for_each(fix);
+        fix(&mut self.data.dir);
+    }
+
+    fn check(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |key: &str, value: String, problem: &str| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            key: key.to_owned(),
+            value,
+            problem: problem.to_owned(),
+        };
+        if self.tls.versions.is_empty() {
+            return Err(invalid(
+                "tls.versions",
+                "[]".into(),
+                "at least one of \"1.2\", \"1.3\" is needed",
+            ));
+        }
+        for v in &self.tls.versions {
+            if v != "1.2" && v != "1.3" {
+                return Err(invalid(
+                    "tls.versions",
+                    v.clone(),
+                    "only \"1.2\" and \"1.3\" are supported",
+                ));
+            }
+        }
+        if self.tls.server_cert.is_some() != self.tls.server_key.is_some() {
+            return Err(invalid(
+                "tls.server_cert / tls.server_key",
+                String::new(),
+                "give both or neither",
+            ));
+        }
+        if self.tls.min_rsa_bits < 1024 {
+            return Err(invalid(
+                "tls.min_rsa_bits",
+                self.tls.min_rsa_bits.to_string(),
+                "below 1024 is never acceptable",
+            ));
+        }
+        if self.identity.org_oid_sources.is_empty() && self.identity.fingerprint_map.is_empty() {
+            return Err(invalid(
+                "identity.org_oid_sources",
+                "[]".into(),
+                "with no sources and no fingerprint_map no organisation can ever be identified",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Applies `KANTA_SIM_LISTEN`, `KANTA_SIM_CERTS` and `KANTA_SIM_DATA`.
+    pub fn apply_env(&mut self) -> Result<(), ConfigError> {
+        if let Ok(v) = std::env::var("KANTA_SIM_LISTEN") {
+            self.server.listen =
+                v.parse()
+                    .map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
+                        origin: "environment".into(),
+                        key: "KANTA_SIM_LISTEN".into(),
+                        value: v.clone(),
+                        problem: e.to_string(),
+                    })?;
+        }
+        if let Some(v) = std::env::var_os("KANTA_SIM_CERTS") {
+            self.tls.certs_dir = v.into();
+        }
+        if let Some(v) = std::env::var_os("KANTA_SIM_DATA") {
+            self.data.dir = v.into();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_default_parses() {
+        let c = Config::builtin().unwrap();
+        assert_eq!(c.server.listen.port(), 8443);
+        assert!(c.server.diagnostic_listen.is_none());
+        assert_eq!(c.identity.org_oid_sources[0], OrgIdSource::SerialNumber);
+        assert_eq!(c.tls.min_rsa_bits, 2048);
+    }
+
+    #[test]
+    fn overlay_changes_only_what_it_names_and_resolves_paths() {
+        let c = Config::from_layers(
+            Some((
+                "[server]\nlisten = \"127.0.0.1:0\"\n[tls]\ncerts_dir = \"kit\"",
+                "t.toml",
+            )),
+            Path::new("/etc/ks"),
+        )
+        .unwrap();
+        assert_eq!(c.server.listen.port(), 0);
+        assert_eq!(c.server.handshake_timeout_secs, 10);
+        assert_eq!(c.tls.certs_dir, PathBuf::from("/etc/ks/kit"));
+        assert_eq!(c.data.dir, PathBuf::from("/etc/ks/kanta-sim-data"));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_layers(Some(("[server]\nlisten_on = 1", "t.toml")), Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("t.toml") && err.contains("listen_on"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = Config::from_layers(
+            Some(("[tls]\nversions = [\"1.1\"]", "t.toml")),
+            Path::new("."),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("tls.versions") && err.contains("1.1"), "{err}");
+        let err = Config::from_layers(
+            Some(("[identity]\norg_oid_sources = [\"subject.CN\"]", "t.toml")),
+            Path::new("."),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("subject.CN"), "{err}");
+    }
+}

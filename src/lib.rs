@@ -1,0 +1,20 @@
+//! kanta-sim: a test-harness simulator of the Finnish Kanta Client Data Archive for
+//! Social Welfare (Sosiaalihuollon asiakastiedon arkisto).
+//!
+//! The crate is organised one module per domain concept; `docs/ARCHITECTURE.md` walks
+//! through the flow of one request and says which module owns each step.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod archive;
+pub mod cli;
+pub mod client;
+
+pub mod config;
+pub mod demo;
+pub mod identity;
+pub mod message;
+pub mod pki;
+pub mod rules;
+pub mod server;
+pub mod tls;

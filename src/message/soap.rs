@@ -1,0 +1,352 @@
+//! SOAP envelopes: recognising the version and the interaction a request carries, and
+//! writing faults. [U] Kanta's SOAP profile is not public; both versions are accepted and
+//! answered in kind (interface.md §1.8).
+
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use serde::Serialize;
+
+use crate::rules::{Severity, rule_by_id};
+
+/// SOAP 1.1 envelope namespace.
+pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+/// SOAP 1.2 envelope namespace.
+pub const SOAP12_NS: &str = "http://www.w3.org/2003/05/soap-envelope";
+/// Namespace of kanta-sim's finding elements inside fault details.
+pub const FINDINGS_NS: &str = "urn:kanta-sim:findings";
+
+/// SOAP version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SoapVersion {
+    /// SOAP 1.1 (`text/xml`).
+    V11,
+    /// SOAP 1.2 (`application/soap+xml`).
+    V12,
+}
+
+impl SoapVersion {
+    /// The version a request's Content-Type implies (SOAP 1.1 when unsure).
+    pub fn from_content_type(ct: Option<&str>) -> Self {
+        match ct {
+            Some(ct) if ct.to_ascii_lowercase().starts_with("application/soap+xml") => Self::V12,
+            _ => Self::V11,
+        }
+    }
+
+    /// Content-Type of a response in this version.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::V11 => "text/xml; charset=UTF-8",
+            Self::V12 => "application/soap+xml; charset=UTF-8",
+        }
+    }
+
+    fn ns(self) -> &'static str {
+        match self {
+            Self::V11 => SOAP11_NS,
+            Self::V12 => SOAP12_NS,
+        }
+    }
+}
+
+/// Who is at fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum FaultCode {
+    /// The request is wrong (SOAP 1.1 `Client`, 1.2 `Sender`).
+    Sender,
+    /// The archive cannot serve it (SOAP 1.1 `Server`, 1.2 `Receiver`).
+    Receiver,
+}
+
+/// One finding carried in a fault's detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FaultFinding {
+    /// Rule id.
+    pub code: String,
+    /// Severity from the catalogue.
+    pub severity: Severity,
+    /// Where (element path or protocol layer).
+    pub location: String,
+    /// What was expected and what was seen.
+    pub message: String,
+}
+
+impl FaultFinding {
+    /// A finding for rule `code` (its severity comes from the catalogue).
+    pub fn new(code: &str, location: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            severity: rule_by_id(code).map_or(Severity::Error, |r| r.severity),
+            location: location.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A SOAP fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fault {
+    /// Version to answer in.
+    pub version: SoapVersion,
+    /// Sender or receiver.
+    pub code: FaultCode,
+    /// The reason, in English, starting with the first finding's rule id.
+    pub reason: String,
+    /// Every finding.
+    pub findings: Vec<FaultFinding>,
+}
+
+impl Fault {
+    /// A sender fault built from findings; the reason is the first finding's text.
+    pub fn sender(version: SoapVersion, findings: Vec<FaultFinding>) -> Self {
+        let reason = findings
+            .first()
+            .map(|f| format!("{}: {}", f.code, f.message))
+            .unwrap_or_else(|| "request refused".into());
+        Self {
+            version,
+            code: FaultCode::Sender,
+            reason,
+            findings,
+        }
+    }
+
+    /// HTTP status for the fault (SOAP 1.1: 500 always; SOAP 1.2: 400 Sender, 500 Receiver).
+    pub fn http_status(&self) -> u16 {
+        match (self.version, self.code) {
+            (SoapVersion::V12, FaultCode::Sender) => 400,
+            _ => 500,
+        }
+    }
+
+    /// The envelope as UTF-8 XML.
+    pub fn to_xml(&self) -> String {
+        let mut w = Writer::new(Vec::new());
+        // Writing into a Vec cannot fail; the results are checked only to satisfy the types.
+        let _ = self.write(&mut w);
+        String::from_utf8(w.into_inner()).unwrap_or_default()
+    }
+
+    fn write(&self, w: &mut Writer<Vec<u8>>) -> std::io::Result<()> {
+        let env = |local: &str| format!("env:{local}");
+        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+        let mut envelope = BytesStart::new(env("Envelope"));
+        envelope.push_attribute(("xmlns:env", self.version.ns()));
+        w.write_event(Event::Start(envelope))?;
+        w.write_event(Event::Start(BytesStart::new(env("Body"))))?;
+        w.write_event(Event::Start(BytesStart::new(env("Fault"))))?;
+        match self.version {
+            SoapVersion::V11 => {
+                let code = match self.code {
+                    FaultCode::Sender => "env:Client",
+                    FaultCode::Receiver => "env:Server",
+                };
+                text_element(w, BytesStart::new("faultcode"), code)?;
+                let mut fs = BytesStart::new("faultstring");
+                fs.push_attribute(("xml:lang", "en"));
+                text_element(w, fs, &self.reason)?;
+                w.write_event(Event::Start(BytesStart::new("detail")))?;
+                self.write_findings(w)?;
+                w.write_event(Event::End(BytesEnd::new("detail")))?;
+            }
+            SoapVersion::V12 => {
+                let code = match self.code {
+                    FaultCode::Sender => "env:Sender",
+                    FaultCode::Receiver => "env:Receiver",
+                };
+                w.write_event(Event::Start(BytesStart::new(env("Code"))))?;
+                text_element(w, BytesStart::new(env("Value")), code)?;
+                w.write_event(Event::End(BytesEnd::new(env("Code"))))?;
+                w.write_event(Event::Start(BytesStart::new(env("Reason"))))?;
+                let mut t = BytesStart::new(env("Text"));
+                t.push_attribute(("xml:lang", "en"));
+                text_element(w, t, &self.reason)?;
+                w.write_event(Event::End(BytesEnd::new(env("Reason"))))?;
+                w.write_event(Event::Start(BytesStart::new(env("Detail"))))?;
+                self.write_findings(w)?;
+                w.write_event(Event::End(BytesEnd::new(env("Detail"))))?;
+            }
+        }
+        w.write_event(Event::End(BytesEnd::new(env("Fault"))))?;
+        w.write_event(Event::End(BytesEnd::new(env("Body"))))?;
+        w.write_event(Event::End(BytesEnd::new(env("Envelope"))))?;
+        Ok(())
+    }
+
+    fn write_findings(&self, w: &mut Writer<Vec<u8>>) -> std::io::Result<()> {
+        let mut list = BytesStart::new("ks:findings");
+        list.push_attribute(("xmlns:ks", FINDINGS_NS));
+        w.write_event(Event::Start(list))?;
+        for f in &self.findings {
+            let mut el = BytesStart::new("ks:finding");
+            el.push_attribute(("code", f.code.as_str()));
+            el.push_attribute((
+                "severity",
+                match f.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                },
+            ));
+            w.write_event(Event::Start(el))?;
+            text_element(w, BytesStart::new("ks:location"), &f.location)?;
+            text_element(w, BytesStart::new("ks:message"), &f.message)?;
+            if let Some(rule) = rule_by_id(&f.code) {
+                let mut fi = BytesStart::new("ks:rule");
+                fi.push_attribute(("xml:lang", "fi"));
+                text_element(w, fi, rule.fi)?;
+                let mut en = BytesStart::new("ks:rule");
+                en.push_attribute(("xml:lang", "en"));
+                text_element(w, en, rule.en)?;
+            }
+            w.write_event(Event::End(BytesEnd::new("ks:finding")))?;
+        }
+        w.write_event(Event::End(BytesEnd::new("ks:findings")))?;
+        Ok(())
+    }
+}
+
+fn text_element(w: &mut Writer<Vec<u8>>, start: BytesStart<'_>, text: &str) -> std::io::Result<()> {
+    let name = start.name().as_ref().to_owned();
+    w.write_event(Event::Start(start))?;
+    w.write_event(Event::Text(BytesText::new(text)))?;
+    w.write_event(Event::End(BytesEnd::new(name)))?;
+    Ok(())
+}
+
+/// What the archive could tell about a request before the full message parser exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeSummary {
+    /// Version by the envelope's namespace.
+    pub version: SoapVersion,
+    /// Local name of the first element in the Body: the HL7 interaction id.
+    pub interaction: Option<String>,
+}
+
+/// Reads just enough of a request to know its SOAP version and interaction. DTDs are
+/// refused outright; no entity is ever expanded.
+pub fn summarise_envelope(body: &[u8]) -> Result<EnvelopeSummary, FaultFinding> {
+    let mut reader = quick_xml::NsReader::from_reader(body);
+    reader.config_mut().check_end_names = true;
+    let mut buf = Vec::new();
+    let mut depth = 0usize;
+    let mut version = None;
+    let mut in_body = false;
+    loop {
+        let ev = match reader.read_resolved_event_into(&mut buf) {
+            Ok(ev) => ev,
+            Err(e) => {
+                let at = reader.buffer_position();
+                return Err(FaultFinding::new(
+                    "W-001",
+                    format!("byte {at}"),
+                    format!("not well-formed XML: {e}"),
+                ));
+            }
+        };
+        match ev {
+            (_, Event::DocType(_)) => {
+                return Err(FaultFinding::new(
+                    "W-003",
+                    "prolog",
+                    "a DOCTYPE declaration was found; DTDs and entities are refused",
+                ));
+            }
+            (ns, ref event @ (Event::Start(ref e) | Event::Empty(ref e))) => {
+                let opens = matches!(event, Event::Start(_));
+                let local = e.local_name().as_ref().to_owned();
+                let ns = match ns {
+                    quick_xml::name::ResolveResult::Bound(n) => n.as_ref().to_owned(),
+                    _ => String::new(),
+                };
+                if depth == 0 {
+                    version = match (ns.as_str(), local.as_str()) {
+                        (SOAP11_NS, "Envelope") => Some(SoapVersion::V11),
+                        (SOAP12_NS, "Envelope") => Some(SoapVersion::V12),
+                        _ => {
+                            return Err(FaultFinding::new(
+                                "W-002",
+                                format!("/{local}"),
+                                format!(
+                                    "expected a SOAP Envelope ({SOAP11_NS} or {SOAP12_NS}), found element {local:?} in namespace {ns:?}"
+                                ),
+                            ));
+                        }
+                    };
+                } else if depth == 1 && local == "Body" {
+                    in_body = true;
+                } else if depth == 2 && in_body {
+                    return Ok(EnvelopeSummary {
+                        version: version.unwrap_or(SoapVersion::V11),
+                        interaction: Some(local),
+                    });
+                }
+                if opens {
+                    depth += 1;
+                }
+            }
+            (_, Event::End(_)) => {
+                depth = depth.saturating_sub(1);
+                if depth == 1 {
+                    in_body = false;
+                }
+            }
+            (_, Event::Eof) => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    match version {
+        Some(version) => Ok(EnvelopeSummary {
+            version,
+            interaction: None,
+        }),
+        None => Err(FaultFinding::new("W-001", "document", "no root element")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_version_and_interaction() {
+        let s = summarise_envelope(
+            format!(r#"<?xml version="1.0"?><s:Envelope xmlns:s="{SOAP12_NS}"><s:Header/><s:Body><RCMR_IN200002FI01 xmlns="urn:hl7-org:v3"/></s:Body></s:Envelope>"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(s.version, SoapVersion::V12);
+        assert_eq!(s.interaction.as_deref(), Some("RCMR_IN200002FI01"));
+    }
+
+    #[test]
+    fn refuses_what_it_must() {
+        let code = |x: &str| summarise_envelope(x.as_bytes()).unwrap_err().code;
+        assert_eq!(code("<a><b></a>"), "W-001");
+        assert_eq!(code("<!DOCTYPE x [<!ENTITY e 'boom'>]><x>&e;</x>"), "W-003");
+        assert_eq!(code("<RCMR_IN200002FI01 xmlns='urn:hl7-org:v3'/>"), "W-002");
+    }
+
+    #[test]
+    fn fault_is_well_formed_and_carries_codes() {
+        for v in [SoapVersion::V11, SoapVersion::V12] {
+            let f = Fault::sender(
+                v,
+                vec![FaultFinding::new(
+                    "A-002",
+                    "TLS client certificate",
+                    "organisation 1.2.3 <unknown> & co",
+                )],
+            );
+            let xml = f.to_xml();
+            let s = summarise_envelope(xml.as_bytes()).unwrap();
+            assert_eq!(s.version, v);
+            assert_eq!(s.interaction.as_deref(), Some("Fault"));
+            assert!(xml.contains(r#"code="A-002""#), "{xml}");
+            assert!(xml.contains("&lt;unknown&gt; &amp; co"), "{xml}");
+            assert!(xml.contains("SOTE-organisaatiorekisterissä"), "{xml}");
+        }
+        assert_eq!(Fault::sender(SoapVersion::V12, vec![]).http_status(), 400);
+        assert_eq!(Fault::sender(SoapVersion::V11, vec![]).http_status(), 500);
+    }
+}

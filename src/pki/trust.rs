@@ -1,0 +1,569 @@
+//! Judging a certificate chain: trust anchors, known intermediates, CRLs, validity, purpose
+//! and key strength. Unlike a bare path validator it reports *every* problem it finds, each
+//! with the context a supplier needs, so that the diagnostic listener and `certs show` can
+//! say all at once why a certificate would be refused.
+
+use std::path::{Path, PathBuf};
+
+use ::time::OffsetDateTime;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
+use serde::Serialize;
+use x509_parser::prelude::*;
+
+use super::inspect::{CertInfo, KeyDescription, read_pem_certs};
+
+/// What a certificate is being judged for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Purpose {
+    /// TLS client authentication at the archive's endpoint.
+    ClientAuth,
+    /// TLS server authentication (the archive's own certificate).
+    ServerAuth,
+    /// Signing documents (system or professional signature): needs nonRepudiation.
+    DocumentSigning,
+}
+
+/// One reason a certificate chain is not acceptable. Each has a stable code (see
+/// [`CertProblem::code`]) that appears in logs, faults and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum CertProblem {
+    /// The client sent no certificate.
+    #[error("no client certificate was presented; the archive requires mutual TLS")]
+    NoCertificate,
+    /// DER that does not parse.
+    #[error("certificate {position} cannot be parsed: {detail}")]
+    Unparseable {
+        /// 0 = leaf.
+        position: usize,
+        /// The parser's message.
+        detail: String,
+    },
+    /// No trusted issuer for a certificate of the chain.
+    #[error(
+        "unknown issuer: {subject:?} was issued by {issuer:?}, which is neither a trust anchor nor a known intermediate"
+    )]
+    UnknownIssuer {
+        /// The certificate whose issuer is unknown.
+        subject: String,
+        /// Its issuer.
+        issuer: String,
+    },
+    /// The chain ends at a self-signed certificate that is not a trust anchor.
+    #[error(
+        "untrusted root: the chain ends at the self-signed {subject:?}, which is not a configured trust anchor"
+    )]
+    UntrustedRoot {
+        /// The self-signed certificate.
+        subject: String,
+    },
+    /// The issuer's name matches but its key did not make the signature.
+    #[error(
+        "bad signature: {subject:?} names {issuer:?} as issuer but is not signed by that CA's key"
+    )]
+    BadSignature {
+        /// The certificate.
+        subject: String,
+        /// The claimed issuer.
+        issuer: String,
+    },
+    /// Validity ended before the time of use.
+    #[error(
+        "certificate expired: {subject:?} notAfter {}, checked at {}",
+        rfc3339(not_after),
+        rfc3339(at)
+    )]
+    Expired {
+        /// The certificate.
+        subject: String,
+        /// Its notAfter.
+        #[serde(with = "::time::serde::rfc3339")]
+        not_after: OffsetDateTime,
+        /// The time of the check.
+        #[serde(with = "::time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// Validity starts after the time of use.
+    #[error(
+        "certificate not yet valid: {subject:?} notBefore {}, checked at {}",
+        rfc3339(not_before),
+        rfc3339(at)
+    )]
+    NotYetValid {
+        /// The certificate.
+        subject: String,
+        /// Its notBefore.
+        #[serde(with = "::time::serde::rfc3339")]
+        not_before: OffsetDateTime,
+        /// The time of the check.
+        #[serde(with = "::time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// Listed in a CRL.
+    #[error("certificate revoked: serial {serial} of {subject:?} is listed in the CRL of {crl_issuer:?} (revoked {}{})", rfc3339(revoked_at), reason.as_deref().map(|r| format!(", reason {r}")).unwrap_or_default())]
+    Revoked {
+        /// The certificate.
+        subject: String,
+        /// Its serial, colon hex.
+        serial: String,
+        /// Who issued the CRL.
+        crl_issuer: String,
+        /// The revocation date.
+        #[serde(with = "::time::serde::rfc3339")]
+        revoked_at: OffsetDateTime,
+        /// The CRL reason code, where given.
+        reason: Option<String>,
+    },
+    /// Extended key usage does not allow the purpose.
+    #[error("wrong purpose: {subject:?} has extended key usage [{}], {required} is required", presented.join(", "))]
+    WrongExtendedKeyUsage {
+        /// The certificate.
+        subject: String,
+        /// The needed EKU.
+        required: String,
+        /// What the certificate allows.
+        presented: Vec<String>,
+    },
+    /// Key usage bits do not allow the purpose.
+    #[error("wrong key usage: {subject:?} has key usage [{}], {required} is required", presented.join(", "))]
+    WrongKeyUsage {
+        /// The certificate.
+        subject: String,
+        /// The needed bit.
+        required: String,
+        /// What the certificate has.
+        presented: Vec<String>,
+    },
+    /// Key too weak or of an unsupported kind.
+    #[error(
+        "weak key: {subject:?} has {key}; at least RSA {minimum_rsa_bits} bits or ECDSA P-256/P-384 is required"
+    )]
+    WeakKey {
+        /// The certificate.
+        subject: String,
+        /// The key as found.
+        key: String,
+        /// The configured RSA minimum.
+        minimum_rsa_bits: usize,
+    },
+    /// The chain could be completed only with an intermediate the client did not send.
+    #[error(
+        "incomplete chain: the client sent {subject:?} without its issuing CA {issuer:?}; send the whole chain (leaf followed by the issuing CA)"
+    )]
+    IncompleteChain {
+        /// The certificate whose issuer was missing.
+        subject: String,
+        /// The issuer the client should have sent.
+        issuer: String,
+    },
+    /// The path validator refused the chain for a reason the checks above did not name.
+    #[error("chain refused by path validation: {detail}")]
+    PathValidation {
+        /// The validator's message.
+        detail: String,
+    },
+    /// A CRL that applies is past its nextUpdate; revocation status is stale.
+    #[error(
+        "stale CRL: the CRL of {crl_issuer:?} was due for renewal at {}",
+        rfc3339(next_update)
+    )]
+    StaleCrl {
+        /// Who issued the CRL.
+        crl_issuer: String,
+        /// Its nextUpdate.
+        #[serde(with = "::time::serde::rfc3339")]
+        next_update: OffsetDateTime,
+    },
+}
+
+impl CertProblem {
+    /// The stable rule code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoCertificate => "T-001",
+            Self::UnknownIssuer { .. } | Self::UntrustedRoot { .. } => "T-002",
+            Self::Expired { .. } => "T-003",
+            Self::NotYetValid { .. } => "T-004",
+            Self::Revoked { .. } => "T-005",
+            Self::WrongExtendedKeyUsage { .. } | Self::WrongKeyUsage { .. } => "T-006",
+            Self::WeakKey { .. } => "T-007",
+            Self::BadSignature { .. } => "T-008",
+            Self::Unparseable { .. } => "T-009",
+            Self::StaleCrl { .. } => "T-013",
+            Self::IncompleteChain { .. } => "T-015",
+            Self::PathValidation { .. } => "T-016",
+        }
+    }
+
+    /// Whether the problem refuses the certificate (a stale CRL only warns).
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, Self::StaleCrl { .. })
+    }
+}
+
+/// Why trust material cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    /// A certificate file is unreadable.
+    #[error(transparent)]
+    Cert(#[from] super::InspectError),
+    /// A CRL file is unreadable or not a CRL.
+    #[error("CRL {path}: {detail}")]
+    Crl {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+struct Known {
+    der: CertificateDer<'static>,
+    info: CertInfo,
+}
+
+#[derive(Debug, Clone)]
+struct Crl {
+    issuer_raw: Vec<u8>,
+    issuer: String,
+    next_update: Option<OffsetDateTime>,
+    revoked: Vec<(Vec<u8>, OffsetDateTime, Option<String>)>,
+}
+
+/// Trust anchors, known intermediates and CRLs, parsed once.
+pub struct TrustStore {
+    anchors: Vec<Known>,
+    intermediates: Vec<Known>,
+    crls: Vec<Crl>,
+    crl_ders: Vec<CertificateRevocationListDer<'static>>,
+    /// Smallest acceptable RSA modulus.
+    pub min_rsa_bits: usize,
+}
+
+impl std::fmt::Debug for TrustStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustStore")
+            .field(
+                "anchors",
+                &self
+                    .anchors
+                    .iter()
+                    .map(|k| &k.info.subject)
+                    .collect::<Vec<_>>(),
+            )
+            .field("intermediates", &self.intermediates.len())
+            .field("crls", &self.crls.len())
+            .finish()
+    }
+}
+
+/// RFC 3339, the form every message and report uses for times.
+pub(crate) fn rfc3339(t: &OffsetDateTime) -> String {
+    t.format(&::time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+fn strip_zeros(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|x| **x == 0).count();
+    &b[n.min(b.len().saturating_sub(1))..]
+}
+
+fn to_odt(t: ASN1Time) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(t.timestamp()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl TrustStore {
+    /// Loads trust anchors, intermediates (certificates that may complete a chain but are
+    /// not trusted by themselves) and CRLs from PEM (or DER) files.
+    pub fn load(
+        anchors: &[PathBuf],
+        intermediates: &[PathBuf],
+        crls: &[PathBuf],
+    ) -> Result<Self, TrustError> {
+        let read = |paths: &[PathBuf]| -> Result<Vec<Known>, TrustError> {
+            let mut out = Vec::new();
+            for p in paths {
+                for der in read_pem_certs(p)? {
+                    let info = CertInfo::from_der(&der).map_err(|e| super::InspectError::Pem {
+                        path: p.clone(),
+                        detail: e.to_string(),
+                    })?;
+                    out.push(Known { der, info });
+                }
+            }
+            Ok(out)
+        };
+        let mut store = Self {
+            anchors: read(anchors)?,
+            intermediates: read(intermediates)?,
+            crls: Vec::new(),
+            crl_ders: Vec::new(),
+            min_rsa_bits: 2048,
+        };
+        for p in crls {
+            store.add_crl_file(p)?;
+        }
+        Ok(store)
+    }
+
+    fn add_crl_file(&mut self, path: &Path) -> Result<(), TrustError> {
+        let err = |detail: String| TrustError::Crl {
+            path: path.to_owned(),
+            detail,
+        };
+        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        let mut ders = CertificateRevocationListDer::pem_slice_iter(&bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err(format!("unreadable PEM: {e}")))?;
+        if ders.is_empty() {
+            ders.push(CertificateRevocationListDer::from(bytes));
+        }
+        for der in ders {
+            let (_, crl) =
+                parse_x509_crl(der.as_ref()).map_err(|e| err(format!("not an X.509 CRL: {e}")))?;
+            let issuer_attrs = crl.issuer().to_string();
+            self.crls.push(Crl {
+                issuer_raw: crl.issuer().as_raw().to_vec(),
+                issuer: issuer_attrs,
+                next_update: crl.next_update().map(to_odt),
+                revoked: crl
+                    .iter_revoked_certificates()
+                    .map(|r| {
+                        (
+                            strip_zeros(r.raw_serial()).to_vec(),
+                            to_odt(r.revocation_date),
+                            r.reason_code().map(|(_, c)| format!("{c}")),
+                        )
+                    })
+                    .collect(),
+            });
+            self.crl_ders.push(der);
+        }
+        Ok(())
+    }
+
+    /// The trust anchors as DER.
+    pub fn anchor_ders(&self) -> impl Iterator<Item = &CertificateDer<'static>> {
+        self.anchors.iter().map(|k| &k.der)
+    }
+
+    /// Known intermediates as DER.
+    pub fn intermediate_ders(&self) -> impl Iterator<Item = &CertificateDer<'static>> {
+        self.intermediates.iter().map(|k| &k.der)
+    }
+
+    /// The CRLs as DER, for handing to a path validator.
+    pub fn crl_ders(&self) -> &[CertificateRevocationListDer<'static>] {
+        &self.crl_ders
+    }
+
+    /// Subjects of the trust anchors.
+    pub fn anchor_subjects(&self) -> Vec<String> {
+        self.anchors
+            .iter()
+            .map(|k| k.info.subject.clone())
+            .collect()
+    }
+
+    /// Every problem with `chain` (leaf first) for `purpose` at time `at`. Empty means
+    /// acceptable. With `chain_must_be_complete` (TLS), an intermediate that only the
+    /// configuration knows is reported; without it (signatures carry the leaf only) the
+    /// configured intermediates complete the chain silently.
+    pub fn assess(
+        &self,
+        chain: &[CertificateDer<'_>],
+        at: OffsetDateTime,
+        purpose: Purpose,
+        chain_must_be_complete: bool,
+    ) -> Vec<CertProblem> {
+        let mut problems = Vec::new();
+        let Some(leaf_der) = chain.first() else {
+            return vec![CertProblem::NoCertificate];
+        };
+        let leaf = match CertInfo::from_der(leaf_der) {
+            Ok(i) => i,
+            Err(e) => {
+                return vec![CertProblem::Unparseable {
+                    position: 0,
+                    detail: e.to_string(),
+                }];
+            }
+        };
+        self.check_key(&leaf, &mut problems);
+        check_validity(&leaf, at, &mut problems);
+        check_purpose(&leaf, purpose, &mut problems);
+
+        let presented: Vec<(CertificateDer<'static>, CertInfo)> = chain[1..]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| match CertInfo::from_der(d) {
+                Ok(info) => Some((d.clone().into_owned(), info)),
+                Err(e) => {
+                    problems.push(CertProblem::Unparseable {
+                        position: i + 1,
+                        detail: e.to_string(),
+                    });
+                    None
+                }
+            })
+            .collect();
+
+        let mut current_der: CertificateDer<'static> = leaf_der.clone().into_owned();
+        let mut current = leaf;
+        for _depth in 0..8 {
+            if self.anchors.iter().any(|a| a.info.sha256 == current.sha256) {
+                break;
+            }
+            if current.subject_raw == current.issuer_raw {
+                // A self-signed certificate that is not an anchor ends the path untrusted.
+                problems.push(CertProblem::UntrustedRoot {
+                    subject: current.subject.clone(),
+                });
+                break;
+            }
+            self.check_revocation(&current, at, &mut problems);
+            let candidates = presented
+                .iter()
+                .map(|(d, i)| (d, i, false, true))
+                .chain(
+                    self.intermediates
+                        .iter()
+                        .map(|k| (&k.der, &k.info, false, false)),
+                )
+                .chain(self.anchors.iter().map(|k| (&k.der, &k.info, true, false)))
+                .filter(|(_, info, _, _)| info.subject_raw == current.issuer_raw)
+                .collect::<Vec<_>>();
+            if candidates.is_empty() {
+                problems.push(CertProblem::UnknownIssuer {
+                    subject: current.subject.clone(),
+                    issuer: current.issuer.clone(),
+                });
+                break;
+            }
+            let signer = candidates
+                .into_iter()
+                .find(|(d, _, _, _)| signed_by(&current_der, d));
+            let Some((issuer_der, issuer_info, is_anchor, was_presented)) = signer else {
+                problems.push(CertProblem::BadSignature {
+                    subject: current.subject.clone(),
+                    issuer: current.issuer.clone(),
+                });
+                break;
+            };
+            if is_anchor {
+                break;
+            }
+            if chain_must_be_complete && !was_presented {
+                problems.push(CertProblem::IncompleteChain {
+                    subject: current.subject.clone(),
+                    issuer: issuer_info.subject.clone(),
+                });
+            }
+            check_validity(issuer_info, at, &mut problems);
+            current_der = issuer_der.clone();
+            current = issuer_info.clone();
+        }
+        problems
+    }
+
+    fn check_key(&self, info: &CertInfo, problems: &mut Vec<CertProblem>) {
+        let weak = match &info.key {
+            KeyDescription::Rsa { bits } => *bits < self.min_rsa_bits,
+            KeyDescription::Ec { curve, .. } => curve != "P-256" && curve != "P-384",
+            KeyDescription::Other { .. } => true,
+        };
+        if weak {
+            problems.push(CertProblem::WeakKey {
+                subject: info.subject.clone(),
+                key: info.key.to_string(),
+                minimum_rsa_bits: self.min_rsa_bits,
+            });
+        }
+    }
+
+    fn check_revocation(
+        &self,
+        info: &CertInfo,
+        at: OffsetDateTime,
+        problems: &mut Vec<CertProblem>,
+    ) {
+        let serial = strip_zeros(&info.serial_raw);
+        for crl in self.crls.iter().filter(|c| c.issuer_raw == info.issuer_raw) {
+            if let Some(next) = crl.next_update
+                && next < at
+            {
+                problems.push(CertProblem::StaleCrl {
+                    crl_issuer: crl.issuer.clone(),
+                    next_update: next,
+                });
+            }
+            if let Some((_, when, reason)) =
+                crl.revoked.iter().find(|(s, _, _)| s.as_slice() == serial)
+            {
+                problems.push(CertProblem::Revoked {
+                    subject: info.subject.clone(),
+                    serial: info.serial.clone(),
+                    crl_issuer: crl.issuer.clone(),
+                    revoked_at: *when,
+                    reason: reason.clone(),
+                });
+            }
+        }
+    }
+}
+
+fn signed_by(cert: &CertificateDer<'_>, issuer: &CertificateDer<'_>) -> bool {
+    let (Ok((_, c)), Ok((_, i))) = (
+        X509Certificate::from_der(cert),
+        X509Certificate::from_der(issuer),
+    ) else {
+        return false;
+    };
+    c.verify_signature(Some(i.public_key())).is_ok()
+}
+
+fn check_validity(info: &CertInfo, at: OffsetDateTime, problems: &mut Vec<CertProblem>) {
+    if at > info.not_after {
+        problems.push(CertProblem::Expired {
+            subject: info.subject.clone(),
+            not_after: info.not_after,
+            at,
+        });
+    }
+    if at < info.not_before {
+        problems.push(CertProblem::NotYetValid {
+            subject: info.subject.clone(),
+            not_before: info.not_before,
+            at,
+        });
+    }
+}
+
+fn check_purpose(info: &CertInfo, purpose: Purpose, problems: &mut Vec<CertProblem>) {
+    let (eku, ku) = match purpose {
+        Purpose::ClientAuth => (Some("clientAuth"), "digitalSignature"),
+        Purpose::ServerAuth => (Some("serverAuth"), "digitalSignature"),
+        Purpose::DocumentSigning => (None, "nonRepudiation"),
+    };
+    if let (Some(required), Some(presented)) = (eku, &info.extended_key_usage)
+        && !presented
+            .iter()
+            .any(|p| p == required || p == "anyExtendedKeyUsage")
+    {
+        problems.push(CertProblem::WrongExtendedKeyUsage {
+            subject: info.subject.clone(),
+            required: required.to_owned(),
+            presented: presented.clone(),
+        });
+    }
+    if (purpose == Purpose::DocumentSigning || !info.key_usage.is_empty())
+        && !info.key_usage.iter().any(|k| k == ku)
+    {
+        problems.push(CertProblem::WrongKeyUsage {
+            subject: info.subject.clone(),
+            required: ku.to_owned(),
+            presented: info.key_usage.clone(),
+        });
+    }
+}

@@ -1,0 +1,135 @@
+//! Class A at the connection: the client's organisation must be in the SOTE register and
+//! active.
+
+use serde::Serialize;
+
+use crate::identity::{Organisation, SoteRegister};
+use crate::tls::Peer;
+
+/// Why an authenticated client may not use the archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum AccessProblem {
+    /// No OID in the certificate.
+    #[error(
+        "A-001: the client certificate {subject:?} names no organisation OID (looked in: {looked_in})"
+    )]
+    NoOrganisation {
+        /// Certificate subject.
+        subject: String,
+        /// Where it was looked for.
+        looked_in: String,
+    },
+    /// Not in the register.
+    #[error(
+        "A-002: organisation {oid} (from {source_field} of {subject:?}) is not in the SOTE organisation register"
+    )]
+    Unknown {
+        /// The OID.
+        oid: String,
+        /// Where it was found.
+        source_field: String,
+        /// Certificate subject.
+        subject: String,
+    },
+    /// Inactive.
+    #[error(
+        "A-003: organisation {oid} ({name}) is marked inactive in the SOTE organisation register"
+    )]
+    Inactive {
+        /// The OID.
+        oid: String,
+        /// Its name.
+        name: String,
+    },
+}
+
+impl AccessProblem {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoOrganisation { .. } => "A-001",
+            Self::Unknown { .. } => "A-002",
+            Self::Inactive { .. } => "A-003",
+        }
+    }
+}
+
+/// The register entry of the peer's organisation, or why there is none. `looked_in`
+/// describes the configured extraction rule, for the message.
+pub fn check_organisation<'r>(
+    peer: &Peer,
+    register: &'r SoteRegister,
+    looked_in: &str,
+) -> Result<&'r Organisation, AccessProblem> {
+    let subject = peer
+        .cert
+        .as_ref()
+        .map(|c| c.subject.clone())
+        .unwrap_or_default();
+    let org = peer
+        .organisation
+        .as_ref()
+        .ok_or_else(|| AccessProblem::NoOrganisation {
+            subject: subject.clone(),
+            looked_in: looked_in.to_owned(),
+        })?;
+    let entry = register
+        .resolve(&org.oid)
+        .ok_or_else(|| AccessProblem::Unknown {
+            oid: org.oid.clone(),
+            source_field: org.source.clone(),
+            subject,
+        })?;
+    if !entry.active {
+        return Err(AccessProblem::Inactive {
+            oid: entry.oid.clone(),
+            name: entry.name.clone(),
+        });
+    }
+    Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::OrgIdentity;
+
+    fn peer(oid: Option<&str>) -> Peer {
+        Peer {
+            addr: "127.0.0.1:1".into(),
+            cert: None,
+            organisation: oid.map(|o| OrgIdentity {
+                oid: o.into(),
+                source: "subject.serialNumber".into(),
+            }),
+            tls_version: "TLSv1_3".into(),
+            alpn: None,
+        }
+    }
+
+    #[test]
+    fn each_outcome_has_its_code() {
+        let r = SoteRegister::bundled().unwrap();
+        assert_eq!(
+            check_organisation(&peer(Some("1.2.246.10.99900016.10.0")), &r, "x")
+                .unwrap()
+                .name,
+            "Testilän hyvinvointialue"
+        );
+        assert_eq!(
+            check_organisation(&peer(None), &r, "x").unwrap_err().code(),
+            "A-001"
+        );
+        let unknown =
+            check_organisation(&peer(Some("1.2.246.10.99900059.10.0")), &r, "x").unwrap_err();
+        assert_eq!(unknown.code(), "A-002");
+        assert!(unknown.to_string().contains("1.2.246.10.99900059.10.0"));
+        assert_eq!(
+            check_organisation(&peer(Some("1.2.246.10.99900040.10.0")), &r, "x")
+                .unwrap_err()
+                .code(),
+            "A-003"
+        );
+    }
+}

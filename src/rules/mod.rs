@@ -1,0 +1,298 @@
+//! The rule catalogue: every finding the simulator can report has a stable id (class letter
+//! and number), a severity, a text in Finnish and English, and whether the rule is confirmed
+//! by a public Kanta source or assumed by us. The checks themselves live beside the typed
+//! input they inspect; this module is the single place their texts come from.
+//!
+//! Classes: T transport/TLS, A authorisation/registers, W SOAP/HL7 wrapper (more classes —
+//! S, M, X, H, B, G, P — arrive with the archiving rules).
+
+pub mod access;
+
+use serde::Serialize;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Refuses the connection, request or document.
+    Error,
+    /// Reported, never refuses.
+    Warning,
+}
+
+/// Whether a public Kanta source confirms the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    /// Seen in a public Kanta/DVV source [V].
+    Confirmed,
+    /// Our inference or design choice [I]/[U]; configurable where it matters.
+    Assumed,
+}
+
+/// One rule of the catalogue.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Rule {
+    /// Stable id, e.g. `T-003`.
+    pub id: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// Finnish text.
+    pub fi: &'static str,
+    /// English text.
+    pub en: &'static str,
+    /// Confirmed or assumed.
+    pub basis: Basis,
+}
+
+const fn rule(
+    id: &'static str,
+    severity: Severity,
+    basis: Basis,
+    fi: &'static str,
+    en: &'static str,
+) -> Rule {
+    Rule {
+        id,
+        severity,
+        fi,
+        en,
+        basis,
+    }
+}
+
+use Basis::{Assumed, Confirmed};
+use Severity::{Error, Warning};
+
+/// Every rule, ordered by id.
+pub const CATALOGUE: &[Rule] = &[
+    rule(
+        "A-001",
+        Error,
+        Assumed,
+        "Asiakasvarmenteesta ei löydy organisaation OID-tunnusta",
+        "The client certificate names no organisation OID",
+    ),
+    rule(
+        "A-002",
+        Error,
+        Confirmed,
+        "Organisaatio ei ole SOTE-organisaatiorekisterissä",
+        "The organisation is not in the SOTE organisation register",
+    ),
+    rule(
+        "A-003",
+        Error,
+        Assumed,
+        "Organisaatio on merkitty rekisteriin passiiviseksi",
+        "The organisation is marked inactive in the register",
+    ),
+    rule(
+        "T-001",
+        Error,
+        Assumed,
+        "Asiakasvarmennetta ei esitetty (kaksisuuntainen TLS vaaditaan)",
+        "No client certificate presented (mutual TLS is required)",
+    ),
+    rule(
+        "T-002",
+        Error,
+        Confirmed,
+        "Varmenteen myöntäjä ei ole luotettu",
+        "The certificate's issuer is not trusted",
+    ),
+    rule(
+        "T-003",
+        Error,
+        Confirmed,
+        "Varmenne on vanhentunut",
+        "The certificate has expired",
+    ),
+    rule(
+        "T-004",
+        Error,
+        Confirmed,
+        "Varmenne ei ole vielä voimassa",
+        "The certificate is not yet valid",
+    ),
+    rule(
+        "T-005",
+        Error,
+        Confirmed,
+        "Varmenne on sulkulistalla",
+        "The certificate is revoked",
+    ),
+    rule(
+        "T-006",
+        Error,
+        Assumed,
+        "Varmenteen käyttötarkoitus ei salli asiakastunnistusta",
+        "The certificate's key usage does not allow client authentication",
+    ),
+    rule(
+        "T-007",
+        Error,
+        Assumed,
+        "Varmenteen avain on liian heikko",
+        "The certificate's key is too weak",
+    ),
+    rule(
+        "T-008",
+        Error,
+        Confirmed,
+        "Varmenteen allekirjoitus ei täsmää myöntäjän avaimeen",
+        "The certificate is not signed by its issuer's key",
+    ),
+    rule(
+        "T-009",
+        Error,
+        Confirmed,
+        "Varmennetta ei voi jäsentää",
+        "The certificate cannot be parsed",
+    ),
+    rule(
+        "T-010",
+        Error,
+        Assumed,
+        "TLS-versio ei kelpaa (vain TLS 1.2 ja 1.3)",
+        "Unacceptable TLS version (TLS 1.2 and 1.3 only)",
+    ),
+    rule(
+        "T-011",
+        Error,
+        Confirmed,
+        "Yhteys ei ole TLS-yhteys",
+        "The connection is not TLS",
+    ),
+    rule(
+        "T-012",
+        Error,
+        Confirmed,
+        "Asiakas keskeytti kättelyn hälytyksellä",
+        "The client aborted the handshake with an alert",
+    ),
+    rule(
+        "T-013",
+        Warning,
+        Assumed,
+        "Sulkulista on vanhentunut",
+        "The CRL is past its next update",
+    ),
+    rule(
+        "T-014",
+        Error,
+        Assumed,
+        "Kättely ei valmistunut määräajassa",
+        "The handshake did not complete in time",
+    ),
+    rule(
+        "T-015",
+        Error,
+        Assumed,
+        "Asiakas ei lähettänyt välivarmenteita",
+        "The client did not send its intermediate CA certificate",
+    ),
+    rule(
+        "T-016",
+        Error,
+        Confirmed,
+        "Varmenneketju hylättiin polkuvalidoinnissa",
+        "The certificate chain failed path validation",
+    ),
+    rule(
+        "T-017",
+        Error,
+        Assumed,
+        "Yhteys katkesi kättelyn aikana",
+        "The connection closed during the handshake",
+    ),
+    rule(
+        "T-018",
+        Error,
+        Assumed,
+        "Asiakkaan TLS-asetukset eivät sovi arkistolle",
+        "The client's TLS parameters are incompatible with the archive",
+    ),
+    rule(
+        "T-019",
+        Error,
+        Confirmed,
+        "Asiakas ei osoittanut hallitsevansa varmenteen avainta",
+        "The client did not prove possession of its certificate's key",
+    ),
+    rule(
+        "W-001",
+        Error,
+        Confirmed,
+        "Sanoma ei ole hyvin muodostettua XML:ää",
+        "The message is not well-formed XML",
+    ),
+    rule(
+        "W-002",
+        Error,
+        Assumed,
+        "Sanoma ei ole SOAP-kirjekuori",
+        "The message is not a SOAP envelope",
+    ),
+    rule(
+        "W-003",
+        Error,
+        Assumed,
+        "DTD:t ja entiteetit on kielletty",
+        "DTDs and entity declarations are refused",
+    ),
+    rule(
+        "W-004",
+        Error,
+        Assumed,
+        "Sanoma on liian suuri",
+        "The message is too large",
+    ),
+    rule(
+        "W-099",
+        Error,
+        Assumed,
+        "Simulaattori ei vielä tue tätä sanomaa",
+        "The simulator does not implement this interaction yet",
+    ),
+];
+
+/// The rule with `id`.
+pub fn rule_by_id(id: &str) -> Option<&'static Rule> {
+    CATALOGUE.iter().find(|r| r.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_sorted_and_well_formed() {
+        for pair in CATALOGUE.windows(2) {
+            assert!(
+                pair[0].id < pair[1].id,
+                "{} before {}",
+                pair[0].id,
+                pair[1].id
+            );
+        }
+        for r in CATALOGUE {
+            let (class, num) = r.id.split_once('-').unwrap();
+            assert_eq!(class.len(), 1);
+            assert_eq!(num.len(), 3);
+            assert!(num.bytes().all(|b| b.is_ascii_digit()));
+            assert!(!r.fi.is_empty() && !r.en.is_empty());
+        }
+    }
+
+    #[test]
+    fn every_code_the_tls_layer_emits_is_catalogued() {
+        for code in [
+            "T-001", "T-002", "T-003", "T-004", "T-005", "T-006", "T-007", "T-008", "T-009",
+            "T-010", "T-011", "T-012", "T-013", "T-014", "T-015", "T-016", "T-017", "T-018",
+            "T-019", "A-001", "A-002", "A-003",
+        ] {
+            assert!(rule_by_id(code).is_some(), "{code}");
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! HTTP routes. Every outcome is a response (no dropped connections), and every request is
+//! written to the exchange log with the rule codes of its findings.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use time::OffsetDateTime;
+
+use super::State;
+use crate::archive::{ExchangeKind, ExchangeRecord};
+use crate::message::soap::{Fault, FaultFinding, SoapVersion, summarise_envelope};
+use crate::rules::access::{AccessProblem, check_organisation};
+use crate::tls::{CertVerdict, ListenerMode, Peer};
+
+type Resp = Response<Full<Bytes>>;
+
+struct Outcome {
+    response: Resp,
+    codes: Vec<String>,
+    summary: String,
+    detail: serde_json::Value,
+}
+
+fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = content_type.parse() {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+fn json(status: u16, v: &serde_json::Value) -> Resp {
+    respond(status, "application/json", format!("{v:#}\n"))
+}
+
+fn looked_in(state: &State) -> String {
+    let mut s: Vec<String> = state
+        .config
+        .identity
+        .org_oid_sources
+        .iter()
+        .map(|s| {
+            serde_json::to_value(s)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        })
+        .collect();
+    if !state.config.identity.fingerprint_map.is_empty() {
+        s.insert(0, "fingerprint_map".into());
+    }
+    s.join(", ")
+}
+
+/// Entry point for one request.
+pub(super) async fn handle(
+    state: Arc<State>,
+    mode: ListenerMode,
+    peer: Arc<Peer>,
+    verdict: Arc<CertVerdict>,
+    req: Request<Incoming>,
+) -> Result<Resp, Infallible> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let outcome = match mode {
+        ListenerMode::Diagnostic => diagnose(&state, &peer, &verdict, &req),
+        ListenerMode::Strict => strict(&state, &peer, req).await,
+    };
+    let status = outcome.response.status().as_u16();
+    if !outcome.codes.is_empty() {
+        tracing::info!(peer = %peer.addr, %method, %path, status, codes = %outcome.codes.join(" "), "{}", outcome.summary);
+    }
+    let record = ExchangeRecord {
+        at: OffsetDateTime::now_utc(),
+        listener: mode.as_str().to_owned(),
+        peer: peer.addr.clone(),
+        kind: ExchangeKind::Http,
+        outcome: if status < 400 {
+            "accepted".into()
+        } else {
+            "rejected".into()
+        },
+        codes: outcome.codes,
+        summary: outcome.summary,
+        detail: outcome.detail,
+        cert_subject: peer.cert.as_ref().map(|c| c.subject.clone()),
+        cert_sha256: peer.cert.as_ref().map(|c| c.sha256.clone()),
+        org_oid: peer.organisation.as_ref().map(|o| o.oid.clone()),
+        method: Some(method),
+        path: Some(path),
+        status: Some(status),
+    };
+    if let Err(e) = state.log.append_async(record).await {
+        tracing::error!(error = %e, "could not write the exchange log");
+    }
+    Ok(outcome.response)
+}
+
+async fn strict(state: &State, peer: &Peer, req: Request<Incoming>) -> Outcome {
+    let access = check_organisation(peer, &state.material.register, &looked_in(state));
+    match (req.method().as_str(), req.uri().path()) {
+        ("GET", "/health") => match access {
+            Ok(org) => Outcome {
+                response: json(
+                    200,
+                    &serde_json::json!({
+                        "status": "ok",
+                        "organisation": { "oid": org.oid, "name": org.name },
+                        "tls_version": peer.tls_version,
+                        "alpn": peer.alpn,
+                    }),
+                ),
+                codes: vec![],
+                summary: format!("health check by {}", org.oid),
+                detail: serde_json::Value::Null,
+            },
+            Err(problem) => access_refused_json(&problem),
+        },
+        ("POST", "/archive") => archive(state, peer, access, req).await,
+        (m, p) => Outcome {
+            response: json(
+                404,
+                &serde_json::json!({
+                    "error": format!("no route {m} {p}"),
+                    "routes": ["POST /archive (SOAP 1.1 or 1.2 carrying HL7 V3)", "GET /health"],
+                }),
+            ),
+            codes: vec![],
+            summary: format!("no route {m} {p}"),
+            detail: serde_json::Value::Null,
+        },
+    }
+}
+
+fn access_refused_json(problem: &AccessProblem) -> Outcome {
+    Outcome {
+        response: json(
+            403,
+            &serde_json::json!({ "code": problem.code(), "error": problem.to_string(), "detail": problem }),
+        ),
+        codes: vec![problem.code().to_owned()],
+        summary: problem.to_string(),
+        detail: serde_json::json!({ "access": problem }),
+    }
+}
+
+fn fault_outcome(fault: Fault) -> Outcome {
+    let codes = fault.findings.iter().map(|f| f.code.clone()).collect();
+    Outcome {
+        response: respond(
+            fault.http_status(),
+            fault.version.content_type(),
+            fault.to_xml(),
+        ),
+        codes,
+        summary: fault.reason.clone(),
+        detail: serde_json::json!({ "fault": fault }),
+    }
+}
+
+async fn archive(
+    state: &State,
+    peer: &Peer,
+    access: Result<&crate::identity::Organisation, AccessProblem>,
+    req: Request<Incoming>,
+) -> Outcome {
+    let version = SoapVersion::from_content_type(
+        req.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+    );
+    if let Err(problem) = access {
+        return fault_outcome(Fault::sender(
+            version,
+            vec![FaultFinding::new(
+                problem.code(),
+                "TLS client certificate",
+                problem.to_string(),
+            )],
+        ));
+    }
+    let limit = state.config.server.max_body_bytes;
+    let body = match Limited::new(req.into_body(), limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return fault_outcome(Fault::sender(
+                version,
+                vec![FaultFinding::new(
+                    "W-004",
+                    "HTTP body",
+                    format!(
+                        "request body refused: {e} (limit {limit} bytes, server.max_body_bytes)"
+                    ),
+                )],
+            ));
+        }
+    };
+    let envelope = match summarise_envelope(&body) {
+        Ok(e) => e,
+        Err(finding) => return fault_outcome(Fault::sender(version, vec![finding])),
+    };
+    let interaction = envelope
+        .interaction
+        .unwrap_or_else(|| "(empty Body)".into());
+    let org = peer.organisation.as_ref().map_or("", |o| o.oid.as_str());
+    fault_outcome(Fault {
+        version: envelope.version,
+        code: crate::message::soap::FaultCode::Receiver,
+        reason: format!(
+            "W-099: interaction {interaction} is not implemented by this kanta-sim version"
+        ),
+        findings: vec![FaultFinding::new(
+            "W-099",
+            "/Envelope/Body/*[1]",
+            format!(
+                "interaction {interaction} from organisation {org} is recognised as SOAP but not implemented yet"
+            ),
+        )],
+    })
+}
+
+fn diagnose(state: &State, peer: &Peer, verdict: &CertVerdict, req: &Request<Incoming>) -> Outcome {
+    let mut findings: Vec<(String, String)> = verdict
+        .problems
+        .iter()
+        .map(|p| (p.code().to_owned(), p.to_string()))
+        .collect();
+    let mut refused = verdict.refused();
+    if peer.cert.is_none() {
+        findings.push((
+            "T-001".into(),
+            crate::pki::CertProblem::NoCertificate.to_string(),
+        ));
+        refused = true;
+    } else if let Err(p) = check_organisation(peer, &state.material.register, &looked_in(state)) {
+        findings.push((p.code().to_owned(), p.to_string()));
+        refused = true;
+    }
+    let accepted = !refused;
+    let wants_json = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"))
+        || req.uri().query().is_some_and(|q| q.contains("format=json"));
+    let codes: Vec<String> = findings.iter().map(|(c, _)| c.clone()).collect();
+    let detail = serde_json::json!({
+        "listener": "diagnostic",
+        "strict_listener_would_accept": accepted,
+        "certificate": peer.cert,
+        "organisation": peer.organisation,
+        "tls_version": peer.tls_version,
+        "findings": findings.iter().map(|(c, m)| serde_json::json!({"code": c, "message": m})).collect::<Vec<_>>(),
+    });
+    let response = if wants_json {
+        json(200, &detail)
+    } else {
+        let mut s = String::new();
+        let _ = writeln!(s, "kanta-sim diagnostic listener ({})", peer.tls_version);
+        match &peer.cert {
+            Some(c) => {
+                let _ = writeln!(s, "\nYour certificate:\n{}", c.describe());
+            }
+            None => {
+                let _ = writeln!(s, "\nYou presented no client certificate.");
+            }
+        }
+        if let Some(o) = &peer.organisation {
+            let _ = writeln!(s, "Organisation OID: {} (from {})", o.oid, o.source);
+        }
+        if accepted {
+            let _ = writeln!(
+                s,
+                "\nVERDICT: the strict archive listener would ACCEPT this certificate."
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "\nVERDICT: the strict archive listener would REFUSE this certificate:"
+            );
+        }
+        for (code, msg) in &findings {
+            let _ = writeln!(s, "  {code}  {msg}");
+        }
+        respond(200, "text/plain; charset=utf-8", s)
+    };
+    Outcome {
+        response,
+        codes,
+        summary: if accepted {
+            "diagnosis: acceptable".into()
+        } else {
+            "diagnosis: would be refused".into()
+        },
+        detail,
+    }
+}
