@@ -186,13 +186,21 @@ async fn connection(state: Arc<State>, mode: ListenerMode, tcp: TcpStream, peer_
         }
     };
     let timeout = Duration::from_secs(state.config.server.handshake_timeout_secs);
-    let accepted =
-        tokio::time::timeout(timeout, tokio_rustls::TlsAcceptor::from(config).accept(tcp)).await;
+    let mut hello = vec![0u8; 2048];
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let accepted = tokio::time::timeout(timeout, async {
+        // Peek (not read) at the ClientHello so that a refusal can name the versions offered.
+        let n = tcp.peek(&mut hello).await.unwrap_or(0);
+        hello.truncate(n);
+        acceptor.accept(tcp).await
+    })
+    .await;
     let verdict = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
     let tls = match accepted {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
-            let problems = classify_handshake_error(&e, verdict.as_ref());
+            let offered = crate::tls::offered_tls_versions(&hello);
+            let problems = classify_handshake_error(&e, verdict.as_ref(), offered.as_deref());
             record_handshake_failure(&state, mode, peer_addr, verdict.as_ref(), problems).await;
             return;
         }

@@ -7,7 +7,7 @@ mod material;
 mod peer;
 mod verifier;
 
-pub use diagnose::{HandshakeProblem, classify_handshake_error};
+pub use diagnose::{HandshakeProblem, classify_handshake_error, offered_tls_versions};
 pub use material::{ServerMaterial, StartupError, load_chain, provider};
 pub use peer::{OrgIdentity, Peer};
 pub use verifier::{CertVerdict, ListenerMode, RecordingVerifier, VerdictSlot};

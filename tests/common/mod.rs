@@ -1,0 +1,185 @@
+//! Shared by the integration tests: one generated kit per test binary, and a server on
+//! 127.0.0.1:0 per test.
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the helpers"
+)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kanta_sim::archive::StoredExchange;
+use kanta_sim::client::{ClientResponse, HttpVersion, MtlsClient, load_identity};
+use kanta_sim::config::Config;
+use kanta_sim::identity::SoteRegister;
+use kanta_sim::pki::{GenerateOptions, Index, KeyAlgorithm, generate_kit};
+use kanta_sim::server::ServerHandle;
+use rustls::SupportedProtocolVersion;
+
+pub static BOTH: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13, &rustls::version::TLS12];
+pub static TLS12: &[&SupportedProtocolVersion] = &[&rustls::version::TLS12];
+pub static TLS13: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
+
+/// The kit of this test binary, generated once.
+pub fn kit(name: &str) -> &'static (PathBuf, Index) {
+    static KIT: OnceLock<(PathBuf, Index)> = OnceLock::new();
+    KIT.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("kit-{name}-{}", std::process::id()));
+        let index = generate_kit(&GenerateOptions {
+            out: dir.clone(),
+            force: true,
+            key: KeyAlgorithm::Rsa2048,
+            now: time::OffsetDateTime::now_utc(),
+            register: SoteRegister::bundled().unwrap(),
+        })
+        .unwrap();
+        (dir, index)
+    })
+}
+
+pub fn path_of(kit: &(PathBuf, Index), role: &str) -> (PathBuf, Option<PathBuf>) {
+    let a = kit.1.get(role).unwrap_or_else(|| panic!("no role {role}"));
+    (kit.0.join(&a.cert), a.key.as_ref().map(|k| kit.0.join(k)))
+}
+
+pub fn sha256_of(kit: &(PathBuf, Index), role: &str) -> String {
+    kit.1.get(role).unwrap().sha256.clone()
+}
+
+pub struct TestServer {
+    pub handle: ServerHandle,
+    pub data: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.handle.bound.listen
+    }
+
+    /// Waits until the log holds a record satisfying `pred` (the server logs a refused
+    /// handshake after the client has seen the alert).
+    pub async fn wait_for(&self, pred: impl Fn(&StoredExchange) -> bool) -> StoredExchange {
+        for _ in 0..200 {
+            if let Some(r) = self
+                .handle
+                .log
+                .recent(500)
+                .unwrap()
+                .into_iter()
+                .find(|r| pred(r))
+            {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "no matching exchange; log holds: {:#?}",
+            self.handle
+                .log
+                .recent(500)
+                .unwrap()
+                .iter()
+                .map(|r| (&r.record.codes, &r.record.summary))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    pub async fn stop(self) {
+        self.handle.shutdown().await;
+    }
+}
+
+pub fn config(kit: &(PathBuf, Index), data: &Path) -> Config {
+    let mut cfg = Config::builtin().unwrap();
+    cfg.server.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.server.diagnostic_listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.tls.certs_dir = kit.0.clone();
+    cfg.data.dir = data.to_owned();
+    cfg
+}
+
+pub async fn start(kit: &(PathBuf, Index)) -> TestServer {
+    start_with(kit, |_| {}).await
+}
+
+pub async fn start_with(kit: &(PathBuf, Index), tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = config(kit, data.path());
+    tweak(&mut cfg);
+    let handle = kanta_sim::server::start(cfg).await.unwrap();
+    TestServer { handle, data }
+}
+
+pub fn client(
+    kit: &(PathBuf, Index),
+    role: Option<&str>,
+    versions: &[&'static SupportedProtocolVersion],
+    http: HttpVersion,
+) -> MtlsClient {
+    let identity = role.map(|r| {
+        let (cert, key) = path_of(kit, r);
+        load_identity(&cert, &key.unwrap()).unwrap()
+    });
+    MtlsClient::new(&path_of(kit, "root-ca").0, identity, versions, http).unwrap()
+}
+
+pub async fn get(
+    kit: &(PathBuf, Index),
+    addr: SocketAddr,
+    role: Option<&str>,
+    versions: &[&'static SupportedProtocolVersion],
+    http: HttpVersion,
+    path: &str,
+) -> Result<ClientResponse, kanta_sim::client::ClientError> {
+    client(kit, role, versions, http)
+        .request(addr, "GET", path, None, Bytes::new())
+        .await
+}
+
+pub const TESTILA: &str = "1.2.246.10.99900016.10.0";
+pub const KOKEILUMAKI: &str = "1.2.246.10.99900024.10.0";
+pub const SIMULAATIOHOIVA: &str = "1.2.246.10.99900032.10.0";
+
+/// An OpenSSL configuration at security level 0, so that curl will present a 1024-bit
+/// key and the archive has to refuse it itself.
+pub fn openssl_seclevel0_conf() -> PathBuf {
+    let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join("openssl-seclevel0.cnf");
+    std::fs::write(
+        &p,
+        "openssl_conf = openssl_init\n[openssl_init]\nssl_conf = ssl_sect\n[ssl_sect]\nsystem_default = system_default_sect\n[system_default_sect]\nCipherString = DEFAULT@SECLEVEL=0\n",
+    )
+    .unwrap();
+    p
+}
+
+/// Runs curl off the async runtime, returning (exit status, stdout, stderr). Panics in CI
+/// when curl is missing; elsewhere returns None so the caller can skip.
+pub async fn curl(args: &[&str], env: &[(&str, &Path)]) -> Option<(i32, String, String)> {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.arg("--max-time").arg("20").args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    match tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+    {
+        Ok(o) => Some((
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )),
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "curl is required in CI: {e}"
+            );
+            eprintln!("skipping: curl not available ({e})");
+            None
+        }
+    }
+}
