@@ -47,6 +47,12 @@ enum Command {
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// List the rule catalogue: every finding code with its severity, basis and texts.
+    Rules {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -242,6 +248,25 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             cfg.apply_env().map_err(Failure::usage)?;
             crate::tls::ServerMaterial::load(&cfg).map_err(Failure::usage)?;
             println!("configuration OK");
+            Ok(exit::OK)
+        }
+        Command::Rules { json } => {
+            if json {
+                let v = serde_json::to_string_pretty(crate::rules::CATALOGUE).map_err(Failure::internal)?;
+                println!("{v}");
+            } else {
+                for r in crate::rules::CATALOGUE {
+                    let sev = match r.severity {
+                        crate::rules::Severity::Error => "error",
+                        crate::rules::Severity::Warning => "warning",
+                    };
+                    let basis = match r.basis {
+                        crate::rules::Basis::Confirmed => "confirmed",
+                        crate::rules::Basis::Assumed => "assumed",
+                    };
+                    println!("{}  {sev:<7}  {basis:<9}  {}\n                             {}", r.id, r.en, r.fi);
+                }
+            }
             Ok(exit::OK)
         }
         Command::Demo(args) => {

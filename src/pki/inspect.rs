@@ -154,7 +154,7 @@ fn name_attributes(name: &X509Name<'_>) -> Vec<(String, String)> {
             let value = a
                 .as_str()
                 .map(str::to_owned)
-                .unwrap_or_else(|_| format!("#{}", hex_colon(a.attr_value().data.as_ref())));
+                .unwrap_or_else(|_| format!("#{}", hex_colon(a.attr_value().data)));
             (attribute_name(&oid).to_owned(), value)
         })
         .collect()
