@@ -252,7 +252,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Rules { json } => {
             if json {
-                let v = serde_json::to_string_pretty(crate::rules::CATALOGUE).map_err(Failure::internal)?;
+                let v = serde_json::to_string_pretty(crate::rules::CATALOGUE)
+                    .map_err(Failure::internal)?;
                 println!("{v}");
             } else {
                 for r in crate::rules::CATALOGUE {
@@ -264,7 +265,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                         crate::rules::Basis::Confirmed => "confirmed",
                         crate::rules::Basis::Assumed => "assumed",
                     };
-                    println!("{}  {sev:<7}  {basis:<9}  {}\n                             {}", r.id, r.en, r.fi);
+                    println!(
+                        "{}  {sev:<7}  {basis:<9}  {}\n                             {}",
+                        r.id, r.en, r.fi
+                    );
                 }
             }
             Ok(exit::OK)
