@@ -12,9 +12,12 @@ pub mod client;
 
 pub mod config;
 pub mod demo;
+pub mod document;
 pub mod identity;
 pub mod message;
 pub mod pki;
 pub mod rules;
 pub mod server;
 pub mod tls;
+pub mod xml;
+pub mod xmldsig;

@@ -1,0 +1,200 @@
+//! Canonicalization test vectors: the examples of the Canonical XML 1.0 and Exclusive XML
+//! Canonicalization 1.0 recommendations that need no DTD (where an example uses its DTD
+//! only for a default attribute, the attribute is left out of input and expected output),
+//! and namespace edge cases.
+
+use super::c14n::{C14nOptions, Method, canonicalize};
+use crate::xml::{Limits, parse};
+
+fn c14n(input: &str, opts: &C14nOptions, apex: Option<&str>) -> String {
+    let doc = parse(input, &Limits::default()).unwrap();
+    let node = apex.map(|name| {
+        doc.descendants()
+            .find(|n| n.is_element() && n.tag_name().name() == name)
+            .unwrap()
+    });
+    String::from_utf8(canonicalize(&doc, node, None, opts)).unwrap()
+}
+
+fn with_comments(method: Method) -> C14nOptions {
+    C14nOptions {
+        method,
+        with_comments: true,
+    }
+}
+
+const EX_3_1: &str = "<?xml version=\"1.0\"?>\n\n<?xml-stylesheet   href=\"doc.xsl\"\n   type=\"text/xsl\"   ?>\n\n<doc>Hello, world!<!-- Comment 1 --></doc>\n\n<?pi-without-data     ?>\n\n<!-- Comment 2 -->\n\n<!-- Comment 3 -->\n";
+
+#[test]
+fn spec_3_1_pis_comments_and_outside_the_document_element() {
+    assert_eq!(
+        c14n(EX_3_1, &C14nOptions::inclusive(), None),
+        "<?xml-stylesheet href=\"doc.xsl\"\n   type=\"text/xsl\"   ?>\n<doc>Hello, world!</doc>\n<?pi-without-data?>"
+    );
+    assert_eq!(
+        c14n(EX_3_1, &with_comments(Method::Inclusive), None),
+        "<?xml-stylesheet href=\"doc.xsl\"\n   type=\"text/xsl\"   ?>\n<doc>Hello, world!<!-- Comment 1 --></doc>\n<?pi-without-data?>\n<!-- Comment 2 -->\n<!-- Comment 3 -->"
+    );
+}
+
+#[test]
+fn spec_3_2_whitespace_in_content_is_kept() {
+    let input = "<doc>\n   <clean>   </clean>\n   <dirty>   A   B   </dirty>\n   <mixed>\n      A\n      <clean>   </clean>\n      B\n      <dirty>   A   B   </dirty>\n      C\n   </mixed>\n</doc>";
+    assert_eq!(c14n(input, &C14nOptions::inclusive(), None), input);
+}
+
+#[test]
+fn spec_3_3_start_and_end_tags() {
+    let input = r#"<doc>
+   <e1   />
+   <e2   ></e2>
+   <e3   name = "elem3"   id="elem3"   />
+   <e4   name="elem4"   id="elem4"   ></e4>
+   <e5 a:attr="out" b:attr="sorted" attr2="all" attr="I'm"
+      xmlns:b="http://www.ietf.org"
+      xmlns:a="http://www.w3.org"
+      xmlns="http://example.org"/>
+   <e6 xmlns="" xmlns:a="http://www.w3.org">
+      <e7 xmlns="http://www.ietf.org">
+         <e8 xmlns="" xmlns:a="http://www.w3.org">
+            <e9 xmlns="" xmlns:a="http://www.ietf.org"/>
+         </e8>
+      </e7>
+   </e6>
+</doc>"#;
+    let expected = r#"<doc>
+   <e1></e1>
+   <e2></e2>
+   <e3 id="elem3" name="elem3"></e3>
+   <e4 id="elem4" name="elem4"></e4>
+   <e5 xmlns="http://example.org" xmlns:a="http://www.w3.org" xmlns:b="http://www.ietf.org" attr="I'm" attr2="all" b:attr="sorted" a:attr="out"></e5>
+   <e6 xmlns:a="http://www.w3.org">
+      <e7 xmlns="http://www.ietf.org">
+         <e8 xmlns="">
+            <e9 xmlns:a="http://www.ietf.org"></e9>
+         </e8>
+      </e7>
+   </e6>
+</doc>"#;
+    assert_eq!(c14n(input, &C14nOptions::inclusive(), None), expected);
+}
+
+#[test]
+fn spec_3_4_character_modifications_and_references() {
+    let input = "<doc>\n   <text>First line&#x0d;&#10;Second line</text>\n   <value>&#x32;</value>\n   <compute><![CDATA[value>\"0\" && value<\"10\" ?\"valid\":\"error\"]]></compute>\n   <compute expr='value>\"0\" &amp;&amp; value&lt;\"10\" ?\"valid\":\"error\"'>valid</compute>\n   <norm attr=' &apos;   &#x20;&#13;&#xa;&#9;   &apos; '/>\n</doc>";
+    let expected = "<doc>\n   <text>First line&#xD;\nSecond line</text>\n   <value>2</value>\n   <compute>value&gt;\"0\" &amp;&amp; value&lt;\"10\" ?\"valid\":\"error\"</compute>\n   <compute expr=\"value>&quot;0&quot; &amp;&amp; value&lt;&quot;10&quot; ?&quot;valid&quot;:&quot;error&quot;\">valid</compute>\n   <norm attr=\" '    &#xD;&#xA;&#x9;   ' \"></norm>\n</doc>";
+    assert_eq!(c14n(input, &C14nOptions::inclusive(), None), expected);
+}
+
+#[test]
+fn spec_3_6_utf8_output() {
+    assert_eq!(
+        c14n("<doc>&#169;</doc>", &C14nOptions::inclusive(), None),
+        "<doc>\u{a9}</doc>"
+    );
+}
+
+#[test]
+fn line_endings_are_normalised() {
+    assert_eq!(
+        c14n("<a>x\r\ny\rz</a>", &C14nOptions::inclusive(), None),
+        "<a>x\ny\nz</a>"
+    );
+}
+
+const EXC_1: &str = "<n0:local xmlns:n0=\"foo:bar\" xmlns:n3=\"ftp://example.org\">\n  <n1:elem2 xmlns:n1=\"http://example.net\" xml:lang=\"en\">\n    <n3:stuff xmlns:n3=\"ftp://example.org\"/>\n  </n1:elem2>\n</n0:local>";
+const EXC_2: &str = "<n2:pdu xmlns:n1=\"http://example.com\" xmlns:n2=\"http://foo.example\" xml:lang=\"fr\" xml:space=\"retain\">\n  <n1:elem2 xmlns:n1=\"http://example.net\" xml:lang=\"en\">\n    <n3:stuff xmlns:n3=\"ftp://example.org\"/>\n  </n1:elem2>\n</n2:pdu>";
+
+#[test]
+fn exc_spec_2_2_inclusive_subsets_carry_their_context() {
+    assert_eq!(
+        c14n(EXC_1, &C14nOptions::inclusive(), Some("elem2")),
+        "<n1:elem2 xmlns:n0=\"foo:bar\" xmlns:n1=\"http://example.net\" xmlns:n3=\"ftp://example.org\" xml:lang=\"en\">\n    <n3:stuff></n3:stuff>\n  </n1:elem2>"
+    );
+    assert_eq!(
+        c14n(EXC_2, &C14nOptions::inclusive(), Some("elem2")),
+        "<n1:elem2 xmlns:n1=\"http://example.net\" xmlns:n2=\"http://foo.example\" xml:lang=\"en\" xml:space=\"retain\">\n    <n3:stuff xmlns:n3=\"ftp://example.org\"></n3:stuff>\n  </n1:elem2>"
+    );
+}
+
+#[test]
+fn exc_spec_2_2_exclusive_subsets_do_not() {
+    let expected = "<n1:elem2 xmlns:n1=\"http://example.net\" xml:lang=\"en\">\n    <n3:stuff xmlns:n3=\"ftp://example.org\"></n3:stuff>\n  </n1:elem2>";
+    assert_eq!(
+        c14n(EXC_1, &C14nOptions::exclusive(), Some("elem2")),
+        expected
+    );
+    assert_eq!(
+        c14n(EXC_2, &C14nOptions::exclusive(), Some("elem2")),
+        expected
+    );
+}
+
+#[test]
+fn exclusive_prefix_list_is_rendered_inclusively() {
+    let opts = C14nOptions {
+        method: Method::Exclusive {
+            inclusive_prefixes: vec!["n0".into(), "#default".into(), "absent".into()],
+        },
+        with_comments: false,
+    };
+    assert_eq!(
+        c14n(EXC_1, &opts, Some("elem2")),
+        "<n1:elem2 xmlns:n0=\"foo:bar\" xmlns:n1=\"http://example.net\" xml:lang=\"en\">\n    <n3:stuff xmlns:n3=\"ftp://example.org\"></n3:stuff>\n  </n1:elem2>"
+    );
+}
+
+#[test]
+fn default_namespace_is_undeclared_only_where_it_was_rendered() {
+    let input = r#"<a xmlns="urn:a"><b xmlns=""><c/></b></a>"#;
+    assert_eq!(
+        c14n(input, &C14nOptions::inclusive(), None),
+        r#"<a xmlns="urn:a"><b xmlns=""><c></c></b></a>"#
+    );
+    assert_eq!(
+        c14n(input, &C14nOptions::exclusive(), None),
+        r#"<a xmlns="urn:a"><b xmlns=""><c></c></b></a>"#
+    );
+    // The subset's apex has no rendered default above it: no xmlns="" there.
+    assert_eq!(
+        c14n(input, &C14nOptions::exclusive(), Some("b")),
+        "<b><c></c></b>"
+    );
+    assert_eq!(
+        c14n(input, &C14nOptions::inclusive(), Some("b")),
+        "<b><c></c></b>"
+    );
+}
+
+#[test]
+fn superfluous_and_redeclared_namespaces() {
+    // A declaration repeated with the same value is rendered once; a changed value again.
+    let input = r#"<p:a xmlns:p="urn:1" xmlns:unused="urn:u"><p:b xmlns:p="urn:1"><p:c xmlns:p="urn:2"/></p:b></p:a>"#;
+    assert_eq!(
+        c14n(input, &C14nOptions::exclusive(), None),
+        r#"<p:a xmlns:p="urn:1"><p:b><p:c xmlns:p="urn:2"></p:c></p:b></p:a>"#
+    );
+    assert_eq!(
+        c14n(input, &C14nOptions::inclusive(), None),
+        r#"<p:a xmlns:p="urn:1" xmlns:unused="urn:u"><p:b><p:c xmlns:p="urn:2"></p:c></p:b></p:a>"#
+    );
+}
+
+#[test]
+fn attribute_prefixes_are_visibly_utilised_and_sorting_is_by_namespace_uri() {
+    let input = r#"<r xmlns:z="urn:a" xmlns:y="urn:b"><e y:k="1" z:k="2" b="3" a="4"/></r>"#;
+    assert_eq!(
+        c14n(input, &C14nOptions::exclusive(), Some("e")),
+        r#"<e xmlns:y="urn:b" xmlns:z="urn:a" a="4" b="3" z:k="2" y:k="1"></e>"#
+    );
+}
+
+#[test]
+fn kanta_timestamp_shape() {
+    // interface.md §4.2: the timestamp canonicalises with its inherited default namespace.
+    let input = r#"<ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:hl7fi="urn:hl7finland"><hl7fi:signature><signatureTimestamp xmlns="urn:hl7finland" ID="ts1">2026-07-17T10:06:56Z</signatureTimestamp></hl7fi:signature></ClinicalDocument>"#;
+    assert_eq!(
+        c14n(input, &C14nOptions::exclusive(), Some("signatureTimestamp")),
+        r#"<signatureTimestamp xmlns="urn:hl7finland" ID="ts1">2026-07-17T10:06:56Z</signatureTimestamp>"#
+    );
+}

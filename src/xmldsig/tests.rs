@@ -1,0 +1,446 @@
+//! Sign → verify, tampering, algorithm refusals and the classic signature-wrapping attacks.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use time::OffsetDateTime;
+
+use super::*;
+use crate::document::sample::SampleDocument;
+use crate::identity::SoteRegister;
+use crate::pki::{GenerateOptions, Index, KeyAlgorithm, TrustStore, generate_kit};
+use crate::xml::Limits;
+
+struct Kit {
+    dir: PathBuf,
+    index: Index,
+    _tmp: tempfile::TempDir,
+}
+
+fn kit() -> &'static Kit {
+    static KIT: OnceLock<Kit> = OnceLock::new();
+    KIT.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("kit");
+        let index = generate_kit(&GenerateOptions {
+            out: dir.clone(),
+            force: false,
+            key: KeyAlgorithm::Rsa2048,
+            now: OffsetDateTime::now_utc(),
+            register: SoteRegister::bundled().unwrap(),
+        })
+        .unwrap();
+        Kit {
+            dir,
+            index,
+            _tmp: tmp,
+        }
+    })
+}
+
+fn signer(role: &str) -> Signer {
+    let k = kit();
+    let a = k.index.get(role).unwrap();
+    Signer::from_pem_files(&k.dir.join(&a.cert), &k.dir.join(a.key.as_ref().unwrap())).unwrap()
+}
+
+fn trust() -> TrustStore {
+    let k = kit();
+    let p = |r: &str| k.dir.join(&k.index.get(r).unwrap().cert);
+    TrustStore::load(
+        &[p("root-ca")],
+        &[p("service-ca"), p("professional-ca")],
+        &[p("crl")],
+    )
+    .unwrap()
+}
+
+fn signed(role: &str, kind: SignatureType) -> String {
+    let doc = SampleDocument::default().to_xml();
+    sign_kanta_document(
+        &doc,
+        &signer(role),
+        kind,
+        OffsetDateTime::now_utc(),
+        "sig_1",
+    )
+    .unwrap()
+}
+
+fn verify(xml: &str) -> VerifyReport {
+    let t = trust();
+    verify_document(
+        xml,
+        &VerifyOptions {
+            id_attributes: &DEFAULT_ID_ATTRIBUTES,
+            trust: Some(&t),
+            now: OffsetDateTime::now_utc(),
+            kanta_coverage: true,
+            limits: Limits::default(),
+        },
+    )
+    .unwrap()
+}
+
+const SYSTEM: &str = "system-signature:1.2.246.10.99900016.10.0";
+const PROFESSIONAL: &str = "professional:99900000011";
+const BODY_ID: &str = "OID1.2.246.10.99900016.10.0.20260001";
+
+#[test]
+fn system_and_professional_signatures_verify() {
+    for (role, kind, code) in [
+        (SYSTEM, SignatureType::System, "3"),
+        (PROFESSIONAL, SignatureType::Professional, "1"),
+    ] {
+        let xml = signed(role, kind);
+        let r = verify(&xml);
+        assert!(r.is_valid(), "{role}: {:#?}", r.codes());
+        assert!(r.kanta_document);
+        let s = &r.signatures[0];
+        assert_eq!(s.references.len(), 2);
+        assert!(
+            s.references
+                .iter()
+                .all(|r| r.digest_ok && r.canonical_len > 0)
+        );
+        assert_eq!(s.signature_type.as_deref(), Some(code));
+        assert!(s.signing_time.is_some());
+        assert!(
+            xml.contains("<hl7fi:signatureCollection><hl7fi:signature ID=\"sig_1\">"),
+            "{xml}"
+        );
+    }
+}
+
+#[test]
+fn a_second_signature_joins_the_collection_and_both_verify() {
+    let once = signed(SYSTEM, SignatureType::System);
+    let twice = sign_kanta_document(
+        &once,
+        &signer(PROFESSIONAL),
+        SignatureType::Professional,
+        OffsetDateTime::now_utc(),
+        "sig_2",
+    )
+    .unwrap();
+    assert_eq!(
+        twice.matches("signatureCollection>").count(),
+        2,
+        "one collection"
+    );
+    let r = verify(&twice);
+    assert_eq!(r.signatures.len(), 2);
+    assert!(r.is_valid(), "{:?}", r.codes());
+}
+
+#[test]
+fn one_changed_byte_in_the_body_fails_with_both_digests_named() {
+    let xml = signed(SYSTEM, SignatureType::System);
+    let tampered = xml.replacen(
+        "<title>Asiakkuusasiakirja</title>",
+        "<title>Asiakkuusasiakirja (muutettu)</title>",
+        1,
+    );
+    assert!(
+        verify(&tampered).is_valid(),
+        "the title is outside the signed body"
+    );
+    let pos = xml.find("representation=\"B64\">").unwrap() + 30;
+    let mut bytes = xml.into_bytes();
+    bytes[pos] = if bytes[pos] == b'A' { b'B' } else { b'A' };
+    let r = verify(&String::from_utf8(bytes).unwrap());
+    assert!(!r.is_valid());
+    let p = &r.signatures[0].problems[0];
+    assert_eq!(p.code(), "G-008");
+    let text = p.to_string();
+    assert!(
+        text.contains(&format!("#{BODY_ID}"))
+            && text.contains("stated")
+            && text.contains("computed"),
+        "{text}"
+    );
+    if let DsigProblem::DigestMismatch {
+        stated, computed, ..
+    } = p
+    {
+        assert_ne!(stated, computed);
+    }
+}
+
+#[test]
+fn changed_timestamp_or_signature_value_fails() {
+    let xml = signed(SYSTEM, SignatureType::System);
+    let start = xml.find("timestamp\">").unwrap() + 11;
+    let tampered = format!("{}1999{}", &xml[..start], &xml[start + 4..]);
+    assert_eq!(verify(&tampered).signatures[0].problems[0].code(), "G-008");
+
+    let sv = xml.find("<ds:SignatureValue>").unwrap() + 19;
+    let mut bytes = xml.clone().into_bytes();
+    bytes[sv + 5] = if bytes[sv + 5] == b'A' { b'B' } else { b'A' };
+    let r = verify(&String::from_utf8(bytes).unwrap());
+    assert_eq!(r.codes(), vec!["G-009"]);
+}
+
+#[test]
+fn whitespace_added_inside_signed_info_breaks_the_signature() {
+    let xml =
+        signed(SYSTEM, SignatureType::System).replacen("<ds:SignedInfo>", "<ds:SignedInfo>\n  ", 1);
+    assert_eq!(verify(&xml).codes(), vec!["G-009"]);
+}
+
+#[test]
+fn moved_body_wrapping_attack_fails() {
+    // The signed body moves into an extension the archive ignores; an unsigned body takes
+    // its place (without the ID, so the reference still resolves to the moved original).
+    let xml = signed(SYSTEM, SignatureType::System);
+    let start = xml.find("<component>").unwrap();
+    let end = xml.find("</component>").unwrap() + "</component>".len();
+    let original = &xml[start..end];
+    let evil = "<component><nonXMLBody><text mediaType=\"application/xhtml+xml\" representation=\"B64\">RVZJTA==</text></nonXMLBody></component>";
+    let moved = original
+        .replace("<component>", "<hl7fi:ignored>")
+        .replace("</component>", "</hl7fi:ignored>");
+    let attacked = xml.replacen(original, evil, 1).replacen(
+        "</hl7fi:localSocialHeader>",
+        &format!("{moved}</hl7fi:localSocialHeader>"),
+        1,
+    );
+    let r = verify(&attacked);
+    assert!(!r.is_valid());
+    let codes = r.codes();
+    assert!(
+        codes.contains(&"G-015") && codes.contains(&"G-013"),
+        "{codes:?}"
+    );
+    // The digests themselves still match: only the coverage rule catches this.
+    assert!(r.signatures[0].references.iter().all(|x| x.digest_ok));
+}
+
+#[test]
+fn duplicated_id_wrapping_attack_fails() {
+    // A copy of the signed body with the same ID hides in an ignored element while the real
+    // body is changed.
+    let xml = signed(SYSTEM, SignatureType::System);
+    let start = xml.find("<nonXMLBody").unwrap();
+    let end = xml.find("</nonXMLBody>").unwrap() + "</nonXMLBody>".len();
+    let body = xml[start..end].to_owned();
+    let changed_body = body.replacen(
+        "representation=\"B64\">",
+        "representation=\"B64\">RVZJTA",
+        1,
+    );
+    let attacked = xml.replacen(&body, &changed_body, 1).replacen(
+        "</hl7fi:localSocialHeader>",
+        &format!("<hl7fi:ignored>{body}</hl7fi:ignored></hl7fi:localSocialHeader>"),
+        1,
+    );
+    let r = verify(&attacked);
+    assert!(!r.is_valid());
+    assert!(r.codes().contains(&"G-006"), "{:?}", r.codes());
+    let text = r.signatures[0]
+        .problems
+        .iter()
+        .find(|p| p.code() == "G-006")
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("/ClinicalDocument/component/nonXMLBody") && text.contains("ignored"),
+        "{text}"
+    );
+}
+
+#[test]
+fn reference_to_a_copy_inside_an_ignored_element_fails() {
+    // The real body gets another ID; the signed copy keeps the referenced one.
+    let xml = signed(SYSTEM, SignatureType::System);
+    let start = xml.find("<nonXMLBody").unwrap();
+    let end = xml.find("</nonXMLBody>").unwrap() + "</nonXMLBody>".len();
+    let body = xml[start..end].to_owned();
+    let evil = body.replacen(BODY_ID, "OIDevil", 1).replacen(
+        "representation=\"B64\">",
+        "representation=\"B64\">RVZJTA",
+        1,
+    );
+    let attacked = xml.replacen(&body, &evil, 1).replacen(
+        "</hl7fi:localSocialHeader>",
+        &format!("<hl7fi:ignored>{body}</hl7fi:ignored></hl7fi:localSocialHeader>"),
+        1,
+    );
+    let codes = verify(&attacked).codes();
+    assert!(
+        codes.contains(&"G-015") && codes.contains(&"G-013"),
+        "{codes:?}"
+    );
+}
+
+#[test]
+fn extra_unsigned_body_fails() {
+    let xml = signed(SYSTEM, SignatureType::System);
+    let attacked = xml.replacen(
+        "</component>",
+        "</component><component><nonXMLBody><text>RVZJTA==</text></nonXMLBody></component>",
+        1,
+    );
+    let r = verify(&attacked);
+    assert!(!r.is_valid());
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.code() == "G-002" && p.to_string().contains("2 nonXMLBody")),
+        "{:?}",
+        r.problems
+    );
+}
+
+#[test]
+fn without_the_kanta_rule_a_moved_body_would_pass() {
+    // Shows why the coverage rule exists: plain XMLDSig is satisfied by the wrapped document.
+    let xml = signed(SYSTEM, SignatureType::System);
+    let start = xml.find("<component>").unwrap();
+    let end = xml.find("</component>").unwrap() + "</component>".len();
+    let original = &xml[start..end];
+    let moved = original
+        .replace("<component>", "<hl7fi:ignored>")
+        .replace("</component>", "</hl7fi:ignored>");
+    let attacked = xml
+        .replacen(
+            original,
+            "<component><nonXMLBody><text>RVZJTA==</text></nonXMLBody></component>",
+            1,
+        )
+        .replacen(
+            "</hl7fi:localSocialHeader>",
+            &format!("{moved}</hl7fi:localSocialHeader>"),
+            1,
+        );
+    let t = trust();
+    let plain = verify_document(
+        &attacked,
+        &VerifyOptions {
+            id_attributes: &DEFAULT_ID_ATTRIBUTES,
+            trust: Some(&t),
+            now: OffsetDateTime::now_utc(),
+            kanta_coverage: false,
+            limits: Limits::default(),
+        },
+    )
+    .unwrap();
+    assert!(plain.is_valid(), "{:?}", plain.codes());
+}
+
+#[test]
+fn forbidden_algorithms_and_references_are_named() {
+    let xml = signed(SYSTEM, SignatureType::System);
+    let sha1 = xml.replace(algorithms::SHA256, algorithms::SHA1);
+    let r = verify(&sha1);
+    assert!(r.codes().contains(&"G-004"), "{:?}", r.codes());
+    assert!(
+        r.signatures[0]
+            .problems
+            .iter()
+            .any(|p| p.to_string().contains("SHA-1"))
+    );
+
+    let xpath = "http://www.w3.org/TR/1999/REC-xpath-19991116";
+    let r = verify(&xml.replacen(
+        &format!("<ds:Transform Algorithm=\"{}\"/>", algorithms::EXC_C14N),
+        &format!("<ds:Transform Algorithm=\"{xpath}\"/>"),
+        1,
+    ));
+    let p = r.signatures[0]
+        .problems
+        .iter()
+        .find(|p| p.code() == "G-003")
+        .unwrap();
+    assert!(p.to_string().contains(xpath), "{p}");
+
+    let r = verify(&xml.replacen(
+        &format!("URI=\"#{BODY_ID}\""),
+        "URI=\"http://example.org/body.xml\"",
+        1,
+    ));
+    assert!(r.codes().contains(&"G-007"), "{:?}", r.codes());
+    let r = verify(&xml.replacen(&format!("URI=\"#{BODY_ID}\""), "URI=\"#nowhere\"", 1));
+    assert!(r.codes().contains(&"G-005"), "{:?}", r.codes());
+}
+
+#[test]
+fn signer_certificate_is_checked_at_signing_time_and_at_receipt() {
+    // A TLS client certificate that expired yesterday: wrong key usage and expired, both
+    // at the (present) signing time and at receipt.
+    let k = kit();
+    let a = k.index.get("bad:expired").unwrap();
+    let s =
+        Signer::from_pem_files(&k.dir.join(&a.cert), &k.dir.join(a.key.as_ref().unwrap())).unwrap();
+    let xml = sign_kanta_document(
+        &SampleDocument::default().to_xml(),
+        &s,
+        SignatureType::System,
+        OffsetDateTime::now_utc(),
+        "sig_x",
+    )
+    .unwrap();
+    let r = verify(&xml);
+    let codes = r.codes();
+    assert!(
+        codes.contains(&"G-011") && codes.contains(&"G-012"),
+        "{codes:?}"
+    );
+    let text: Vec<String> = r.signatures[0]
+        .problems
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(text.iter().any(|t| t.contains("expired")), "{text:?}");
+    assert!(
+        text.iter().any(|t| t.contains("nonRepudiation")),
+        "{text:?}"
+    );
+    // The cryptography itself is fine.
+    assert!(r.signatures[0].signature_value_ok);
+}
+
+#[test]
+fn ecdsa_keys_sign_and_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ec");
+    let index = generate_kit(&GenerateOptions {
+        out: dir.clone(),
+        force: false,
+        key: KeyAlgorithm::EcdsaP384,
+        now: OffsetDateTime::now_utc(),
+        register: SoteRegister::bundled().unwrap(),
+    })
+    .unwrap();
+    let a = index.get(SYSTEM).unwrap();
+    let s = Signer::from_pem_files(&dir.join(&a.cert), &dir.join(a.key.as_ref().unwrap())).unwrap();
+    let xml = sign_kanta_document(
+        &SampleDocument::default().to_xml(),
+        &s,
+        SignatureType::System,
+        OffsetDateTime::now_utc(),
+        "sig_ec",
+    )
+    .unwrap();
+    assert!(xml.contains(algorithms::ECDSA_SHA384));
+    let p = |r: &str| dir.join(&index.get(r).unwrap().cert);
+    let t = TrustStore::load(&[p("root-ca")], &[p("service-ca")], &[]).unwrap();
+    let r = verify_document(
+        &xml,
+        &VerifyOptions {
+            id_attributes: &DEFAULT_ID_ATTRIBUTES,
+            trust: Some(&t),
+            now: OffsetDateTime::now_utc(),
+            kanta_coverage: true,
+            limits: Limits::default(),
+        },
+    )
+    .unwrap();
+    assert!(r.is_valid(), "{:?}", r.codes());
+}
+
+#[test]
+fn a_document_without_signatures_says_so() {
+    let r = verify(&SampleDocument::default().to_xml());
+    assert_eq!(r.codes(), vec!["G-001"]);
+}

@@ -1,0 +1,1000 @@
+//! Verifying XML signatures, keeping every intermediate value: for each reference the
+//! canonical form's length and hash and both digests, for the SignedInfo its canonical
+//! form, and every problem as a typed value with a stable `G-` code.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use roxmltree::{Document, Node, NodeId};
+use rustls_pki_types::CertificateDer;
+use serde::Serialize;
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use super::algorithms::*;
+use super::c14n::{C14nOptions, Method, canonicalize};
+use crate::pki::{CertInfo, CertProblem, Purpose, TrustStore};
+use crate::xml::{Limits, XmlError, parse, path_of};
+
+/// CDA namespace.
+pub const HL7_NS: &str = "urn:hl7-org:v3";
+/// Finnish CDA extensions namespace.
+pub const HL7FI_NS: &str = "urn:hl7finland";
+
+/// Most References one signature may have; most Transforms one Reference may have.
+const MAX_REFERENCES: usize = 16;
+const MAX_TRANSFORMS: usize = 4;
+
+/// How to verify.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyOptions<'a> {
+    /// Attribute names (without namespace) that carry IDs; `xml:id` always does.
+    pub id_attributes: &'a [&'a str],
+    /// Trust anchors, intermediates and CRLs for the signer's certificate; `None` skips
+    /// the certificate checks (the cryptography is still checked).
+    pub trust: Option<&'a TrustStore>,
+    /// The time of receipt.
+    pub now: OffsetDateTime,
+    /// Apply the Kanta coverage rule when the document is a CDA.
+    pub kanta_coverage: bool,
+    /// Parser limits.
+    pub limits: Limits,
+}
+
+/// The ID attribute names used unless configured otherwise.
+pub const DEFAULT_ID_ATTRIBUTES: [&str; 3] = ["ID", "Id", "id"];
+
+/// One problem, with the context to act on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum DsigProblem {
+    /// No `ds:Signature` at all.
+    #[error("the document carries no ds:Signature")]
+    NoSignature,
+    /// Structure missing or wrong.
+    #[error("signature {signature}: {detail}")]
+    Malformed {
+        /// 1-based signature number.
+        signature: usize,
+        /// What is wrong.
+        detail: String,
+    },
+    /// An algorithm outside the allowed set.
+    #[error("signature {signature}: {element} algorithm {seen:?} is not allowed (allowed: {})", allowed.join(", "))]
+    UnsupportedAlgorithm {
+        /// 1-based signature number.
+        signature: usize,
+        /// `CanonicalizationMethod`, `SignatureMethod`, `Transform` or `DigestMethod`.
+        element: String,
+        /// The URI seen.
+        seen: String,
+        /// What is allowed there.
+        allowed: Vec<String>,
+    },
+    /// SHA-1 in any role.
+    #[error(
+        "signature {signature}: {element} {seen:?} uses SHA-1, which is refused; use SHA-256 (http://www.w3.org/2001/04/xmlenc#sha256 / http://www.w3.org/2001/04/xmldsig-more#rsa-sha256)"
+    )]
+    Sha1Refused {
+        /// 1-based signature number.
+        signature: usize,
+        /// Where.
+        element: String,
+        /// The URI seen.
+        seen: String,
+    },
+    /// `#id` matches no element.
+    #[error(
+        "signature {signature}: reference {uri:?} matches no element (ID attributes looked at: {id_attributes})"
+    )]
+    UnresolvedReference {
+        /// 1-based signature number.
+        signature: usize,
+        /// The URI.
+        uri: String,
+        /// The ID attribute names consulted.
+        id_attributes: String,
+    },
+    /// Two elements share the referenced ID.
+    #[error("ID {id:?} is carried by {} elements: {}; a signature cannot tell which one it covers", paths.len(), paths.join(", "))]
+    DuplicateId {
+        /// The ID.
+        id: String,
+        /// Where each is.
+        paths: Vec<String>,
+    },
+    /// Anything but a same-document reference.
+    #[error(
+        "signature {signature}: reference {uri:?} is not a same-document reference; external data is never fetched"
+    )]
+    ExternalReference {
+        /// 1-based signature number.
+        signature: usize,
+        /// The URI.
+        uri: String,
+    },
+    /// Digest differs.
+    #[error(
+        "signature {signature}: reference {uri:?} ({target}) digest mismatch: stated {stated}, computed {computed} over {canonical_len} canonical bytes (SHA-256 of those bytes {canonical_sha256})"
+    )]
+    DigestMismatch {
+        /// 1-based signature number.
+        signature: usize,
+        /// The URI.
+        uri: String,
+        /// Path of the referenced element.
+        target: String,
+        /// DigestValue in the document.
+        stated: String,
+        /// What the archive computed.
+        computed: String,
+        /// Length of the canonical form digested.
+        canonical_len: usize,
+        /// Its SHA-256, hex, to compare with a local run.
+        canonical_sha256: String,
+    },
+    /// SignatureValue does not verify.
+    #[error(
+        "signature {signature}: SignatureValue does not verify with the certificate's {key} key under {algorithm} over the canonical SignedInfo ({signed_info_len} bytes, SHA-256 {signed_info_sha256})"
+    )]
+    SignatureValueInvalid {
+        /// 1-based signature number.
+        signature: usize,
+        /// SignatureMethod.
+        algorithm: String,
+        /// Key description.
+        key: String,
+        /// Canonical SignedInfo length.
+        signed_info_len: usize,
+        /// Its SHA-256, hex.
+        signed_info_sha256: String,
+    },
+    /// No usable certificate.
+    #[error("signature {signature}: signer certificate: {detail}")]
+    SignerCertificate {
+        /// 1-based signature number.
+        signature: usize,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Certificate refused at the signing time.
+    #[error("signature {signature}: at the signing time {at}: {problem}")]
+    CertificateAtSigning {
+        /// 1-based signature number.
+        signature: usize,
+        /// The signing time.
+        at: String,
+        /// What is wrong.
+        problem: CertProblem,
+    },
+    /// Certificate refused at receipt.
+    #[error("signature {signature}: at receipt {at}: {problem}")]
+    CertificateAtReceipt {
+        /// 1-based signature number.
+        signature: usize,
+        /// The time of receipt.
+        at: String,
+        /// What is wrong.
+        problem: CertProblem,
+    },
+    /// A required element is not covered.
+    #[error("signature {signature}: {what} at {expected_path} is not covered by any reference")]
+    NotCovered {
+        /// 1-based signature number.
+        signature: usize,
+        /// What must be covered.
+        what: String,
+        /// Where it is.
+        expected_path: String,
+    },
+    /// A reference points somewhere it must not.
+    #[error("signature {signature}: reference {uri:?} resolves to {target_path}, which is not what this signature must cover ({})", expected.join(", "))]
+    UnexpectedReference {
+        /// 1-based signature number.
+        signature: usize,
+        /// The URI.
+        uri: String,
+        /// Where it points.
+        target_path: String,
+        /// What it may cover.
+        expected: Vec<String>,
+    },
+    /// Signing time absent or unreadable.
+    #[error("signature {signature}: signing time: {detail}")]
+    SigningTime {
+        /// 1-based signature number.
+        signature: usize,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl DsigProblem {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoSignature => "G-001",
+            Self::Malformed { .. } => "G-002",
+            Self::UnsupportedAlgorithm { .. } => "G-003",
+            Self::Sha1Refused { .. } => "G-004",
+            Self::UnresolvedReference { .. } => "G-005",
+            Self::DuplicateId { .. } => "G-006",
+            Self::ExternalReference { .. } => "G-007",
+            Self::DigestMismatch { .. } => "G-008",
+            Self::SignatureValueInvalid { .. } => "G-009",
+            Self::SignerCertificate { .. } => "G-010",
+            Self::CertificateAtSigning { .. } => "G-011",
+            Self::CertificateAtReceipt { .. } => "G-012",
+            Self::NotCovered { .. } => "G-013",
+            Self::SigningTime { .. } => "G-014",
+            Self::UnexpectedReference { .. } => "G-015",
+        }
+    }
+
+    /// Whether it refuses the signature (certificate warnings such as a stale CRL do not).
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            Self::CertificateAtSigning { problem, .. }
+            | Self::CertificateAtReceipt { problem, .. } => problem.is_fatal(),
+            _ => true,
+        }
+    }
+}
+
+/// What was computed for one Reference.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferenceReport {
+    /// The URI as written.
+    pub uri: String,
+    /// Path of the element it resolved to.
+    pub target: Option<String>,
+    /// Transform URIs in order.
+    pub transforms: Vec<String>,
+    /// DigestMethod URI.
+    pub digest_method: String,
+    /// Length of the bytes digested.
+    pub canonical_len: usize,
+    /// SHA-256 (hex) of the bytes digested.
+    pub canonical_sha256: String,
+    /// DigestValue as stated.
+    pub stated_digest: String,
+    /// Digest computed, base64.
+    pub computed_digest: Option<String>,
+    /// Stated = computed.
+    pub digest_ok: bool,
+    /// The bytes digested (for `dsig verify --dump`).
+    #[serde(skip)]
+    pub canonical: Vec<u8>,
+}
+
+/// Everything about one signature.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureReport {
+    /// 1-based number in document order.
+    pub number: usize,
+    /// Path of the ds:Signature element.
+    pub path: String,
+    /// Its Id attribute.
+    pub id: Option<String>,
+    /// CanonicalizationMethod URI.
+    pub canonicalization: String,
+    /// SignatureMethod URI.
+    pub signature_method: String,
+    /// Canonical SignedInfo length.
+    pub signed_info_len: usize,
+    /// Its SHA-256, hex.
+    pub signed_info_sha256: String,
+    /// Per reference.
+    pub references: Vec<ReferenceReport>,
+    /// SignatureValue verified.
+    pub signature_value_ok: bool,
+    /// The signer's certificate.
+    pub signer: Option<CertInfo>,
+    /// The signer-asserted signing time (Kanta: signatureTimestamp).
+    pub signing_time: Option<String>,
+    /// `signatureDescription` code (Kanta: 1 professional, 3 system).
+    pub signature_type: Option<String>,
+    /// Every problem.
+    pub problems: Vec<DsigProblem>,
+}
+
+impl SignatureReport {
+    /// No fatal problem.
+    pub fn is_valid(&self) -> bool {
+        !self.problems.iter().any(DsigProblem::is_fatal)
+    }
+}
+
+/// The verification of a whole document.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// Whether the Kanta coverage rule was applied (the document is a CDA).
+    pub kanta_document: bool,
+    /// One per ds:Signature.
+    pub signatures: Vec<SignatureReport>,
+    /// Problems not tied to one signature.
+    pub problems: Vec<DsigProblem>,
+}
+
+impl VerifyReport {
+    /// Every signature valid, at least one present, no document problem.
+    pub fn is_valid(&self) -> bool {
+        !self.signatures.is_empty()
+            && self.problems.is_empty()
+            && self.signatures.iter().all(SignatureReport::is_valid)
+    }
+
+    /// Every problem's code, in order.
+    pub fn codes(&self) -> Vec<&'static str> {
+        self.problems
+            .iter()
+            .chain(self.signatures.iter().flat_map(|s| s.problems.iter()))
+            .map(DsigProblem::code)
+            .collect()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+fn ds_child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
+    node.children().find(|c| {
+        c.is_element() && c.tag_name().namespace() == Some(DSIG_NS) && c.tag_name().name() == name
+    })
+}
+
+fn ds_children<'a, 'i>(
+    node: Node<'a, 'i>,
+    name: &'a str,
+) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
+    node.children().filter(move |c| {
+        c.is_element() && c.tag_name().namespace() == Some(DSIG_NS) && c.tag_name().name() == name
+    })
+}
+
+fn text_of(node: Node<'_, '_>) -> String {
+    node.children().filter_map(|c| c.text()).collect::<String>()
+}
+
+fn b64_decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    B64.decode(compact)
+}
+
+/// The ID → elements index.
+pub struct IdIndex<'a, 'i> {
+    map: HashMap<&'a str, Vec<Node<'a, 'i>>>,
+    names: String,
+}
+
+impl<'a, 'i> IdIndex<'a, 'i> {
+    /// Indexes `doc` by the given attribute names and `xml:id`.
+    pub fn new(doc: &'a Document<'i>, id_attributes: &[&str]) -> Self {
+        let mut map: HashMap<&'a str, Vec<Node<'a, 'i>>> = HashMap::new();
+        for node in doc.descendants().filter(Node::is_element) {
+            for a in node.attributes() {
+                let is_id = match a.namespace() {
+                    None => id_attributes.contains(&a.name()),
+                    Some(ns) => ns == super::c14n::XML_NS && a.name() == "id",
+                };
+                if is_id {
+                    map.entry(a.value()).or_default().push(node);
+                }
+            }
+        }
+        Self {
+            map,
+            names: id_attributes.join(", "),
+        }
+    }
+
+    /// The one element with `id`, or the problem.
+    pub fn resolve(
+        &self,
+        id: &str,
+        signature: usize,
+        uri: &str,
+    ) -> Result<Node<'a, 'i>, Box<DsigProblem>> {
+        match self.map.get(id).map(Vec::as_slice) {
+            Some([one]) => Ok(*one),
+            Some(many) if many.len() > 1 => Err(Box::new(DsigProblem::DuplicateId {
+                id: id.to_owned(),
+                paths: many.iter().map(|n| path_of(*n)).collect(),
+            })),
+            _ => Err(Box::new(DsigProblem::UnresolvedReference {
+                signature,
+                uri: uri.to_owned(),
+                id_attributes: format!("{}, xml:id", self.names),
+            })),
+        }
+    }
+}
+
+/// What a reference's data is while transforms run.
+enum Data<'a, 'i> {
+    Nodes {
+        apex: Option<Node<'a, 'i>>,
+        exclude: Option<NodeId>,
+        comments: bool,
+    },
+    Octets(Vec<u8>),
+}
+
+fn c14n_options(uri: &str, element: Node<'_, '_>) -> C14nOptions {
+    let exclusive = uri == EXC_C14N || uri == EXC_C14N_WITH_COMMENTS;
+    let with_comments = uri.ends_with("#WithComments");
+    let method = if exclusive {
+        let prefixes = element
+            .children()
+            .find(|c| {
+                c.is_element()
+                    && c.tag_name().namespace() == Some(EXC_C14N)
+                    && c.tag_name().name() == "InclusiveNamespaces"
+            })
+            .and_then(|n| n.attribute("PrefixList"))
+            .map(|l| l.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+        Method::Exclusive {
+            inclusive_prefixes: prefixes,
+        }
+    } else {
+        Method::Inclusive
+    };
+    C14nOptions {
+        method,
+        with_comments,
+    }
+}
+
+fn check_algorithm(
+    signature: usize,
+    element: &str,
+    uri: &str,
+    allowed: &[&str],
+) -> Result<(), Box<DsigProblem>> {
+    if allowed.contains(&uri) {
+        Ok(())
+    } else if is_sha1(uri) {
+        Err(Box::new(DsigProblem::Sha1Refused {
+            signature,
+            element: element.to_owned(),
+            seen: uri.to_owned(),
+        }))
+    } else {
+        Err(Box::new(DsigProblem::UnsupportedAlgorithm {
+            signature,
+            element: element.to_owned(),
+            seen: uri.to_owned(),
+            allowed: allowed.iter().map(|s| (*s).to_owned()).collect(),
+        }))
+    }
+}
+
+/// The Kanta structure around a signature: the archived body and this signature's timestamp.
+struct KantaTargets<'a, 'i> {
+    body: Option<Node<'a, 'i>>,
+}
+
+fn hl7<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> impl Iterator<Item = Node<'a, 'i>> {
+    let ns = ns.to_owned();
+    let name = name.to_owned();
+    node.children().filter(move |c| {
+        c.is_element()
+            && c.tag_name().namespace() == Some(ns.as_str())
+            && c.tag_name().name() == name
+    })
+}
+
+/// The `ClinicalDocument` element, if the document is (or directly carries) a CDA.
+pub fn clinical_document<'a, 'i>(doc: &'a Document<'i>) -> Option<Node<'a, 'i>> {
+    doc.descendants().find(|n| {
+        n.is_element()
+            && n.tag_name().namespace() == Some(HL7_NS)
+            && n.tag_name().name() == "ClinicalDocument"
+    })
+}
+
+/// The `nonXMLBody` that Kanta archives: `ClinicalDocument/component/nonXMLBody`, found by
+/// structure, never by ID.
+pub fn archived_body<'a, 'i>(cda: Node<'a, 'i>) -> Result<Node<'a, 'i>, String> {
+    let bodies: Vec<_> = hl7(cda, HL7_NS, "component")
+        .flat_map(|c| hl7(c, HL7_NS, "nonXMLBody"))
+        .collect();
+    match bodies.as_slice() {
+        [one] => Ok(*one),
+        [] => Err("the CDA has no ClinicalDocument/component/nonXMLBody".into()),
+        many => Err(format!(
+            "the CDA has {} nonXMLBody elements under component; Kanta documents have one",
+            many.len()
+        )),
+    }
+}
+
+/// Verifies every `ds:Signature` in `text`.
+pub fn verify_document(text: &str, opts: &VerifyOptions<'_>) -> Result<VerifyReport, XmlError> {
+    let doc = parse(text, &opts.limits)?;
+    Ok(verify_parsed(&doc, opts))
+}
+
+/// Verifies every `ds:Signature` in an already parsed document.
+pub fn verify_parsed(doc: &Document<'_>, opts: &VerifyOptions<'_>) -> VerifyReport {
+    let ids = IdIndex::new(doc, opts.id_attributes);
+    let cda = if opts.kanta_coverage {
+        clinical_document(doc)
+    } else {
+        None
+    };
+    let mut problems = Vec::new();
+    let kanta = match cda {
+        Some(c) => match archived_body(c) {
+            Ok(b) => Some(KantaTargets { body: Some(b) }),
+            Err(detail) => {
+                problems.push(DsigProblem::Malformed {
+                    signature: 0,
+                    detail,
+                });
+                Some(KantaTargets { body: None })
+            }
+        },
+        None => None,
+    };
+    let signatures: Vec<_> = doc
+        .descendants()
+        .filter(|n| {
+            n.is_element()
+                && n.tag_name().namespace() == Some(DSIG_NS)
+                && n.tag_name().name() == "Signature"
+        })
+        .collect();
+    if signatures.is_empty() {
+        problems.push(DsigProblem::NoSignature);
+    }
+    let reports = signatures
+        .iter()
+        .enumerate()
+        .map(|(i, sig)| verify_signature(doc, *sig, i + 1, &ids, kanta.as_ref(), opts))
+        .collect();
+    VerifyReport {
+        kanta_document: kanta.is_some(),
+        signatures: reports,
+        problems,
+    }
+}
+
+fn verify_signature<'a, 'i>(
+    doc: &'a Document<'i>,
+    sig: Node<'a, 'i>,
+    number: usize,
+    ids: &IdIndex<'a, 'i>,
+    kanta: Option<&KantaTargets<'a, 'i>>,
+    opts: &VerifyOptions<'_>,
+) -> SignatureReport {
+    let mut report = SignatureReport {
+        number,
+        path: path_of(sig),
+        id: sig.attribute("Id").map(str::to_owned),
+        canonicalization: String::new(),
+        signature_method: String::new(),
+        signed_info_len: 0,
+        signed_info_sha256: String::new(),
+        references: Vec::new(),
+        signature_value_ok: false,
+        signer: None,
+        signing_time: None,
+        signature_type: None,
+        problems: Vec::new(),
+    };
+    let malformed = |detail: &str| DsigProblem::Malformed {
+        signature: number,
+        detail: detail.to_owned(),
+    };
+    let Some(signed_info) = ds_child(sig, "SignedInfo") else {
+        report.problems.push(malformed("ds:SignedInfo is missing"));
+        return report;
+    };
+    if ds_children(sig, "SignedInfo").count() > 1 {
+        report
+            .problems
+            .push(malformed("more than one ds:SignedInfo"));
+        return report;
+    }
+    let c14n_method = ds_child(signed_info, "CanonicalizationMethod");
+    let sig_method = ds_child(signed_info, "SignatureMethod");
+    report.canonicalization = c14n_method
+        .and_then(|n| n.attribute("Algorithm"))
+        .unwrap_or("")
+        .to_owned();
+    report.signature_method = sig_method
+        .and_then(|n| n.attribute("Algorithm"))
+        .unwrap_or("")
+        .to_owned();
+    let mut algorithms_ok = true;
+    for (element, uri, allowed) in [
+        (
+            "CanonicalizationMethod",
+            &report.canonicalization,
+            &C14N_METHODS[..],
+        ),
+        ("SignatureMethod", &report.signature_method, &SIGNATURES[..]),
+    ] {
+        if let Err(p) = check_algorithm(number, element, uri, allowed) {
+            report.problems.push(*p);
+            algorithms_ok = false;
+        }
+    }
+
+    // Kanta: what this signature must cover.
+    let mut required: Vec<(NodeId, String, String)> = Vec::new();
+    if let Some(k) = kanta {
+        if let Some(b) = k.body {
+            required.push((b.id(), "the archived nonXMLBody".into(), path_of(b)));
+        }
+        let wrapper = sig.parent().filter(|p| {
+            p.tag_name().namespace() == Some(HL7FI_NS) && p.tag_name().name() == "signature"
+        });
+        match wrapper {
+            Some(w) => {
+                report.signature_type = hl7(w, HL7FI_NS, "signatureDescription")
+                    .next()
+                    .and_then(|d| d.attribute("code"))
+                    .map(str::to_owned);
+                match hl7(w, HL7FI_NS, "signatureTimestamp").collect::<Vec<_>>().as_slice() {
+                    [ts] => {
+                        required.push((ts.id(), "this signature's signatureTimestamp".into(), path_of(*ts)));
+                        let t = text_of(*ts);
+                        report.signing_time = Some(t.trim().to_owned());
+                    }
+                    _ => report.problems.push(DsigProblem::SigningTime {
+                        signature: number,
+                        detail: "the enclosing hl7fi:signature has no single hl7fi:signatureTimestamp".into(),
+                    }),
+                }
+            }
+            None => report.problems.push(malformed(
+                "a Kanta signature must sit in ClinicalDocument/hl7fi:localSocialHeader/hl7fi:signatureCollection/hl7fi:signature",
+            )),
+        }
+    }
+
+    // References.
+    let refs: Vec<_> = ds_children(signed_info, "Reference").collect();
+    if refs.is_empty() {
+        report
+            .problems
+            .push(malformed("ds:SignedInfo has no ds:Reference"));
+    }
+    if refs.len() > MAX_REFERENCES {
+        report.problems.push(malformed(&format!(
+            "{} references; at most {MAX_REFERENCES} are processed",
+            refs.len()
+        )));
+        return report;
+    }
+    let mut covered: Vec<NodeId> = Vec::new();
+    for r in refs {
+        let (rr, target) = verify_reference(doc, sig, r, number, ids, &mut report.problems);
+        if let Some(t) = target {
+            if !required.is_empty() && !required.iter().any(|(id, _, _)| *id == t.id()) {
+                report.problems.push(DsigProblem::UnexpectedReference {
+                    signature: number,
+                    uri: rr.uri.clone(),
+                    target_path: path_of(t),
+                    expected: required
+                        .iter()
+                        .map(|(_, what, path)| format!("{what} at {path}"))
+                        .collect(),
+                });
+            }
+            covered.push(t.id());
+        }
+        report.references.push(rr);
+    }
+    for (id, what, path) in &required {
+        if !covered.contains(id) {
+            report.problems.push(DsigProblem::NotCovered {
+                signature: number,
+                what: what.clone(),
+                expected_path: path.clone(),
+            });
+        }
+    }
+
+    // SignedInfo.
+    let canonical_si = canonicalize(
+        doc,
+        Some(signed_info),
+        None,
+        &c14n_options(&report.canonicalization, c14n_method.unwrap_or(signed_info)),
+    );
+    report.signed_info_len = canonical_si.len();
+    report.signed_info_sha256 = sha256_hex(&canonical_si);
+
+    // Key and signature value.
+    let cert_der = ds_child(sig, "KeyInfo")
+        .and_then(|k| ds_child(k, "X509Data"))
+        .and_then(|d| ds_child(d, "X509Certificate"))
+        .map(text_of);
+    let cert = match cert_der.as_deref().map(b64_decode) {
+        None => {
+            report.problems.push(DsigProblem::SignerCertificate {
+                signature: number,
+                detail: "no ds:KeyInfo/ds:X509Data/ds:X509Certificate; the signer's certificate must be included".into(),
+            });
+            None
+        }
+        Some(Err(e)) => {
+            report.problems.push(DsigProblem::SignerCertificate {
+                signature: number,
+                detail: format!("X509Certificate is not valid base64: {e}"),
+            });
+            None
+        }
+        Some(Ok(der)) => match CertInfo::from_der(&der) {
+            Ok(info) => {
+                report.signer = Some(info);
+                Some(der)
+            }
+            Err(e) => {
+                report.problems.push(DsigProblem::SignerCertificate {
+                    signature: number,
+                    detail: e.to_string(),
+                });
+                None
+            }
+        },
+    };
+    let value = ds_child(sig, "SignatureValue").map(text_of);
+    match (&cert, value.as_deref().map(b64_decode), algorithms_ok) {
+        (_, None, _) => report
+            .problems
+            .push(malformed("ds:SignatureValue is missing")),
+        (_, Some(Err(e)), _) => report.problems.push(malformed(&format!(
+            "SignatureValue is not valid base64: {e}"
+        ))),
+        (Some(der), Some(Ok(sig_bytes)), true) => {
+            if let (Ok((_, x509)), Some(alg)) = (
+                X509Certificate::from_der(der),
+                verification_for(&report.signature_method),
+            ) {
+                let key = aws_lc_rs::signature::UnparsedPublicKey::new(
+                    alg,
+                    x509.public_key().subject_public_key.data.as_ref(),
+                );
+                report.signature_value_ok = key.verify(&canonical_si, &sig_bytes).is_ok();
+            }
+            if !report.signature_value_ok {
+                report.problems.push(DsigProblem::SignatureValueInvalid {
+                    signature: number,
+                    algorithm: report.signature_method.clone(),
+                    key: report
+                        .signer
+                        .as_ref()
+                        .map(|s| s.key.to_string())
+                        .unwrap_or_default(),
+                    signed_info_len: report.signed_info_len,
+                    signed_info_sha256: report.signed_info_sha256.clone(),
+                });
+            }
+        }
+        _ => {}
+    }
+
+    // The signer's certificate, at the signing time and at receipt.
+    if let (Some(trust), Some(der)) = (opts.trust, cert) {
+        let chain = [CertificateDer::from(der)];
+        if let Some(ts) = &report.signing_time {
+            match OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339) {
+                Ok(at) => {
+                    for problem in trust.assess(&chain, at, Purpose::DocumentSigning, false) {
+                        report.problems.push(DsigProblem::CertificateAtSigning {
+                            signature: number,
+                            at: rfc3339(at),
+                            problem,
+                        });
+                    }
+                }
+                Err(e) => report.problems.push(DsigProblem::SigningTime {
+                    signature: number,
+                    detail: format!("{ts:?} is not an xs:dateTime with time zone: {e}"),
+                }),
+            }
+        }
+        for problem in trust.assess(&chain, opts.now, Purpose::DocumentSigning, false) {
+            report.problems.push(DsigProblem::CertificateAtReceipt {
+                signature: number,
+                at: rfc3339(opts.now),
+                problem,
+            });
+        }
+    }
+    report
+}
+
+fn verify_reference<'a, 'i>(
+    doc: &'a Document<'i>,
+    sig: Node<'a, 'i>,
+    r: Node<'a, 'i>,
+    number: usize,
+    ids: &IdIndex<'a, 'i>,
+    problems: &mut Vec<DsigProblem>,
+) -> (ReferenceReport, Option<Node<'a, 'i>>) {
+    let uri = r.attribute("URI").unwrap_or("").to_owned();
+    let digest_method_node = ds_child(r, "DigestMethod");
+    let digest_method = digest_method_node
+        .and_then(|d| d.attribute("Algorithm"))
+        .unwrap_or("")
+        .to_owned();
+    let stated = ds_child(r, "DigestValue")
+        .map(text_of)
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let transform_nodes: Vec<_> = ds_child(r, "Transforms")
+        .map(|t| ds_children(t, "Transform").collect())
+        .unwrap_or_default();
+    let mut rr = ReferenceReport {
+        uri: uri.clone(),
+        target: None,
+        transforms: transform_nodes
+            .iter()
+            .map(|t| t.attribute("Algorithm").unwrap_or("").to_owned())
+            .collect(),
+        digest_method: digest_method.clone(),
+        canonical_len: 0,
+        canonical_sha256: String::new(),
+        stated_digest: stated.clone(),
+        computed_digest: None,
+        digest_ok: false,
+        canonical: Vec::new(),
+    };
+    // Dereference.
+    let (mut data, target) = if uri.is_empty() {
+        (
+            Data::Nodes {
+                apex: None,
+                exclude: None,
+                comments: false,
+            },
+            None,
+        )
+    } else if uri == "#xpointer(/)" {
+        (
+            Data::Nodes {
+                apex: None,
+                exclude: None,
+                comments: true,
+            },
+            None,
+        )
+    } else if let Some(rest) = uri.strip_prefix('#') {
+        let (id, comments) = match rest
+            .strip_prefix("xpointer(id(")
+            .and_then(|s| s.strip_suffix("))"))
+        {
+            Some(quoted) => (quoted.trim_matches(|c| c == '\'' || c == '"'), true),
+            None => (rest, false),
+        };
+        match ids.resolve(id, number, &uri) {
+            Ok(node) => {
+                rr.target = Some(path_of(node));
+                (
+                    Data::Nodes {
+                        apex: Some(node),
+                        exclude: None,
+                        comments,
+                    },
+                    Some(node),
+                )
+            }
+            Err(p) => {
+                problems.push(*p);
+                return (rr, None);
+            }
+        }
+    } else {
+        problems.push(DsigProblem::ExternalReference {
+            signature: number,
+            uri,
+        });
+        return (rr, None);
+    };
+    if transform_nodes.len() > MAX_TRANSFORMS {
+        problems.push(DsigProblem::Malformed {
+            signature: number,
+            detail: format!(
+                "reference {:?} has {} transforms; at most {MAX_TRANSFORMS} are processed",
+                rr.uri,
+                transform_nodes.len()
+            ),
+        });
+        return (rr, target);
+    }
+    for t in &transform_nodes {
+        let alg = t.attribute("Algorithm").unwrap_or("");
+        if let Err(p) = check_algorithm(number, "Transform", alg, &TRANSFORMS) {
+            problems.push(*p);
+            return (rr, target);
+        }
+        data = match (alg, data) {
+            (ENVELOPED, Data::Nodes { apex, comments, .. }) => Data::Nodes {
+                apex,
+                exclude: Some(sig.id()),
+                comments,
+            },
+            (
+                _,
+                Data::Nodes {
+                    apex,
+                    exclude,
+                    comments,
+                },
+            ) => {
+                let mut o = c14n_options(alg, *t);
+                o.with_comments &= comments;
+                Data::Octets(canonicalize(doc, apex, exclude, &o))
+            }
+            (_, Data::Octets(_)) => {
+                problems.push(DsigProblem::Malformed {
+                    signature: number,
+                    detail: format!("reference {:?}: transform {alg} after canonicalization needs re-parsing, which is not supported", rr.uri),
+                });
+                return (rr, target);
+            }
+        };
+    }
+    let octets = match data {
+        Data::Octets(o) => o,
+        Data::Nodes {
+            apex,
+            exclude,
+            comments,
+        } => canonicalize(
+            doc,
+            apex,
+            exclude,
+            &C14nOptions {
+                method: Method::Inclusive,
+                with_comments: comments,
+            },
+        ),
+    };
+    rr.canonical_len = octets.len();
+    rr.canonical_sha256 = sha256_hex(&octets);
+    if let Err(p) = check_algorithm(number, "DigestMethod", &digest_method, &DIGESTS) {
+        problems.push(*p);
+        rr.canonical = octets;
+        return (rr, target);
+    }
+    if let Some(alg) = digest_for(&digest_method) {
+        let computed = B64.encode(aws_lc_rs::digest::digest(alg, &octets));
+        rr.digest_ok = b64_decode(&stated).ok() == B64.decode(&computed).ok();
+        if !rr.digest_ok {
+            problems.push(DsigProblem::DigestMismatch {
+                signature: number,
+                uri: rr.uri.clone(),
+                target: rr
+                    .target
+                    .clone()
+                    .unwrap_or_else(|| "the whole document".into()),
+                stated: stated.clone(),
+                computed: computed.clone(),
+                canonical_len: octets.len(),
+                canonical_sha256: rr.canonical_sha256.clone(),
+            });
+        }
+        rr.computed_digest = Some(computed);
+    }
+    rr.canonical = octets;
+    (rr, target)
+}
