@@ -3,8 +3,8 @@
 //! by a public Kanta source or assumed by us. The checks themselves live beside the typed
 //! input they inspect; this module is the single place their texts come from.
 //!
-//! Classes: T transport/TLS, A authorisation/registers, W SOAP/HL7 wrapper (more classes —
-//! S, M, X, H, B, G, P — arrive with the archiving rules).
+//! Classes: T transport/TLS, A authorisation/registers, W SOAP/HL7 wrapper, G signatures
+//! (more classes — S, M, X, H, B, P — arrive with the archiving rules).
 
 pub mod access;
 
@@ -86,6 +86,111 @@ pub const CATALOGUE: &[Rule] = &[
         Assumed,
         "Organisaatio on merkitty rekisteriin passiiviseksi",
         "The organisation is marked inactive in the register",
+    ),
+    rule(
+        "G-001",
+        Error,
+        Assumed,
+        "Asiakirjassa ei ole allekirjoitusta",
+        "The document carries no signature",
+    ),
+    rule(
+        "G-002",
+        Error,
+        Confirmed,
+        "Allekirjoituksen rakenne on virheellinen",
+        "The signature's structure is wrong",
+    ),
+    rule(
+        "G-003",
+        Error,
+        Confirmed,
+        "Allekirjoituksessa on algoritmi, jota ei sallita",
+        "The signature uses an algorithm that is not allowed",
+    ),
+    rule(
+        "G-004",
+        Error,
+        Assumed,
+        "SHA-1-algoritmeja ei hyväksytä",
+        "SHA-1 algorithms are refused",
+    ),
+    rule(
+        "G-005",
+        Error,
+        Confirmed,
+        "Viittaus ei osoita mihinkään elementtiin",
+        "A reference resolves to no element",
+    ),
+    rule(
+        "G-006",
+        Error,
+        Assumed,
+        "Sama ID esiintyy useammin kuin kerran",
+        "The same ID appears more than once",
+    ),
+    rule(
+        "G-007",
+        Error,
+        Assumed,
+        "Ulkoisia viittauksia ei noudeta",
+        "External references are never fetched",
+    ),
+    rule(
+        "G-008",
+        Error,
+        Confirmed,
+        "Tiivisteet eivät täsmää",
+        "Digest mismatch",
+    ),
+    rule(
+        "G-009",
+        Error,
+        Confirmed,
+        "Allekirjoitusarvo ei täsmää",
+        "The signature value does not verify",
+    ),
+    rule(
+        "G-010",
+        Error,
+        Confirmed,
+        "Allekirjoittajan varmenne puuttuu tai on virheellinen",
+        "The signer's certificate is missing or unreadable",
+    ),
+    rule(
+        "G-011",
+        Error,
+        Assumed,
+        "Allekirjoittajan varmenne ei kelpaa allekirjoitushetkellä",
+        "The signer's certificate is not acceptable at the signing time",
+    ),
+    rule(
+        "G-012",
+        Error,
+        Assumed,
+        "Allekirjoittajan varmenne ei kelpaa vastaanottohetkellä",
+        "The signer's certificate is not acceptable at receipt",
+    ),
+    rule(
+        "G-013",
+        Error,
+        Assumed,
+        "Allekirjoitus ei kata arkistoitavaa runkoa tai omaa aikaleimaansa",
+        "The signature does not cover the archived body or its own timestamp",
+    ),
+    rule(
+        "G-014",
+        Error,
+        Confirmed,
+        "Allekirjoitusaika puuttuu tai on virheellinen",
+        "The signing time is missing or unreadable",
+    ),
+    rule(
+        "G-015",
+        Error,
+        Assumed,
+        "Allekirjoituksen viittaus osoittaa muualle kuin arkistoitavaan sisältöön",
+        "A signature reference points at something other than what is archived",
     ),
     rule(
         "T-001",
@@ -293,6 +398,10 @@ mod tests {
             "T-019", "A-001", "A-002", "A-003",
         ] {
             assert!(rule_by_id(code).is_some(), "{code}");
+        }
+        for n in 1..=15 {
+            let code = format!("G-{n:03}");
+            assert!(rule_by_id(&code).is_some(), "{code}");
         }
     }
 }

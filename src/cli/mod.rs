@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod dsig;
+
 use crate::config::{Config, DEFAULT_CONFIG};
 use crate::identity::SoteRegister;
 use crate::pki::{self, CertInfo, GenerateOptions, Index, KeyAlgorithm, Purpose, TrustStore};
@@ -47,6 +49,17 @@ enum Command {
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Canonicalize an XML file (exclusive C14N by default) and write the bytes to stdout.
+    C14n(dsig::C14nArgs),
+    /// XML signatures: verify with every intermediate value shown, or sign like Kanta.
+    #[command(subcommand)]
+    Dsig(dsig::DsigCommand),
+    /// Write a Kanta-shaped sample CDA with fictional data (for trying the signature tools).
+    SampleDocument {
+        /// Approximate size of the display form in bytes.
+        #[arg(long, default_value_t = 4096)]
+        body_bytes: usize,
+    },
     /// List the rule catalogue: every finding code with its severity, basis and texts.
     Rules {
         /// Print JSON instead of a table.
@@ -248,6 +261,20 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             cfg.apply_env().map_err(Failure::usage)?;
             crate::tls::ServerMaterial::load(&cfg).map_err(Failure::usage)?;
             println!("configuration OK");
+            Ok(exit::OK)
+        }
+        Command::C14n(args) => dsig::c14n(args),
+        Command::Dsig(dsig::DsigCommand::Verify(args)) => dsig::verify(args),
+        Command::Dsig(dsig::DsigCommand::Sign(args)) => dsig::sign(args),
+        Command::SampleDocument { body_bytes } => {
+            print!(
+                "{}",
+                crate::document::sample::SampleDocument {
+                    body_bytes,
+                    ..Default::default()
+                }
+                .to_xml()
+            );
             Ok(exit::OK)
         }
         Command::Rules { json } => {

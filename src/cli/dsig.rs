@@ -1,0 +1,449 @@
+//! `kanta-sim c14n` and `kanta-sim dsig verify|sign`: the tools suppliers lack when a digest
+//! does not match.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+
+use super::{Failure, exit};
+use crate::pki::{Index, TrustStore};
+use crate::xml::{Limits, parse};
+use crate::xmldsig::c14n::{C14nOptions, Method, canonicalize};
+use crate::xmldsig::{
+    DEFAULT_ID_ATTRIBUTES, IdIndex, SignatureType, Signer, VerifyOptions, VerifyReport,
+    new_signature_id, sign_kanta_document, verify_parsed,
+};
+
+/// `kanta-sim c14n`.
+#[derive(Debug, Args)]
+pub struct C14nArgs {
+    /// Exclusive XML Canonicalization 1.0 (the default; what Kanta uses).
+    #[arg(long, conflicts_with = "inclusive")]
+    exclusive: bool,
+    /// Canonical XML 1.0 (inclusive).
+    #[arg(long)]
+    inclusive: bool,
+    /// Keep comments.
+    #[arg(long)]
+    with_comments: bool,
+    /// InclusiveNamespaces PrefixList for exclusive mode, e.g. "a b #default".
+    #[arg(long, requires = "exclusive")]
+    prefixes: Option<String>,
+    /// Canonicalize only the element with this ID (as a `#ID` reference selects it).
+    #[arg(long)]
+    id: Option<String>,
+    /// Attribute names that carry IDs.
+    #[arg(long = "id-attr", default_values_t = DEFAULT_ID_ATTRIBUTES.map(String::from))]
+    id_attributes: Vec<String>,
+    /// The XML file.
+    file: PathBuf,
+}
+
+/// `kanta-sim dsig …`.
+#[derive(Debug, Subcommand)]
+pub enum DsigCommand {
+    /// Verify every signature, printing for each reference the canonical form's length and
+    /// hash, the stated and computed digests, and the verdict (exit 0 only when all verify).
+    Verify(VerifyArgs),
+    /// Add a Kanta-shaped signature to a CDA (the reference client's signing).
+    Sign(SignArgs),
+}
+
+/// `kanta-sim dsig verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Trust material: a kit directory (INDEX.json) or PEM files of trust anchors. Without
+    /// it, `certs/generated` is used when present; otherwise certificates are not checked.
+    #[arg(long)]
+    trust: Vec<PathBuf>,
+    /// Attribute names that carry IDs.
+    #[arg(long = "id-attr", default_values_t = DEFAULT_ID_ATTRIBUTES.map(String::from))]
+    id_attributes: Vec<String>,
+    /// Do not apply the Kanta coverage rule even when the document is a CDA.
+    #[arg(long)]
+    no_kanta_rule: bool,
+    /// Write the canonical bytes of every SignedInfo and Reference into this directory.
+    #[arg(long)]
+    dump: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// The signed file.
+    file: PathBuf,
+}
+
+/// `kanta-sim dsig sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// Kit directory to take the signer from (with --role).
+    #[arg(long, default_value = "certs/generated")]
+    certs: PathBuf,
+    /// Kit role of the signer, e.g. `system-signature:1.2.246.10.99900016.10.0` or
+    /// `professional:99900000011`.
+    #[arg(long, conflicts_with_all = ["cert", "key"])]
+    role: Option<String>,
+    /// Signer certificate (PEM), instead of a kit role.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// Signer private key (PKCS#8 PEM).
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// Signature type (signatureDescription).
+    #[arg(long = "type", value_enum, default_value_t = SignatureType::System)]
+    kind: SignatureType,
+    /// Output file (default: standard output).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The CDA to sign.
+    file: PathBuf,
+}
+
+fn read(file: &Path) -> Result<String, Failure> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
+    String::from_utf8(bytes).map_err(|e| {
+        Failure::usage(format!(
+            "{} is not UTF-8 (byte {})",
+            file.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// Runs `c14n`.
+pub fn c14n(args: C14nArgs) -> Result<u8, Failure> {
+    let text = read(&args.file)?;
+    let doc = parse(&text, &Limits::default())
+        .map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?;
+    let method = if args.inclusive {
+        Method::Inclusive
+    } else {
+        Method::Exclusive {
+            inclusive_prefixes: args
+                .prefixes
+                .as_deref()
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        }
+    };
+    let apex = match &args.id {
+        Some(id) => {
+            let names: Vec<&str> = args.id_attributes.iter().map(String::as_str).collect();
+            let index = IdIndex::new(&doc, &names);
+            Some(
+                index
+                    .resolve(id, 0, &format!("#{id}"))
+                    .map_err(|p| Failure::failed(format!("{}: {p}", args.file.display())))?,
+            )
+        }
+        None => None,
+    };
+    let out = canonicalize(
+        &doc,
+        apex,
+        None,
+        &C14nOptions {
+            method,
+            with_comments: args.with_comments,
+        },
+    );
+    use std::io::Write as _;
+    std::io::stdout()
+        .write_all(&out)
+        .map_err(Failure::internal)?;
+    Ok(exit::OK)
+}
+
+/// Trust material from `--trust` arguments (kit directories or PEM anchor files).
+fn load_trust(args: &[PathBuf]) -> Result<Option<(TrustStore, String)>, Failure> {
+    let default = PathBuf::from("certs/generated");
+    let given: Vec<PathBuf> = if args.is_empty() && default.join("INDEX.json").is_file() {
+        vec![default]
+    } else {
+        args.to_vec()
+    };
+    if given.is_empty() {
+        return Ok(None);
+    }
+    let (mut anchors, mut intermediates, mut crls) = (Vec::new(), Vec::new(), Vec::new());
+    for p in &given {
+        if p.is_dir() {
+            let index = Index::load(p).map_err(Failure::usage)?;
+            anchors.push(p.join(&index.require(p, "root-ca").map_err(Failure::usage)?.cert));
+            for role in ["service-ca", "professional-ca"] {
+                if let Some(a) = index.get(role) {
+                    intermediates.push(p.join(&a.cert));
+                }
+            }
+            if let Some(a) = index.get("crl") {
+                crls.push(p.join(&a.cert));
+            }
+        } else {
+            anchors.push(p.clone());
+        }
+    }
+    let store = TrustStore::load(&anchors, &intermediates, &crls).map_err(Failure::usage)?;
+    let described = given
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(Some((store, described)))
+}
+
+/// A short name for an algorithm URI, for the readable report.
+fn short_alg(uri: &str) -> &str {
+    use crate::xmldsig::algorithms as a;
+    match uri {
+        a::EXC_C14N => "exc-c14n",
+        a::EXC_C14N_WITH_COMMENTS => "exc-c14n#WithComments",
+        a::C14N => "c14n",
+        a::C14N_WITH_COMMENTS => "c14n#WithComments",
+        a::ENVELOPED => "enveloped-signature",
+        "" => "(missing)",
+        other => other
+            .rsplit(['#', '/'])
+            .find(|s| !s.is_empty())
+            .unwrap_or(other),
+    }
+}
+
+fn describe(report: &VerifyReport, trust: Option<&str>) -> String {
+    let mut s = String::new();
+    if report.kanta_document {
+        let _ = writeln!(
+            s,
+            "Kanta CDA: the coverage rule applies (each signature must cover the archived nonXMLBody and its own signatureTimestamp)"
+        );
+    }
+    match trust {
+        Some(t) => {
+            let _ = writeln!(s, "Trust: {t}");
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "Trust: none given (pass --trust KIT_DIR or anchors); signer certificates are NOT checked"
+            );
+        }
+    }
+    for p in &report.problems {
+        let _ = writeln!(s, "{}  {p}", p.code());
+    }
+    for sig in &report.signatures {
+        let _ = writeln!(
+            s,
+            "\nSignature {} at {}{}",
+            sig.number,
+            sig.path,
+            sig.id
+                .as_deref()
+                .map(|i| format!(" (Id {i})"))
+                .unwrap_or_default()
+        );
+        if let Some(t) = &sig.signature_type {
+            let name = match t.as_str() {
+                "1" => "professional signature",
+                "3" => "system signature",
+                _ => "unknown type",
+            };
+            let _ = writeln!(s, "  type:          {t} ({name})");
+        }
+        if let Some(c) = &sig.signer {
+            let _ = writeln!(s, "  signer:        {} [{}]", c.subject, c.key);
+        }
+        if let Some(t) = &sig.signing_time {
+            let _ = writeln!(s, "  signed at:     {t}");
+        }
+        let _ = writeln!(
+            s,
+            "  SignedInfo:    {} → {} bytes, SHA-256 {}",
+            short_alg(&sig.canonicalization),
+            sig.signed_info_len,
+            sig.signed_info_sha256
+        );
+        for r in &sig.references {
+            let _ = writeln!(
+                s,
+                "  Reference {:?} → {}",
+                r.uri,
+                r.target.as_deref().unwrap_or("(unresolved)")
+            );
+            let _ = writeln!(
+                s,
+                "    transforms:  {}",
+                if r.transforms.is_empty() {
+                    "(none: inclusive C14N)".into()
+                } else {
+                    r.transforms
+                        .iter()
+                        .map(|t| short_alg(t))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            );
+            let _ = writeln!(
+                s,
+                "    canonical:   {} bytes, SHA-256 {}",
+                r.canonical_len, r.canonical_sha256
+            );
+            let _ = writeln!(
+                s,
+                "    digest:      {} stated   {}",
+                short_alg(&r.digest_method),
+                r.stated_digest
+            );
+            let _ = writeln!(
+                s,
+                "                 computed {}  {}",
+                r.computed_digest.as_deref().unwrap_or("(not computed)"),
+                if r.digest_ok { "OK" } else { "MISMATCH" }
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  SignatureValue: {} ({})",
+            if sig.signature_value_ok {
+                "OK"
+            } else {
+                "does NOT verify"
+            },
+            short_alg(&sig.signature_method)
+        );
+        for p in &sig.problems {
+            let _ = writeln!(s, "  {}  {p}", p.code());
+        }
+        let _ = writeln!(
+            s,
+            "  verdict:       {}",
+            if sig.is_valid() { "VALID" } else { "INVALID" }
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n{}",
+        if report.is_valid() {
+            "All signatures verify."
+        } else {
+            "Verification FAILED."
+        }
+    );
+    s
+}
+
+/// Runs `dsig verify`.
+pub fn verify(args: VerifyArgs) -> Result<u8, Failure> {
+    let text = read(&args.file)?;
+    let trust = load_trust(&args.trust)?;
+    let doc = parse(&text, &Limits::default())
+        .map_err(|e| Failure::failed(format!("{}: {e}", args.file.display())))?;
+    let names: Vec<&str> = args.id_attributes.iter().map(String::as_str).collect();
+    let report = verify_parsed(
+        &doc,
+        &VerifyOptions {
+            id_attributes: &names,
+            trust: trust.as_ref().map(|(t, _)| t),
+            now: time::OffsetDateTime::now_utc(),
+            kanta_coverage: !args.no_kanta_rule,
+            limits: Limits::default(),
+        },
+    );
+    if let Some(dir) = &args.dump {
+        dump(&doc, &report, dir)?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(Failure::internal)?
+        );
+    } else {
+        print!(
+            "{}",
+            describe(&report, trust.as_ref().map(|(_, d)| d.as_str()))
+        );
+    }
+    Ok(if report.is_valid() {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
+}
+
+fn dump(doc: &roxmltree::Document<'_>, report: &VerifyReport, dir: &Path) -> Result<(), Failure> {
+    std::fs::create_dir_all(dir).map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
+    let write = |name: String, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).map_err(|e| Failure::usage(format!("{}: {e}", p.display())))
+    };
+    let signed_infos: Vec<_> = doc
+        .descendants()
+        .filter(|n| {
+            n.tag_name().namespace() == Some(crate::xmldsig::algorithms::DSIG_NS)
+                && n.tag_name().name() == "SignedInfo"
+        })
+        .collect();
+    for sig in &report.signatures {
+        for (i, r) in sig.references.iter().enumerate() {
+            write(
+                format!("signature-{}-reference-{}.c14n", sig.number, i + 1),
+                &r.canonical,
+            )?;
+        }
+        if let Some(si) = signed_infos.get(sig.number - 1) {
+            let method = if sig
+                .canonicalization
+                .starts_with(crate::xmldsig::algorithms::EXC_C14N)
+            {
+                C14nOptions::exclusive()
+            } else {
+                C14nOptions::inclusive()
+            };
+            write(
+                format!("signature-{}-signedinfo.c14n", sig.number),
+                &canonicalize(doc, Some(*si), None, &method),
+            )?;
+        }
+    }
+    eprintln!("canonical forms written to {}", dir.display());
+    Ok(())
+}
+
+/// Runs `dsig sign`.
+pub fn sign(args: SignArgs) -> Result<u8, Failure> {
+    let text = read(&args.file)?;
+    let signer = match (&args.role, &args.cert, &args.key) {
+        (Some(role), _, _) => {
+            let index = Index::load(&args.certs).map_err(Failure::usage)?;
+            let a = index.require(&args.certs, role).map_err(Failure::usage)?;
+            let key = a
+                .key
+                .as_ref()
+                .ok_or_else(|| Failure::usage(format!("{role} has no key")))?;
+            Signer::from_pem_files(&args.certs.join(&a.cert), &args.certs.join(key))
+        }
+        (None, Some(c), Some(k)) => Signer::from_pem_files(c, k),
+        _ => {
+            return Err(Failure::usage(
+                "give --role ROLE (with --certs DIR) or --cert FILE --key FILE",
+            ));
+        }
+    }
+    .map_err(Failure::usage)?;
+    let signed = sign_kanta_document(
+        &text,
+        &signer,
+        args.kind,
+        time::OffsetDateTime::now_utc(),
+        &new_signature_id(),
+    )
+    .map_err(|e| Failure::failed(format!("{}: {e}", args.file.display())))?;
+    match &args.out {
+        Some(p) => std::fs::write(p, signed)
+            .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?,
+        None => print!("{signed}"),
+    }
+    Ok(exit::OK)
+}
