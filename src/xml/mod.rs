@@ -155,6 +155,14 @@ fn check_shape(root: Node<'_, '_>, limits: &Limits) -> Result<(), XmlError> {
                     limit: limits.max_attributes,
                 });
             }
+        } else if let Some(pi) = node.pi()
+            && pi.target.eq_ignore_ascii_case("xml")
+        {
+            // roxmltree reads a malformed declaration (`<?xml<x …?>`) as a processing
+            // instruction; the target is reserved, and libxml2 refuses it too. Found by fuzzing.
+            return Err(XmlError::Malformed {
+                message: "a processing instruction may not be named \"xml\" (a malformed or misplaced XML declaration)".into(),
+            });
         } else if let Some(t) = node.text()
             && node.is_text()
             && t.len() > limits.max_text_bytes
@@ -255,6 +263,14 @@ mod tests {
         // Deep nesting within the default limits is read without recursion trouble.
         let nested = format!("{}{}", "<a>".repeat(250), "</a>".repeat(250));
         assert!(parse(&nested, &Limits::default()).is_ok());
+    }
+
+    #[test]
+    fn pi_named_xml_is_refused_fuzz_regression() {
+        let e = parse("<?xml<a x=\"1\"?><r/>", &Limits::default()).unwrap_err();
+        assert!(e.to_string().contains("\"xml\""), "{e}");
+        assert!(parse("<r><?XmL data?></r>", &Limits::default()).is_err());
+        assert!(parse("<?xml version=\"1.0\"?><r><?xml-stylesheet href=\"a\"?></r>", &Limits::default()).is_ok());
     }
 
     #[test]
