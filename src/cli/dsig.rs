@@ -133,11 +133,9 @@ pub fn c14n(args: C14nArgs) -> Result<u8, Failure> {
         Some(id) => {
             let names: Vec<&str> = args.id_attributes.iter().map(String::as_str).collect();
             let index = IdIndex::new(&doc, &names);
-            Some(
-                index
-                    .resolve(id, 0, &format!("#{id}"))
-                    .map_err(|p| Failure::failed(format!("{}: {p}", args.file.display())))?,
-            )
+            Some(index.resolve(id, 0, &format!("#{id}")).map_err(|p| {
+                Failure::failed(format!("{}: {} {p}", args.file.display(), p.code()))
+            })?)
         }
         None => None,
     };
@@ -338,8 +336,37 @@ fn describe(report: &VerifyReport, trust: Option<&str>) -> String {
 pub fn verify(args: VerifyArgs) -> Result<u8, Failure> {
     let text = read(&args.file)?;
     let trust = load_trust(&args.trust)?;
-    let doc = parse(&text, &Limits::default())
+    let outer = parse(&text, &Limits::default())
         .map_err(|e| Failure::failed(format!("{}: {e}", args.file.display())))?;
+    // A message carrying a CDA in its MIME entity: verify the CDA as it will be archived.
+    let carried = if crate::xmldsig::clinical_document(&outer).is_none() {
+        crate::message::carried_cda(&outer)
+            .map_err(|e| Failure::failed(format!("{}: {e}", args.file.display())))?
+    } else {
+        None
+    };
+    let carried_text = match carried {
+        Some((bytes, cid)) => {
+            if !args.json {
+                println!(
+                    "CDA taken from the message's clinicalDocument/text MIME part (Content-ID {})",
+                    cid.as_deref().unwrap_or("absent")
+                );
+            }
+            Some(String::from_utf8(bytes).map_err(|e| {
+                Failure::failed(format!(
+                    "the carried CDA is not UTF-8 (byte {})",
+                    e.utf8_error().valid_up_to()
+                ))
+            })?)
+        }
+        None => None,
+    };
+    let doc = match &carried_text {
+        Some(t) => parse(t, &Limits::default())
+            .map_err(|e| Failure::failed(format!("carried CDA: {e}")))?,
+        None => outer,
+    };
     let names: Vec<&str> = args.id_attributes.iter().map(String::as_str).collect();
     let report = verify_parsed(
         &doc,

@@ -3,8 +3,8 @@
 //! by a public Kanta source or assumed by us. The checks themselves live beside the typed
 //! input they inspect; this module is the single place their texts come from.
 //!
-//! Classes: T transport/TLS, A authorisation/registers, W SOAP/HL7 wrapper, G signatures
-//! (more classes — S, M, X, H, B, P — arrive with the archiving rules).
+//! Classes: T transport/TLS, A authorisation/registers, W SOAP/HL7 wrapper, M MIME,
+//! G signatures (more classes — S, X, H, B, P — arrive with the archiving rules).
 
 pub mod access;
 
@@ -191,6 +191,55 @@ pub const CATALOGUE: &[Rule] = &[
         Assumed,
         "Allekirjoituksen viittaus osoittaa muualle kuin arkistoitavaan sisältöön",
         "A signature reference points at something other than what is archived",
+    ),
+    rule(
+        "M-001",
+        Error,
+        Assumed,
+        "MIME-kokonaisuudelta puuttuu Content-Type",
+        "The MIME entity has no Content-Type",
+    ),
+    rule(
+        "M-002",
+        Error,
+        Confirmed,
+        "MIME-kokonaisuus ei ole multipart/related",
+        "The MIME entity is not multipart/related",
+    ),
+    rule(
+        "M-003",
+        Error,
+        Assumed,
+        "MIME-rajamerkki puuttuu",
+        "The multipart boundary parameter is missing",
+    ),
+    rule(
+        "M-004",
+        Error,
+        Assumed,
+        "MIME-osien rajamerkinnät ovat virheelliset",
+        "The MIME delimiters are missing or unclosed",
+    ),
+    rule(
+        "M-005",
+        Error,
+        Confirmed,
+        "MIME-osan base64-koodaus on virheellinen",
+        "A MIME part is not valid base64",
+    ),
+    rule(
+        "M-006",
+        Error,
+        Assumed,
+        "MIME-osan siirtokoodausta ei tueta",
+        "A MIME part's transfer encoding is not supported",
+    ),
+    rule(
+        "M-007",
+        Error,
+        Assumed,
+        "MIME-kokonaisuus on liian suuri",
+        "The MIME entity is too large",
     ),
     rule(
         "T-001",
@@ -399,8 +448,12 @@ mod tests {
         ] {
             assert!(rule_by_id(code).is_some(), "{code}");
         }
-        for n in 1..=15 {
-            let code = format!("G-{n:03}");
+        let classes = [("G", 15), ("M", 7)];
+        for (class, n) in classes
+            .iter()
+            .flat_map(|(c, max)| (1..=*max).map(move |n| (c, n)))
+        {
+            let code = format!("{class}-{n:03}");
             assert!(rule_by_id(&code).is_some(), "{code}");
         }
     }

@@ -270,7 +270,13 @@ mod tests {
         let e = parse("<?xml<a x=\"1\"?><r/>", &Limits::default()).unwrap_err();
         assert!(e.to_string().contains("\"xml\""), "{e}");
         assert!(parse("<r><?XmL data?></r>", &Limits::default()).is_err());
-        assert!(parse("<?xml version=\"1.0\"?><r><?xml-stylesheet href=\"a\"?></r>", &Limits::default()).is_ok());
+        assert!(
+            parse(
+                "<?xml version=\"1.0\"?><r><?xml-stylesheet href=\"a\"?></r>",
+                &Limits::default()
+            )
+            .is_ok()
+        );
     }
 
     #[test]
