@@ -346,7 +346,10 @@ pub fn verify(args: VerifyArgs) -> Result<u8, Failure> {
         None
     };
     let carried_text = match carried {
-        Some((bytes, cid)) => {
+        Some(crate::message::CarriedCda {
+            bytes,
+            content_id: cid,
+        }) => {
             if !args.json {
                 println!(
                     "CDA taken from the message's clinicalDocument/text MIME part (Content-ID {})",

@@ -6,12 +6,19 @@ pub mod soap;
 
 use roxmltree::Document;
 
+/// A CDA taken out of a message's MIME entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarriedCda {
+    /// The document bytes (a leading BOM removed).
+    pub bytes: Vec<u8>,
+    /// The part's Content-ID (the document OID).
+    pub content_id: Option<String>,
+}
+
 /// The CDA carried by an HL7 message: the first XML part of the MIME entity in
-/// `controlActProcess/subject/clinicalDocument/text`, with its Content-ID. `Ok(None)` when
-/// the document is not such a message.
-pub fn carried_cda(
-    doc: &Document<'_>,
-) -> Result<Option<(Vec<u8>, Option<String>)>, mime::MimeError> {
+/// `controlActProcess/subject/clinicalDocument/text`. `Ok(None)` when the document is not
+/// such a message.
+pub fn carried_cda(doc: &Document<'_>) -> Result<Option<CarriedCda>, mime::MimeError> {
     let text = doc
         .descendants()
         .find(|n| {
@@ -26,17 +33,16 @@ pub fn carried_cda(
         .map(|t| t.children().filter_map(|c| c.text()).collect::<String>());
     let Some(text) = text else { return Ok(None) };
     let entity = mime::parse_related(&text)?;
-    let part = entity
+    Ok(entity
         .parts
         .into_iter()
         .find(|p| matches!(p.media_type().as_str(), "text/xml" | "application/xml"))
-        .or(None);
-    Ok(part.map(|p| {
-        let body = p
-            .body
-            .strip_prefix(b"\xEF\xBB\xBF")
-            .map(<[u8]>::to_vec)
-            .unwrap_or(p.body);
-        (body, p.content_id)
-    }))
+        .map(|p| CarriedCda {
+            bytes: p
+                .body
+                .strip_prefix(b"\xEF\xBB\xBF")
+                .map(<[u8]>::to_vec)
+                .unwrap_or(p.body),
+            content_id: p.content_id,
+        }))
 }
