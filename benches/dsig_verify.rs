@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use kanta_sim::document::sample::SampleDocument;
-use kanta_sim::identity::SoteRegister;
-use kanta_sim::pki::{GenerateOptions, KeyAlgorithm, TrustStore, generate_kit};
+use kanta_sim::pki::{GenerateOptions, TrustStore, generate_kit};
 use kanta_sim::xml::{Limits, parse};
 use kanta_sim::xmldsig::c14n::{C14nOptions, canonicalize};
 use kanta_sim::xmldsig::{
@@ -35,22 +34,13 @@ fn main() {
         .clone()
         .map(|d| d.join("kit"))
         .unwrap_or_else(|| tmp.path().join("kit"));
-    let index = generate_kit(&GenerateOptions {
-        out: kit.clone(),
+    generate_kit(&GenerateOptions {
         force: true,
-        key: KeyAlgorithm::Rsa2048,
-        now: OffsetDateTime::now_utc(),
-        register: SoteRegister::bundled().unwrap(),
+        ..GenerateOptions::new(kit.clone()).unwrap()
     })
     .unwrap();
-    let role = index
-        .get("system-signature:1.2.246.10.99900016.10.0")
-        .unwrap();
-    let signer =
-        Signer::from_pem_files(&kit.join(&role.cert), &kit.join(role.key.as_ref().unwrap()))
-            .unwrap();
-    let p = |r: &str| kit.join(&index.get(r).unwrap().cert);
-    let trust = TrustStore::load(&[p("root-ca")], &[p("service-ca")], &[p("crl")]).unwrap();
+    let signer = Signer::from_kit(&kit, "system-signature:1.2.246.10.99900016.10.0").unwrap();
+    let trust = TrustStore::from_kit(&kit).unwrap();
 
     println!("kanta-sim dsig verify, in process (median of N runs)");
     for (label, body_bytes, runs) in [("20 KB", 12_500, 300), ("1 MB", 747_000, 30)] {

@@ -13,7 +13,6 @@ use crate::archive::{ExchangeLog, StoredExchange};
 use crate::cli::{DemoArgs, Failure, exit};
 use crate::client::{HttpVersion, MtlsClient, load_identity};
 use crate::config::Config;
-use crate::identity::SoteRegister;
 use crate::pki::{self, GenerateOptions, Index};
 
 /// What a step expects.
@@ -244,11 +243,9 @@ pub async fn run(args: DemoArgs) -> Result<u8, Failure> {
     println!("1. Generating the test PKI into {} …", kit.display());
     let started = std::time::Instant::now();
     let index = pki::generate_kit(&GenerateOptions {
-        out: kit.clone(),
         force: true,
         key: args.key,
-        now: time::OffsetDateTime::now_utc(),
-        register: SoteRegister::bundled().map_err(Failure::internal)?,
+        ..GenerateOptions::new(kit.clone()).map_err(Failure::internal)?
     })
     .map_err(Failure::usage)?;
     println!(

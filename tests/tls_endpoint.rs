@@ -291,23 +291,29 @@ async fn curl_interoperates_and_weak_keys_are_refused_with_t007() {
     let kit = kit();
     let server = start(kit).await;
     let url = format!("https://127.0.0.1:{}/health", server.addr().port());
-    let ca = path_of(kit, "root-ca").0;
-    let (cert, key) = path_of(kit, &format!("client:{TESTILA}"));
-    let Some((code, out, err)) = curl(
-        &[
-            "-sS",
-            "--cacert",
-            ca.to_str().unwrap(),
-            "--cert",
-            cert.to_str().unwrap(),
-            "--key",
-            key.unwrap().to_str().unwrap(),
-            &url,
-        ],
-        &[],
-    )
-    .await
-    else {
+    // curl as the holder of `role`'s certificate and key.
+    let curl_as = |role: &str, env: Vec<(&'static str, std::path::PathBuf)>| {
+        let ca = path_of(kit, "root-ca").0;
+        let (cert, key) = path_of(kit, role);
+        let url = url.clone();
+        async move {
+            let args = [
+                "-sS".to_owned(),
+                "--cacert".to_owned(),
+                ca.display().to_string(),
+                "--cert".to_owned(),
+                cert.display().to_string(),
+                "--key".to_owned(),
+                key.unwrap().display().to_string(),
+                url,
+            ];
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &std::path::Path)> =
+                env.iter().map(|(k, v)| (*k, v.as_path())).collect();
+            curl(&args, &env).await
+        }
+    };
+    let Some((code, out, err)) = curl_as(&format!("client:{TESTILA}"), vec![]).await else {
         return;
     };
     assert_eq!(code, 0, "curl: {err}");
@@ -315,20 +321,9 @@ async fn curl_interoperates_and_weak_keys_are_refused_with_t007() {
 
     // OpenSSL refuses 1024-bit keys at its default security level; level 0 lets curl
     // present the weak certificate so that the archive has to refuse it itself.
-    let (cert, key) = path_of(kit, "bad:weak-key");
-    let conf = openssl_seclevel0_conf();
-    let (code, _, err) = curl(
-        &[
-            "-sS",
-            "--cacert",
-            ca.to_str().unwrap(),
-            "--cert",
-            cert.to_str().unwrap(),
-            "--key",
-            key.unwrap().to_str().unwrap(),
-            &url,
-        ],
-        &[("OPENSSL_CONF", &conf)],
+    let (code, _, err) = curl_as(
+        "bad:weak-key",
+        vec![("OPENSSL_CONF", openssl_seclevel0_conf())],
     )
     .await
     .unwrap();
@@ -348,22 +343,7 @@ async fn curl_interoperates_and_weak_keys_are_refused_with_t007() {
     );
 
     // And curl with an expired certificate: refused, with the reason on the server side.
-    let (cert, key) = path_of(kit, "bad:expired");
-    let (code, _, _) = curl(
-        &[
-            "-sS",
-            "--cacert",
-            ca.to_str().unwrap(),
-            "--cert",
-            cert.to_str().unwrap(),
-            "--key",
-            key.unwrap().to_str().unwrap(),
-            &url,
-        ],
-        &[],
-    )
-    .await
-    .unwrap();
+    let (code, _, _) = curl_as("bad:expired", vec![]).await.unwrap();
     assert_ne!(code, 0);
     let sha = Some(sha256_of(kit, "bad:expired"));
     let rec = server.wait_for(|r| r.record.cert_sha256 == sha).await;

@@ -5,8 +5,7 @@
 use std::sync::OnceLock;
 
 use kanta_sim::document::sample::SampleDocument;
-use kanta_sim::identity::SoteRegister;
-use kanta_sim::pki::{GenerateOptions, KeyAlgorithm, TrustStore, generate_kit};
+use kanta_sim::pki::{GenerateOptions, TrustStore, generate_kit};
 use kanta_sim::xml::{Limits, parse};
 use kanta_sim::xmldsig::c14n::{C14nOptions, Method, canonicalize};
 use kanta_sim::xmldsig::{
@@ -229,22 +228,10 @@ fn kit() -> &'static Kit {
     KIT.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("kit");
-        let index = generate_kit(&GenerateOptions {
-            out: out.clone(),
-            force: false,
-            key: KeyAlgorithm::Rsa2048,
-            now: OffsetDateTime::now_utc(),
-            register: SoteRegister::bundled().unwrap(),
-        })
-        .unwrap();
-        let a = index
-            .get("system-signature:1.2.246.10.99900016.10.0")
-            .unwrap();
-        let p = |r: &str| out.join(&index.get(r).unwrap().cert);
+        generate_kit(&GenerateOptions::new(out.clone()).unwrap()).unwrap();
         Kit {
-            signer: Signer::from_pem_files(&out.join(&a.cert), &out.join(a.key.as_ref().unwrap()))
-                .unwrap(),
-            trust: TrustStore::load(&[p("root-ca")], &[p("service-ca")], &[p("crl")]).unwrap(),
+            signer: Signer::from_kit(&out, "system-signature:1.2.246.10.99900016.10.0").unwrap(),
+            trust: TrustStore::from_kit(&out).unwrap(),
             _dir: dir,
         }
     })

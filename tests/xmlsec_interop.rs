@@ -7,8 +7,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use kanta_sim::document::sample::SampleDocument;
-use kanta_sim::identity::SoteRegister;
-use kanta_sim::pki::{GenerateOptions, Index, KeyAlgorithm, TrustStore, generate_kit};
+use kanta_sim::pki::{GenerateOptions, Index, TrustStore, generate_kit};
 use kanta_sim::xml::{Limits, parse};
 use kanta_sim::xmldsig::c14n::{C14nOptions, Method, canonicalize};
 use kanta_sim::xmldsig::{
@@ -28,11 +27,8 @@ fn kit() -> &'static Kit {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("kit-xmlsec-{}", std::process::id()));
         let index = generate_kit(&GenerateOptions {
-            out: dir.clone(),
             force: true,
-            key: KeyAlgorithm::Rsa2048,
-            now: OffsetDateTime::now_utc(),
-            register: SoteRegister::bundled().unwrap(),
+            ..GenerateOptions::new(dir.clone()).unwrap()
         })
         .unwrap();
         Kit { dir, index }
@@ -156,9 +152,7 @@ fn xmlsec_verify(path: &Path) -> Option<Output> {
 }
 
 fn verify_here(xml: &str, kanta: bool) -> VerifyReport {
-    let k = kit();
-    let p = |r: &str| k.dir.join(&k.index.get(r).unwrap().cert);
-    let trust = TrustStore::load(&[p("root-ca")], &[p("service-ca")], &[p("crl")]).unwrap();
+    let trust = TrustStore::from_kit(&kit().dir).unwrap();
     verify_document(
         xml,
         &VerifyOptions {

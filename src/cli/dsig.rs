@@ -166,24 +166,22 @@ fn load_trust(args: &[PathBuf]) -> Result<Option<(TrustStore, String)>, Failure>
     if given.is_empty() {
         return Ok(None);
     }
-    let (mut anchors, mut intermediates, mut crls) = (Vec::new(), Vec::new(), Vec::new());
+    let mut files = crate::pki::KitTrustFiles::default();
     for p in &given {
         if p.is_dir() {
-            let index = Index::load(p).map_err(Failure::usage)?;
-            anchors.push(p.join(&index.require(p, "root-ca").map_err(Failure::usage)?.cert));
-            for role in ["service-ca", "professional-ca"] {
-                if let Some(a) = index.get(role) {
-                    intermediates.push(p.join(&a.cert));
-                }
-            }
-            if let Some(a) = index.get("crl") {
-                crls.push(p.join(&a.cert));
-            }
+            let kit = Index::load(p).map_err(Failure::usage)?.trust_files(p);
+            files.anchors.extend(kit.anchors);
+            files.intermediates.extend(kit.intermediates);
+            files.crls.extend(kit.crls);
         } else {
-            anchors.push(p.clone());
+            files.anchors.push(p.clone());
         }
     }
-    let store = TrustStore::load(&anchors, &intermediates, &crls).map_err(Failure::usage)?;
+    if files.anchors.is_empty() {
+        return Err(Failure::usage("the trust material names no root-ca"));
+    }
+    let store = TrustStore::load(&files.anchors, &files.intermediates, &files.crls)
+        .map_err(Failure::usage)?;
     let described = given
         .iter()
         .map(|p| p.display().to_string())
@@ -445,15 +443,7 @@ fn dump(doc: &roxmltree::Document<'_>, report: &VerifyReport, dir: &Path) -> Res
 pub fn sign(args: SignArgs) -> Result<u8, Failure> {
     let text = read(&args.file)?;
     let signer = match (&args.role, &args.cert, &args.key) {
-        (Some(role), _, _) => {
-            let index = Index::load(&args.certs).map_err(Failure::usage)?;
-            let a = index.require(&args.certs, role).map_err(Failure::usage)?;
-            let key = a
-                .key
-                .as_ref()
-                .ok_or_else(|| Failure::usage(format!("{role} has no key")))?;
-            Signer::from_pem_files(&args.certs.join(&a.cert), &args.certs.join(key))
-        }
+        (Some(role), _, _) => Signer::from_kit(&args.certs, role),
         (None, Some(c), Some(k)) => Signer::from_pem_files(c, k),
         _ => {
             return Err(Failure::usage(

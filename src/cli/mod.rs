@@ -380,33 +380,22 @@ fn show(
         None if info.key_usage.iter().any(|k| k == "nonRepudiation") => Purpose::DocumentSigning,
         None => Purpose::ClientAuth,
     };
-    let mut anchors = trust.to_vec();
-    let mut intermediates = Vec::new();
-    let mut crl_files = crls.to_vec();
-    if let Ok(index) = Index::load(kit) {
-        if let Some(a) = index.get("root-ca") {
-            anchors.push(kit.join(&a.cert));
-        }
-        for role in ["service-ca", "professional-ca"] {
-            if let Some(a) = index.get(role) {
-                intermediates.push(kit.join(&a.cert));
-            }
-        }
-        if let Some(a) = index.get("crl") {
-            crl_files.push(kit.join(&a.cert));
-        }
-    }
+    let mut files = Index::load(kit)
+        .map(|i| i.trust_files(kit))
+        .unwrap_or_default();
+    files.anchors.extend(trust.iter().cloned());
+    files.crls.extend(crls.iter().cloned());
     let register = SoteRegister::bundled().map_err(Failure::internal)?;
     let org = info.organisation_oid(&[
         pki::OrgIdSource::SerialNumber,
         pki::OrgIdSource::OrganisationalUnit,
         pki::OrgIdSource::Organisation,
     ]);
-    let problems = if anchors.is_empty() {
+    let problems = if files.anchors.is_empty() {
         None
     } else {
-        let store =
-            TrustStore::load(&anchors, &intermediates, &crl_files).map_err(Failure::usage)?;
+        let store = TrustStore::load(&files.anchors, &files.intermediates, &files.crls)
+            .map_err(Failure::usage)?;
         // TLS clients must send their chain; a signature carries only the leaf.
         Some(store.assess(
             &chain,
@@ -471,7 +460,7 @@ fn show(
             ),
             Some(p) if p.is_empty() => println!(
                 "Chain status:   OK for {what} against {} anchor(s)",
-                anchors.len()
+                files.anchors.len()
             ),
             Some(p) => {
                 println!(

@@ -30,6 +30,19 @@ pub struct GenerateOptions {
     pub register: SoteRegister,
 }
 
+impl GenerateOptions {
+    /// RSA 2048 keys, the current time and the bundled register; no overwriting.
+    pub fn new(out: PathBuf) -> Result<Self, crate::identity::RegisterError> {
+        Ok(Self {
+            out,
+            force: false,
+            key: KeyAlgorithm::Rsa2048,
+            now: OffsetDateTime::now_utc(),
+            register: SoteRegister::bundled()?,
+        })
+    }
+}
+
 /// Why generation failed. Nothing is left half-written: the kit is built in a sibling
 /// directory and moved into place only when complete.
 #[derive(Debug, thiserror::Error)]

@@ -45,6 +45,17 @@ pub struct Artefact {
     pub description: String,
 }
 
+/// Trust material files of a kit (see [`Index::trust_files`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KitTrustFiles {
+    /// Trust anchors.
+    pub anchors: Vec<PathBuf>,
+    /// Intermediate CAs.
+    pub intermediates: Vec<PathBuf>,
+    /// CRLs.
+    pub crls: Vec<PathBuf>,
+}
+
 /// The whole index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
@@ -120,6 +131,23 @@ impl Index {
         self.artefacts
             .iter()
             .filter(move |a| a.role.starts_with(prefix))
+    }
+
+    /// The kit's trust material: its root as the anchor, its issuing CAs as intermediates,
+    /// its CRL.
+    pub fn trust_files(&self, dir: &Path) -> KitTrustFiles {
+        let files = |roles: &[&str]| -> Vec<PathBuf> {
+            roles
+                .iter()
+                .filter_map(|r| self.get(r))
+                .map(|a| dir.join(&a.cert))
+                .collect()
+        };
+        KitTrustFiles {
+            anchors: files(&["root-ca"]),
+            intermediates: files(&["service-ca", "professional-ca"]),
+            crls: files(&["crl"]),
+        }
     }
 
     /// The readable form.

@@ -11,7 +11,7 @@ mod profile;
 mod trust;
 
 pub use generate::{GenerateError, GenerateOptions, generate_kit};
-pub use index::{Artefact, INDEX_JSON, INDEX_MD, Index, IndexError};
+pub use index::{Artefact, INDEX_JSON, INDEX_MD, Index, IndexError, KitTrustFiles};
 pub use inspect::{CertInfo, InspectError, KeyDescription, OrgIdSource, read_pem_certs};
 pub use profile::{KeyAlgorithm, Professional, profile_markdown};
 pub use trust::{CertProblem, Purpose, TrustError, TrustStore};

@@ -208,6 +208,9 @@ pub enum TrustError {
     /// A certificate file is unreadable.
     #[error(transparent)]
     Cert(#[from] super::InspectError),
+    /// The kit's index is missing or broken.
+    #[error(transparent)]
+    Index(#[from] super::IndexError),
     /// A CRL file is unreadable or not a CRL.
     #[error("CRL {path}: {detail}")]
     Crl {
@@ -305,6 +308,12 @@ impl TrustStore {
             store.add_crl_file(p)?;
         }
         Ok(store)
+    }
+
+    /// The trust material of a kit written by `certs init`.
+    pub fn from_kit(dir: &Path) -> Result<Self, TrustError> {
+        let files = super::Index::load(dir)?.trust_files(dir);
+        Self::load(&files.anchors, &files.intermediates, &files.crls)
     }
 
     fn add_crl_file(&mut self, path: &Path) -> Result<(), TrustError> {

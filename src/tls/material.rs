@@ -110,13 +110,6 @@ impl ServerMaterial {
             (Some(_), false) => None,
             _ => Some(Index::load(dir)?),
         };
-        let kit = |role: &str, what: &'static str| -> Result<PathBuf, StartupError> {
-            let idx = index.as_ref().ok_or(StartupError::Missing {
-                what,
-                path: dir.join(crate::pki::INDEX_JSON),
-            })?;
-            exists(what, &dir.join(&idx.require(dir, role)?.cert))
-        };
         let (cert_path, key_path) = match (&cfg.tls.server_cert, &cfg.tls.server_key) {
             (Some(c), Some(k)) => (exists("server certificate", c)?, exists("server key", k)?),
             _ => {
@@ -156,16 +149,18 @@ impl ServerMaterial {
         let mut intermediates = Vec::new();
         let mut crls = Vec::new();
         if let Some(idx) = &index {
+            let files = idx.trust_files(dir);
             if cfg.tls.trust_kit_root {
-                anchors.push(kit("root-ca", "trust anchor")?);
-            }
-            for role in ["service-ca", "professional-ca"] {
-                if idx.get(role).is_some() {
-                    intermediates.push(kit(role, "intermediate CA")?);
+                idx.require(dir, "root-ca")?;
+                for p in &files.anchors {
+                    anchors.push(exists("trust anchor", p)?);
                 }
             }
-            if idx.get("crl").is_some() {
-                crls.push(kit("crl", "CRL")?);
+            for p in &files.intermediates {
+                intermediates.push(exists("intermediate CA", p)?);
+            }
+            for p in &files.crls {
+                crls.push(exists("CRL", p)?);
             }
         }
         for p in &cfg.tls.extra_trust_anchors {

@@ -122,6 +122,19 @@ impl Signer {
         Ok(signer)
     }
 
+    /// The certificate and key of `role` in the kit at `dir`.
+    pub fn from_kit(dir: &Path, role: &str) -> Result<Self, SignError> {
+        let index = crate::pki::Index::load(dir).map_err(|e| SignError::Signer(e.to_string()))?;
+        let a = index
+            .require(dir, role)
+            .map_err(|e| SignError::Signer(e.to_string()))?;
+        let key = a
+            .key
+            .as_ref()
+            .ok_or_else(|| SignError::Signer(format!("{role} has no private key in the kit")))?;
+        Self::from_pem_files(&dir.join(&a.cert), &dir.join(key))
+    }
+
     fn check_pair(&self) -> Result<(), SignError> {
         let (_, x509) = <x509_parser::prelude::X509Certificate as x509_parser::prelude::FromDer<
             _,

@@ -7,13 +7,12 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::document::sample::SampleDocument;
-use crate::identity::SoteRegister;
-use crate::pki::{GenerateOptions, Index, KeyAlgorithm, TrustStore, generate_kit};
+
+use crate::pki::{GenerateOptions, KeyAlgorithm, TrustStore, generate_kit};
 use crate::xml::Limits;
 
 struct Kit {
     dir: PathBuf,
-    index: Index,
     _tmp: tempfile::TempDir,
 }
 
@@ -22,37 +21,17 @@ fn kit() -> &'static Kit {
     KIT.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("kit");
-        let index = generate_kit(&GenerateOptions {
-            out: dir.clone(),
-            force: false,
-            key: KeyAlgorithm::Rsa2048,
-            now: OffsetDateTime::now_utc(),
-            register: SoteRegister::bundled().unwrap(),
-        })
-        .unwrap();
-        Kit {
-            dir,
-            index,
-            _tmp: tmp,
-        }
+        generate_kit(&GenerateOptions::new(dir.clone()).unwrap()).unwrap();
+        Kit { dir, _tmp: tmp }
     })
 }
 
 fn signer(role: &str) -> Signer {
-    let k = kit();
-    let a = k.index.get(role).unwrap();
-    Signer::from_pem_files(&k.dir.join(&a.cert), &k.dir.join(a.key.as_ref().unwrap())).unwrap()
+    Signer::from_kit(&kit().dir, role).unwrap()
 }
 
 fn trust() -> TrustStore {
-    let k = kit();
-    let p = |r: &str| k.dir.join(&k.index.get(r).unwrap().cert);
-    TrustStore::load(
-        &[p("root-ca")],
-        &[p("service-ca"), p("professional-ca")],
-        &[p("crl")],
-    )
-    .unwrap()
+    TrustStore::from_kit(&kit().dir).unwrap()
 }
 
 fn signed(role: &str, kind: SignatureType) -> String {
@@ -188,23 +167,27 @@ fn whitespace_added_inside_signed_info_breaks_the_signature() {
     assert_eq!(verify(&xml).codes(), vec!["G-009"]);
 }
 
-#[test]
-fn moved_body_wrapping_attack_fails() {
-    // The signed body moves into an extension the archive ignores; an unsigned body takes
-    // its place (without the ID, so the reference still resolves to the moved original).
-    let xml = signed(SYSTEM, SignatureType::System);
+/// The moved-body wrapping attack: the signed body goes into an extension the archive
+/// ignores, and an unsigned body (without the ID) takes its place, so the reference still
+/// resolves to the moved original.
+fn moved_body_attack(xml: &str) -> String {
     let start = xml.find("<component>").unwrap();
     let end = xml.find("</component>").unwrap() + "</component>".len();
     let original = &xml[start..end];
-    let evil = "<component><nonXMLBody><text mediaType=\"application/xhtml+xml\" representation=\"B64\">RVZJTA==</text></nonXMLBody></component>";
     let moved = original
         .replace("<component>", "<hl7fi:ignored>")
         .replace("</component>", "</hl7fi:ignored>");
-    let attacked = xml.replacen(original, evil, 1).replacen(
-        "</hl7fi:localSocialHeader>",
-        &format!("{moved}</hl7fi:localSocialHeader>"),
+    xml.replacen(
+        original,
+        "<component><nonXMLBody><text mediaType=\"application/xhtml+xml\" representation=\"B64\">RVZJTA==</text></nonXMLBody></component>",
         1,
-    );
+    )
+    .replacen("</hl7fi:localSocialHeader>", &format!("{moved}</hl7fi:localSocialHeader>"), 1)
+}
+
+#[test]
+fn moved_body_wrapping_attack_fails() {
+    let attacked = moved_body_attack(&signed(SYSTEM, SignatureType::System));
     let r = verify(&attacked);
     assert!(!r.is_valid());
     let codes = r.codes();
@@ -295,24 +278,7 @@ fn extra_unsigned_body_fails() {
 #[test]
 fn without_the_kanta_rule_a_moved_body_would_pass() {
     // Shows why the coverage rule exists: plain XMLDSig is satisfied by the wrapped document.
-    let xml = signed(SYSTEM, SignatureType::System);
-    let start = xml.find("<component>").unwrap();
-    let end = xml.find("</component>").unwrap() + "</component>".len();
-    let original = &xml[start..end];
-    let moved = original
-        .replace("<component>", "<hl7fi:ignored>")
-        .replace("</component>", "</hl7fi:ignored>");
-    let attacked = xml
-        .replacen(
-            original,
-            "<component><nonXMLBody><text>RVZJTA==</text></nonXMLBody></component>",
-            1,
-        )
-        .replacen(
-            "</hl7fi:localSocialHeader>",
-            &format!("{moved}</hl7fi:localSocialHeader>"),
-            1,
-        );
+    let attacked = moved_body_attack(&signed(SYSTEM, SignatureType::System));
     let t = trust();
     let plain = verify_document(
         &attacked,
@@ -368,10 +334,7 @@ fn forbidden_algorithms_and_references_are_named() {
 fn signer_certificate_is_checked_at_signing_time_and_at_receipt() {
     // A TLS client certificate that expired yesterday: wrong key usage and expired, both
     // at the (present) signing time and at receipt.
-    let k = kit();
-    let a = k.index.get("bad:expired").unwrap();
-    let s =
-        Signer::from_pem_files(&k.dir.join(&a.cert), &k.dir.join(a.key.as_ref().unwrap())).unwrap();
+    let s = signer("bad:expired");
     let xml = sign_kanta_document(
         &SampleDocument::default().to_xml(),
         &s,
@@ -404,16 +367,12 @@ fn signer_certificate_is_checked_at_signing_time_and_at_receipt() {
 fn ecdsa_keys_sign_and_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ec");
-    let index = generate_kit(&GenerateOptions {
-        out: dir.clone(),
-        force: false,
+    generate_kit(&GenerateOptions {
         key: KeyAlgorithm::EcdsaP384,
-        now: OffsetDateTime::now_utc(),
-        register: SoteRegister::bundled().unwrap(),
+        ..GenerateOptions::new(dir.clone()).unwrap()
     })
     .unwrap();
-    let a = index.get(SYSTEM).unwrap();
-    let s = Signer::from_pem_files(&dir.join(&a.cert), &dir.join(a.key.as_ref().unwrap())).unwrap();
+    let s = Signer::from_kit(&dir, SYSTEM).unwrap();
     let xml = sign_kanta_document(
         &SampleDocument::default().to_xml(),
         &s,
@@ -423,8 +382,7 @@ fn ecdsa_keys_sign_and_verify() {
     )
     .unwrap();
     assert!(xml.contains(algorithms::ECDSA_SHA384));
-    let p = |r: &str| dir.join(&index.get(r).unwrap().cert);
-    let t = TrustStore::load(&[p("root-ca")], &[p("service-ca")], &[]).unwrap();
+    let t = TrustStore::from_kit(&dir).unwrap();
     let r = verify_document(
         &xml,
         &VerifyOptions {

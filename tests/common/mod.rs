@@ -14,8 +14,7 @@ use bytes::Bytes;
 use kanta_sim::archive::StoredExchange;
 use kanta_sim::client::{ClientResponse, HttpVersion, MtlsClient, load_identity};
 use kanta_sim::config::Config;
-use kanta_sim::identity::SoteRegister;
-use kanta_sim::pki::{GenerateOptions, Index, KeyAlgorithm, generate_kit};
+use kanta_sim::pki::{GenerateOptions, Index, generate_kit};
 use kanta_sim::server::ServerHandle;
 use rustls::SupportedProtocolVersion;
 
@@ -30,11 +29,8 @@ pub fn kit(name: &str) -> &'static (PathBuf, Index) {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("kit-{name}-{}", std::process::id()));
         let index = generate_kit(&GenerateOptions {
-            out: dir.clone(),
             force: true,
-            key: KeyAlgorithm::Rsa2048,
-            now: time::OffsetDateTime::now_utc(),
-            register: SoteRegister::bundled().unwrap(),
+            ..GenerateOptions::new(dir.clone()).unwrap()
         })
         .unwrap();
         (dir, index)
