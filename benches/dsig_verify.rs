@@ -12,8 +12,7 @@ use kanta_sim::pki::{GenerateOptions, TrustStore, generate_kit};
 use kanta_sim::xml::{Limits, parse};
 use kanta_sim::xmldsig::c14n::{C14nOptions, canonicalize};
 use kanta_sim::xmldsig::{
-    DEFAULT_ID_ATTRIBUTES, SignatureType, Signer, VerifyOptions, sign_kanta_document,
-    verify_document,
+    SignatureType, Signer, VerifyOptions, sign_kanta_document, verify_document,
 };
 use time::OffsetDateTime;
 
@@ -64,13 +63,7 @@ fn main() {
             )
             .unwrap();
         }
-        let opts = VerifyOptions {
-            id_attributes: &DEFAULT_ID_ATTRIBUTES,
-            trust: Some(&trust),
-            now: OffsetDateTime::now_utc(),
-            kanta_coverage: true,
-            limits: Limits::default(),
-        };
+        let opts = VerifyOptions::new(Some(&trust));
         let mut verify = Vec::with_capacity(runs);
         let mut c14n = Vec::with_capacity(runs);
         for _ in 0..runs {

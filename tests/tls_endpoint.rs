@@ -91,16 +91,7 @@ async fn assert_refused(role: Option<&str>, code: &str, needle: &str) {
     );
     assert!(rec.record.peer.starts_with("127.0.0.1:"));
     // The server keeps serving after a refusal.
-    let ok = get(
-        kit,
-        server.addr(),
-        Some(&format!("client:{TESTILA}")),
-        BOTH,
-        HttpVersion::Http1,
-        "/health",
-    )
-    .await;
-    assert_eq!(ok.unwrap().status, 200);
+    server.assert_serving(kit).await;
     server.stop().await;
 }
 
@@ -261,16 +252,7 @@ async fn plain_http_on_the_tls_port_is_named_and_the_server_keeps_serving() {
         .await;
     assert_eq!(rec.record.codes, vec!["T-011"], "{}", rec.record.summary);
     assert!(rec.record.summary.contains("https://"));
-    let ok = get(
-        kit,
-        server.addr(),
-        Some(&format!("client:{TESTILA}")),
-        BOTH,
-        HttpVersion::Http1,
-        "/health",
-    )
-    .await;
-    assert_eq!(ok.unwrap().status, 200);
+    server.assert_serving(kit).await;
     server.stop().await;
 }
 

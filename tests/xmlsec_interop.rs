@@ -11,8 +11,7 @@ use kanta_sim::pki::{GenerateOptions, Index, TrustStore, generate_kit};
 use kanta_sim::xml::{Limits, parse};
 use kanta_sim::xmldsig::c14n::{C14nOptions, Method, canonicalize};
 use kanta_sim::xmldsig::{
-    DEFAULT_ID_ATTRIBUTES, SignatureType, Signer, VerifyOptions, VerifyReport, sign_kanta_document,
-    verify_document,
+    SignatureType, Signer, VerifyOptions, VerifyReport, sign_kanta_document, verify_document,
 };
 use time::OffsetDateTime;
 
@@ -156,11 +155,8 @@ fn verify_here(xml: &str, kanta: bool) -> VerifyReport {
     verify_document(
         xml,
         &VerifyOptions {
-            id_attributes: &DEFAULT_ID_ATTRIBUTES,
-            trust: Some(&trust),
-            now: OffsetDateTime::now_utc(),
             kanta_coverage: kanta,
-            limits: Limits::default(),
+            ..VerifyOptions::new(Some(&trust))
         },
     )
     .unwrap()

@@ -9,7 +9,6 @@ use super::*;
 use crate::document::sample::SampleDocument;
 
 use crate::pki::{GenerateOptions, KeyAlgorithm, TrustStore, generate_kit};
-use crate::xml::Limits;
 
 struct Kit {
     dir: PathBuf,
@@ -48,17 +47,7 @@ fn signed(role: &str, kind: SignatureType) -> String {
 
 fn verify(xml: &str) -> VerifyReport {
     let t = trust();
-    verify_document(
-        xml,
-        &VerifyOptions {
-            id_attributes: &DEFAULT_ID_ATTRIBUTES,
-            trust: Some(&t),
-            now: OffsetDateTime::now_utc(),
-            kanta_coverage: true,
-            limits: Limits::default(),
-        },
-    )
-    .unwrap()
+    verify_document(xml, &VerifyOptions::new(Some(&t))).unwrap()
 }
 
 const SYSTEM: &str = "system-signature:1.2.246.10.99900016.10.0";
@@ -283,11 +272,8 @@ fn without_the_kanta_rule_a_moved_body_would_pass() {
     let plain = verify_document(
         &attacked,
         &VerifyOptions {
-            id_attributes: &DEFAULT_ID_ATTRIBUTES,
-            trust: Some(&t),
-            now: OffsetDateTime::now_utc(),
             kanta_coverage: false,
-            limits: Limits::default(),
+            ..VerifyOptions::new(Some(&t))
         },
     )
     .unwrap();
@@ -383,17 +369,7 @@ fn ecdsa_keys_sign_and_verify() {
     .unwrap();
     assert!(xml.contains(algorithms::ECDSA_SHA384));
     let t = TrustStore::from_kit(&dir).unwrap();
-    let r = verify_document(
-        &xml,
-        &VerifyOptions {
-            id_attributes: &DEFAULT_ID_ATTRIBUTES,
-            trust: Some(&t),
-            now: OffsetDateTime::now_utc(),
-            kanta_coverage: true,
-            limits: Limits::default(),
-        },
-    )
-    .unwrap();
+    let r = verify_document(&xml, &VerifyOptions::new(Some(&t))).unwrap();
     assert!(r.is_valid(), "{:?}", r.codes());
 }
 

@@ -42,6 +42,19 @@ pub struct VerifyOptions<'a> {
     pub limits: Limits,
 }
 
+impl<'a> VerifyOptions<'a> {
+    /// Kanta defaults: `ID`/`Id`/`id`, the coverage rule on, received now, default limits.
+    pub fn new(trust: Option<&'a TrustStore>) -> Self {
+        Self {
+            id_attributes: &DEFAULT_ID_ATTRIBUTES,
+            trust,
+            now: OffsetDateTime::now_utc(),
+            kanta_coverage: true,
+            limits: Limits::default(),
+        }
+    }
+}
+
 /// The ID attribute names used unless configured otherwise.
 pub const DEFAULT_ID_ATTRIBUTES: [&str; 3] = ["ID", "Id", "id"];
 

@@ -84,6 +84,20 @@ impl TestServer {
         );
     }
 
+    /// The server still answers a good client (after something hostile).
+    pub async fn assert_serving(&self, kit: &(PathBuf, Index)) {
+        let ok = get(
+            kit,
+            self.addr(),
+            Some(&format!("client:{TESTILA}")),
+            BOTH,
+            HttpVersion::Http1,
+            "/health",
+        )
+        .await;
+        assert_eq!(ok.expect("a good client is still served").status, 200);
+    }
+
     pub async fn stop(self) {
         self.handle.shutdown().await;
     }
