@@ -1,9 +1,12 @@
-//! Identities of the parties: Finnish business ids (Y-tunnus), organisation OIDs and the
+//! Identities of the parties: personal identity codes (HETU), Finnish business ids
+//! (Y-tunnus), organisation OIDs and the
 //! mock THL SOTE organisation register (SOTE-organisaatiorekisteri).
 
+mod hetu;
 mod register;
 mod ytunnus;
 
+pub use hetu::{HETU_OID, Hetu, HetuCandidate, HetuError, scan as scan_hetus};
 pub use register::{
     Organisation, OrganisationKind, RegisterError, ServiceUnit, SoteRegister, UseRight,
 };
