@@ -269,9 +269,42 @@ fn signed_by_xmlsec1_verifies_here() {
     };
     let r = verify_here(&signed, true);
     assert!(r.is_valid(), "{:?}\n{signed}", r.codes());
+    let tampered = flip_body_byte(&signed);
+    assert_eq!(verify_here(&tampered, true).codes(), vec!["G-008"]);
+
+    // The same through the command line, and xmlsec1 itself agrees about the tampered copy.
+    let good = tmp_file("xmlsec-signed.xml", &signed);
+    let bad = tmp_file("xmlsec-signed-tampered.xml", &tampered);
+    let cli = |f: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
+            .args([
+                "dsig",
+                "verify",
+                "--trust",
+                kit().dir.to_str().unwrap(),
+                f.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let o = cli(&good);
     assert_eq!(
-        verify_here(&flip_body_byte(&signed), true).codes(),
-        vec!["G-008"]
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = cli(&bad);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("G-008") && text.contains("stated") && text.contains("computed"),
+        "{text}"
+    );
+    assert!(xmlsec_verify(&good).unwrap().status.success());
+    assert!(
+        !xmlsec_verify(&bad).unwrap().status.success(),
+        "xmlsec1 accepted its own signature after tampering"
     );
 }
 
