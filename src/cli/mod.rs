@@ -59,6 +59,10 @@ enum Command {
         /// Approximate size of the display form in bytes.
         #[arg(long, default_value_t = 4096)]
         body_bytes: usize,
+        /// A phase-II client document (SP17, professional author) instead of a
+        /// client-relationship document (SP1).
+        #[arg(long)]
+        client_document: bool,
     },
     /// List the rule catalogue: every finding code with its severity, basis and texts.
     Rules {
@@ -266,11 +270,20 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::C14n(args) => dsig::c14n(args),
         Command::Dsig(dsig::DsigCommand::Verify(args)) => dsig::verify(args),
         Command::Dsig(dsig::DsigCommand::Sign(args)) => dsig::sign(args),
-        Command::SampleDocument { body_bytes } => {
+        Command::SampleDocument {
+            body_bytes,
+            client_document,
+        } => {
+            let profile = if client_document {
+                crate::document::Profile::ClientDocument
+            } else {
+                crate::document::Profile::ClientRelationship
+            };
             print!(
                 "{}",
                 crate::document::sample::SampleDocument {
                     body_bytes,
+                    profile,
                     ..Default::default()
                 }
                 .to_xml()

@@ -1,6 +1,11 @@
 //! Kanta social-welfare documents (asiakirja): an HL7 CDA R2 `ClinicalDocument` with the
-//! Finnish `hl7fi:localSocialHeader` metadata and a `nonXMLBody` holding the display and
-//! structured forms. The typed model arrives with the archiving rules; for now this module
-//! builds sample documents for the signature tools, tests and benchmarks.
+//! Finnish `hl7fi:localSocialHeader` metadata and a `nonXMLBody` holding the display form
+//! (base64 XHTML) and the structured form (base64 JSON). `model` is the typed metadata,
+//! `build` writes a document from it; the parser and the H/B/P rules build on the same model.
 
+pub mod build;
+pub mod model;
 pub mod sample;
+
+pub use build::{Body, build_cda};
+pub use model::{ClientId, Code, Metadata, Profile};
