@@ -5,7 +5,9 @@
 
 pub mod build;
 pub mod model;
+pub mod parse;
 pub mod sample;
 
 pub use build::{Body, build_cda};
 pub use model::{ClientId, Code, Metadata, Profile};
+pub use parse::{ParsedCda, parse_cda, parse_document};

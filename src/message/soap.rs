@@ -6,7 +6,7 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde::Serialize;
 
-use crate::rules::{Severity, rule_by_id};
+use crate::rules::{Finding, Severity, rule_by_id};
 
 /// SOAP 1.1 envelope namespace.
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -58,31 +58,6 @@ pub enum FaultCode {
     Receiver,
 }
 
-/// One finding carried in a fault's detail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FaultFinding {
-    /// Rule id.
-    pub code: String,
-    /// Severity from the catalogue.
-    pub severity: Severity,
-    /// Where (element path or protocol layer).
-    pub location: String,
-    /// What was expected and what was seen.
-    pub message: String,
-}
-
-impl FaultFinding {
-    /// A finding for rule `code` (its severity comes from the catalogue).
-    pub fn new(code: &str, location: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            code: code.to_owned(),
-            severity: rule_by_id(code).map_or(Severity::Error, |r| r.severity),
-            location: location.into(),
-            message: message.into(),
-        }
-    }
-}
-
 /// A SOAP fault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fault {
@@ -93,12 +68,12 @@ pub struct Fault {
     /// The reason, in English, starting with the first finding's rule id.
     pub reason: String,
     /// Every finding.
-    pub findings: Vec<FaultFinding>,
+    pub findings: Vec<Finding>,
 }
 
 impl Fault {
     /// A sender fault built from findings; the reason is the first finding's text.
-    pub fn sender(version: SoapVersion, findings: Vec<FaultFinding>) -> Self {
+    pub fn sender(version: SoapVersion, findings: Vec<Finding>) -> Self {
         let reason = findings
             .first()
             .map(|f| format!("{}: {}", f.code, f.message))
@@ -224,7 +199,7 @@ pub struct EnvelopeSummary {
 
 /// Reads just enough of a request to know its SOAP version and interaction. DTDs are
 /// refused outright; no entity is ever expanded.
-pub fn summarise_envelope(body: &[u8]) -> Result<EnvelopeSummary, FaultFinding> {
+pub fn summarise_envelope(body: &[u8]) -> Result<EnvelopeSummary, Finding> {
     let mut reader = quick_xml::NsReader::from_reader(body);
     reader.config_mut().check_end_names = true;
     let mut buf = Vec::new();
@@ -236,7 +211,7 @@ pub fn summarise_envelope(body: &[u8]) -> Result<EnvelopeSummary, FaultFinding> 
             Ok(ev) => ev,
             Err(e) => {
                 let at = reader.buffer_position();
-                return Err(FaultFinding::new(
+                return Err(Finding::new(
                     "W-001",
                     format!("byte {at}"),
                     format!("not well-formed XML: {e}"),
@@ -245,7 +220,7 @@ pub fn summarise_envelope(body: &[u8]) -> Result<EnvelopeSummary, FaultFinding> 
         };
         match ev {
             (_, Event::DocType(_)) => {
-                return Err(FaultFinding::new(
+                return Err(Finding::new(
                     "W-003",
                     "prolog",
                     "a DOCTYPE declaration was found; DTDs and entities are refused",
@@ -263,7 +238,7 @@ pub fn summarise_envelope(body: &[u8]) -> Result<EnvelopeSummary, FaultFinding> 
                         (SOAP11_NS, "Envelope") => Some(SoapVersion::V11),
                         (SOAP12_NS, "Envelope") => Some(SoapVersion::V12),
                         _ => {
-                            return Err(FaultFinding::new(
+                            return Err(Finding::new(
                                 "W-002",
                                 format!("/{local}"),
                                 format!(
@@ -300,7 +275,7 @@ pub fn summarise_envelope(body: &[u8]) -> Result<EnvelopeSummary, FaultFinding> 
             version,
             interaction: None,
         }),
-        None => Err(FaultFinding::new("W-001", "document", "no root element")),
+        None => Err(Finding::new("W-001", "document", "no root element")),
     }
 }
 
@@ -338,7 +313,7 @@ mod tests {
         for v in [SoapVersion::V11, SoapVersion::V12] {
             let f = Fault::sender(
                 v,
-                vec![FaultFinding::new(
+                vec![Finding::new(
                     "A-002",
                     "TLS client certificate",
                     "organisation 1.2.3 <unknown> & co",

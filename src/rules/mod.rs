@@ -411,6 +411,37 @@ pub const CATALOGUE: &[Rule] = &[
     ),
 ];
 
+/// One finding: a rule broken (or warned about) at a place, with what was expected and
+/// what was seen. It appears the same in faults, acknowledgements, logs and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Rule id.
+    pub code: String,
+    /// Severity from the catalogue.
+    pub severity: Severity,
+    /// Where (element path or protocol layer).
+    pub location: String,
+    /// What was expected and what was seen.
+    pub message: String,
+}
+
+impl Finding {
+    /// A finding for rule `code` (its severity comes from the catalogue).
+    pub fn new(code: &str, location: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            severity: rule_by_id(code).map_or(Severity::Error, |r| r.severity),
+            location: location.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Whether it refuses the request.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
 /// The rule with `id`.
 pub fn rule_by_id(id: &str) -> Option<&'static Rule> {
     CATALOGUE.iter().find(|r| r.id == id)

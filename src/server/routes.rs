@@ -13,7 +13,8 @@ use time::OffsetDateTime;
 
 use super::State;
 use crate::archive::{ExchangeKind, ExchangeRecord};
-use crate::message::soap::{Fault, FaultFinding, SoapVersion, summarise_envelope};
+use crate::message::soap::{Fault, SoapVersion, summarise_envelope};
+use crate::rules::Finding;
 use crate::rules::access::{AccessProblem, check_organisation};
 use crate::tls::{CertVerdict, ListenerMode, Peer};
 
@@ -178,7 +179,7 @@ async fn archive(
     if let Err(problem) = access {
         return fault_outcome(Fault::sender(
             version,
-            vec![FaultFinding::new(
+            vec![Finding::new(
                 problem.code(),
                 "TLS client certificate",
                 problem.to_string(),
@@ -191,7 +192,7 @@ async fn archive(
         Err(e) => {
             return fault_outcome(Fault::sender(
                 version,
-                vec![FaultFinding::new(
+                vec![Finding::new(
                     "W-004",
                     "HTTP body",
                     format!(
@@ -215,7 +216,7 @@ async fn archive(
         reason: format!(
             "W-099: interaction {interaction} is not implemented by this kanta-sim version"
         ),
-        findings: vec![FaultFinding::new(
+        findings: vec![Finding::new(
             "W-099",
             "/Envelope/Body/*[1]",
             format!(

@@ -1,0 +1,298 @@
+//! Reading a CDA into typed values once, keeping where each value was found. Nothing here
+//! judges: absent values are `None`, and the rules (`rules::document`) decide what is
+//! required for which profile.
+
+use roxmltree::{Document, Node};
+use serde::Serialize;
+
+use crate::xml::path_of;
+use crate::xmldsig::{HL7_NS, HL7FI_NS};
+
+/// A value and the element path it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Located<T> {
+    /// The value.
+    pub value: T,
+    /// Element path.
+    pub path: String,
+}
+
+/// An HL7 `II` (instance identifier) as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceId {
+    /// `@root`.
+    pub root: Option<String>,
+    /// `@extension`.
+    pub extension: Option<String>,
+    /// `@nullFlavor`.
+    pub null_flavor: Option<String>,
+}
+
+/// An HL7 `CD`/`CE`/`CS` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodedValue {
+    /// `@code`.
+    pub code: Option<String>,
+    /// `@codeSystem`.
+    pub code_system: Option<String>,
+    /// `@displayName`.
+    pub display_name: Option<String>,
+    /// `@nullFlavor`.
+    pub null_flavor: Option<String>,
+}
+
+/// The `nonXMLBody` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParsedBody {
+    /// `@ID`.
+    pub id: Option<String>,
+    /// Element path.
+    pub path: String,
+    /// The display form's `text` (base64 as written) and its `@mediaType`.
+    pub display: Option<Located<(Option<String>, String)>>,
+    /// The structured form's `hl7fi:json` (base64 as written).
+    pub structured: Option<Located<String>>,
+}
+
+/// A CDA header and body as found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParsedCda {
+    /// Path of `ClinicalDocument`.
+    pub path: String,
+    /// `id`.
+    pub id: Option<Located<InstanceId>>,
+    /// `setId`.
+    pub set_id: Option<Located<InstanceId>>,
+    /// `versionNumber/@value` as written.
+    pub version: Option<Located<String>>,
+    /// `effectiveTime/@value`.
+    pub effective_time: Option<Located<String>>,
+    /// `title`.
+    pub title: Option<Located<String>>,
+    /// `code`.
+    pub code: Option<Located<CodedValue>>,
+    /// `confidentialityCode`.
+    pub confidentiality: Option<Located<CodedValue>>,
+    /// `languageCode/@code`.
+    pub language: Option<Located<String>>,
+    /// `recordTarget/patientRole/id`.
+    pub client: Option<Located<InstanceId>>,
+    /// `author/assignedAuthor/id`.
+    pub author: Option<Located<InstanceId>>,
+    /// `custodian/assignedCustodian/representedCustodianOrganization/id`.
+    pub custodian: Option<Located<InstanceId>>,
+    /// `componentOf/encompassingEncounter/id` (the case).
+    pub case_id: Option<Located<InstanceId>>,
+    /// `hl7fi:localSocialHeader/hl7fi:documentGroup`.
+    pub document_group: Option<Located<CodedValue>>,
+    /// `…/hl7fi:specificDocumentType`.
+    pub specific_document_type: Option<Located<CodedValue>>,
+    /// `…/hl7fi:registryType`.
+    pub register: Option<Located<CodedValue>>,
+    /// `…/hl7fi:outsourcingServiceCustomer/@root`.
+    pub organiser: Option<Located<String>>,
+    /// `…/hl7fi:encompassingClientRelationship/@root`.
+    pub client_relationship: Option<Located<String>>,
+    /// `…/hl7fi:functionCode`.
+    pub service_task: Option<Located<CodedValue>>,
+    /// `…/hl7fi:serviceProcess/hl7fi:code`.
+    pub service_process: Option<Located<CodedValue>>,
+    /// `component/nonXMLBody`.
+    pub body: Option<ParsedBody>,
+}
+
+fn child<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
+    node.children().find(|c| {
+        c.is_element() && c.tag_name().namespace() == Some(ns) && c.tag_name().name() == name
+    })
+}
+
+fn path<'a, 'i>(node: Node<'a, 'i>, steps: &[(&str, &str)]) -> Option<Node<'a, 'i>> {
+    steps
+        .iter()
+        .try_fold(node, |n, (ns, name)| child(n, ns, name))
+}
+
+fn attr(node: Node<'_, '_>, name: &str) -> Option<String> {
+    node.attribute(name).map(str::to_owned)
+}
+
+fn ii(node: Node<'_, '_>) -> Located<InstanceId> {
+    Located {
+        value: InstanceId {
+            root: attr(node, "root"),
+            extension: attr(node, "extension"),
+            null_flavor: attr(node, "nullFlavor"),
+        },
+        path: path_of(node),
+    }
+}
+
+fn cd(node: Node<'_, '_>) -> Located<CodedValue> {
+    Located {
+        value: CodedValue {
+            code: attr(node, "code"),
+            code_system: attr(node, "codeSystem"),
+            display_name: attr(node, "displayName"),
+            null_flavor: attr(node, "nullFlavor"),
+        },
+        path: path_of(node),
+    }
+}
+
+fn text(node: Node<'_, '_>) -> String {
+    node.children().filter_map(|c| c.text()).collect()
+}
+
+const V3: &str = HL7_NS;
+const FI: &str = HL7FI_NS;
+
+/// Reads the CDA rooted at `cda` (a `urn:hl7-org:v3` `ClinicalDocument`).
+pub fn parse_cda(cda: Node<'_, '_>) -> ParsedCda {
+    let header = child(cda, FI, "localSocialHeader");
+    let in_header = |name: &str| header.and_then(|h| child(h, FI, name));
+    let value_at = |n: Node<'_, '_>, a: &str| {
+        n.attribute(a).map(|v| Located {
+            value: v.to_owned(),
+            path: path_of(n),
+        })
+    };
+    ParsedCda {
+        path: path_of(cda),
+        id: child(cda, V3, "id").map(ii),
+        set_id: child(cda, V3, "setId").map(ii),
+        version: child(cda, V3, "versionNumber").and_then(|n| value_at(n, "value")),
+        effective_time: child(cda, V3, "effectiveTime").and_then(|n| value_at(n, "value")),
+        title: child(cda, V3, "title").map(|n| Located {
+            value: text(n),
+            path: path_of(n),
+        }),
+        code: child(cda, V3, "code").map(cd),
+        confidentiality: child(cda, V3, "confidentialityCode").map(cd),
+        language: child(cda, V3, "languageCode").and_then(|n| value_at(n, "code")),
+        client: path(
+            cda,
+            &[(V3, "recordTarget"), (V3, "patientRole"), (V3, "id")],
+        )
+        .map(ii),
+        author: path(cda, &[(V3, "author"), (V3, "assignedAuthor"), (V3, "id")]).map(ii),
+        custodian: path(
+            cda,
+            &[
+                (V3, "custodian"),
+                (V3, "assignedCustodian"),
+                (V3, "representedCustodianOrganization"),
+                (V3, "id"),
+            ],
+        )
+        .map(ii),
+        case_id: path(
+            cda,
+            &[
+                (V3, "componentOf"),
+                (V3, "encompassingEncounter"),
+                (V3, "id"),
+            ],
+        )
+        .map(ii),
+        document_group: in_header("documentGroup").map(cd),
+        specific_document_type: in_header("specificDocumentType").map(cd),
+        register: in_header("registryType").map(cd),
+        organiser: in_header("outsourcingServiceCustomer").and_then(|n| value_at(n, "root")),
+        client_relationship: in_header("encompassingClientRelationship")
+            .and_then(|n| value_at(n, "root")),
+        service_task: in_header("functionCode").map(cd),
+        service_process: in_header("serviceProcess")
+            .and_then(|p| child(p, FI, "code"))
+            .map(cd),
+        body: path(cda, &[(V3, "component"), (V3, "nonXMLBody")]).map(|b| ParsedBody {
+            id: attr(b, "ID"),
+            path: path_of(b),
+            display: child(b, V3, "text").map(|t| Located {
+                value: (attr(t, "mediaType"), text(t)),
+                path: path_of(t),
+            }),
+            structured: child(b, FI, "json").map(|j| Located {
+                value: text(j),
+                path: path_of(j),
+            }),
+        }),
+    }
+}
+
+/// Reads the CDA of a parsed document, if it has one.
+pub fn parse_document(doc: &Document<'_>) -> Option<ParsedCda> {
+    crate::xmldsig::clinical_document(doc).map(parse_cda)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::sample::SampleDocument;
+    use crate::document::{Metadata, Profile};
+    use crate::xml::{Limits, parse};
+
+    #[test]
+    fn what_the_builder_writes_the_parser_reads() {
+        for profile in [Profile::ClientRelationship, Profile::ClientDocument] {
+            let sample = SampleDocument {
+                profile,
+                ..SampleDocument::default()
+            };
+            let meta: Metadata = sample.metadata();
+            let xml = sample.to_xml();
+            let doc = parse(&xml, &Limits::default()).unwrap();
+            let p = parse_document(&doc).unwrap();
+            assert_eq!(
+                p.id.as_ref().unwrap().value.root.as_deref(),
+                Some(meta.document_oid.as_str())
+            );
+            assert_eq!(p.set_id.unwrap().value.root, Some(meta.set_id.clone()));
+            assert_eq!(p.version.unwrap().value, "1");
+            assert_eq!(
+                p.client.unwrap().value.extension.as_deref(),
+                Some("010190-902S")
+            );
+            assert_eq!(
+                p.custodian.unwrap().value.root,
+                Some(meta.custodian.clone())
+            );
+            assert_eq!(
+                p.document_group.unwrap().value.code.as_deref(),
+                Some(meta.profile.document_group().code.as_str())
+            );
+            let body = p.body.unwrap();
+            assert_eq!(body.id, Some(format!("OID{}", meta.document_oid)));
+            assert_eq!(body.path, "/ClinicalDocument/component/nonXMLBody");
+            assert!(body.structured.is_some());
+            match profile {
+                Profile::ClientRelationship => {
+                    assert_eq!(p.author.unwrap().value.null_flavor.as_deref(), Some("NA"));
+                    assert_eq!(p.case_id.unwrap().value.null_flavor.as_deref(), Some("NA"));
+                    assert!(p.client_relationship.is_some());
+                }
+                Profile::ClientDocument => {
+                    assert_eq!(
+                        p.author.unwrap().value.extension.as_deref(),
+                        Some("99900000011")
+                    );
+                    assert!(p.case_id.unwrap().value.root.is_some());
+                    assert!(p.service_process.is_some());
+                    assert!(p.specific_document_type.is_some());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn absent_values_are_none_with_no_guessing() {
+        let doc = parse(
+            r#"<ClinicalDocument xmlns="urn:hl7-org:v3"><id root="1.2.3"/></ClinicalDocument>"#,
+            &Limits::default(),
+        )
+        .unwrap();
+        let p = parse_document(&doc).unwrap();
+        assert_eq!(p.id.unwrap().path, "/ClinicalDocument/id");
+        assert!(p.set_id.is_none() && p.body.is_none() && p.document_group.is_none());
+    }
+}
