@@ -7,6 +7,7 @@
 //! G signatures (more classes — S, X, H, B, P — arrive with the archiving rules).
 
 pub mod access;
+pub mod document;
 
 use serde::Serialize;
 
@@ -86,6 +87,34 @@ pub const CATALOGUE: &[Rule] = &[
         Assumed,
         "Organisaatio on merkitty rekisteriin passiiviseksi",
         "The organisation is marked inactive in the register",
+    ),
+    rule(
+        "B-001",
+        Error,
+        Confirmed,
+        "Näyttömuoto puuttuu tai sen base64-koodaus on virheellinen",
+        "The display form is absent or not valid base64",
+    ),
+    rule(
+        "B-002",
+        Error,
+        Confirmed,
+        "Näyttömuoto ei ole hyvin muodostettua XHTML:ää, jonka juuri on div.soc-document",
+        "The display form is not well-formed XHTML rooted at div.soc-document",
+    ),
+    rule(
+        "B-003",
+        Error,
+        Confirmed,
+        "Rakenteinen muoto puuttuu tai ei ole kelvollista base64-koodattua JSONia",
+        "The structured form is absent or not valid base64 JSON",
+    ),
+    rule(
+        "B-004",
+        Error,
+        Assumed,
+        "Näyttömuodon mediaType ei ole application/xhtml+xml",
+        "The display form's mediaType is not application/xhtml+xml",
     ),
     rule(
         "G-001",
@@ -193,6 +222,62 @@ pub const CATALOGUE: &[Rule] = &[
         "A signature reference points at something other than what is archived",
     ),
     rule(
+        "H-001",
+        Error,
+        Assumed,
+        "Pakollinen tieto puuttuu",
+        "A required element is absent",
+    ),
+    rule(
+        "H-002",
+        Error,
+        Confirmed,
+        "Tunniste ei ole OID",
+        "An identifier is not an OID",
+    ),
+    rule(
+        "H-003",
+        Error,
+        Assumed,
+        "Ensimmäisen version setId ei ole sama kuin asiakirjan tunniste",
+        "Version 1 has a setId different from the document id",
+    ),
+    rule(
+        "H-004",
+        Error,
+        Confirmed,
+        "Versionumero ei ole positiivinen kokonaisluku",
+        "The version number is not a positive integer",
+    ),
+    rule(
+        "H-005",
+        Error,
+        Assumed,
+        "Asiakirjaryhmä on tuntematon",
+        "The document group is unknown",
+    ),
+    rule(
+        "H-006",
+        Error,
+        Confirmed,
+        "Koodi on väärästä koodistosta",
+        "A code is from the wrong code system",
+    ),
+    rule(
+        "H-007",
+        Error,
+        Confirmed,
+        "nonXMLBody-elementin ID ei ole OID + asiakirjan tunniste",
+        "The nonXMLBody ID is not OID + the document id",
+    ),
+    rule(
+        "H-008",
+        Error,
+        Confirmed,
+        "Aikaleima ei ole muotoa VVVVKKPPTTMMSS±AAAA",
+        "A timestamp is not YYYYMMDDHHMMSS±ZZZZ",
+    ),
+    rule(
         "M-001",
         Error,
         Assumed,
@@ -240,6 +325,34 @@ pub const CATALOGUE: &[Rule] = &[
         Assumed,
         "MIME-kokonaisuus on liian suuri",
         "The MIME entity is too large",
+    ),
+    rule(
+        "P-001",
+        Error,
+        Confirmed,
+        "Henkilötunnus on virheellinen",
+        "The personal identity code is invalid",
+    ),
+    rule(
+        "P-002",
+        Error,
+        Confirmed,
+        "Testiympäristössä saa käyttää vain 900-sarjan testihenkilötunnuksia",
+        "Only 900-series test identity codes may be used in test environments",
+    ),
+    rule(
+        "P-003",
+        Error,
+        Assumed,
+        "Tilapäisen tunnisteen juuri tai muoto on virheellinen",
+        "A temporary identifier's root or form is wrong",
+    ),
+    rule(
+        "P-004",
+        Error,
+        Assumed,
+        "Asiakkaan tunnisteen juuri on tuntematon",
+        "The client identifier's root is unknown",
     ),
     rule(
         "T-001",
@@ -479,7 +592,7 @@ mod tests {
         ] {
             assert!(rule_by_id(code).is_some(), "{code}");
         }
-        let classes = [("G", 15), ("M", 7)];
+        let classes = [("G", 15), ("M", 7), ("H", 8), ("B", 4), ("P", 4)];
         for (class, n) in classes
             .iter()
             .flat_map(|(c, max)| (1..=*max).map(move |n| (c, n)))
