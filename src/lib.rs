@@ -19,5 +19,6 @@ pub mod pki;
 pub mod rules;
 pub mod server;
 pub mod tls;
+pub mod validate;
 pub mod xml;
 pub mod xmldsig;

@@ -255,3 +255,69 @@ fn c14n_command_equals_xmllint_and_selects_by_id() {
     assert_eq!(o.status.code(), Some(2));
     assert!(out(&o).contains("DTD"), "{}", out(&o));
 }
+
+#[test]
+fn validate_reports_findings_by_class_and_exits_by_verdict() {
+    let s = setup();
+    let good = s.dir.join("good.xml");
+    std::fs::copy(
+        signed(&s, "system-signature:1.2.246.10.99900016.10.0", "system"),
+        &good,
+    )
+    .unwrap();
+    let o = run(&[
+        "validate",
+        "--trust",
+        s.kit.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains("PASSED"));
+
+    // Signed by another organisation's system certificate.
+    let foreign = signed(&s, "system-signature:1.2.246.10.99900024.10.0", "system");
+    let broken = s.dir.join("broken.xml");
+    let xml = std::fs::read_to_string(&foreign).unwrap().replacen(
+        "<versionNumber value=\"1\"/>",
+        "<versionNumber value=\"one\"/>",
+        1,
+    );
+    std::fs::write(&broken, xml).unwrap();
+    let o = run(&[
+        "validate",
+        "--trust",
+        s.kit.to_str().unwrap(),
+        good.to_str().unwrap(),
+        broken.to_str().unwrap(),
+    ]);
+    let t = out(&o);
+    assert_eq!(o.status.code(), Some(3), "{t}");
+    // versionNumber is outside the signed body: the signature itself still verifies.
+    for needle in [
+        "FAILED",
+        "H: header",
+        "H-004",
+        "/ClinicalDocument/versionNumber",
+        "G: signatures",
+        "G-016",
+        "PASSED",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?}:\n{t}");
+    }
+    let o = run(&[
+        "validate",
+        "--json",
+        "--trust",
+        s.kit.to_str().unwrap(),
+        broken.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["passed"], false);
+    assert!(
+        v["validation"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "G-016")
+    );
+}

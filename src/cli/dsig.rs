@@ -467,3 +467,71 @@ pub fn sign(args: SignArgs) -> Result<u8, Failure> {
     }
     Ok(exit::OK)
 }
+
+/// Runs `validate`.
+pub fn validate(
+    trust: &[PathBuf],
+    production: bool,
+    json: bool,
+    files: &[PathBuf],
+) -> Result<u8, Failure> {
+    let trust = load_trust(trust)?;
+    let mut all_passed = true;
+    for file in files {
+        let text = read(file)?;
+        let v = crate::validate::validate_text(
+            &text,
+            &crate::validate::ValidateOptions {
+                trust: trust.as_ref().map(|(t, _)| t),
+                test_identities_only: !production,
+                now: time::OffsetDateTime::now_utc(),
+            },
+        );
+        all_passed &= v.passed();
+        if json {
+            let out = serde_json::json!({ "file": file, "passed": v.passed(), "validation": v });
+            println!(
+                "{}",
+                serde_json::to_string(&out).map_err(Failure::internal)?
+            );
+            continue;
+        }
+        println!(
+            "{}: {}{}",
+            file.display(),
+            if v.passed() { "PASSED" } else { "FAILED" },
+            v.document_oid
+                .as_deref()
+                .map(|o| format!(" (document {o})"))
+                .unwrap_or_default()
+        );
+        if trust.is_none() {
+            println!(
+                "  note: no trust material; signer certificates were not checked (pass --trust KIT_DIR)"
+            );
+        }
+        let mut class = ' ';
+        for f in &v.findings {
+            let c = f.code.chars().next().unwrap_or('?');
+            if c != class {
+                class = c;
+                let name = match c {
+                    'W' => "wrapper",
+                    'M' => "MIME",
+                    'H' => "header",
+                    'B' => "body",
+                    'P' => "persons",
+                    'G' => "signatures",
+                    _ => "other",
+                };
+                println!("  {c}: {name}");
+            }
+            let sev = if f.is_error() { "error" } else { "warning" };
+            println!(
+                "    {} {sev:<7} at {}\n            {}",
+                f.code, f.location, f.message
+            );
+        }
+    }
+    Ok(if all_passed { exit::OK } else { exit::FAILED })
+}

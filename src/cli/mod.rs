@@ -54,6 +54,22 @@ enum Command {
     /// XML signatures: verify with every intermediate value shown, or sign like Kanta.
     #[command(subcommand)]
     Dsig(dsig::DsigCommand),
+    /// Validate documents offline (a CDA, or an HL7 message carrying one) with the archive's
+    /// document and signature rules; exit 0 when no file has an error.
+    Validate {
+        /// Trust material (kit directory or anchor PEM files); default certs/generated when present.
+        #[arg(long)]
+        trust: Vec<PathBuf>,
+        /// Production profile: identity codes outside 900–999 allowed.
+        #[arg(long)]
+        production: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Files to validate.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Write a Kanta-shaped sample CDA with fictional data (for trying the signature tools).
     SampleDocument {
         /// Approximate size of the display form in bytes.
@@ -267,6 +283,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             println!("configuration OK");
             Ok(exit::OK)
         }
+        Command::Validate {
+            trust,
+            production,
+            json,
+            files,
+        } => dsig::validate(&trust, production, json, &files),
         Command::C14n(args) => dsig::c14n(args),
         Command::Dsig(dsig::DsigCommand::Verify(args)) => dsig::verify(args),
         Command::Dsig(dsig::DsigCommand::Sign(args)) => dsig::sign(args),

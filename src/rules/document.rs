@@ -138,7 +138,11 @@ pub fn header_rules(p: &ParsedCda) -> Vec<Finding> {
             missing(
                 &mut out,
                 what,
-                &at(what.split('/').next().unwrap_or(what)),
+                &at(what
+                    .split('/')
+                    .next()
+                    .unwrap_or(what)
+                    .trim_start_matches("hl7fi:")),
                 "",
             );
         }

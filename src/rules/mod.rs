@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod document;
+pub mod signature;
 
 use serde::Serialize;
 
@@ -222,6 +223,20 @@ pub const CATALOGUE: &[Rule] = &[
         "A signature reference points at something other than what is archived",
     ),
     rule(
+        "G-016",
+        Error,
+        Assumed,
+        "Järjestelmäallekirjoitus ei ole rekisterinpitäjän tai palvelunjärjestäjän järjestelmäallekirjoitusvarmenteella tehty",
+        "A system signature is not made with the custodian's or organiser's system-signature certificate",
+    ),
+    rule(
+        "G-017",
+        Error,
+        Assumed,
+        "Ammattihenkilön allekirjoitus ei ole asiakirjan laatijan varmenteella tehty",
+        "A professional signature is not made with the author's certificate",
+    ),
+    rule(
         "H-001",
         Error,
         Assumed,
@@ -325,6 +340,13 @@ pub const CATALOGUE: &[Rule] = &[
         Assumed,
         "MIME-kokonaisuus on liian suuri",
         "The MIME entity is too large",
+    ),
+    rule(
+        "M-008",
+        Error,
+        Assumed,
+        "MIME-osan Content-ID ei ole asiakirjan tunniste",
+        "The MIME part's Content-ID is not the document id",
     ),
     rule(
         "P-001",
@@ -592,7 +614,7 @@ mod tests {
         ] {
             assert!(rule_by_id(code).is_some(), "{code}");
         }
-        let classes = [("G", 15), ("M", 7), ("H", 8), ("B", 4), ("P", 4)];
+        let classes = [("G", 17), ("M", 8), ("H", 8), ("B", 4), ("P", 4)];
         for (class, n) in classes
             .iter()
             .flat_map(|(c, max)| (1..=*max).map(move |n| (c, n)))
