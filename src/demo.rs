@@ -288,7 +288,7 @@ pub async fn run(args: DemoArgs) -> Result<u8, Failure> {
             failures += 1;
         }
         println!(
-            "   {} {:<48} expected {:<16} got {}",
+            "   {} {:<62} expected {:<16} got {}",
             if o.ok { "✔" } else { "✘" },
             step.label,
             expected,
@@ -336,7 +336,11 @@ pub async fn run(args: DemoArgs) -> Result<u8, Failure> {
         }
     }
     println!(
-        "\n5. Every exchange is in the log: kanta-sim log --data {}",
+        "\n5. Signing a client-relationship document with Testilä's system-signature certificate, then validating it:\n"
+    );
+    failures += signature_walkthrough(&kit)?;
+    println!(
+        "\n6. Every exchange is in the log: kanta-sim log --data {}",
         base.join("data").display()
     );
     server.shutdown().await;
@@ -362,4 +366,81 @@ fn tempdir() -> Result<TempDir, Failure> {
     let p = std::env::temp_dir().join(format!("kanta-sim-demo-{}", std::process::id()));
     std::fs::create_dir_all(&p).map_err(Failure::internal)?;
     Ok(TempDir(p))
+}
+
+/// Signs a sample document, validates it, then validates copies with one changed byte and
+/// with another organisation's signature; returns how many of these behaved unexpectedly.
+fn signature_walkthrough(kit: &Path) -> Result<usize, Failure> {
+    use crate::document::sample::SampleDocument;
+    use crate::validate::{ValidateOptions, validate_text};
+    use crate::xmldsig::{SignatureType, Signer, new_signature_id, sign_kanta_document};
+    let trust = crate::pki::TrustStore::from_kit(kit).map_err(Failure::internal)?;
+    let opts = ValidateOptions {
+        trust: Some(&trust),
+        test_identities_only: true,
+        now: time::OffsetDateTime::now_utc(),
+    };
+    let sign = |role: &str| -> Result<String, Failure> {
+        let signer = Signer::from_kit(kit, role).map_err(Failure::internal)?;
+        sign_kanta_document(
+            &SampleDocument::default().to_xml(),
+            &signer,
+            SignatureType::System,
+            time::OffsetDateTime::now_utc(),
+            &new_signature_id(),
+        )
+        .map_err(Failure::internal)
+    };
+    let good = sign("system-signature:1.2.246.10.99900016.10.0")?;
+    let i = good.find("representation=\"B64\">").map_or(0, |i| i + 40);
+    let mut tampered = good.clone().into_bytes();
+    if let Some(b) = tampered.get_mut(i) {
+        *b = if *b == b'Q' { b'R' } else { b'Q' };
+    }
+    let tampered = String::from_utf8(tampered).map_err(Failure::internal)?;
+    let foreign = sign("system-signature:1.2.246.10.99900024.10.0")?;
+    let mut unexpected = 0;
+    for (label, xml, expect) in [
+        ("signed by the custodian", good.as_str(), None),
+        (
+            "one byte of the body changed",
+            tampered.as_str(),
+            Some("G-008"),
+        ),
+        (
+            "signed by another organisation",
+            foreign.as_str(),
+            Some("G-016"),
+        ),
+    ] {
+        let v = validate_text(xml, &opts);
+        let codes: Vec<&str> = v.findings.iter().map(|f| f.code.as_str()).collect();
+        let ok = match expect {
+            None => v.passed(),
+            Some(c) => codes.contains(&c),
+        };
+        if !ok {
+            unexpected += 1;
+        }
+        println!(
+            "   {} {label:<34} {}",
+            if ok { "✔" } else { "✘" },
+            if v.passed() {
+                "valid".to_owned()
+            } else {
+                format!("refused: {}", codes.join(" "))
+            }
+        );
+        let shown = expect
+            .and_then(|c| v.findings.iter().find(|f| f.code == c))
+            .or(v.findings.first());
+        if let Some(f) = shown {
+            println!(
+                "       {}: {}",
+                f.code,
+                f.message.chars().take(160).collect::<String>()
+            );
+        }
+    }
+    Ok(unexpected)
 }
