@@ -494,3 +494,19 @@ fn profile_doc_in_the_repository_is_current() {
         "certs/PROFILE.md is stale: run `cargo run -- certs profile > certs/PROFILE.md`"
     );
 }
+
+/// The README's main command: the self-driven walk-through behaves end to end.
+#[test]
+fn demo_runs_every_step_as_expected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(&["demo", "--keep", tmp.path().to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("All steps behaved as the archive should."),
+        "{t}"
+    );
+    assert!(!t.contains('✘'), "{t}");
+    assert!(tmp.path().join("certs/INDEX.json").is_file());
+    assert!(tmp.path().join("data/kanta-sim.sqlite").is_file());
+}
