@@ -372,14 +372,15 @@ fn tempdir() -> Result<TempDir, Failure> {
 /// with another organisation's signature; returns how many of these behaved unexpectedly.
 fn signature_walkthrough(kit: &Path) -> Result<usize, Failure> {
     use crate::document::sample::SampleDocument;
-    use crate::validate::{ValidateOptions, validate_text};
+    use crate::validate::validate_text;
     use crate::xmldsig::{SignatureType, Signer, new_signature_id, sign_kanta_document};
     let trust = crate::pki::TrustStore::from_kit(kit).map_err(Failure::internal)?;
-    let opts = ValidateOptions {
-        trust: Some(&trust),
-        test_identities_only: true,
-        now: time::OffsetDateTime::now_utc(),
-    };
+    let cfg = crate::config::Config::builtin().map_err(Failure::internal)?;
+    let profile = crate::validate::ArchiveProfile::new(
+        &cfg.archive,
+        crate::identity::SoteRegister::bundled().map_err(Failure::internal)?,
+    );
+    let opts = profile.context(Some(&trust), None, time::OffsetDateTime::now_utc());
     let sign = |role: &str| -> Result<String, Failure> {
         let signer = Signer::from_kit(kit, role).map_err(Failure::internal)?;
         sign_kanta_document(

@@ -1,15 +1,23 @@
-//! Offline validation of a document (a bare CDA, or a message carrying one): the document
-//! rules (H, B, P) and the signature rules (G) in one pass. The archive endpoint will call the
-//! same function, so `kanta-sim validate` and the live archive cannot disagree.
+//! The one code path that judges what a client system sends: [`process_message`] reads an
+//! archive message (SOAP → HL7 wrapper → frame → MIME → CDA) and runs every rule class over
+//! it; [`validate_text`] does the same for a bare CDA. The archive endpoint and
+//! `kanta-sim validate` both call these, so they cannot disagree.
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::document::parse::parse_cda;
+use crate::document::parse::{CodedValue, InstanceId, Located, ParsedCda, parse_cda};
+use crate::identity::SoteRegister;
+use crate::message::ack::AckCode;
+use crate::message::hl7::{interaction_element, parse_request};
+use crate::message::soap::SoapVersion;
 use crate::pki::TrustStore;
 use crate::rules::Finding;
 use crate::rules::document::{DocumentContext, document_rules};
 use crate::rules::signature::signature_rules;
+use crate::rules::wrapper::{
+    WrapperContext, authorisation_rules, frame_consistency, service_request_matches, wrapper_rules,
+};
 use crate::xml::{Limits, XmlError, parse};
 use crate::xmldsig::{VerifyOptions, clinical_document, verify_parsed};
 
@@ -51,55 +59,29 @@ fn xml_finding(e: &XmlError, where_: &str) -> Finding {
     Finding::new(code, where_, e.to_string())
 }
 
-/// Validates `text`, a CDA or an HL7 message carrying one.
-pub fn validate_text(text: &str, opts: &ValidateOptions<'_>) -> Validation {
+/// Validates `text`: a bare CDA gets the document and signature rules; a message gets the
+/// whole archive pipeline ([`process_message`]).
+pub fn validate_text(text: &str, ctx: &MessageContext<'_>) -> Validation {
     let mut v = Validation {
         document_oid: None,
         carried_in_message: false,
         findings: Vec::new(),
     };
-    let outer = match parse(text, &Limits::default()) {
+    let doc = match parse(text, &Limits::default()) {
         Ok(d) => d,
         Err(e) => {
             v.findings.push(xml_finding(&e, "document"));
             return v;
         }
     };
-    if clinical_document(&outer).is_some() {
-        validate_cda(text, &outer, opts, &mut v);
+    if clinical_document(&doc).is_some() {
+        validate_cda(text, &doc, &ctx.validate, &mut v);
         return v;
     }
-    match crate::message::carried_cda(&outer) {
-        Err(e) => v.findings.push(Finding::new(e.code(), "/*/controlActProcess/subject/clinicalDocument/text", e.to_string())),
-        Ok(None) => v.findings.push(Finding::new(
-            "H-001",
-            "document",
-            "neither a urn:hl7-org:v3 ClinicalDocument nor a message carrying one in clinicalDocument/text",
-        )),
-        Ok(Some(carried)) => {
-            v.carried_in_message = true;
-            match String::from_utf8(carried.bytes) {
-                Err(e) => v.findings.push(Finding::new("M-005", "clinicalDocument/text MIME part", format!("the carried CDA is not UTF-8: {e}"))),
-                Ok(cda_text) => match parse(&cda_text, &Limits::default()) {
-                    Err(e) => v.findings.push(xml_finding(&e, "carried CDA")),
-                    Ok(doc) if clinical_document(&doc).is_some() => {
-                        validate_cda(&cda_text, &doc, opts, &mut v);
-                        if let (Some(cid), Some(oid)) = (carried.content_id, &v.document_oid)
-                            && &cid != oid
-                        {
-                            v.findings.push(Finding::new(
-                                "M-008",
-                                "clinicalDocument/text MIME part",
-                                format!("Content-ID {cid:?} differs from the document id {oid:?}"),
-                            ));
-                        }
-                    }
-                    Ok(_) => v.findings.push(Finding::new("H-001", "carried CDA", "the MIME part holds no ClinicalDocument")),
-                },
-            }
-        }
-    }
-    v.findings.sort_by(|a, b| a.code.cmp(&b.code));
+    let outcome = process_message(text.as_bytes(), ctx);
+    v.carried_in_message = true;
+    v.document_oid = outcome.document.as_ref().map(|d| d.document_oid.clone());
+    v.findings = outcome.findings;
     v
 }
 
@@ -109,12 +91,22 @@ fn validate_cda(
     opts: &ValidateOptions<'_>,
     v: &mut Validation,
 ) {
-    let Some(cda) = clinical_document(doc) else {
-        return;
-    };
+    if let Some(parsed) = check_cda(text, doc, opts, &mut v.findings) {
+        v.document_oid = parsed.id.as_ref().and_then(|i| i.value.root.clone());
+    }
+    v.findings.sort_by(|a, b| a.code.cmp(&b.code));
+}
+
+/// Document (H, B, P) and signature (G) rules over a parsed CDA; returns what was read.
+fn check_cda(
+    text: &str,
+    doc: &roxmltree::Document<'_>,
+    opts: &ValidateOptions<'_>,
+    findings: &mut Vec<Finding>,
+) -> Option<ParsedCda> {
+    let cda = clinical_document(doc)?;
     let parsed = parse_cda(cda);
-    v.document_oid = parsed.id.as_ref().and_then(|i| i.value.root.clone());
-    v.findings.extend(document_rules(
+    findings.extend(document_rules(
         &parsed,
         text,
         DocumentContext {
@@ -128,8 +120,272 @@ fn validate_cda(
             ..VerifyOptions::new(opts.trust)
         },
     );
-    v.findings.extend(signature_rules(&report, &parsed));
-    v.findings.sort_by(|a, b| a.code.cmp(&b.code));
+    findings.extend(signature_rules(&report, &parsed));
+    Some(parsed)
+}
+
+/// What the archive keeps of an accepted document besides its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchivedDocument {
+    /// Document OID.
+    pub document_oid: String,
+    /// setId.
+    pub set_id: String,
+    /// Version.
+    pub version: u32,
+    /// Client id (extension, or root when there is none).
+    pub client_id: String,
+    /// Custodian OID.
+    pub custodian: String,
+    /// Organiser OID (register use right), if any.
+    pub organiser: Option<String>,
+    /// Register code.
+    pub register: Option<String>,
+    /// Document group code.
+    pub document_group: Option<String>,
+    /// Specific document type code.
+    pub document_type: Option<String>,
+    /// Case id.
+    pub case_id: Option<String>,
+    /// Client relationship id.
+    pub client_relationship: Option<String>,
+    /// effectiveTime.
+    pub effective_time: Option<String>,
+    /// The CDA exactly as received.
+    #[serde(skip)]
+    pub cda: Vec<u8>,
+}
+
+/// The archiving profile and the parties' context for one message.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageContext<'a> {
+    /// Document and signature options.
+    pub validate: ValidateOptions<'a>,
+    /// Wrapper profile settings.
+    pub wrapper: WrapperContext<'a>,
+    /// The register.
+    pub register: &'a SoteRegister,
+    /// The organisation of the client certificate (`None` offline).
+    pub cert_org: Option<&'a str>,
+}
+
+/// The interactions the archive endpoint implements.
+pub const INTERACTIONS: &[&str] = &[crate::message::build::ARCHIVE_INTERACTION];
+
+/// The archiving profile, owned: built once from the configuration.
+#[derive(Debug, Clone)]
+pub struct ArchiveProfile {
+    /// Expected receiver device.
+    pub receiver_device: String,
+    /// Accepted processing codes.
+    pub processing_codes: Vec<String>,
+    /// Only 900–999 identity codes anywhere.
+    pub test_identities_only: bool,
+    /// The register.
+    pub register: SoteRegister,
+}
+
+impl ArchiveProfile {
+    /// From the `[archive]` section.
+    pub fn new(cfg: &crate::config::ArchiveConfig, register: SoteRegister) -> Self {
+        Self {
+            receiver_device: cfg.receiver_device.clone(),
+            processing_codes: cfg.processing_codes.clone(),
+            test_identities_only: cfg.test_identities_only,
+            register,
+        }
+    }
+
+    /// The context for one message.
+    pub fn context<'a>(
+        &'a self,
+        trust: Option<&'a TrustStore>,
+        cert_org: Option<&'a str>,
+        now: OffsetDateTime,
+    ) -> MessageContext<'a> {
+        MessageContext {
+            validate: ValidateOptions {
+                trust,
+                test_identities_only: self.test_identities_only,
+                now,
+            },
+            wrapper: WrapperContext {
+                receiver_device: &self.receiver_device,
+                processing_codes: &self.processing_codes,
+                interactions: INTERACTIONS,
+            },
+            register: &self.register,
+            cert_org,
+        }
+    }
+}
+
+/// The verdict on one message.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageOutcome {
+    /// AA, AE or AR.
+    pub ack: AckCode,
+    /// Every finding, ordered by rule id.
+    pub findings: Vec<Finding>,
+    /// The request's message id (root, extension).
+    pub message_id: Option<(String, Option<String>)>,
+    /// The sender device.
+    pub sender: Option<String>,
+    /// SOAP version of the request.
+    #[serde(skip)]
+    pub soap: SoapVersion,
+    /// What to archive when the verdict is AA.
+    pub document: Option<ArchivedDocument>,
+}
+
+/// Reads and judges an archive message. Wrapper problems give AR and stop there; content
+/// problems give AE; otherwise AA (with any warnings) and the document to archive.
+pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome {
+    let mut out = MessageOutcome {
+        ack: AckCode::AR,
+        findings: Vec::new(),
+        message_id: None,
+        sender: None,
+        soap: SoapVersion::V11,
+        document: None,
+    };
+    let text = match std::str::from_utf8(body) {
+        Ok(t) => t,
+        Err(e) => {
+            out.findings.push(Finding::new(
+                "W-001",
+                "message",
+                format!("the message is not UTF-8 (byte {})", e.valid_up_to()),
+            ));
+            return out;
+        }
+    };
+    let doc = match parse(text, &Limits::default()) {
+        Ok(d) => d,
+        Err(e) => {
+            out.findings.push(xml_finding(&e, "message"));
+            return out;
+        }
+    };
+    if doc.root_element().tag_name().namespace() == Some(crate::message::soap::SOAP12_NS) {
+        out.soap = SoapVersion::V12;
+    }
+    let Some(root) = interaction_element(&doc) else {
+        out.findings.push(Finding::new(
+            "W-002",
+            "/Envelope/Body",
+            "the SOAP Body holds no HL7 interaction",
+        ));
+        return out;
+    };
+    let req = parse_request(root);
+    out.message_id = req
+        .message_id
+        .as_ref()
+        .and_then(|m| m.value.root.clone().map(|r| (r, m.value.extension.clone())));
+    out.sender = req.sender.as_ref().map(|s| s.value.clone());
+    out.findings.extend(wrapper_rules(&req, &ctx.wrapper));
+    if out.findings.iter().any(Finding::is_error) {
+        return out;
+    }
+    out.ack = AckCode::AE;
+    let carried = match crate::message::carried_cda(&doc) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            out.findings.push(Finding::new(
+                "H-009",
+                &req.interaction.path,
+                "no controlActProcess/subject/clinicalDocument/text carrying the document",
+            ));
+            return out;
+        }
+        Err(e) => {
+            out.findings.push(Finding::new(
+                e.code(),
+                "clinicalDocument/text",
+                e.to_string(),
+            ));
+            return out;
+        }
+    };
+    let cda_text = match String::from_utf8(carried.bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            out.findings.push(Finding::new(
+                "M-005",
+                "clinicalDocument/text",
+                format!("the carried CDA is not UTF-8: {e}"),
+            ));
+            return out;
+        }
+    };
+    let cda_doc = match parse(&cda_text, &Limits::default()) {
+        Ok(d) => d,
+        Err(e) => {
+            out.findings.push(xml_finding(&e, "carried CDA"));
+            return out;
+        }
+    };
+    let Some(parsed) = check_cda(&cda_text, &cda_doc, &ctx.validate, &mut out.findings) else {
+        out.findings.push(Finding::new(
+            "H-001",
+            "carried CDA",
+            "the MIME part holds no ClinicalDocument",
+        ));
+        return out;
+    };
+    let oid = parsed.id.as_ref().and_then(|i| i.value.root.clone());
+    if let (Some(cid), Some(oid)) = (&carried.content_id, &oid)
+        && cid != oid
+    {
+        out.findings.push(Finding::new(
+            "M-008",
+            "clinicalDocument/text",
+            format!("Content-ID {cid:?} differs from the document id {oid:?}"),
+        ));
+    }
+    out.findings.extend(service_request_matches(&req, &parsed));
+    out.findings.extend(frame_consistency(&req, &parsed));
+    if let Some(org) = ctx.cert_org {
+        out.findings.extend(authorisation_rules(
+            &req,
+            &parsed,
+            org,
+            ctx.register,
+            ctx.validate.now.date(),
+        ));
+    }
+    out.findings.sort_by(|a, b| a.code.cmp(&b.code));
+    if out.findings.iter().any(Finding::is_error) {
+        return out;
+    }
+    out.ack = AckCode::AA;
+    let code = |c: &Option<Located<CodedValue>>| c.as_ref().and_then(|c| c.value.code.clone());
+    let root = |c: &Option<Located<InstanceId>>| c.as_ref().and_then(|c| c.value.root.clone());
+    out.document = Some(ArchivedDocument {
+        document_oid: oid.unwrap_or_default(),
+        set_id: root(&parsed.set_id).unwrap_or_default(),
+        version: parsed
+            .version
+            .as_ref()
+            .and_then(|v| v.value.parse().ok())
+            .unwrap_or(1),
+        client_id: parsed
+            .client
+            .as_ref()
+            .and_then(|c| c.value.extension.clone().or(c.value.root.clone()))
+            .unwrap_or_default(),
+        custodian: root(&parsed.custodian).unwrap_or_default(),
+        organiser: parsed.organiser.as_ref().map(|o| o.value.clone()),
+        register: code(&parsed.register),
+        document_group: code(&parsed.document_group),
+        document_type: code(&parsed.specific_document_type),
+        case_id: parsed.case_id.as_ref().and_then(|c| c.value.root.clone()),
+        client_relationship: parsed.client_relationship.as_ref().map(|c| c.value.clone()),
+        effective_time: parsed.effective_time.as_ref().map(|e| e.value.clone()),
+        cda: cda_text.into_bytes(),
+    });
+    out
 }
 
 #[cfg(test)]
@@ -137,6 +393,7 @@ mod tests {
     use super::*;
     use crate::document::sample::SampleDocument;
     use crate::document::{Body, Metadata, Profile, build_cda};
+    use crate::message::build::{MessageSpec, build_archive_message};
     use crate::pki::{GenerateOptions, generate_kit};
     use crate::xmldsig::{SignatureType, Signer, sign_kanta_document};
     use std::path::PathBuf;
@@ -152,6 +409,13 @@ mod tests {
         })
     }
 
+    fn profile() -> ArchiveProfile {
+        ArchiveProfile::new(
+            &crate::config::Config::builtin().unwrap().archive,
+            SoteRegister::bundled().unwrap(),
+        )
+    }
+
     fn sign(xml: &str, role: &str, kind: SignatureType) -> String {
         let s = Signer::from_kit(&kit().0, role).unwrap();
         sign_kanta_document(xml, &s, kind, OffsetDateTime::now_utc(), "sig_v").unwrap()
@@ -159,18 +423,48 @@ mod tests {
 
     fn codes(text: &str) -> Vec<String> {
         let trust = TrustStore::from_kit(&kit().0).unwrap();
+        let p = profile();
         let v = validate_text(
             text,
-            &ValidateOptions {
-                trust: Some(&trust),
-                test_identities_only: true,
-                now: OffsetDateTime::now_utc(),
-            },
+            &p.context(Some(&trust), None, OffsetDateTime::now_utc()),
         );
         v.findings.into_iter().map(|f| f.code).collect()
     }
 
+    fn process(body: &str, cert_org: &str) -> MessageOutcome {
+        let trust = TrustStore::from_kit(&kit().0).unwrap();
+        let p = profile();
+        process_message(
+            body.as_bytes(),
+            &p.context(Some(&trust), Some(cert_org), OffsetDateTime::now_utc()),
+        )
+    }
+
+    fn codes_of(o: &MessageOutcome) -> Vec<&str> {
+        o.findings.iter().map(|f| f.code.as_str()).collect()
+    }
+
+    const TESTILA: &str = "1.2.246.10.99900016.10.0";
+    const KOKEILUMAKI: &str = "1.2.246.10.99900024.10.0";
+    const SIMULAATIOHOIVA: &str = "1.2.246.10.99900032.10.0";
     const SYSTEM_TESTILA: &str = "system-signature:1.2.246.10.99900016.10.0";
+
+    /// A signed message for `meta`, with `spec` adjusted by `tweak`.
+    fn message(
+        meta: &Metadata,
+        role: &str,
+        kind: SignatureType,
+        tweak: impl FnOnce(&mut MessageSpec),
+    ) -> String {
+        let cda = sign(&build_cda(meta, &Body::example(meta, 200)), role, kind);
+        let mut spec = MessageSpec::for_document(meta, "1");
+        tweak(&mut spec);
+        build_archive_message(&spec, meta, &cda)
+    }
+
+    fn sp1() -> Metadata {
+        Metadata::client_relationship_example("1.2.246.10.99900016.10.0.31", "010190-902S")
+    }
 
     #[test]
     fn properly_signed_documents_of_both_profiles_pass() {
@@ -225,31 +519,147 @@ mod tests {
         let mut body = Body::example(&meta, 10);
         body.json = r#"{"asiakkuusasiakirja":{"huoltaja":"311299F1236"}}"#.into();
         assert_eq!(codes(&build_cda(&meta, &body)), vec!["G-001", "P-002"]);
+        assert_eq!(codes("<x"), vec!["W-001"]);
     }
 
     #[test]
-    fn a_message_is_followed_to_its_cda() {
+    fn valid_messages_are_accepted_with_the_document_to_archive() {
+        let o = process(
+            &message(&sp1(), SYSTEM_TESTILA, SignatureType::System, |_| {}),
+            TESTILA,
+        );
+        assert_eq!(codes_of(&o), Vec::<&str>::new());
+        assert_eq!(o.ack, AckCode::AA);
+        let d = o.document.unwrap();
+        assert_eq!(d.document_oid, "1.2.246.10.99900016.10.0.31");
+        assert_eq!(d.client_id, "010190-902S");
+        assert!(
+            String::from_utf8(d.cda)
+                .unwrap()
+                .contains("<ds:SignatureValue>")
+        );
+        let sp17 = Metadata::client_document_example(
+            "1.2.246.10.99900016.10.0.32",
+            "010594Y9032",
+            "99900000011",
+        );
+        let o = process(
+            &message(
+                &sp17,
+                "professional:99900000011",
+                SignatureType::Professional,
+                |_| {},
+            ),
+            TESTILA,
+        );
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AA, vec![]));
+    }
+
+    #[test]
+    fn wrapper_problems_are_rejected_with_ar() {
+        let o = process(
+            &message(&sp1(), SYSTEM_TESTILA, SignatureType::System, |s| {
+                s.receiver = "1.2.3".into()
+            }),
+            TESTILA,
+        );
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AR, vec!["W-012"]));
+        let o = process(
+            &message(&sp1(), SYSTEM_TESTILA, SignatureType::System, |s| {
+                s.processing_code = "P".into()
+            }),
+            TESTILA,
+        );
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AR, vec!["W-017"]));
+        let o = process(
+            &message(&sp1(), SYSTEM_TESTILA, SignatureType::System, |s| {
+                s.service_request = "SP9".into()
+            }),
+            TESTILA,
+        );
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AR, vec!["S-002"]));
+        let o = process(
+            "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><RCMR_IN200016FI01 xmlns=\"urn:hl7-org:v3\"/></soap:Body></soap:Envelope>",
+            TESTILA,
+        );
+        assert_eq!(o.ack, AckCode::AR);
+        assert!(
+            codes_of(&o).contains(&"W-011") && codes_of(&o).contains(&"W-010"),
+            "{:?}",
+            codes_of(&o)
+        );
+    }
+
+    #[test]
+    fn content_problems_are_errors_with_ae() {
+        // SP17 for a client-relationship document.
+        let o = process(
+            &message(&sp1(), SYSTEM_TESTILA, SignatureType::System, |s| {
+                s.service_request = "SP17".into()
+            }),
+            TESTILA,
+        );
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AE, vec!["S-003"]));
+        // The frame names another document.
+        let meta = sp1();
         let cda = sign(
-            &SampleDocument::default().to_xml(),
+            &build_cda(&meta, &Body::example(&meta, 50)),
             SYSTEM_TESTILA,
             SignatureType::System,
         );
-        let wrap = |cid: &str| {
-            let mime = crate::message::mime::encode_related(cda.as_bytes(), cid, "b1");
-            let esc = mime
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;");
-            format!(
-                "<RCMR_IN200002FI01 xmlns=\"urn:hl7-org:v3\"><controlActProcess><subject><clinicalDocument><text mediaType=\"multipart/related\">{esc}</text></clinicalDocument></subject></controlActProcess></RCMR_IN200002FI01>"
+        let mut frame_meta = meta.clone();
+        frame_meta.effective_time = "20250101100000+0200".into();
+        let xml = build_archive_message(&MessageSpec::for_document(&meta, "1"), &frame_meta, &cda);
+        let o = process(&xml, TESTILA);
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AE, vec!["H-009"]));
+        assert!(o.document.is_none());
+    }
+
+    #[test]
+    fn another_organisations_certificate_cannot_archive_for_the_custodian() {
+        let o = process(
+            &message(&sp1(), SYSTEM_TESTILA, SignatureType::System, |_| {}),
+            KOKEILUMAKI,
+        );
+        assert_eq!(o.ack, AckCode::AE);
+        assert_eq!(codes_of(&o), vec!["A-004", "A-005"]);
+    }
+
+    #[test]
+    fn a_producer_needs_a_register_use_right() {
+        let producer_doc = |organiser: &str| {
+            let mut m =
+                Metadata::client_relationship_example("1.2.246.10.99900032.10.0.77", "010190-902S");
+            m.custodian = SIMULAATIOHOIVA.into();
+            m.custodian_name = "Simulaatiohoiva Oy".into();
+            m.organiser = Some(organiser.into());
+            message(
+                &m,
+                "system-signature:1.2.246.10.99900032.10.0",
+                SignatureType::System,
+                |_| {},
             )
         };
-        assert_eq!(
-            codes(&wrap("1.2.246.10.99900016.10.0.20260001")),
-            Vec::<String>::new()
+        let o = process(&producer_doc(TESTILA), SIMULAATIOHOIVA);
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AA, vec![]));
+        let o = process(&producer_doc(KOKEILUMAKI), SIMULAATIOHOIVA);
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AE, vec!["A-006"]));
+    }
+
+    #[test]
+    fn a_hidden_real_range_code_in_the_json_is_caught_through_the_message() {
+        let meta = sp1();
+        let mut body = Body::example(&meta, 10);
+        body.json = r#"{"asiakkuusasiakirja":{"huoltaja":"311299F1236"}}"#.into();
+        let cda = sign(
+            &build_cda(&meta, &body),
+            SYSTEM_TESTILA,
+            SignatureType::System,
         );
-        assert_eq!(codes(&wrap("1.2.3")), vec!["M-008"]);
-        assert_eq!(codes("<x/>"), vec!["H-001"]);
-        assert_eq!(codes("<x"), vec!["W-001"]);
+        let xml = build_archive_message(&MessageSpec::for_document(&meta, "1"), &meta, &cda);
+        let o = process(&xml, TESTILA);
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AE, vec!["P-002"]));
+        // And offline validation of the same message says the same (without the certificate).
+        assert_eq!(codes(&xml), vec!["P-002"]);
     }
 }

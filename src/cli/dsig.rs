@@ -476,16 +476,22 @@ pub fn validate(
     files: &[PathBuf],
 ) -> Result<u8, Failure> {
     let trust = load_trust(trust)?;
+    let cfg = crate::config::Config::builtin().map_err(Failure::internal)?;
+    let mut profile = crate::validate::ArchiveProfile::new(
+        &cfg.archive,
+        crate::identity::SoteRegister::bundled().map_err(Failure::internal)?,
+    );
+    profile.test_identities_only = !production;
     let mut all_passed = true;
     for file in files {
         let text = read(file)?;
         let v = crate::validate::validate_text(
             &text,
-            &crate::validate::ValidateOptions {
-                trust: trust.as_ref().map(|(t, _)| t),
-                test_identities_only: !production,
-                now: time::OffsetDateTime::now_utc(),
-            },
+            &profile.context(
+                trust.as_ref().map(|(t, _)| t),
+                None,
+                time::OffsetDateTime::now_utc(),
+            ),
         );
         all_passed &= v.passed();
         if json {

@@ -97,6 +97,20 @@ pub struct IdentityConfig {
     pub fingerprint_map: BTreeMap<String, String>,
 }
 
+/// `[archive]`: the archiving profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// Expected receiver device id.
+    pub receiver_device: String,
+    /// Accepted processing codes.
+    pub processing_codes: Vec<String>,
+    /// Only 900–999 identity codes anywhere.
+    pub test_identities_only: bool,
+    /// Acknowledgement interaction id.
+    pub ack_interaction: String,
+}
+
 /// `[register]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,6 +137,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// `[identity]`.
     pub identity: IdentityConfig,
+    /// `[archive]`.
+    pub archive: ArchiveConfig,
     /// `[register]`.
     pub register: RegisterConfig,
     /// `[data]`.

@@ -101,13 +101,13 @@ pub struct ParsedCda {
     pub body: Option<ParsedBody>,
 }
 
-fn child<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
+pub(crate) fn child<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
     node.children().find(|c| {
         c.is_element() && c.tag_name().namespace() == Some(ns) && c.tag_name().name() == name
     })
 }
 
-fn path<'a, 'i>(node: Node<'a, 'i>, steps: &[(&str, &str)]) -> Option<Node<'a, 'i>> {
+pub(crate) fn path<'a, 'i>(node: Node<'a, 'i>, steps: &[(&str, &str)]) -> Option<Node<'a, 'i>> {
     steps
         .iter()
         .try_fold(node, |n, (ns, name)| child(n, ns, name))
@@ -117,7 +117,7 @@ fn attr(node: Node<'_, '_>, name: &str) -> Option<String> {
     node.attribute(name).map(str::to_owned)
 }
 
-fn ii(node: Node<'_, '_>) -> Located<InstanceId> {
+pub(crate) fn ii(node: Node<'_, '_>) -> Located<InstanceId> {
     Located {
         value: InstanceId {
             root: attr(node, "root"),
@@ -128,7 +128,7 @@ fn ii(node: Node<'_, '_>) -> Located<InstanceId> {
     }
 }
 
-fn cd(node: Node<'_, '_>) -> Located<CodedValue> {
+pub(crate) fn cd(node: Node<'_, '_>) -> Located<CodedValue> {
     Located {
         value: CodedValue {
             code: attr(node, "code"),
@@ -140,7 +140,7 @@ fn cd(node: Node<'_, '_>) -> Located<CodedValue> {
     }
 }
 
-fn text(node: Node<'_, '_>) -> String {
+pub(crate) fn text(node: Node<'_, '_>) -> String {
     node.children().filter_map(|c| c.text()).collect()
 }
 

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod document;
 pub mod signature;
+pub mod wrapper;
 
 use serde::Serialize;
 
@@ -88,6 +89,27 @@ pub const CATALOGUE: &[Rule] = &[
         Assumed,
         "Organisaatio on merkitty rekisteriin passiiviseksi",
         "The organisation is marked inactive in the register",
+    ),
+    rule(
+        "A-004",
+        Error,
+        Assumed,
+        "Lähettäjän laitetunniste ei ole asiakasvarmenteen organisaatio",
+        "The sender device is not the client certificate's organisation",
+    ),
+    rule(
+        "A-005",
+        Error,
+        Assumed,
+        "Rekisterinpitäjä ei ole asiakasvarmenteen organisaatio",
+        "The custodian is not the client certificate's organisation",
+    ),
+    rule(
+        "A-006",
+        Error,
+        Confirmed,
+        "Rekisterinkäyttöoikeus puuttuu",
+        "No register use right into the organiser's register",
     ),
     rule(
         "B-001",
@@ -293,6 +315,13 @@ pub const CATALOGUE: &[Rule] = &[
         "A timestamp is not YYYYMMDDHHMMSS±ZZZZ",
     ),
     rule(
+        "H-009",
+        Error,
+        Confirmed,
+        "Siirtokehyksen ja asiakirjan tiedot eivät täsmää",
+        "The frame and the document disagree",
+    ),
+    rule(
         "M-001",
         Error,
         Assumed,
@@ -375,6 +404,34 @@ pub const CATALOGUE: &[Rule] = &[
         Assumed,
         "Asiakkaan tunnisteen juuri on tuntematon",
         "The client identifier's root is unknown",
+    ),
+    rule(
+        "S-001",
+        Error,
+        Confirmed,
+        "Palvelupyyntöjä on oltava täsmälleen yksi",
+        "Exactly one service request is required",
+    ),
+    rule(
+        "S-002",
+        Error,
+        Assumed,
+        "Palvelupyyntö ei sovi sanomaan",
+        "The service request does not fit the interaction",
+    ),
+    rule(
+        "S-003",
+        Error,
+        Assumed,
+        "Palvelupyyntö ei vastaa asiakirjaryhmää",
+        "The service request does not match the document group",
+    ),
+    rule(
+        "S-004",
+        Error,
+        Confirmed,
+        "Käyttötilanne puuttuu",
+        "The usage situation is absent",
     ),
     rule(
         "T-001",
@@ -536,6 +593,55 @@ pub const CATALOGUE: &[Rule] = &[
         Assumed,
         "Sanoma on liian suuri",
         "The message is too large",
+    ),
+    rule(
+        "W-010",
+        Error,
+        Confirmed,
+        "Sanoman juurielementti ja interactionId eivät täsmää",
+        "The root element and interactionId disagree",
+    ),
+    rule(
+        "W-011",
+        Error,
+        Assumed,
+        "Sanomatyyppiä ei hyväksytä tässä",
+        "The interaction is not accepted here",
+    ),
+    rule(
+        "W-012",
+        Error,
+        Confirmed,
+        "Vastaanottajan laitetunniste ei ole arkisto",
+        "The receiver device is not the archive",
+    ),
+    rule(
+        "W-014",
+        Error,
+        Assumed,
+        "Sanoman luontiaika puuttuu",
+        "The message creation time is absent",
+    ),
+    rule(
+        "W-015",
+        Error,
+        Assumed,
+        "Sanoman tunniste puuttuu",
+        "The message id is absent",
+    ),
+    rule(
+        "W-016",
+        Error,
+        Assumed,
+        "Sanoman tunniste on jo käytetty",
+        "The message id has been used before",
+    ),
+    rule(
+        "W-017",
+        Error,
+        Assumed,
+        "processingCode ei sovi ympäristöön",
+        "The processingCode does not fit this environment",
     ),
     rule(
         "W-099",
