@@ -74,14 +74,14 @@ fn steps(index: &Index) -> Vec<Step> {
     }
     if let Some(first) = index.with_prefix("client:").next() {
         steps.push(Step {
-            label: "SOAP request to /archive (not implemented yet)".into(),
+            label: "archive a signed asiakkuusasiakirja (SP1) → AA".into(),
             role: Some(first.role.clone()),
             versions: BOTH,
             http: HttpVersion::Http1,
             method: "POST",
             path: "/archive",
-            expect: Expect::Status(500),
-            expect_code: Some("W-099"),
+            expect: Expect::Status(200),
+            expect_code: None,
         });
     }
     steps.push(Step {
@@ -124,7 +124,35 @@ fn steps(index: &Index) -> Vec<Step> {
     steps
 }
 
-const SOAP_PROBE: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><RCMR_IN200002FI01 xmlns="urn:hl7-org:v3" ITSVersion="XML_1.0"/></soap:Body></soap:Envelope>"#;
+/// A signed SP1 archive message from the kit's first organisation (Testilä).
+fn archive_message(kit: &Path) -> Result<String, Failure> {
+    use crate::document::{Body, Metadata, build_cda};
+    use crate::message::build::{MessageSpec, build_archive_message};
+    use crate::xmldsig::{SignatureType, Signer, new_signature_id, sign_kanta_document};
+    // Unique per run, so that a kept data directory does not see a replay.
+    let run = time::OffsetDateTime::now_utc()
+        .unix_timestamp_nanos()
+        .to_string();
+    let meta = Metadata::client_relationship_example(
+        &format!("1.2.246.10.99900016.10.0.2026.{run}"),
+        "010190-902S",
+    );
+    let signer = Signer::from_kit(kit, "system-signature:1.2.246.10.99900016.10.0")
+        .map_err(Failure::internal)?;
+    let cda = sign_kanta_document(
+        &build_cda(&meta, &Body::example(&meta, 2000)),
+        &signer,
+        SignatureType::System,
+        time::OffsetDateTime::now_utc(),
+        &new_signature_id(),
+    )
+    .map_err(Failure::internal)?;
+    Ok(build_archive_message(
+        &MessageSpec::for_document(&meta, "1"),
+        &meta,
+        &cda,
+    ))
+}
 
 async fn newest_record(log: &ExchangeLog, after: i64) -> Option<StoredExchange> {
     // The server logs a refused handshake after the client has already seen the alert.
@@ -173,7 +201,7 @@ async fn run_step(
         MtlsClient::new(&ca, identity, step.versions, step.http).map_err(Failure::internal)?;
     let (body, ct) = if step.method == "POST" {
         (
-            Bytes::from_static(SOAP_PROBE.as_bytes()),
+            Bytes::from(archive_message(kit)?),
             Some("text/xml; charset=UTF-8"),
         )
     } else {
@@ -194,7 +222,9 @@ async fn run_step(
         .is_none_or(|c| codes.iter().any(|x| x == c));
     Ok(match result {
         Ok(resp) => Outcome {
-            ok: step.expect == Expect::Status(resp.status) && code_ok,
+            ok: step.expect == Expect::Status(resp.status)
+                && code_ok
+                && (step.method != "POST" || reason.starts_with("AA:")),
             got: format!(
                 "HTTP {} over {} {}",
                 resp.status,

@@ -3,5 +3,7 @@
 //! it in the same SQLite file (one transaction per accepted request).
 
 mod exchange_log;
+mod store;
 
 pub use exchange_log::{ExchangeKind, ExchangeLog, ExchangeRecord, LogError, StoredExchange};
+pub use store::{ArchiveStore, StoreError, StoredDocument};

@@ -535,7 +535,7 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
             crate::server::ServeError::Log(_) | crate::server::ServeError::Startup(_) | crate::server::ServeError::ReadyFile { .. } => {
                 Failure::usage(e)
             }
-            crate::server::ServeError::Bind { .. } => Failure::usage(e),
+            crate::server::ServeError::Bind { .. } | crate::server::ServeError::Store(_) => Failure::usage(e),
         })?;
         println!("kanta-sim archive listening on https://{} (mutual TLS, strict)", server.bound.listen);
         if let Some(d) = server.bound.diagnostic {

@@ -322,6 +322,13 @@ pub const CATALOGUE: &[Rule] = &[
         "The frame and the document disagree",
     ),
     rule(
+        "L-001",
+        Error,
+        Assumed,
+        "Asiakirjan versio on jo arkistoitu",
+        "This document version is already archived",
+    ),
+    rule(
         "M-001",
         Error,
         Assumed,

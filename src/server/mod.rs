@@ -16,12 +16,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::archive::{ExchangeKind, ExchangeLog, ExchangeRecord, LogError};
+use crate::archive::{
+    ArchiveStore, ExchangeKind, ExchangeLog, ExchangeRecord, LogError, StoreError,
+};
 use crate::config::Config;
 use crate::tls::{
     HandshakeProblem, ListenerMode, Peer, ServerMaterial, StartupError, VerdictSlot,
     classify_handshake_error,
 };
+use crate::validate::ArchiveProfile;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +35,9 @@ pub enum ServeError {
     /// The data directory or the log.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// The archive store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// Binding failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -55,6 +61,15 @@ pub(crate) struct State {
     pub(crate) config: Config,
     pub(crate) material: ServerMaterial,
     pub(crate) log: ExchangeLog,
+    pub(crate) store: ArchiveStore,
+    /// What the blocking archive pipeline needs, shareable with its worker threads.
+    pub(crate) shared: Arc<Judging>,
+}
+
+/// The archive pipeline's inputs that outlive one request.
+pub(crate) struct Judging {
+    pub(crate) profile: ArchiveProfile,
+    pub(crate) trust: Arc<crate::pki::TrustStore>,
 }
 
 /// Where the server listens, written to the ready file as JSON.
@@ -74,6 +89,8 @@ pub struct ServerHandle {
     pub bound: Bound,
     /// The exchange log.
     pub log: ExchangeLog,
+    /// The document store.
+    pub store: ArchiveStore,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -118,10 +135,17 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
             source,
         })?;
     }
+    let store = ArchiveStore::open(&config.data.dir)?;
+    let shared = Arc::new(Judging {
+        profile: ArchiveProfile::new(&config.archive, (*material.register).clone()),
+        trust: material.trust.clone(),
+    });
     let state = Arc::new(State {
         config,
         material,
         log: log.clone(),
+        store: store.clone(),
+        shared,
     });
     let (tx, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -137,6 +161,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
     Ok(ServerHandle {
         bound,
         log,
+        store,
         shutdown: tx,
         tasks,
     })

@@ -12,11 +12,14 @@ use hyper::{Request, Response, StatusCode};
 use time::OffsetDateTime;
 
 use super::State;
+use crate::archive::StoreError;
 use crate::archive::{ExchangeKind, ExchangeRecord};
+use crate::message::ack::{Ack, AckCode};
 use crate::message::soap::{Fault, SoapVersion, summarise_envelope};
 use crate::rules::Finding;
 use crate::rules::access::{AccessProblem, check_organisation};
 use crate::tls::{CertVerdict, ListenerMode, Peer};
+use crate::validate::{MessageOutcome, process_message};
 
 type Resp = Response<Full<Bytes>>;
 
@@ -206,24 +209,142 @@ async fn archive(
         Ok(e) => e,
         Err(finding) => return fault_outcome(Fault::sender(version, vec![finding])),
     };
-    let interaction = envelope
-        .interaction
-        .unwrap_or_else(|| "(empty Body)".into());
-    let org = peer.organisation.as_ref().map_or("", |o| o.oid.as_str());
-    fault_outcome(Fault {
-        version: envelope.version,
-        code: crate::message::soap::FaultCode::Receiver,
-        reason: format!(
-            "W-099: interaction {interaction} is not implemented by this kanta-sim version"
+    let org = peer
+        .organisation
+        .as_ref()
+        .map(|o| o.oid.clone())
+        .unwrap_or_default();
+    let now = OffsetDateTime::now_utc();
+    // Parsing, canonicalization and RSA are CPU work: off the async workers.
+    let judged = {
+        let body = body.clone();
+        let org = org.clone();
+        let shared = state.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let ctx = shared.profile.context(Some(&shared.trust), Some(&org), now);
+            process_message(&body, &ctx)
+        })
+        .await
+    };
+    let mut outcome = match judged {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "the archive pipeline panicked");
+            return fault_outcome(Fault {
+                version: envelope.version,
+                code: crate::message::soap::FaultCode::Receiver,
+                reason: "internal error while processing the message".into(),
+                findings: vec![],
+            });
+        }
+    };
+    if let (AckCode::AA, Some(doc)) = (outcome.ack, &outcome.document) {
+        let (root, ext) = outcome.message_id.clone().unwrap_or_default();
+        let ext = ext.unwrap_or_default();
+        let store = state.store.clone();
+        let doc = doc.clone();
+        let sender = outcome.sender.clone().unwrap_or_default();
+        let stored = tokio::task::spawn_blocking(move || {
+            store.archive((&root, &ext), &sender, &body, &doc, now)
+        })
+        .await;
+        match stored {
+            Ok(Ok(())) => {}
+            Ok(Err(StoreError::DuplicateMessage { root, extension })) => {
+                outcome.ack = AckCode::AE;
+                outcome.findings.push(Finding::new(
+                    "W-016",
+                    "/*/id",
+                    format!("message id {root} / {extension} has been received before"),
+                ));
+            }
+            Ok(Err(StoreError::DuplicateDocument {
+                document_oid,
+                version,
+            })) => {
+                outcome.ack = AckCode::AE;
+                outcome.findings.push(Finding::new(
+                    "L-001",
+                    "/ClinicalDocument/id",
+                    format!("document {document_oid} version {version} is already archived; a new version needs versionNumber + 1"),
+                ));
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "archive store failed");
+                return fault_outcome(Fault {
+                    version: envelope.version,
+                    code: crate::message::soap::FaultCode::Receiver,
+                    reason: format!("the archive could not store the document: {e}"),
+                    findings: vec![],
+                });
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "archive store task failed");
+                return fault_outcome(Fault {
+                    version: envelope.version,
+                    code: crate::message::soap::FaultCode::Receiver,
+                    reason: "internal error while storing the document".into(),
+                    findings: vec![],
+                });
+            }
+        }
+    }
+    ack_outcome(state, &outcome, envelope.version, now)
+}
+
+fn ack_outcome(
+    state: &State,
+    outcome: &MessageOutcome,
+    version: SoapVersion,
+    now: OffsetDateTime,
+) -> Outcome {
+    let stamp = now
+        .format(&time::macros::format_description!(
+            "[year][month][day][hour][minute][second]+0000"
+        ))
+        .unwrap_or_default();
+    let ack_id = format!("{}", now.unix_timestamp_nanos());
+    let target = outcome
+        .message_id
+        .as_ref()
+        .map(|(r, e)| (r.as_str(), e.as_deref()));
+    let xml = Ack {
+        soap: version,
+        interaction: &state.config.archive.ack_interaction,
+        id: (&state.config.archive.receiver_device, &ack_id),
+        creation_time: &stamp,
+        archive_device: &state.config.archive.receiver_device,
+        requester_device: outcome.sender.as_deref(),
+        target,
+        code: outcome.ack,
+        findings: &outcome.findings,
+    }
+    .to_xml();
+    let codes = outcome.findings.iter().map(|f| f.code.clone()).collect();
+    let summary = match (&outcome.document, outcome.ack) {
+        (Some(d), AckCode::AA) => format!("AA: archived {} version {}", d.document_oid, d.version),
+        _ => format!(
+            "{}: {}",
+            outcome.ack.as_str(),
+            outcome
+                .findings
+                .iter()
+                .map(|f| format!("{} {}", f.code, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
-        findings: vec![Finding::new(
-            "W-099",
-            "/Envelope/Body/*[1]",
-            format!(
-                "interaction {interaction} from organisation {org} is recognised as SOAP but not implemented yet"
-            ),
-        )],
-    })
+    };
+    // HL7-level outcomes travel as HTTP 200 (interface.md §1.8); the verdict is in the ack.
+    let mut response = respond(200, version.content_type(), xml);
+    if let Ok(v) = outcome.ack.as_str().parse() {
+        response.headers_mut().insert("x-kanta-sim-ack", v);
+    }
+    Outcome {
+        response,
+        codes,
+        summary,
+        detail: serde_json::json!({ "ack": outcome.ack, "findings": outcome.findings, "message_id": outcome.message_id }),
+    }
 }
 
 fn diagnose(state: &State, peer: &Peer, verdict: &CertVerdict, req: &Request<Incoming>) -> Outcome {
