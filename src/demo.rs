@@ -148,7 +148,7 @@ fn archive_message(kit: &Path) -> Result<String, Failure> {
     )
     .map_err(Failure::internal)?;
     Ok(build_archive_message(
-        &MessageSpec::for_document(&meta, "1"),
+        &MessageSpec::for_document(&meta, &run),
         &meta,
         &cda,
     ))
