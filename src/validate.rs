@@ -238,6 +238,97 @@ pub struct MessageOutcome {
     pub document: Option<ArchivedDocument>,
 }
 
+/// The validation service's request (Kela's public JSON contract, interface.md §5.2).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationServiceRequest {
+    /// Caller's id for the request.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// Service request code, e.g. `SP1`.
+    pub palvelu_pyynto: String,
+    /// Meaning unknown [U]; always "1" in the published examples.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// The frame (`RCMR_IN200002FI01` …), without the SOAP envelope.
+    pub siirtokehys_xml: String,
+    /// The CDA.
+    pub asiakirja_xml: String,
+}
+
+/// Validates a frame and a document given separately, as Kela's validation service does:
+/// wrapper, service request, document, signature and frame-consistency rules (no
+/// authorisation: the service judges content, not the caller).
+pub fn validate_pair(req: &ValidationServiceRequest, ctx: &MessageContext<'_>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let frame_doc = match parse(&req.siirtokehys_xml, &Limits::default()) {
+        Ok(d) => d,
+        Err(e) => return vec![xml_finding(&e, "siirtokehysXml")],
+    };
+    let Some(root) = interaction_element(&frame_doc) else {
+        return vec![Finding::new(
+            "W-002",
+            "siirtokehysXml",
+            "no HL7 interaction",
+        )];
+    };
+    let hl7 = parse_request(root);
+    findings.extend(wrapper_rules(&hl7, &ctx.wrapper));
+    if let Some(sr) = hl7.service_requests.first()
+        && sr.value.code.as_deref() != Some(req.palvelu_pyynto.as_str())
+    {
+        findings.push(Finding::new(
+            "S-005",
+            &sr.path,
+            format!(
+                "palveluPyynto {:?} differs from the frame's service request {:?}",
+                req.palvelu_pyynto,
+                sr.value.code.as_deref().unwrap_or("")
+            ),
+        ));
+    }
+    match parse(&req.asiakirja_xml, &Limits::default()) {
+        Err(e) => findings.push(xml_finding(&e, "asiakirjaXml")),
+        Ok(cda_doc) => {
+            match check_cda(&req.asiakirja_xml, &cda_doc, &ctx.validate, &mut findings) {
+                None => findings.push(Finding::new(
+                    "H-001",
+                    "asiakirjaXml",
+                    "no urn:hl7-org:v3 ClinicalDocument",
+                )),
+                Some(parsed) => {
+                    findings.extend(service_request_matches(&hl7, &parsed));
+                    findings.extend(frame_consistency(&hl7, &parsed));
+                }
+            }
+        }
+    }
+    findings.sort_by(|a, b| a.code.cmp(&b.code));
+    findings
+}
+
+/// Kela's failure description: numbered, semicolon-separated messages in Finnish (the rule's
+/// Finnish text, then the detail and the place).
+pub fn kela_description(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .filter(|f| f.is_error())
+        .enumerate()
+        .map(|(i, f)| {
+            let fi = crate::rules::rule_by_id(&f.code).map_or("", |r| r.fi);
+            format!(
+                "{}: {} {} ({}; {})",
+                i + 1,
+                f.code,
+                fi,
+                f.message,
+                f.location
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Reads and judges an archive message. Wrapper problems give AR and stop there; content
 /// problems give AE; otherwise AA (with any warnings) and the document to archive.
 pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome {

@@ -397,3 +397,80 @@ async fn unknown_route_is_404_with_the_routes_listed() {
     assert!(String::from_utf8_lossy(&r.body).contains("POST /archive"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_validation_service_clone_answers_with_kelas_contract() {
+    let server = start(kit("archive")).await;
+    let meta =
+        Metadata::client_relationship_example("1.2.246.10.99900016.10.0.2026.401", "010190-902S");
+    let signer = Signer::from_kit(kit_dir(), "system-signature:1.2.246.10.99900016.10.0").unwrap();
+    let cda = sign_kanta_document(
+        &build_cda(&meta, &Body::example(&meta, 500)),
+        &signer,
+        SignatureType::System,
+        OffsetDateTime::now_utc(),
+        "sig_vs",
+    )
+    .unwrap();
+    let message = build_archive_message(&MessageSpec::for_document(&meta, "401"), &meta, &cda);
+    let start = message.find("<RCMR_IN200002FI01").unwrap();
+    let end = message.find("</RCMR_IN200002FI01>").unwrap() + "</RCMR_IN200002FI01>".len();
+    let frame = &message[start..end];
+    let call = |body: serde_json::Value| {
+        let kit = kit("archive");
+        let addr = server.addr();
+        async move {
+            client(
+                kit,
+                Some(&format!("client:{TESTILA}")),
+                BOTH,
+                HttpVersion::Http1,
+            )
+            .request(
+                addr,
+                "POST",
+                "/shark-validointi/validoi/asiakirja/tulos",
+                Some("application/json"),
+                Bytes::from(body.to_string()),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let ok = call(serde_json::json!({"messageId": "m-1", "palveluPyynto": "SP1", "level": "1", "siirtokehysXml": frame, "asiakirjaXml": cda})).await;
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+    assert!(ok.body.is_empty());
+
+    let unsigned = build_cda(&meta, &Body::example(&meta, 500));
+    let bad = call(serde_json::json!({"messageId": "m-2", "palveluPyynto": "SP17", "level": "1", "siirtokehysXml": frame, "asiakirjaXml": unsigned})).await;
+    assert_ne!(bad.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&bad.body).unwrap();
+    let description = v["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("1: ") && description.contains("; 2: "),
+        "{description}"
+    );
+    assert!(
+        description.contains("G-001") && description.contains("S-005"),
+        "{description}"
+    );
+
+    let junk = client(
+        kit("archive"),
+        Some(&format!("client:{TESTILA}")),
+        BOTH,
+        HttpVersion::Http1,
+    )
+    .request(
+        server.addr(),
+        "POST",
+        "/shark-validointi/validoi/asiakirja/tulos",
+        Some("application/json"),
+        Bytes::from_static(b"{\"nope\":1}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(junk.status, 400);
+    assert!(String::from_utf8_lossy(&junk.body).contains("W-005"));
+    server.stop().await;
+}

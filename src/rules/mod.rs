@@ -441,6 +441,13 @@ pub const CATALOGUE: &[Rule] = &[
         "The usage situation is absent",
     ),
     rule(
+        "S-005",
+        Error,
+        Assumed,
+        "palveluPyynto ei vastaa siirtokehyksen palvelupyyntöä",
+        "palveluPyynto differs from the frame's service request",
+    ),
+    rule(
         "T-001",
         Error,
         Assumed,
@@ -600,6 +607,13 @@ pub const CATALOGUE: &[Rule] = &[
         Assumed,
         "Sanoma on liian suuri",
         "The message is too large",
+    ),
+    rule(
+        "W-005",
+        Error,
+        Assumed,
+        "Pyyntö ei ole validointipalvelun JSON-muotoa",
+        "The request is not the validation service's JSON",
     ),
     rule(
         "W-010",

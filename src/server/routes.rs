@@ -127,12 +127,16 @@ async fn strict(state: &State, peer: &Peer, req: Request<Incoming>) -> Outcome {
             Err(problem) => access_refused_json(&problem),
         },
         ("POST", "/archive") => archive(state, peer, access, req).await,
+        ("POST", VALIDATION_SERVICE) => match access {
+            Ok(_) => validation_service(state, req).await,
+            Err(problem) => access_refused_json(&problem),
+        },
         (m, p) => Outcome {
             response: json(
                 404,
                 &serde_json::json!({
                     "error": format!("no route {m} {p}"),
-                    "routes": ["POST /archive (SOAP 1.1 or 1.2 carrying HL7 V3)", "GET /health"],
+                    "routes": ["POST /archive (SOAP 1.1 or 1.2 carrying HL7 V3)", format!("POST {VALIDATION_SERVICE} (Kela's validation service contract)"), "GET /health".to_owned()],
                 }),
             ),
             codes: vec![],
@@ -290,6 +294,81 @@ async fn archive(
         }
     }
     ack_outcome(state, &outcome, envelope.version, now)
+}
+
+/// Kela's validation service path.
+const VALIDATION_SERVICE: &str = "/shark-validointi/validoi/asiakirja/tulos";
+
+/// The validation-service clone: an empty 200 when valid, otherwise 400 with a JSON
+/// `description` of numbered findings (and, beyond Kela's contract, the findings themselves).
+async fn validation_service(state: &State, req: Request<Incoming>) -> Outcome {
+    let limit = state.config.server.max_body_bytes;
+    let refuse = |code: &str, message: String| {
+        let f = vec![Finding::new(code, "request body", message)];
+        Outcome {
+            response: json(
+                400,
+                &serde_json::json!({ "description": crate::validate::kela_description(&f), "findings": f }),
+            ),
+            codes: vec![code.to_owned()],
+            summary: f[0].message.clone(),
+            detail: serde_json::json!({ "findings": f }),
+        }
+    };
+    let body = match Limited::new(req.into_body(), limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return refuse(
+                "W-004",
+                format!("request body refused: {e} (limit {limit} bytes)"),
+            );
+        }
+    };
+    let request: crate::validate::ValidationServiceRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return refuse(
+                "W-005",
+                format!(
+                    "expected {{messageId, palveluPyynto, level, siirtokehysXml, asiakirjaXml}}: {e}"
+                ),
+            );
+        }
+    };
+    let shared = state.shared.clone();
+    let now = OffsetDateTime::now_utc();
+    let findings = tokio::task::spawn_blocking(move || {
+        let ctx = shared.profile.context(Some(&shared.trust), None, now);
+        crate::validate::validate_pair(&request, &ctx)
+    })
+    .await
+    .unwrap_or_else(|_| {
+        vec![Finding::new(
+            "W-001",
+            "request",
+            "internal error while validating",
+        )]
+    });
+    let codes: Vec<String> = findings.iter().map(|f| f.code.clone()).collect();
+    if findings.iter().any(Finding::is_error) {
+        let description = crate::validate::kela_description(&findings);
+        Outcome {
+            response: json(
+                400,
+                &serde_json::json!({ "description": description, "findings": findings }),
+            ),
+            codes,
+            summary: description.clone(),
+            detail: serde_json::json!({ "findings": findings }),
+        }
+    } else {
+        Outcome {
+            response: respond(200, "application/json", Bytes::new()),
+            codes,
+            summary: "validation service: valid".into(),
+            detail: serde_json::json!({ "findings": findings }),
+        }
+    }
 }
 
 fn ack_outcome(
