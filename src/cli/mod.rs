@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod dsig;
+mod load;
 
 use crate::config::{Config, DEFAULT_CONFIG};
 use crate::identity::SoteRegister;
@@ -80,6 +81,9 @@ enum Command {
         #[arg(long)]
         client_document: bool,
     },
+    /// Load generator: archive many signed documents (or health checks) against a running
+    /// archive over kept-alive mTLS connections and report throughput and latency.
+    Load(load::LoadArgs),
     /// List the rule catalogue: every finding code with its severity, basis and texts.
     Rules {
         /// Print JSON instead of a table.
@@ -289,6 +293,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             json,
             files,
         } => dsig::validate(&trust, production, json, &files),
+        Command::Load(args) => runtime()?.block_on(load::run(args)),
         Command::C14n(args) => dsig::c14n(args),
         Command::Dsig(dsig::DsigCommand::Verify(args)) => dsig::verify(args),
         Command::Dsig(dsig::DsigCommand::Sign(args)) => dsig::sign(args),

@@ -122,6 +122,20 @@ impl MtlsClient {
         })
     }
 
+    /// A kept-alive HTTP/1.1 connection for many requests.
+    pub async fn connect(&self, addr: SocketAddr) -> Result<Connection, ClientError> {
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|source| ClientError::Connect { addr, source })?;
+        let tls = tokio_rustls::TlsConnector::from(self.config.clone())
+            .connect(ServerName::IpAddress(addr.ip().into()), tcp)
+            .await
+            .map_err(|source| ClientError::Handshake { addr, source })?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+        tokio::spawn(conn);
+        Ok(Connection { sender, addr })
+    }
+
     /// One request on a fresh connection.
     pub async fn request(
         &self,
@@ -185,5 +199,45 @@ impl MtlsClient {
             tls_version,
             alpn,
         })
+    }
+}
+
+/// A kept-alive connection (HTTP/1.1).
+pub struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Sends one request and reads the whole response: (status, body).
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<(u16, Bytes), ClientError> {
+        self.sender.ready().await?;
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string());
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let req = req
+            .body(Full::new(body))
+            .map_err(|e| ClientError::Request(e.to_string()))?;
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.into_body().collect().await?.to_bytes()))
     }
 }

@@ -1,0 +1,198 @@
+//! `kanta-sim load`: a load generator for the archive, run as its own process against a
+//! running `kanta-sim serve`. Messages are built and signed before the clock starts; each
+//! worker keeps one mutual-TLS connection alive.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Args;
+
+use super::{Failure, exit};
+use crate::client::{HttpVersion, MtlsClient, load_identity};
+use crate::document::{Body, Metadata, build_cda};
+use crate::message::build::{MessageSpec, build_archive_message};
+use crate::pki::Index;
+use crate::xmldsig::{SignatureType, Signer, sign_kanta_document};
+
+/// `kanta-sim load` arguments.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The archive's address.
+    #[arg(long)]
+    target: SocketAddr,
+    /// Kit directory (client certificate, signer, root).
+    #[arg(long, default_value = "certs/generated")]
+    certs: PathBuf,
+    /// Organisation whose client and system-signature certificates are used.
+    #[arg(long, default_value = "1.2.246.10.99900016.10.0")]
+    organisation: String,
+    /// Number of requests.
+    #[arg(long, default_value_t = 500)]
+    requests: usize,
+    /// Concurrent kept-alive connections.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Display-form size; 12 500 gives a signed document of about 20 KB.
+    #[arg(long, default_value_t = 12_500)]
+    body_bytes: usize,
+    /// Send `GET /health` instead (the transport-only baseline).
+    #[arg(long)]
+    health: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Runs the load.
+pub async fn run(args: LoadArgs) -> Result<u8, Failure> {
+    let index = Index::load(&args.certs).map_err(Failure::usage)?;
+    let client_role = format!("client:{}", args.organisation);
+    let a = index
+        .require(&args.certs, &client_role)
+        .map_err(Failure::usage)?;
+    let key = a
+        .key
+        .as_ref()
+        .ok_or_else(|| Failure::usage(format!("{client_role} has no key")))?;
+    let identity =
+        load_identity(&args.certs.join(&a.cert), &args.certs.join(key)).map_err(Failure::usage)?;
+    let ca = args.certs.join(
+        &index
+            .require(&args.certs, "root-ca")
+            .map_err(Failure::usage)?
+            .cert,
+    );
+    let versions: &[&'static rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+    let client = MtlsClient::new(&ca, Some(identity), versions, HttpVersion::Http1)
+        .map_err(Failure::usage)?;
+
+    let run = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let bodies: Vec<Bytes> = if args.health {
+        vec![Bytes::new(); args.requests]
+    } else {
+        let signer = Signer::from_kit(
+            &args.certs,
+            &format!("system-signature:{}", args.organisation),
+        )
+        .map_err(Failure::usage)?;
+        let mut v = Vec::with_capacity(args.requests);
+        for i in 0..args.requests {
+            let mut meta = Metadata::client_relationship_example(
+                &format!("{}.2026.{run}.{i}", args.organisation),
+                "010190-902S",
+            );
+            meta.custodian.clone_from(&args.organisation);
+            let cda = sign_kanta_document(
+                &build_cda(&meta, &Body::example(&meta, args.body_bytes)),
+                &signer,
+                SignatureType::System,
+                time::OffsetDateTime::now_utc(),
+                &format!("sig_{i}"),
+            )
+            .map_err(Failure::internal)?;
+            v.push(Bytes::from(build_archive_message(
+                &MessageSpec::for_document(&meta, &format!("{run}{i:06}")),
+                &meta,
+                &cda,
+            )));
+        }
+        v
+    };
+    let size = bodies.first().map_or(0, Bytes::len);
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..args.concurrency.max(1) {
+        let (client, bodies, next, target, health) = (
+            client.clone(),
+            bodies.clone(),
+            next.clone(),
+            args.target,
+            args.health,
+        );
+        workers.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut not_accepted = 0usize;
+            let mut conn = client.connect(target).await?;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let t = Instant::now();
+                let (status, resp) = if health {
+                    conn.request("GET", "/health", None, Bytes::new()).await?
+                } else {
+                    conn.request(
+                        "POST",
+                        "/archive",
+                        Some("text/xml; charset=UTF-8"),
+                        body.clone(),
+                    )
+                    .await?
+                };
+                latencies.push(t.elapsed());
+                let accepted =
+                    status == 200 && (health || resp.windows(13).any(|w| w == b"typeCode=\"AA\""));
+                if !accepted {
+                    not_accepted += 1;
+                }
+            }
+            Ok::<_, crate::client::ClientError>((latencies, not_accepted))
+        });
+    }
+    let mut latencies = Vec::new();
+    let mut not_accepted = 0;
+    while let Some(r) = workers.join_next().await {
+        let (l, n) = r.map_err(Failure::internal)?.map_err(Failure::failed)?;
+        latencies.extend(l);
+        not_accepted += n;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let rate = latencies.len() as f64 / elapsed.as_secs_f64();
+    let (p50, p99) = (percentile(&latencies, 50.0), percentile(&latencies, 99.0));
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "requests": latencies.len(), "concurrency": args.concurrency, "bytes_per_request": size,
+                "seconds": elapsed.as_secs_f64(), "per_second": rate,
+                "p50_ms": p50.as_secs_f64() * 1e3, "p99_ms": p99.as_secs_f64() * 1e3, "not_accepted": not_accepted,
+            })
+        );
+    } else {
+        println!(
+            "{} {} requests ({} bytes each) over {} kept-alive mTLS connections in {:.2} s: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, not accepted {}",
+            latencies.len(),
+            if args.health {
+                "GET /health"
+            } else {
+                "archive"
+            },
+            size,
+            args.concurrency,
+            elapsed.as_secs_f64(),
+            rate,
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            not_accepted
+        );
+    }
+    Ok(if not_accepted == 0 {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
+}
