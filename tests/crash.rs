@@ -1,0 +1,198 @@
+//! Killing the archive (SIGKILL) in the middle of a load leaves no half-written document:
+//! every acknowledged (AA) document is there and still verifies, every stored document has
+//! its message, the database is intact, and the server starts again on the same data.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kanta_sim::archive::ArchiveStore;
+use kanta_sim::client::{HttpVersion, MtlsClient, load_identity};
+use kanta_sim::document::{Body, Metadata, build_cda};
+use kanta_sim::message::build::{MessageSpec, build_archive_message};
+use kanta_sim::pki::{GenerateOptions, TrustStore, generate_kit};
+use kanta_sim::xmldsig::{
+    SignatureType, Signer, VerifyOptions, sign_kanta_document, verify_document,
+};
+use time::OffsetDateTime;
+
+const ORG: &str = "1.2.246.10.99900016.10.0";
+
+fn serve(kit: &Path, data: &Path, ready: &Path) -> (Child, std::net::SocketAddr) {
+    let _ = std::fs::remove_file(ready);
+    let child = Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
+        .args([
+            "serve",
+            "--certs",
+            kit.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--ready-file",
+            ready.to_str().unwrap(),
+        ])
+        .env("KANTA_SIM_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !ready.is_file() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ready).unwrap()).unwrap();
+    (child, v["listen"].as_str().unwrap().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_server_mid_load_leaves_no_half_written_document() {
+    let tmp = tempfile::tempdir().unwrap();
+    let kit = tmp.path().join("kit");
+    let data = tmp.path().join("data");
+    let ready = tmp.path().join("ready.json");
+    let index = generate_kit(&GenerateOptions::new(kit.clone()).unwrap()).unwrap();
+    let signer = Signer::from_kit(&kit, &format!("system-signature:{ORG}")).unwrap();
+    let messages: Vec<(String, Bytes)> = (0..80)
+        .map(|i| {
+            let meta = Metadata::client_relationship_example(
+                &format!("{ORG}.2026.900.{i}"),
+                "010190-902S",
+            );
+            let cda = sign_kanta_document(
+                &build_cda(&meta, &Body::example(&meta, 40_000)),
+                &signer,
+                SignatureType::System,
+                OffsetDateTime::now_utc(),
+                &format!("sig_{i}"),
+            )
+            .unwrap();
+            (
+                meta.document_oid.clone(),
+                Bytes::from(build_archive_message(
+                    &MessageSpec::for_document(&meta, &i.to_string()),
+                    &meta,
+                    &cda,
+                )),
+            )
+        })
+        .collect();
+    let (mut child, addr) = serve(&kit, &data, &ready);
+    let a = index.get(&format!("client:{ORG}")).unwrap();
+    let identity = load_identity(&kit.join(&a.cert), &kit.join(a.key.as_ref().unwrap())).unwrap();
+    let client = MtlsClient::new(
+        &kit.join(&index.get("root-ca").unwrap().cert),
+        Some(identity),
+        &[&rustls::version::TLS13],
+        HttpVersion::Http1,
+    )
+    .unwrap();
+
+    let messages = Arc::new(messages);
+    let next = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (client, messages, next, accepted) = (
+            client.clone(),
+            messages.clone(),
+            next.clone(),
+            accepted.clone(),
+        );
+        workers.spawn(async move {
+            let Ok(mut conn) = client.connect(addr).await else {
+                return;
+            };
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((oid, body)) = messages.get(i) else {
+                    return;
+                };
+                match conn
+                    .request("POST", "/archive", Some("text/xml"), body.clone())
+                    .await
+                {
+                    Ok((200, resp)) if resp.windows(13).any(|w| w == b"typeCode=\"AA\"") => {
+                        accepted.lock().unwrap().push(oid.clone())
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    // Let some documents through, then kill the server while requests are in flight.
+    let started = Instant::now();
+    while accepted.lock().unwrap().len() < 10 && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    while workers.join_next().await.is_some() {}
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(
+        accepted.len() >= 10,
+        "too few acknowledged before the kill: {}",
+        accepted.len()
+    );
+    assert!(
+        accepted.len() < 80,
+        "the kill came after everything was done; the test proves nothing"
+    );
+
+    // The database after the crash.
+    let conn = rusqlite::Connection::open(data.join("kanta-sim.sqlite")).unwrap();
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let orphans: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM document d LEFT JOIN message m ON m.root = d.message_root AND m.extension = d.message_extension WHERE m.root IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0);
+    drop(conn);
+    let store = ArchiveStore::open(&data).unwrap();
+    let trust = TrustStore::from_kit(&kit).unwrap();
+    for oid in &accepted {
+        let stored = store
+            .get(oid)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{oid} was acknowledged but is not stored"));
+        let report = verify_document(
+            std::str::from_utf8(&stored.document.cda).unwrap(),
+            &VerifyOptions::new(Some(&trust)),
+        )
+        .unwrap();
+        assert!(report.is_valid(), "{oid}: {:?}", report.codes());
+    }
+    assert!(store.count().unwrap() as usize >= accepted.len());
+    drop(store);
+
+    // And the archive starts again on the same data and keeps archiving.
+    let (mut again, addr) = serve(&kit, &data, &ready);
+    let mut conn = client.connect(addr).await.unwrap();
+    let (status, resp) = conn
+        .request("POST", "/archive", Some("text/xml"), messages[79].1.clone())
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let text = String::from_utf8_lossy(&resp);
+    assert!(
+        text.contains("typeCode=\"AA\"") || text.contains("W-016") || text.contains("L-001"),
+        "{text}"
+    );
+    again.kill().unwrap();
+    again.wait().unwrap();
+}
