@@ -376,6 +376,21 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
         .and_then(|m| m.value.root.clone().map(|r| (r, m.value.extension.clone())));
     out.sender = req.sender.as_ref().map(|s| s.value.clone());
     out.findings.extend(wrapper_rules(&req, &ctx.wrapper));
+    if ctx.validate.test_identities_only {
+        // The frame repeats the client's id: the test-series rule covers it too.
+        for cand in crate::identity::scan_hetus(text) {
+            if cand.test_range == Some(false) {
+                out.findings.push(Finding::new(
+                    "P-002",
+                    "message frame",
+                    format!(
+                        "identity code {} at byte {} is outside the 900–999 test series",
+                        cand.text, cand.offset
+                    ),
+                ));
+            }
+        }
+    }
     if out.findings.iter().any(Finding::is_error) {
         return out;
     }

@@ -83,6 +83,14 @@ pub struct ExchangeRecord {
     pub path: Option<String>,
     /// HTTP status.
     pub status: Option<u16>,
+    /// Request body, where there was one (evidence; not serialised into JSON output).
+    #[serde(skip)]
+    pub request: Option<Vec<u8>>,
+    /// Response body.
+    #[serde(skip)]
+    pub response: Option<Vec<u8>>,
+    /// Time from request to response, in milliseconds.
+    pub duration_ms: Option<u64>,
 }
 
 /// A record read back, with its id.
@@ -126,7 +134,10 @@ CREATE TABLE IF NOT EXISTS exchange (
     org_oid TEXT,
     method TEXT,
     path TEXT,
-    status INTEGER
+    status INTEGER,
+    request BLOB,
+    response BLOB,
+    duration_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS exchange_org ON exchange(org_oid);
 ";
@@ -175,8 +186,8 @@ impl ExchangeLog {
             r.at.format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default();
         conn.execute(
-            "INSERT INTO exchange (at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            "INSERT INTO exchange (at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status, request, response, duration_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             params![
                 at,
                 r.listener,
@@ -192,6 +203,9 @@ impl ExchangeLog {
                 r.method,
                 r.path,
                 r.status,
+                r.request,
+                r.response,
+                r.duration_ms,
             ],
         )
         .map_err(|source| LogError::Sqlite {
@@ -218,7 +232,8 @@ impl ExchangeLog {
         };
         let mut stmt = conn
             .prepare(
-                "SELECT id, at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status
+                "SELECT id, at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status,
+                        request, response, duration_ms
                  FROM exchange ORDER BY id DESC LIMIT ?1",
             )
             .map_err(sql)?;
@@ -253,6 +268,9 @@ impl ExchangeLog {
                         method: row.get(12)?,
                         path: row.get(13)?,
                         status: row.get(14)?,
+                        request: row.get(15)?,
+                        response: row.get(16)?,
+                        duration_ms: row.get(17)?,
                     },
                 })
             })
@@ -283,6 +301,9 @@ mod tests {
             method: None,
             path: None,
             status: Some(403),
+            request: Some(b"<x/>".to_vec()),
+            response: None,
+            duration_ms: Some(3),
         }
     }
 
@@ -300,6 +321,8 @@ mod tests {
         assert_eq!(all[1].record.codes, vec!["T-003", "T-005"]);
         assert_eq!(all[1].record.detail["a"], 1);
         assert_eq!(all[1].record.status, Some(403));
+        assert_eq!(all[1].record.request.as_deref(), Some(&b"<x/>"[..]));
+        assert_eq!(all[1].record.duration_ms, Some(3));
         assert_eq!(log.recent(1).unwrap()[0].record.outcome, "accepted");
     }
 }

@@ -268,3 +268,54 @@ pub fn authorisation_rules(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::sample::SampleDocument;
+    use crate::message::build::{MessageSpec, build_archive_message};
+    use crate::message::hl7::{interaction_element, parse_request};
+    use crate::xml::{Limits, parse};
+
+    fn codes(xml: &str) -> Vec<String> {
+        let doc = parse(xml, &Limits::default()).unwrap();
+        let r = parse_request(interaction_element(&doc).unwrap());
+        let codes = ["D".to_owned()];
+        let ctx = WrapperContext {
+            receiver_device: "1.2.246.556.18007.2",
+            processing_codes: &codes,
+            interactions: &[ARCHIVE_INTERACTION],
+        };
+        wrapper_rules(&r, &ctx)
+            .into_iter()
+            .map(|f| f.code)
+            .collect()
+    }
+
+    fn good() -> String {
+        let s = SampleDocument::default();
+        let meta = s.metadata();
+        build_archive_message(&MessageSpec::for_document(&meta, "1"), &meta, &s.to_xml())
+    }
+
+    #[test]
+    fn a_good_wrapper_passes_and_each_defect_is_named() {
+        let g = good();
+        assert_eq!(codes(&g), Vec::<String>::new());
+        let cases = [
+            (g.replacen("<creationTime value=\"20261123100000+0200\"/>", "", 1), "W-014"),
+            (g.replacen("<id root=\"1.2.246.10.99900016.10.0.99\" extension=\"1\"/>", "", 1), "W-015"),
+            (g.replacen("extension=\"RCMR_IN200002FI01\"", "extension=\"RCMR_IN200016FI01\"", 1), "W-010"),
+            (g.replacen("<receiver typeCode=\"RCV\">", "<receiverX typeCode=\"RCV\">", 1).replacen("</receiver>", "</receiverX>", 1), "W-012"),
+            (g.replacen("<processingCode code=\"D\"/>", "<processingCode code=\"P\"/>", 1), "W-017"),
+            (g.replacen("code=\"SP1\" codeSystem=\"1.2.246.537.6.1503.201601\"", "code=\"SP1\" codeSystem=\"1.2.3\"", 1), "S-001"),
+            (g.replacen("<reasonCode code=\"1\" codeSystem=\"1.2.246.537.6.1289.201901\"/>", "", 1), "S-004"),
+            (g.replacen("<reasonCode code=\"SP1\"", "<reasonCode code=\"SP1\" codeSystem=\"1.2.246.537.6.1503.201601\"/><reasonCode code=\"SP17\"", 1), "S-001"),
+            (g.replacen("mediaType=\"multipart/related\"", "mediaType=\"text/plain\"", 1), "M-002"),
+        ];
+        for (xml, code) in cases {
+            let got = codes(&xml);
+            assert!(got.contains(&code.to_owned()), "{code}: {got:?}");
+        }
+    }
+}

@@ -311,6 +311,9 @@ async fn record_handshake_failure(
         method: None,
         path: None,
         status: None,
+        request: None,
+        response: None,
+        duration_ms: None,
     };
     if let Err(e) = state.log.append_async(record).await {
         tracing::error!(error = %e, "could not write the exchange log");

@@ -21,7 +21,29 @@ use crate::rules::access::{AccessProblem, check_organisation};
 use crate::tls::{CertVerdict, ListenerMode, Peer};
 use crate::validate::{MessageOutcome, process_message};
 
-type Resp = Response<Full<Bytes>>;
+/// A response before it becomes hyper's, so that the exchange log can keep its body.
+struct Resp {
+    status: u16,
+    content_type: &'static str,
+    body: Bytes,
+    /// The HL7 acknowledgement code, sent as `x-kanta-sim-ack` for quick scripting.
+    ack: Option<&'static str>,
+}
+
+impl Resp {
+    fn into_hyper(self) -> Response<Full<Bytes>> {
+        let mut r = Response::new(Full::new(self.body));
+        *r.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let Ok(v) = self.content_type.parse() {
+            r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+        }
+        if let Some(Ok(v)) = self.ack.map(str::parse) {
+            r.headers_mut().insert("x-kanta-sim-ack", v);
+        }
+        r
+    }
+}
 
 struct Outcome {
     response: Resp,
@@ -30,13 +52,13 @@ struct Outcome {
     detail: serde_json::Value,
 }
 
-fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Resp {
-    let mut r = Response::new(Full::new(body.into()));
-    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if let Ok(v) = content_type.parse() {
-        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+fn respond(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
+    Resp {
+        status,
+        content_type,
+        body: body.into(),
+        ack: None,
     }
-    r
 }
 
 fn json(status: u16, v: &serde_json::Value) -> Resp {
@@ -69,14 +91,16 @@ pub(super) async fn handle(
     peer: Arc<Peer>,
     verdict: Arc<CertVerdict>,
     req: Request<Incoming>,
-) -> Result<Resp, Infallible> {
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let started = std::time::Instant::now();
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
+    let mut request_body = None;
     let outcome = match mode {
         ListenerMode::Diagnostic => diagnose(&state, &peer, &verdict, &req),
-        ListenerMode::Strict => strict(&state, &peer, req).await,
+        ListenerMode::Strict => strict(&state, &peer, req, &mut request_body).await,
     };
-    let status = outcome.response.status().as_u16();
+    let status = outcome.response.status;
     if !outcome.codes.is_empty() {
         tracing::info!(peer = %peer.addr, %method, %path, status, codes = %outcome.codes.join(" "), "{}", outcome.summary);
     }
@@ -99,14 +123,22 @@ pub(super) async fn handle(
         method: Some(method),
         path: Some(path),
         status: Some(status),
+        request: request_body.map(|b: Bytes| b.to_vec()),
+        response: Some(outcome.response.body.to_vec()),
+        duration_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
     };
     if let Err(e) = state.log.append_async(record).await {
         tracing::error!(error = %e, "could not write the exchange log");
     }
-    Ok(outcome.response)
+    Ok(outcome.response.into_hyper())
 }
 
-async fn strict(state: &State, peer: &Peer, req: Request<Incoming>) -> Outcome {
+async fn strict(
+    state: &State,
+    peer: &Peer,
+    req: Request<Incoming>,
+    request_body: &mut Option<Bytes>,
+) -> Outcome {
     let access = check_organisation(peer, &state.material.register, &looked_in(state));
     match (req.method().as_str(), req.uri().path()) {
         ("GET", "/health") => match access {
@@ -126,9 +158,9 @@ async fn strict(state: &State, peer: &Peer, req: Request<Incoming>) -> Outcome {
             },
             Err(problem) => access_refused_json(&problem),
         },
-        ("POST", "/archive") => archive(state, peer, access, req).await,
+        ("POST", "/archive") => archive(state, peer, access, req, request_body).await,
         ("POST", VALIDATION_SERVICE) => match access {
-            Ok(_) => validation_service(state, req).await,
+            Ok(_) => validation_service(state, req, request_body).await,
             Err(problem) => access_refused_json(&problem),
         },
         (m, p) => Outcome {
@@ -177,6 +209,7 @@ async fn archive(
     peer: &Peer,
     access: Result<&crate::identity::Organisation, AccessProblem>,
     req: Request<Incoming>,
+    request_body: &mut Option<Bytes>,
 ) -> Outcome {
     let version = SoapVersion::from_content_type(
         req.headers()
@@ -195,7 +228,11 @@ async fn archive(
     }
     let limit = state.config.server.max_body_bytes;
     let body = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(b) => b.to_bytes(),
+        Ok(b) => {
+            let b = b.to_bytes();
+            *request_body = Some(b.clone());
+            b
+        }
         Err(e) => {
             return fault_outcome(Fault::sender(
                 version,
@@ -301,7 +338,11 @@ const VALIDATION_SERVICE: &str = "/shark-validointi/validoi/asiakirja/tulos";
 
 /// The validation-service clone: an empty 200 when valid, otherwise 400 with a JSON
 /// `description` of numbered findings (and, beyond Kela's contract, the findings themselves).
-async fn validation_service(state: &State, req: Request<Incoming>) -> Outcome {
+async fn validation_service(
+    state: &State,
+    req: Request<Incoming>,
+    request_body: &mut Option<Bytes>,
+) -> Outcome {
     let limit = state.config.server.max_body_bytes;
     let refuse = |code: &str, message: String| {
         let f = vec![Finding::new(code, "request body", message)];
@@ -316,7 +357,11 @@ async fn validation_service(state: &State, req: Request<Incoming>) -> Outcome {
         }
     };
     let body = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(b) => b.to_bytes(),
+        Ok(b) => {
+            let b = b.to_bytes();
+            *request_body = Some(b.clone());
+            b
+        }
         Err(e) => {
             return refuse(
                 "W-004",
@@ -415,9 +460,7 @@ fn ack_outcome(
     };
     // HL7-level outcomes travel as HTTP 200 (interface.md §1.8); the verdict is in the ack.
     let mut response = respond(200, version.content_type(), xml);
-    if let Ok(v) = outcome.ack.as_str().parse() {
-        response.headers_mut().insert("x-kanta-sim-ack", v);
-    }
+    response.ack = Some(outcome.ack.as_str());
     Outcome {
         response,
         codes,
