@@ -10,6 +10,49 @@ use crate::document::parse::{CodedValue, InstanceId, Located, ParsedCda};
 use crate::identity::{HETU_OID, Hetu, scan_hetus};
 use crate::xml::{Limits, parse};
 
+/// A code list snapshot (data/code-lists.toml).
+#[derive(Debug, Clone, serde::Deserialize)]
+struct CodeList {
+    oid: String,
+    name: String,
+    codes: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CodeListFile {
+    list: Vec<CodeList>,
+}
+
+/// The bundled code lists, parsed once. A unit test proves the bundled file parses, so an
+/// empty set here can only mean a build from a broken checkout.
+fn code_lists() -> &'static [CodeList] {
+    static LISTS: std::sync::OnceLock<Vec<CodeList>> = std::sync::OnceLock::new();
+    LISTS.get_or_init(|| {
+        toml::from_str::<CodeListFile>(include_str!("../../data/code-lists.toml"))
+            .map(|f| f.list)
+            .unwrap_or_default()
+    })
+}
+
+/// H-010 (warning): a code absent from the shipped (partial) snapshot of its list.
+fn code_list_rule(out: &mut Vec<Finding>, field: &str, v: &Located<CodedValue>) {
+    let (Some(code), Some(system)) = (&v.value.code, &v.value.code_system) else {
+        return;
+    };
+    if let Some(list) = code_lists().iter().find(|l| &l.oid == system)
+        && !list.codes.contains_key(code)
+    {
+        out.push(Finding::new(
+            "H-010",
+            &v.path,
+            format!(
+                "{field} code {code:?} is not in kanta-sim's partial snapshot of {} ({system}); check it against THL's code service",
+                list.name
+            ),
+        ));
+    }
+}
+
 /// What the rules need to know beyond the document.
 #[derive(Debug, Clone, Copy)]
 pub struct DocumentContext {
@@ -288,6 +331,19 @@ pub fn header_rules(p: &ParsedCda) -> Vec<Finding> {
             code_systems::SERVICE_PROCESS,
         );
     }
+    for (field, v) in [
+        ("documentGroup", &p.document_group),
+        ("confidentialityCode", &p.confidentiality),
+        ("registryType", &p.register),
+        ("code", &p.code),
+        ("specificDocumentType", &p.specific_document_type),
+        ("functionCode", &p.service_task),
+        ("serviceProcess/code", &p.service_process),
+    ] {
+        if let Some(v) = v {
+            code_list_rule(&mut out, field, v);
+        }
+    }
     if let (Some(body), Some(id)) = (&p.body, p.id.as_ref().and_then(real_root)) {
         let expected = format!("OID{id}");
         if body.id.as_deref() != Some(expected.as_str()) {
@@ -547,6 +603,18 @@ mod tests {
             let codes = codes_for(&xml);
             assert!(codes.contains(&code.to_owned()), "{code}: got {codes:?}");
         }
+    }
+
+    #[test]
+    fn codes_outside_the_snapshot_warn_without_refusing() {
+        assert!(code_lists().len() >= 6, "the bundled code lists parse");
+        let xml = sample(Profile::ClientDocument).replacen("code=\"24\"", "code=\"99\"", 1);
+        let doc = parse(&xml, &Limits::default()).unwrap();
+        let p = parse_document(&doc).unwrap();
+        let findings = document_rules(&p, &xml, CTX);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].code, "H-010");
+        assert!(!findings[0].is_error());
     }
 
     #[test]

@@ -322,6 +322,13 @@ pub const CATALOGUE: &[Rule] = &[
         "The frame and the document disagree",
     ),
     rule(
+        "H-010",
+        Warning,
+        Assumed,
+        "Koodi ei ole simulaattorin (osittaisessa) koodistossa",
+        "The code is not in the simulator's (partial) code list snapshot",
+    ),
+    rule(
         "L-001",
         Error,
         Assumed,
