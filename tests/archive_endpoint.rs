@@ -474,3 +474,31 @@ async fn the_validation_service_clone_answers_with_kelas_contract() {
     assert!(String::from_utf8_lossy(&junk.body).contains("W-005"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_bare_hl7_body_is_accepted_only_when_the_profile_says_so() {
+    let meta =
+        Metadata::client_relationship_example("1.2.246.10.99900016.10.0.2026.501", "010190-902S");
+    let soap = message(
+        &meta,
+        "system-signature:1.2.246.10.99900016.10.0",
+        SignatureType::System,
+        "501",
+    );
+    let from = soap.find("<RCMR_IN200002FI01").unwrap();
+    let end = soap.find("</RCMR_IN200002FI01>").unwrap() + "</RCMR_IN200002FI01>".len();
+    let bare = &soap[from..end];
+    let strict = start(kit("archive")).await;
+    let r = post(&strict, &testila(), "text/xml", bare).await;
+    assert!(String::from_utf8_lossy(&r.body).contains("W-002"));
+    strict.stop().await;
+    let lenient = start_with(kit("archive"), |c| c.archive.accept_bare_hl7 = true).await;
+    let r = post(&lenient, &testila(), "text/xml", bare).await;
+    assert_eq!(
+        ack_of(&r),
+        ("AA".to_owned(), vec![]),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    lenient.stop().await;
+}

@@ -109,6 +109,8 @@ pub struct ArchiveConfig {
     pub test_identities_only: bool,
     /// Acknowledgement interaction id.
     pub ack_interaction: String,
+    /// Accept a bare HL7 body without SOAP.
+    pub accept_bare_hl7: bool,
 }
 
 /// `[register]`.

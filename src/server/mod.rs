@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::archive::{
-    ArchiveStore, ExchangeKind, ExchangeLog, ExchangeRecord, LogError, StoreError,
+    ArchiveStore, DocumentStore, ExchangeKind, ExchangeLog, ExchangeRecord, LogError, StoreError,
 };
 use crate::config::Config;
 use crate::tls::{
@@ -61,7 +61,7 @@ pub(crate) struct State {
     pub(crate) config: Config,
     pub(crate) material: ServerMaterial,
     pub(crate) log: ExchangeLog,
-    pub(crate) store: ArchiveStore,
+    pub(crate) store: Arc<dyn DocumentStore>,
     /// What the blocking archive pipeline needs, shareable with its worker threads.
     pub(crate) shared: Arc<Judging>,
 }
@@ -144,7 +144,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
         config,
         material,
         log: log.clone(),
-        store: store.clone(),
+        store: Arc::new(store.clone()),
         shared,
     });
     let (tx, rx) = watch::channel(false);

@@ -248,6 +248,13 @@ async fn archive(
     };
     let envelope = match summarise_envelope(&body) {
         Ok(e) => e,
+        // A bare HL7 interaction (no SOAP) when the profile allows it [U].
+        Err(finding) if finding.code == "W-002" && state.config.archive.accept_bare_hl7 => {
+            crate::message::soap::EnvelopeSummary {
+                version,
+                interaction: None,
+            }
+        }
         Err(finding) => return fault_outcome(Fault::sender(version, vec![finding])),
     };
     let org = peer
