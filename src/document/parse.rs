@@ -99,6 +99,12 @@ pub struct ParsedCda {
     pub service_process: Option<Located<CodedValue>>,
     /// `component/nonXMLBody`.
     pub body: Option<ParsedBody>,
+    /// The `ClinicalDocument`'s children in the CDA namespace, in document order.
+    pub header_sequence: Vec<Located<String>>,
+    /// `realmCode/@code`.
+    pub realm: Option<Located<String>>,
+    /// `typeId` (root, extension).
+    pub type_id: Option<Located<InstanceId>>,
 }
 
 pub(crate) fn child<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
@@ -205,6 +211,16 @@ pub fn parse_cda(cda: Node<'_, '_>) -> ParsedCda {
         service_process: in_header("serviceProcess")
             .and_then(|p| child(p, FI, "code"))
             .map(cd),
+        header_sequence: cda
+            .children()
+            .filter(|c| c.is_element() && c.tag_name().namespace() == Some(V3))
+            .map(|c| Located {
+                value: c.tag_name().name().to_owned(),
+                path: path_of(c),
+            })
+            .collect(),
+        realm: child(cda, V3, "realmCode").and_then(|n| value_at(n, "code")),
+        type_id: child(cda, V3, "typeId").map(ii),
         body: path(cda, &[(V3, "component"), (V3, "nonXMLBody")]).map(|b| ParsedBody {
             id: attr(b, "ID"),
             path: path_of(b),

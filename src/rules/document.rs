@@ -1,4 +1,4 @@
-//! Rules over a parsed CDA: header (H), body (B) and persons (P). Pure functions over
+//! Rules over a parsed CDA: structure (X), header (H), body (B) and persons (P). Pure functions over
 //! [`ParsedCda`]: no I/O, one finding per broken rule with its element path.
 
 use base64::Engine as _;
@@ -369,6 +369,83 @@ pub struct DecodedBody {
     pub json: Option<String>,
 }
 
+/// The order of a CDA R2 `ClinicalDocument`'s children (POCD_MT000040).
+const CDA_SEQUENCE: [&str; 27] = [
+    "realmCode",
+    "typeId",
+    "templateId",
+    "id",
+    "code",
+    "title",
+    "effectiveTime",
+    "confidentialityCode",
+    "languageCode",
+    "setId",
+    "versionNumber",
+    "copyTime",
+    "recordTarget",
+    "author",
+    "dataEnterer",
+    "informant",
+    "custodian",
+    "informationRecipient",
+    "legalAuthenticator",
+    "authenticator",
+    "participant",
+    "inFulfillmentOf",
+    "documentationOf",
+    "relatedDocument",
+    "authorization",
+    "componentOf",
+    "component",
+];
+
+/// Schema-level structure (X): the CDA R2 header's elements known and in order, the
+/// Finnish realm and the CDA typeId. [I] Kanta validates against CDA_Fi_sos.xsd, which is not
+/// public in full; these are the parts of it that CDA R2 itself fixes.
+pub fn structure_rules(p: &ParsedCda) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut last = 0usize;
+    for el in &p.header_sequence {
+        match CDA_SEQUENCE.iter().position(|n| *n == el.value) {
+            None => out.push(Finding::new(
+                "X-001",
+                &el.path,
+                format!("{:?} is not an element of a CDA R2 ClinicalDocument (urn:hl7-org:v3); Finnish extensions belong to urn:hl7finland", el.value),
+            )),
+            Some(i) if i < last => out.push(Finding::new(
+                "X-002",
+                &el.path,
+                format!("{} is out of order: CDA R2 puts it before {}", el.value, CDA_SEQUENCE[last]),
+            )),
+            Some(i) => last = i,
+        }
+    }
+    match &p.realm {
+        Some(r) if r.value == "FI" => {}
+        Some(r) => out.push(Finding::new(
+            "X-003",
+            &r.path,
+            format!("realmCode must be FI, found {:?}", r.value),
+        )),
+        None => out.push(Finding::new("X-003", &p.path, "realmCode (FI) is absent")),
+    }
+    let type_ok = p.type_id.as_ref().is_some_and(|t| {
+        t.value.root.as_deref() == Some("2.16.840.1.113883.1.3")
+            && t.value.extension.as_deref() == Some("POCD_HD000040")
+    });
+    if !type_ok {
+        out.push(Finding::new(
+            "X-004",
+            p.type_id
+                .as_ref()
+                .map_or(p.path.as_str(), |t| t.path.as_str()),
+            "typeId must be root 2.16.840.1.113883.1.3, extension POCD_HD000040",
+        ));
+    }
+    out
+}
+
 /// Body rules (B): display form present, base64, well-formed XHTML rooted at
 /// `div.soc-document`; structured form present, base64, valid JSON.
 pub fn body_rules(p: &ParsedCda) -> (Vec<Finding>, DecodedBody) {
@@ -537,7 +614,8 @@ pub fn person_rules(
 
 /// All document rules (H, B, P) in order.
 pub fn document_rules(p: &ParsedCda, xml_text: &str, ctx: DocumentContext) -> Vec<Finding> {
-    let mut out = header_rules(p);
+    let mut out = structure_rules(p);
+    out.extend(header_rules(p));
     let (body, decoded) = body_rules(p);
     out.extend(body);
     out.extend(person_rules(p, xml_text, &decoded, ctx));
@@ -602,6 +680,34 @@ mod tests {
         for (xml, code) in cases {
             let codes = codes_for(&xml);
             assert!(codes.contains(&code.to_owned()), "{code}: got {codes:?}");
+        }
+    }
+
+    #[test]
+    fn structure_rules_fail_on_their_defects() {
+        let sp1 = sample(Profile::ClientRelationship);
+        let cases = [
+            (
+                sp1.replacen("<title>", "<subtitle>x</subtitle><title>", 1),
+                "X-001",
+            ),
+            (
+                sp1.replacen("<realmCode code=\"FI\"/>", "", 1).replacen(
+                    "<languageCode code=\"fi\"/>",
+                    "<languageCode code=\"fi\"/><realmCode code=\"FI\"/>",
+                    1,
+                ),
+                "X-002",
+            ),
+            (
+                sp1.replacen("<realmCode code=\"FI\"/>", "<realmCode code=\"SE\"/>", 1),
+                "X-003",
+            ),
+            (sp1.replacen("POCD_HD000040", "POCD_HD000041", 1), "X-004"),
+        ];
+        for (xml, code) in cases {
+            let got = codes_for(&xml);
+            assert!(got.contains(&code.to_owned()), "{code}: {got:?}");
         }
     }
 

@@ -672,11 +672,32 @@ pub const CATALOGUE: &[Rule] = &[
         "The processingCode does not fit this environment",
     ),
     rule(
-        "W-099",
+        "X-001",
         Error,
-        Assumed,
-        "Simulaattori ei vielä tue tätä sanomaa",
-        "The simulator does not implement this interaction yet",
+        Confirmed,
+        "Elementti ei kuulu CDA R2 -asiakirjaan",
+        "The element is not part of a CDA R2 document",
+    ),
+    rule(
+        "X-002",
+        Error,
+        Confirmed,
+        "Elementit ovat väärässä järjestyksessä",
+        "The elements are out of order",
+    ),
+    rule(
+        "X-003",
+        Error,
+        Confirmed,
+        "realmCode ei ole FI",
+        "realmCode is not FI",
+    ),
+    rule(
+        "X-004",
+        Error,
+        Confirmed,
+        "typeId ei ole CDA R2:n",
+        "typeId is not CDA R2's",
     ),
 ];
 
@@ -748,7 +769,7 @@ mod tests {
         ] {
             assert!(rule_by_id(code).is_some(), "{code}");
         }
-        let classes = [("G", 17), ("M", 8), ("H", 8), ("B", 4), ("P", 4)];
+        let classes = [("G", 17), ("M", 8), ("H", 10), ("B", 4), ("P", 4), ("X", 4)];
         for (class, n) in classes
             .iter()
             .flat_map(|(c, max)| (1..=*max).map(move |n| (c, n)))
