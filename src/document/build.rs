@@ -3,11 +3,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
 use super::model::{ClientId, Code, Metadata, code_systems};
 use crate::identity::HETU_OID;
+use crate::xml::XmlWriter as W;
 
 /// The two forms of the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,35 +47,13 @@ impl Body {
     }
 }
 
-struct W(Writer<Vec<u8>>);
+/// CDA-specific shapes on top of the shared writer.
+trait CdaWrite {
+    fn code(&mut self, name: &str, c: &Code);
+    fn id_or_na(&mut self, name: &str, root: Option<&str>);
+}
 
-impl W {
-    // Writing into a Vec cannot fail; quick-xml's io::Result is discarded deliberately.
-    fn ev(&mut self, e: Event<'_>) {
-        let _ = self.0.write_event(e);
-    }
-    fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
-        let mut s = BytesStart::new(name);
-        for a in attrs {
-            s.push_attribute(*a);
-        }
-        self.ev(Event::Empty(s));
-    }
-    fn start(&mut self, name: &str, attrs: &[(&str, &str)]) {
-        let mut s = BytesStart::new(name);
-        for a in attrs {
-            s.push_attribute(*a);
-        }
-        self.ev(Event::Start(s));
-    }
-    fn end(&mut self, name: &str) {
-        self.ev(Event::End(BytesEnd::new(name)));
-    }
-    fn text(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
-        self.start(name, attrs);
-        self.ev(Event::Text(BytesText::new(text)));
-        self.end(name);
-    }
+impl CdaWrite for W {
     fn code(&mut self, name: &str, c: &Code) {
         let mut attrs = vec![
             ("code", c.code.as_str()),
@@ -97,8 +74,8 @@ impl W {
 
 /// The CDA as compact UTF-8 XML.
 pub fn build_cda(meta: &Metadata, body: &Body) -> String {
-    let mut w = W(Writer::new(Vec::new()));
-    w.ev(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+    let mut w = W::new();
+    w.decl();
     w.start(
         "ClinicalDocument",
         &[
@@ -246,7 +223,7 @@ pub fn build_cda(meta: &Metadata, body: &Body) -> String {
     w.end("nonXMLBody");
     w.end("component");
     w.end("ClinicalDocument");
-    String::from_utf8(w.0.into_inner()).unwrap_or_default()
+    w.finish()
 }
 
 #[cfg(test)]

@@ -3,8 +3,7 @@
 //! interaction id of Kanta's acknowledgement is not public [U]; `MCCI_IN000002UV01` is the
 //! HL7 V3 accept acknowledgement and is a profile setting.
 
-use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use crate::xml::XmlWriter as W;
 use serde::Serialize;
 
 use super::soap::{SOAP11_NS, SOAP12_NS, SoapVersion};
@@ -55,92 +54,57 @@ pub struct Ack<'a> {
     pub findings: &'a [Finding],
 }
 
-struct W(Writer<Vec<u8>>);
-
-impl W {
-    // Writing into a Vec cannot fail.
-    fn ev(&mut self, e: Event<'_>) {
-        let _ = self.0.write_event(e);
-    }
-    fn el(&mut self, name: &str, attrs: &[(&str, &str)], empty: bool) {
-        let mut s = BytesStart::new(name);
-        for a in attrs {
-            s.push_attribute(*a);
-        }
-        self.ev(if empty {
-            Event::Empty(s)
-        } else {
-            Event::Start(s)
-        });
-    }
-    fn end(&mut self, name: &str) {
-        self.ev(Event::End(BytesEnd::new(name)));
-    }
-    fn text(&mut self, name: &str, t: &str) {
-        self.el(name, &[], false);
-        self.ev(Event::Text(BytesText::new(t)));
-        self.end(name);
-    }
-}
-
 /// The code system that kanta-sim's rule ids live in.
 pub const RULE_CODE_SYSTEM: &str = "urn:kanta-sim:rules";
 
 impl Ack<'_> {
     /// The SOAP envelope with the acknowledgement.
     pub fn to_xml(&self) -> String {
-        let mut w = W(Writer::new(Vec::new()));
-        w.ev(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+        let mut w = W::new();
+        w.decl();
         let ns = match self.soap {
             SoapVersion::V11 => SOAP11_NS,
             SoapVersion::V12 => SOAP12_NS,
         };
-        w.el("soap:Envelope", &[("xmlns:soap", ns)], false);
-        w.el("soap:Body", &[], false);
-        w.el(
+        w.start("soap:Envelope", &[("xmlns:soap", ns)]);
+        w.start("soap:Body", &[]);
+        w.start(
             self.interaction,
             &[("xmlns", "urn:hl7-org:v3"), ("ITSVersion", "XML_1.0")],
-            false,
         );
-        w.el("id", &[("root", self.id.0), ("extension", self.id.1)], true);
-        w.el("creationTime", &[("value", self.creation_time)], true);
-        w.el(
+        w.empty("id", &[("root", self.id.0), ("extension", self.id.1)]);
+        w.empty("creationTime", &[("value", self.creation_time)]);
+        w.empty(
             "interactionId",
             &[
                 ("root", "2.16.840.1.113883.1.6"),
                 ("extension", self.interaction),
             ],
-            true,
         );
-        w.el("processingCode", &[("code", "D")], true);
-        w.el("processingModeCode", &[("code", "T")], true);
-        w.el("acceptAckCode", &[("code", "NE")], true);
+        w.empty("processingCode", &[("code", "D")]);
+        w.empty("processingModeCode", &[("code", "T")]);
+        w.empty("acceptAckCode", &[("code", "NE")]);
         for (role, type_code, id) in [
             ("receiver", "RCV", self.requester_device),
             ("sender", "SND", Some(self.archive_device)),
         ] {
             if let Some(id) = id {
-                w.el(role, &[("typeCode", type_code)], false);
-                w.el(
+                w.start(role, &[("typeCode", type_code)]);
+                w.start(
                     "device",
                     &[("classCode", "DEV"), ("determinerCode", "INSTANCE")],
-                    false,
                 );
-                w.el("id", &[("root", id)], true);
+                w.empty("id", &[("root", id)]);
                 w.end("device");
                 w.end(role);
             }
         }
-        w.el(
-            "acknowledgement",
-            &[("typeCode", self.code.as_str())],
-            false,
-        );
+        w.start("acknowledgement", &[("typeCode", self.code.as_str())]);
         if let Some((root, ext)) = self.target {
-            w.el("targetMessage", &[], false);
+            w.start("targetMessage", &[]);
             match ext {
-                Some(e) => w.el("id", &[("root", root), ("extension", e)], true),
-                None => w.el("id", &[("root", root)], true),
+                Some(e) => w.empty("id", &[("root", root), ("extension", e)]),
+                None => w.empty("id", &[("root", root)]),
             }
             w.end("targetMessage");
         }
@@ -149,26 +113,25 @@ impl Ack<'_> {
                 Severity::Error => "E",
                 Severity::Warning => "W",
             };
-            w.el("acknowledgementDetail", &[("typeCode", type_code)], false);
+            w.start("acknowledgementDetail", &[("typeCode", type_code)]);
             let display = rule_by_id(&f.code).map_or("", |r| r.en);
-            w.el(
+            w.empty(
                 "code",
                 &[
                     ("code", &f.code),
                     ("codeSystem", RULE_CODE_SYSTEM),
                     ("displayName", display),
                 ],
-                true,
             );
-            w.text("text", &f.message);
-            w.text("location", &f.location);
+            w.text("text", &[], &f.message);
+            w.text("location", &[], &f.location);
             w.end("acknowledgementDetail");
         }
         w.end("acknowledgement");
         w.end(self.interaction);
         w.end("soap:Body");
         w.end("soap:Envelope");
-        String::from_utf8(w.0.into_inner()).unwrap_or_default()
+        w.finish()
     }
 }
 

@@ -3,8 +3,7 @@
 //! and usage situation → `clinicalDocument` frame (a copy of key header fields) whose `text`
 //! carries the CDA as a MIME multipart/related entity (interface.md §1.2–1.9).
 
-use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use crate::xml::XmlWriter as W;
 
 use super::mime::encode_related;
 use super::soap::{SOAP11_NS, SOAP12_NS, SoapVersion};
@@ -65,168 +64,128 @@ impl MessageSpec {
     }
 }
 
-struct W(Writer<Vec<u8>>);
-
-impl W {
-    // Writing into a Vec cannot fail.
-    fn ev(&mut self, e: Event<'_>) {
-        let _ = self.0.write_event(e);
-    }
-    fn el(&mut self, name: &str, attrs: &[(&str, &str)], empty: bool) {
-        let mut s = BytesStart::new(name);
-        for a in attrs {
-            s.push_attribute(*a);
-        }
-        self.ev(if empty {
-            Event::Empty(s)
-        } else {
-            Event::Start(s)
-        });
-    }
-    fn end(&mut self, name: &str) {
-        self.ev(Event::End(BytesEnd::new(name)));
-    }
-}
-
 /// The whole request body: envelope, wrapper, frame and the MIME-carried `cda`.
 pub fn build_archive_message(spec: &MessageSpec, meta: &Metadata, cda: &str) -> String {
-    let mut w = W(Writer::new(Vec::new()));
-    w.ev(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+    let mut w = W::new();
+    w.decl();
     let ns = match spec.soap {
         SoapVersion::V11 => SOAP11_NS,
         SoapVersion::V12 => SOAP12_NS,
     };
-    w.el("soap:Envelope", &[("xmlns:soap", ns)], false);
-    w.el("soap:Body", &[], false);
-    w.el(
+    w.start("soap:Envelope", &[("xmlns:soap", ns)]);
+    w.start("soap:Body", &[]);
+    w.start(
         ARCHIVE_INTERACTION,
         &[("xmlns", "urn:hl7-org:v3"), ("ITSVersion", "XML_1.0")],
-        false,
     );
-    w.el(
+    w.empty(
         "id",
         &[
             ("root", &spec.message_root),
             ("extension", &spec.message_extension),
         ],
-        true,
     );
-    w.el("creationTime", &[("value", &spec.creation_time)], true);
-    w.el("versionCode", &[("code", "V3-2006")], true);
-    w.el(
+    w.empty("creationTime", &[("value", &spec.creation_time)]);
+    w.empty("versionCode", &[("code", "V3-2006")]);
+    w.empty(
         "interactionId",
         &[
             ("root", "2.16.840.1.113883.1.6"),
             ("extension", ARCHIVE_INTERACTION),
         ],
-        true,
     );
-    w.el("processingCode", &[("code", &spec.processing_code)], true);
-    w.el("processingModeCode", &[("code", "T")], true);
-    w.el("acceptAckCode", &[("code", "ER")], true);
+    w.empty("processingCode", &[("code", &spec.processing_code)]);
+    w.empty("processingModeCode", &[("code", "T")]);
+    w.empty("acceptAckCode", &[("code", "ER")]);
     for (role, type_code, id) in [
         ("receiver", "RCV", &spec.receiver),
         ("sender", "SND", &spec.sender),
     ] {
-        w.el(role, &[("typeCode", type_code)], false);
-        w.el(
+        w.start(role, &[("typeCode", type_code)]);
+        w.start(
             "device",
             &[("classCode", "DEV"), ("determinerCode", "INSTANCE")],
-            false,
         );
-        w.el("id", &[("root", id)], true);
+        w.empty("id", &[("root", id)]);
         w.end("device");
         w.end(role);
     }
-    w.el(
+    w.start(
         "controlActProcess",
         &[("classCode", "CACT"), ("moodCode", "EVN")],
-        false,
     );
-    w.el(
+    w.empty(
         "code",
         &[
             ("code", ARCHIVE_TRIGGER),
             ("codeSystem", "2.16.840.1.113883.1.18"),
         ],
-        true,
     );
-    w.el("priorityCode", &[("code", "R")], true);
-    w.el(
+    w.empty("priorityCode", &[("code", "R")]);
+    w.empty(
         "reasonCode",
         &[
             ("code", &spec.service_request),
             ("codeSystem", SERVICE_REQUEST_SYSTEM),
         ],
-        true,
     );
-    w.el(
+    w.empty(
         "reasonCode",
         &[
             ("code", &spec.usage_situation),
             ("codeSystem", USAGE_SITUATION_SYSTEM),
         ],
-        true,
     );
-    w.el("subject", &[("typeCode", "SUBJ")], false);
-    w.el(
+    w.start("subject", &[("typeCode", "SUBJ")]);
+    w.start(
         "clinicalDocument",
         &[("classCode", "DOCCLIN"), ("moodCode", "EVN")],
-        false,
     );
-    w.el("id", &[("root", &meta.document_oid)], true);
-    w.el(
+    w.empty("id", &[("root", &meta.document_oid)]);
+    w.empty(
         "code",
         &[
             ("code", &meta.register.code),
             ("codeSystem", &meta.register.code_system),
         ],
-        true,
     );
-    w.el("text", &[("mediaType", "multipart/related")], false);
+    w.start("text", &[("mediaType", "multipart/related")]);
     let mime = encode_related(cda.as_bytes(), &meta.document_oid, &spec.boundary);
-    w.ev(Event::Text(BytesText::new(&mime)));
+    w.chars(&mime);
     w.end("text");
-    w.el("statusCode", &[("code", "completed")], true);
-    w.el("effectiveTime", &[("value", &meta.effective_time)], true);
-    w.el(
+    w.empty("statusCode", &[("code", "completed")]);
+    w.empty("effectiveTime", &[("value", &meta.effective_time)]);
+    w.empty(
         "confidentialityCode",
         &[
             ("code", &meta.confidentiality.code),
             ("codeSystem", &meta.confidentiality.code_system),
         ],
-        true,
     );
-    w.el(
-        "versionNumber",
-        &[("value", &meta.version.to_string())],
-        true,
-    );
-    w.el("setId", &[("root", &meta.set_id)], true);
-    w.el(
+    w.empty("versionNumber", &[("value", &meta.version.to_string())]);
+    w.empty("setId", &[("root", &meta.set_id)]);
+    w.empty(
         "completionCode",
         &[("code", "LA"), ("codeSystem", "1.2.246.537.5.40115.2006")],
-        true,
     );
-    w.el(
+    w.empty(
         "storageCode",
         &[("code", "AC"), ("codeSystem", "1.2.246.537.5.40116.2006")],
-        true,
     );
-    w.el("recordTarget", &[("typeCode", "RCT")], false);
-    w.el("patient", &[], false);
+    w.start("recordTarget", &[("typeCode", "RCT")]);
+    w.start("patient", &[]);
     match &meta.client {
-        ClientId::Hetu(h) => w.el("id", &[("root", HETU_OID), ("extension", h)], true),
+        ClientId::Hetu(h) => w.empty("id", &[("root", HETU_OID), ("extension", h)]),
         ClientId::Temporary { root, extension } => {
-            w.el("id", &[("root", root), ("extension", extension)], true)
+            w.empty("id", &[("root", root), ("extension", extension)])
         }
     }
     w.end("patient");
     w.end("recordTarget");
-    w.el("custodian", &[("typeCode", "CST")], false);
-    w.el("assignedEntity", &[], false);
-    w.el("representedOrganization", &[], false);
-    w.el("id", &[("root", &meta.custodian)], true);
+    w.start("custodian", &[("typeCode", "CST")]);
+    w.start("assignedEntity", &[]);
+    w.start("representedOrganization", &[]);
+    w.empty("id", &[("root", &meta.custodian)]);
     w.end("representedOrganization");
     w.end("assignedEntity");
     w.end("custodian");
@@ -236,7 +195,7 @@ pub fn build_archive_message(spec: &MessageSpec, meta: &Metadata, cda: &str) -> 
     w.end(ARCHIVE_INTERACTION);
     w.end("soap:Body");
     w.end("soap:Envelope");
-    String::from_utf8(w.0.into_inner()).unwrap_or_default()
+    w.finish()
 }
 
 #[cfg(test)]

@@ -4,8 +4,11 @@
 //! bounded. The result is a read-only DOM (roxmltree) that keeps source positions, which
 //! canonicalization needs to recover the prefixes as written.
 
+mod write;
+
 use roxmltree::{Document, Node, ParsingOptions};
 use serde::Serialize;
+pub use write::XmlWriter;
 
 /// Bounds on what is parsed.
 #[derive(Debug, Clone, Copy, Serialize)]
