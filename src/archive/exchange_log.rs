@@ -145,23 +145,10 @@ CREATE INDEX IF NOT EXISTS exchange_org ON exchange(org_oid);
 impl ExchangeLog {
     /// Opens (creating when needed) the log in `dir`.
     pub fn open(dir: &Path) -> Result<Self, LogError> {
-        std::fs::create_dir_all(dir).map_err(|source| LogError::Dir {
-            path: dir.to_owned(),
-            source,
+        let (conn, path) = super::open_db(dir, "NORMAL", SCHEMA).map_err(|e| match e {
+            super::DbOpenError::Dir(path, source) => LogError::Dir { path, source },
+            super::DbOpenError::Sqlite(path, source) => LogError::Sqlite { path, source },
         })?;
-        let path = dir.join(DB_FILE);
-        let sql = |source| LogError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let conn = Connection::open(&path).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(sql)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(sql)?;
-        conn.execute_batch(SCHEMA).map_err(sql)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,

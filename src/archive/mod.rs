@@ -3,6 +3,37 @@
 //! it in the same SQLite file (one transaction per accepted request).
 
 mod exchange_log;
+
+use std::path::{Path, PathBuf};
+
+/// Why the data directory's database could not be opened.
+#[derive(Debug)]
+pub(crate) enum DbOpenError {
+    Dir(PathBuf, std::io::Error),
+    Sqlite(PathBuf, rusqlite::Error),
+}
+
+/// Opens (creating when needed) the data directory's SQLite file in WAL mode with the given
+/// `synchronous` level, and applies `schema`. The exchange log and the document store share
+/// the file, so a later transaction can cover both.
+pub(crate) fn open_db(
+    dir: &Path,
+    synchronous: &str,
+    schema: &str,
+) -> Result<(rusqlite::Connection, PathBuf), DbOpenError> {
+    std::fs::create_dir_all(dir).map_err(|e| DbOpenError::Dir(dir.to_owned(), e))?;
+    let path = dir.join(exchange_log::DB_FILE);
+    let sql = |e| DbOpenError::Sqlite(path.clone(), e);
+    let conn = rusqlite::Connection::open(&path).map_err(sql)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(sql)?;
+    conn.pragma_update(None, "synchronous", synchronous)
+        .map_err(sql)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(sql)?;
+    conn.execute_batch(schema).map_err(sql)?;
+    Ok((conn, path))
+}
 mod store;
 
 pub use exchange_log::{ExchangeKind, ExchangeLog, ExchangeRecord, LogError, StoredExchange};

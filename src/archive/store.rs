@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, ErrorCode, params};
 use time::OffsetDateTime;
 
-use super::exchange_log::DB_FILE;
 use crate::validate::ArchivedDocument;
 
 /// Why a document was not stored.
@@ -114,24 +113,11 @@ impl std::fmt::Debug for ArchiveStore {
 impl ArchiveStore {
     /// Opens (creating when needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let path = dir.join(DB_FILE);
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let conn = Connection::open(&path).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql)?;
         // FULL: an acknowledged AA survives power loss, not only a process crash.
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(sql)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(sql)?;
-        conn.execute_batch(SCHEMA).map_err(sql)?;
+        let (conn, path) = super::open_db(dir, "FULL", SCHEMA).map_err(|e| match e {
+            super::DbOpenError::Dir(path, source) => StoreError::Dir { path, source },
+            super::DbOpenError::Sqlite(path, source) => StoreError::Sqlite { path, source },
+        })?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
