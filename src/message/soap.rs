@@ -2,11 +2,11 @@
 //! writing faults. [U] Kanta's SOAP profile is not public; both versions are accepted and
 //! answered in kind (interface.md §1.8).
 
-use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::events::Event;
 use serde::Serialize;
 
 use crate::rules::{Finding, Severity, rule_by_id};
+use crate::xml::XmlWriter;
 
 /// SOAP 1.1 envelope namespace.
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -96,96 +96,66 @@ impl Fault {
 
     /// The envelope as UTF-8 XML.
     pub fn to_xml(&self) -> String {
-        let mut w = Writer::new(Vec::new());
-        // Writing into a Vec cannot fail; the results are checked only to satisfy the types.
-        let _ = self.write(&mut w);
-        String::from_utf8(w.into_inner()).unwrap_or_default()
-    }
-
-    fn write(&self, w: &mut Writer<Vec<u8>>) -> std::io::Result<()> {
-        let env = |local: &str| format!("env:{local}");
-        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-        let mut envelope = BytesStart::new(env("Envelope"));
-        envelope.push_attribute(("xmlns:env", self.version.ns()));
-        w.write_event(Event::Start(envelope))?;
-        w.write_event(Event::Start(BytesStart::new(env("Body"))))?;
-        w.write_event(Event::Start(BytesStart::new(env("Fault"))))?;
+        let mut w = XmlWriter::new();
+        w.decl();
+        w.start("env:Envelope", &[("xmlns:env", self.version.ns())]);
+        w.start("env:Body", &[]);
+        w.start("env:Fault", &[]);
         match self.version {
             SoapVersion::V11 => {
                 let code = match self.code {
                     FaultCode::Sender => "env:Client",
                     FaultCode::Receiver => "env:Server",
                 };
-                text_element(w, BytesStart::new("faultcode"), code)?;
-                let mut fs = BytesStart::new("faultstring");
-                fs.push_attribute(("xml:lang", "en"));
-                text_element(w, fs, &self.reason)?;
-                w.write_event(Event::Start(BytesStart::new("detail")))?;
-                self.write_findings(w)?;
-                w.write_event(Event::End(BytesEnd::new("detail")))?;
+                w.text("faultcode", &[], code);
+                w.text("faultstring", &[("xml:lang", "en")], &self.reason);
+                w.start("detail", &[]);
+                self.write_findings(&mut w);
+                w.end("detail");
             }
             SoapVersion::V12 => {
                 let code = match self.code {
                     FaultCode::Sender => "env:Sender",
                     FaultCode::Receiver => "env:Receiver",
                 };
-                w.write_event(Event::Start(BytesStart::new(env("Code"))))?;
-                text_element(w, BytesStart::new(env("Value")), code)?;
-                w.write_event(Event::End(BytesEnd::new(env("Code"))))?;
-                w.write_event(Event::Start(BytesStart::new(env("Reason"))))?;
-                let mut t = BytesStart::new(env("Text"));
-                t.push_attribute(("xml:lang", "en"));
-                text_element(w, t, &self.reason)?;
-                w.write_event(Event::End(BytesEnd::new(env("Reason"))))?;
-                w.write_event(Event::Start(BytesStart::new(env("Detail"))))?;
-                self.write_findings(w)?;
-                w.write_event(Event::End(BytesEnd::new(env("Detail"))))?;
+                w.start("env:Code", &[]);
+                w.text("env:Value", &[], code);
+                w.end("env:Code");
+                w.start("env:Reason", &[]);
+                w.text("env:Text", &[("xml:lang", "en")], &self.reason);
+                w.end("env:Reason");
+                w.start("env:Detail", &[]);
+                self.write_findings(&mut w);
+                w.end("env:Detail");
             }
         }
-        w.write_event(Event::End(BytesEnd::new(env("Fault"))))?;
-        w.write_event(Event::End(BytesEnd::new(env("Body"))))?;
-        w.write_event(Event::End(BytesEnd::new(env("Envelope"))))?;
-        Ok(())
+        w.end("env:Fault");
+        w.end("env:Body");
+        w.end("env:Envelope");
+        w.finish()
     }
 
-    fn write_findings(&self, w: &mut Writer<Vec<u8>>) -> std::io::Result<()> {
-        let mut list = BytesStart::new("ks:findings");
-        list.push_attribute(("xmlns:ks", FINDINGS_NS));
-        w.write_event(Event::Start(list))?;
+    fn write_findings(&self, w: &mut XmlWriter) {
+        w.start("ks:findings", &[("xmlns:ks", FINDINGS_NS)]);
         for f in &self.findings {
-            let mut el = BytesStart::new("ks:finding");
-            el.push_attribute(("code", f.code.as_str()));
-            el.push_attribute((
-                "severity",
-                match f.severity {
-                    Severity::Error => "error",
-                    Severity::Warning => "warning",
-                },
-            ));
-            w.write_event(Event::Start(el))?;
-            text_element(w, BytesStart::new("ks:location"), &f.location)?;
-            text_element(w, BytesStart::new("ks:message"), &f.message)?;
+            let severity = match f.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            w.start(
+                "ks:finding",
+                &[("code", f.code.as_str()), ("severity", severity)],
+            );
+            w.text("ks:location", &[], &f.location);
+            w.text("ks:message", &[], &f.message);
             if let Some(rule) = rule_by_id(&f.code) {
-                let mut fi = BytesStart::new("ks:rule");
-                fi.push_attribute(("xml:lang", "fi"));
-                text_element(w, fi, rule.fi)?;
-                let mut en = BytesStart::new("ks:rule");
-                en.push_attribute(("xml:lang", "en"));
-                text_element(w, en, rule.en)?;
+                w.text("ks:rule", &[("xml:lang", "fi")], rule.fi);
+                w.text("ks:rule", &[("xml:lang", "en")], rule.en);
             }
-            w.write_event(Event::End(BytesEnd::new("ks:finding")))?;
+            w.end("ks:finding");
         }
-        w.write_event(Event::End(BytesEnd::new("ks:findings")))?;
-        Ok(())
+        w.end("ks:findings");
     }
-}
-
-fn text_element(w: &mut Writer<Vec<u8>>, start: BytesStart<'_>, text: &str) -> std::io::Result<()> {
-    let name = start.name().as_ref().to_owned();
-    w.write_event(Event::Start(start))?;
-    w.write_event(Event::Text(BytesText::new(text)))?;
-    w.write_event(Event::End(BytesEnd::new(name)))?;
-    Ok(())
 }
 
 /// What the archive could tell about a request before the full message parser exists.
