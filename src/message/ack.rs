@@ -6,7 +6,7 @@
 use crate::xml::XmlWriter as W;
 use serde::Serialize;
 
-use super::soap::{SOAP11_NS, SOAP12_NS, SoapVersion};
+use super::soap::SoapVersion;
 use crate::rules::{Finding, Severity, rule_by_id};
 
 /// Acknowledgement type.
@@ -61,44 +61,17 @@ impl Ack<'_> {
     /// The SOAP envelope with the acknowledgement.
     pub fn to_xml(&self) -> String {
         let mut w = W::new();
-        w.decl();
-        let ns = match self.soap {
-            SoapVersion::V11 => SOAP11_NS,
-            SoapVersion::V12 => SOAP12_NS,
+        let transmission = super::Transmission {
+            soap: self.soap,
+            interaction: self.interaction,
+            id: self.id,
+            creation_time: self.creation_time,
+            processing_code: "D",
+            accept_ack: "NE",
+            receiver: self.requester_device,
+            sender: Some(self.archive_device),
         };
-        w.start("soap:Envelope", &[("xmlns:soap", ns)]);
-        w.start("soap:Body", &[]);
-        w.start(
-            self.interaction,
-            &[("xmlns", "urn:hl7-org:v3"), ("ITSVersion", "XML_1.0")],
-        );
-        w.empty("id", &[("root", self.id.0), ("extension", self.id.1)]);
-        w.empty("creationTime", &[("value", self.creation_time)]);
-        w.empty(
-            "interactionId",
-            &[
-                ("root", "2.16.840.1.113883.1.6"),
-                ("extension", self.interaction),
-            ],
-        );
-        w.empty("processingCode", &[("code", "D")]);
-        w.empty("processingModeCode", &[("code", "T")]);
-        w.empty("acceptAckCode", &[("code", "NE")]);
-        for (role, type_code, id) in [
-            ("receiver", "RCV", self.requester_device),
-            ("sender", "SND", Some(self.archive_device)),
-        ] {
-            if let Some(id) = id {
-                w.start(role, &[("typeCode", type_code)]);
-                w.start(
-                    "device",
-                    &[("classCode", "DEV"), ("determinerCode", "INSTANCE")],
-                );
-                w.empty("id", &[("root", id)]);
-                w.end("device");
-                w.end(role);
-            }
-        }
+        super::open_transmission(&mut w, &transmission);
         w.start("acknowledgement", &[("typeCode", self.code.as_str())]);
         if let Some((root, ext)) = self.target {
             w.start("targetMessage", &[]);
@@ -128,9 +101,7 @@ impl Ack<'_> {
             w.end("acknowledgementDetail");
         }
         w.end("acknowledgement");
-        w.end(self.interaction);
-        w.end("soap:Body");
-        w.end("soap:Envelope");
+        super::close_transmission(&mut w, self.interaction);
         w.finish()
     }
 }

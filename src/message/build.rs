@@ -6,7 +6,7 @@
 use crate::xml::XmlWriter as W;
 
 use super::mime::encode_related;
-use super::soap::{SOAP11_NS, SOAP12_NS, SoapVersion};
+use super::soap::SoapVersion;
 use crate::document::{ClientId, Metadata};
 use crate::identity::HETU_OID;
 
@@ -67,49 +67,17 @@ impl MessageSpec {
 /// The whole request body: envelope, wrapper, frame and the MIME-carried `cda`.
 pub fn build_archive_message(spec: &MessageSpec, meta: &Metadata, cda: &str) -> String {
     let mut w = W::new();
-    w.decl();
-    let ns = match spec.soap {
-        SoapVersion::V11 => SOAP11_NS,
-        SoapVersion::V12 => SOAP12_NS,
+    let transmission = super::Transmission {
+        soap: spec.soap,
+        interaction: ARCHIVE_INTERACTION,
+        id: (&spec.message_root, &spec.message_extension),
+        creation_time: &spec.creation_time,
+        processing_code: &spec.processing_code,
+        accept_ack: "ER",
+        receiver: Some(&spec.receiver),
+        sender: Some(&spec.sender),
     };
-    w.start("soap:Envelope", &[("xmlns:soap", ns)]);
-    w.start("soap:Body", &[]);
-    w.start(
-        ARCHIVE_INTERACTION,
-        &[("xmlns", "urn:hl7-org:v3"), ("ITSVersion", "XML_1.0")],
-    );
-    w.empty(
-        "id",
-        &[
-            ("root", &spec.message_root),
-            ("extension", &spec.message_extension),
-        ],
-    );
-    w.empty("creationTime", &[("value", &spec.creation_time)]);
-    w.empty("versionCode", &[("code", "V3-2006")]);
-    w.empty(
-        "interactionId",
-        &[
-            ("root", "2.16.840.1.113883.1.6"),
-            ("extension", ARCHIVE_INTERACTION),
-        ],
-    );
-    w.empty("processingCode", &[("code", &spec.processing_code)]);
-    w.empty("processingModeCode", &[("code", "T")]);
-    w.empty("acceptAckCode", &[("code", "ER")]);
-    for (role, type_code, id) in [
-        ("receiver", "RCV", &spec.receiver),
-        ("sender", "SND", &spec.sender),
-    ] {
-        w.start(role, &[("typeCode", type_code)]);
-        w.start(
-            "device",
-            &[("classCode", "DEV"), ("determinerCode", "INSTANCE")],
-        );
-        w.empty("id", &[("root", id)]);
-        w.end("device");
-        w.end(role);
-    }
+    super::open_transmission(&mut w, &transmission);
     w.start(
         "controlActProcess",
         &[("classCode", "CACT"), ("moodCode", "EVN")],
@@ -192,9 +160,7 @@ pub fn build_archive_message(spec: &MessageSpec, meta: &Metadata, cda: &str) -> 
     w.end("clinicalDocument");
     w.end("subject");
     w.end("controlActProcess");
-    w.end(ARCHIVE_INTERACTION);
-    w.end("soap:Body");
-    w.end("soap:Envelope");
+    super::close_transmission(&mut w, ARCHIVE_INTERACTION);
     w.finish()
 }
 

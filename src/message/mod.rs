@@ -9,6 +9,70 @@ pub mod soap;
 
 use roxmltree::Document;
 
+use crate::xml::XmlWriter;
+use soap::{SOAP11_NS, SOAP12_NS, SoapVersion};
+
+/// The fields of an HL7 V3 transmission wrapper (interface.md §1.2).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Transmission<'a> {
+    pub(crate) soap: SoapVersion,
+    pub(crate) interaction: &'a str,
+    pub(crate) id: (&'a str, &'a str),
+    pub(crate) creation_time: &'a str,
+    pub(crate) processing_code: &'a str,
+    pub(crate) accept_ack: &'a str,
+    pub(crate) receiver: Option<&'a str>,
+    pub(crate) sender: Option<&'a str>,
+}
+
+/// Opens the SOAP envelope and the interaction element and writes the wrapper's header
+/// fields; the caller writes the payload and then calls [`close_transmission`].
+pub(crate) fn open_transmission(w: &mut XmlWriter, t: &Transmission<'_>) {
+    w.decl();
+    let ns = match t.soap {
+        SoapVersion::V11 => SOAP11_NS,
+        SoapVersion::V12 => SOAP12_NS,
+    };
+    w.start("soap:Envelope", &[("xmlns:soap", ns)]);
+    w.start("soap:Body", &[]);
+    w.start(
+        t.interaction,
+        &[("xmlns", "urn:hl7-org:v3"), ("ITSVersion", "XML_1.0")],
+    );
+    w.empty("id", &[("root", t.id.0), ("extension", t.id.1)]);
+    w.empty("creationTime", &[("value", t.creation_time)]);
+    w.empty("versionCode", &[("code", "V3-2006")]);
+    w.empty(
+        "interactionId",
+        &[
+            ("root", "2.16.840.1.113883.1.6"),
+            ("extension", t.interaction),
+        ],
+    );
+    w.empty("processingCode", &[("code", t.processing_code)]);
+    w.empty("processingModeCode", &[("code", "T")]);
+    w.empty("acceptAckCode", &[("code", t.accept_ack)]);
+    for (role, type_code, id) in [("receiver", "RCV", t.receiver), ("sender", "SND", t.sender)] {
+        if let Some(id) = id {
+            w.start(role, &[("typeCode", type_code)]);
+            w.start(
+                "device",
+                &[("classCode", "DEV"), ("determinerCode", "INSTANCE")],
+            );
+            w.empty("id", &[("root", id)]);
+            w.end("device");
+            w.end(role);
+        }
+    }
+}
+
+/// Closes what [`open_transmission`] opened.
+pub(crate) fn close_transmission(w: &mut XmlWriter, interaction: &str) {
+    w.end(interaction);
+    w.end("soap:Body");
+    w.end("soap:Envelope");
+}
+
 /// A CDA taken out of a message's MIME entity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CarriedCda {
