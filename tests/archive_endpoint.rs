@@ -6,6 +6,7 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
+use kanta_sim::archive::DocumentStore;
 use kanta_sim::client::HttpVersion;
 use kanta_sim::document::{Body, Metadata, build_cda};
 use kanta_sim::message::build::{MessageSpec, build_archive_message};
@@ -80,16 +81,20 @@ async fn valid_sp1_and_sp17_documents_are_archived_and_survive_a_restart() {
     let server = start(kit("archive")).await;
     let sp1 =
         Metadata::client_relationship_example("1.2.246.10.99900016.10.0.2026.101", "010190-902S");
+    // The same SP1 document, signed by its custodian, in a message with id `ext`.
+    let sp1_message = |ext: &str| {
+        message(
+            &sp1,
+            "system-signature:1.2.246.10.99900016.10.0",
+            SignatureType::System,
+            ext,
+        )
+    };
     let r = post(
         &server,
         &testila(),
         "text/xml; charset=UTF-8",
-        &message(
-            &sp1,
-            "system-signature:1.2.246.10.99900016.10.0",
-            SignatureType::System,
-            "101",
-        ),
+        &sp1_message("101"),
     )
     .await;
     assert_eq!(r.status, 200);
@@ -124,32 +129,10 @@ async fn valid_sp1_and_sp17_documents_are_archived_and_survive_a_restart() {
     );
 
     // The same message again: refused as a replay, nothing new stored.
-    let r = post(
-        &server,
-        &testila(),
-        "text/xml",
-        &message(
-            &sp1,
-            "system-signature:1.2.246.10.99900016.10.0",
-            SignatureType::System,
-            "101",
-        ),
-    )
-    .await;
+    let r = post(&server, &testila(), "text/xml", &sp1_message("101")).await;
     assert_eq!(ack_of(&r), ("AE".to_owned(), vec!["W-016".to_owned()]));
     // A new message with an already archived document version.
-    let r = post(
-        &server,
-        &testila(),
-        "text/xml",
-        &message(
-            &sp1,
-            "system-signature:1.2.246.10.99900016.10.0",
-            SignatureType::System,
-            "103",
-        ),
-    )
-    .await;
+    let r = post(&server, &testila(), "text/xml", &sp1_message("103")).await;
     assert_eq!(ack_of(&r), ("AE".to_owned(), vec!["L-001".to_owned()]));
     assert_eq!(server.handle.store.count().unwrap(), 2);
 

@@ -1,10 +1,12 @@
 //! The binary as a user runs it: `certs init`, `certs show`, `serve` with its configuration
 //! errors and exit codes, and the end-to-end check with curl.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output};
+use std::time::Duration;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
@@ -318,37 +320,8 @@ impl Drop for Served {
 }
 
 fn serve(kit: &Path, data: &Path, ready: &Path) -> Served {
-    let mut child = bin()
-        .args([
-            "serve",
-            "--certs",
-            kit.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--ready-file",
-            ready.to_str().unwrap(),
-        ])
-        .env("KANTA_SIM_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !ready.is_file() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "server did not become ready"
-        );
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("server exited: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(ready).unwrap()).unwrap();
-    let addr = v["listen"].as_str().unwrap().to_owned();
+    let (mut child, addr) = common::spawn_serve(kit, data, ready);
+    let addr = addr.to_string();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)

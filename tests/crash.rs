@@ -2,14 +2,14 @@
 //! every acknowledged (AA) document is there and still verifies, every stored document has
 //! its message, the database is intact, and the server starts again on the same data.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kanta_sim::archive::ArchiveStore;
+use kanta_sim::archive::{ArchiveStore, DocumentStore};
 use kanta_sim::client::{HttpVersion, MtlsClient, load_identity};
 use kanta_sim::document::{Body, Metadata, build_cda};
 use kanta_sim::message::build::{MessageSpec, build_archive_message};
@@ -20,38 +20,6 @@ use kanta_sim::xmldsig::{
 use time::OffsetDateTime;
 
 const ORG: &str = "1.2.246.10.99900016.10.0";
-
-fn serve(kit: &Path, data: &Path, ready: &Path) -> (Child, std::net::SocketAddr) {
-    let _ = std::fs::remove_file(ready);
-    let child = Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
-        .args([
-            "serve",
-            "--certs",
-            kit.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--ready-file",
-            ready.to_str().unwrap(),
-        ])
-        .env("KANTA_SIM_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !ready.is_file() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(ready).unwrap()).unwrap();
-    (child, v["listen"].as_str().unwrap().parse().unwrap())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_server_mid_load_leaves_no_half_written_document() {
@@ -85,7 +53,7 @@ async fn killing_the_server_mid_load_leaves_no_half_written_document() {
             )
         })
         .collect();
-    let (mut child, addr) = serve(&kit, &data, &ready);
+    let (mut child, addr) = common::spawn_serve(&kit, &data, &ready);
     let a = index.get(&format!("client:{ORG}")).unwrap();
     let identity = load_identity(&kit.join(&a.cert), &kit.join(a.key.as_ref().unwrap())).unwrap();
     let client = MtlsClient::new(
@@ -181,7 +149,7 @@ async fn killing_the_server_mid_load_leaves_no_half_written_document() {
     drop(store);
 
     // And the archive starts again on the same data and keeps archiving.
-    let (mut again, addr) = serve(&kit, &data, &ready);
+    let (mut again, addr) = common::spawn_serve(&kit, &data, &ready);
     let mut conn = client.connect(addr).await.unwrap();
     let (status, resp) = conn
         .request("POST", "/archive", Some("text/xml"), messages[79].1.clone())

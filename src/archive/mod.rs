@@ -60,22 +60,3 @@ pub trait DocumentStore: Send + Sync {
     /// How many documents are archived.
     fn count(&self) -> Result<u64, StoreError>;
 }
-
-impl DocumentStore for ArchiveStore {
-    fn archive(
-        &self,
-        message: (&str, &str),
-        sender: &str,
-        raw: &[u8],
-        doc: &ArchivedDocument,
-        at: time::OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        ArchiveStore::archive(self, message, sender, raw, doc, at)
-    }
-    fn get(&self, document_oid: &str) -> Result<Option<StoredDocument>, StoreError> {
-        ArchiveStore::get(self, document_oid)
-    }
-    fn count(&self) -> Result<u64, StoreError> {
-        ArchiveStore::count(self)
-    }
-}

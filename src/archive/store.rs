@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, ErrorCode, params};
 use time::OffsetDateTime;
 
+use super::DocumentStore;
 use crate::validate::ArchivedDocument;
 
 /// Why a document was not stored.
@@ -130,9 +131,11 @@ impl ArchiveStore {
             source,
         }
     }
+}
 
+impl DocumentStore for ArchiveStore {
     /// Archives one document with its message, in one transaction.
-    pub fn archive(
+    fn archive(
         &self,
         message: (&str, &str),
         sender: &str,
@@ -198,7 +201,7 @@ impl ArchiveStore {
     }
 
     /// The newest version of `document_oid`.
-    pub fn get(&self, document_oid: &str) -> Result<Option<StoredDocument>, StoreError> {
+    fn get(&self, document_oid: &str) -> Result<Option<StoredDocument>, StoreError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let mut stmt = conn
             .prepare(
@@ -237,7 +240,7 @@ impl ArchiveStore {
     }
 
     /// How many documents are archived.
-    pub fn count(&self) -> Result<u64, StoreError> {
+    fn count(&self) -> Result<u64, StoreError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         conn.query_row("SELECT COUNT(*) FROM document", [], |r| r.get(0))
             .map_err(self.sql())

@@ -193,3 +193,40 @@ pub async fn curl(args: &[&str], env: &[(&str, &Path)]) -> Option<(i32, String, 
         }
     }
 }
+
+/// Starts `kanta-sim serve` as its own process on 127.0.0.1:0 (stdout piped, stderr
+/// discarded) and waits for its ready file; returns the child and the bound address.
+pub fn spawn_serve(kit: &Path, data: &Path, ready: &Path) -> (std::process::Child, SocketAddr) {
+    let _ = std::fs::remove_file(ready);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
+        .args([
+            "serve",
+            "--certs",
+            kit.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--ready-file",
+            ready.to_str().unwrap(),
+        ])
+        .env("KANTA_SIM_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !ready.is_file() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not become ready"
+        );
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("server exited: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ready).unwrap()).unwrap();
+    (child, v["listen"].as_str().unwrap().parse().unwrap())
+}
