@@ -10,13 +10,17 @@ use crate::document::parse::{CodedValue, InstanceId, Located, ParsedCda, parse_c
 use crate::identity::SoteRegister;
 use crate::message::ack::AckCode;
 use crate::message::hl7::{interaction_element, parse_request};
+use crate::message::lifecycle::{InvalidationRequest, parse_invalidation};
+use crate::message::query::{QueryRequest, parse_query};
 use crate::message::soap::SoapVersion;
+use crate::message::usecase::UseCase;
 use crate::pki::TrustStore;
 use crate::rules::Finding;
 use crate::rules::document::{DocumentContext, document_rules};
 use crate::rules::signature::signature_rules;
 use crate::rules::wrapper::{
-    WrapperContext, authorisation_rules, frame_consistency, service_request_matches, wrapper_rules,
+    WrapperContext, authorisation_rules, frame_consistency, sender_rule, service_request_matches,
+    wrapper_rules,
 };
 use crate::xml::{Limits, XmlError, parse};
 use crate::xmldsig::{VerifyOptions, clinical_document, verify_parsed};
@@ -151,9 +155,31 @@ pub struct ArchivedDocument {
     pub client_relationship: Option<String>,
     /// effectiveTime.
     pub effective_time: Option<String>,
+    /// The organisation that archived it (the custodian's organisation in the register).
+    pub producer: String,
+    /// Whose register holds it: the organiser under a register use right, otherwise the
+    /// producer.
+    pub register_owner: String,
+    /// The version it replaces, as `relatedDocument` names it.
+    pub replaces: Option<RelatedRef>,
+    /// `hl7fi:reasonOfCorrection/@code`.
+    pub reason_of_correction: Option<String>,
     /// The CDA exactly as received.
     #[serde(skip)]
     pub cda: Vec<u8>,
+}
+
+/// What `relatedDocument` names, as read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelatedRef {
+    /// `@typeCode`.
+    pub type_code: Option<String>,
+    /// `parentDocument/id/@root`.
+    pub document_oid: Option<String>,
+    /// `parentDocument/setId/@root`.
+    pub set_id: Option<String>,
+    /// `parentDocument/versionNumber/@value`, when a number.
+    pub version: Option<u32>,
 }
 
 /// The archiving profile and the parties' context for one message.
@@ -167,10 +193,11 @@ pub struct MessageContext<'a> {
     pub register: &'a SoteRegister,
     /// The organisation of the client certificate (`None` offline).
     pub cert_org: Option<&'a str>,
+    /// Largest query page.
+    pub max_page_size: u32,
+    /// Invalidations need a reason.
+    pub invalidation_reason_required: bool,
 }
-
-/// The interactions the archive endpoint implements.
-pub const INTERACTIONS: &[&str] = &[crate::message::build::ARCHIVE_INTERACTION];
 
 /// The archiving profile, owned: built once from the configuration.
 #[derive(Debug, Clone)]
@@ -183,6 +210,14 @@ pub struct ArchiveProfile {
     pub test_identities_only: bool,
     /// The register.
     pub register: SoteRegister,
+    /// Interaction ids by use case.
+    pub interactions: crate::config::Interactions,
+    /// Largest query page.
+    pub max_page_size: u32,
+    /// Query page when none is asked for.
+    pub default_page_size: u32,
+    /// Invalidations need a reason.
+    pub invalidation_reason_required: bool,
 }
 
 impl ArchiveProfile {
@@ -193,6 +228,10 @@ impl ArchiveProfile {
             processing_codes: cfg.processing_codes.clone(),
             test_identities_only: cfg.test_identities_only,
             register,
+            interactions: cfg.interactions.clone(),
+            max_page_size: cfg.max_page_size,
+            default_page_size: cfg.default_page_size,
+            invalidation_reason_required: cfg.invalidation_reason_required,
         }
     }
 
@@ -212,10 +251,12 @@ impl ArchiveProfile {
             wrapper: WrapperContext {
                 receiver_device: &self.receiver_device,
                 processing_codes: &self.processing_codes,
-                interactions: INTERACTIONS,
+                interactions: &self.interactions,
             },
             register: &self.register,
             cert_org,
+            max_page_size: self.max_page_size,
+            invalidation_reason_required: self.invalidation_reason_required,
         }
     }
 }
@@ -234,8 +275,14 @@ pub struct MessageOutcome {
     /// SOAP version of the request.
     #[serde(skip)]
     pub soap: SoapVersion,
-    /// What to archive when the verdict is AA.
+    /// The use case the interaction carries.
+    pub use_case: Option<UseCase>,
+    /// What to archive when the verdict is AA (archive, new version).
     pub document: Option<ArchivedDocument>,
+    /// What to invalidate when the verdict is AA.
+    pub invalidation: Option<InvalidationRequest>,
+    /// What to look up when the verdict is AA.
+    pub query: Option<QueryRequest>,
 }
 
 /// The validation service's request (Kela's public JSON contract, interface.md §5.2).
@@ -329,6 +376,23 @@ pub fn kela_description(findings: &[Finding]) -> String {
         .join("; ")
 }
 
+/// Invalidations and queries: the sender must be the certificate's organisation; then AA
+/// unless a finding is an error.
+fn finish_without_document(
+    mut out: MessageOutcome,
+    req: &crate::message::hl7::Hl7Request,
+    ctx: &MessageContext<'_>,
+) -> MessageOutcome {
+    if let Some(org) = ctx.cert_org {
+        out.findings.extend(sender_rule(req, org, ctx.register));
+    }
+    out.findings.sort_by(|a, b| a.code.cmp(&b.code));
+    if !out.findings.iter().any(Finding::is_error) {
+        out.ack = AckCode::AA;
+    }
+    out
+}
+
 /// Reads and judges an archive message. Wrapper problems give AR and stop there; content
 /// problems give AE; otherwise AA (with any warnings) and the document to archive.
 pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome {
@@ -338,7 +402,10 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
         message_id: None,
         sender: None,
         soap: SoapVersion::V11,
+        use_case: None,
         document: None,
+        invalidation: None,
+        query: None,
     };
     let text = match std::str::from_utf8(body) {
         Ok(t) => t,
@@ -395,6 +462,29 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
         return out;
     }
     out.ack = AckCode::AE;
+    out.use_case = ctx.wrapper.interactions.use_case(&req.interaction.value);
+    let use_case = match out.use_case {
+        Some(u @ (UseCase::Archive | UseCase::NewVersion)) => u,
+        Some(UseCase::Invalidate) => {
+            let (inv, findings) = parse_invalidation(root, ctx.invalidation_reason_required);
+            out.findings.extend(findings);
+            out.invalidation = Some(inv);
+            return finish_without_document(out, &req, ctx);
+        }
+        Some(UseCase::Query(kind)) => {
+            let (q, findings) = parse_query(
+                root,
+                kind,
+                ctx.max_page_size,
+                ctx.validate.test_identities_only,
+            );
+            out.findings.extend(findings);
+            out.query = Some(q);
+            return finish_without_document(out, &req, ctx);
+        }
+        // Unreachable after the wrapper rules (W-011), kept total.
+        None => return out,
+    };
     let carried = match crate::message::carried_cda(&doc) {
         Ok(Some(c)) => c,
         Ok(None) => {
@@ -452,6 +542,15 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
     }
     out.findings.extend(service_request_matches(&req, &parsed));
     out.findings.extend(frame_consistency(&req, &parsed));
+    let version = parsed
+        .version
+        .as_ref()
+        .and_then(|v| v.value.parse().ok())
+        .unwrap_or(1);
+    out.findings
+        .extend(crate::rules::lifecycle::version_fits_interaction(
+            use_case, version,
+        ));
     if let Some(org) = ctx.cert_org {
         out.findings.extend(authorisation_rules(
             &req,
@@ -468,21 +567,43 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
     out.ack = AckCode::AA;
     let code = |c: &Option<Located<CodedValue>>| c.as_ref().and_then(|c| c.value.code.clone());
     let root = |c: &Option<Located<InstanceId>>| c.as_ref().and_then(|c| c.value.root.clone());
+    let custodian = root(&parsed.custodian).unwrap_or_default();
+    // The custodian's organisation in the register (a unit OID resolves to its owner);
+    // offline, without a register entry, the custodian as written.
+    let producer = ctx
+        .register
+        .resolve(&custodian)
+        .map_or_else(|| custodian.clone(), |o| o.oid.clone());
+    let organiser = parsed.organiser.as_ref().map(|o| o.value.clone());
+    let register_owner = organiser
+        .as_deref()
+        .map(|o| {
+            ctx.register
+                .resolve(o)
+                .map_or(o, |r| r.oid.as_str())
+                .to_owned()
+        })
+        .unwrap_or_else(|| producer.clone());
     out.document = Some(ArchivedDocument {
         document_oid: oid.unwrap_or_default(),
         set_id: root(&parsed.set_id).unwrap_or_default(),
-        version: parsed
-            .version
-            .as_ref()
-            .and_then(|v| v.value.parse().ok())
-            .unwrap_or(1),
+        version,
         client_id: parsed
             .client
             .as_ref()
             .and_then(|c| c.value.extension.clone().or(c.value.root.clone()))
             .unwrap_or_default(),
-        custodian: root(&parsed.custodian).unwrap_or_default(),
-        organiser: parsed.organiser.as_ref().map(|o| o.value.clone()),
+        custodian,
+        organiser,
+        producer,
+        register_owner,
+        replaces: parsed.related.as_ref().map(|r| RelatedRef {
+            type_code: r.value.type_code.clone(),
+            document_oid: r.value.id.clone(),
+            set_id: r.value.set_id.clone(),
+            version: r.value.version.as_deref().and_then(|v| v.parse().ok()),
+        }),
+        reason_of_correction: code(&parsed.reason_of_correction),
         register: code(&parsed.register),
         document_group: code(&parsed.document_group),
         document_type: code(&parsed.specific_document_type),
@@ -685,7 +806,7 @@ mod tests {
         );
         assert_eq!((o.ack, codes_of(&o)), (AckCode::AR, vec!["S-002"]));
         let o = process(
-            "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><RCMR_IN200016FI01 xmlns=\"urn:hl7-org:v3\"/></soap:Body></soap:Envelope>",
+            "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><RCMR_IN299999FI01 xmlns=\"urn:hl7-org:v3\"/></soap:Body></soap:Envelope>",
             TESTILA,
         );
         assert_eq!(o.ack, AckCode::AR);

@@ -152,11 +152,11 @@ async fn valid_sp1_and_sp17_documents_are_archived_and_survive_a_restart() {
         .get("1.2.246.10.99900016.10.0.2026.101")
         .unwrap()
         .unwrap();
-    assert_eq!(stored.document.client_id, "010190-902S");
+    assert_eq!(stored.client_id, "010190-902S");
     // The stored bytes are the signed document as received: it still verifies.
     let trust = kanta_sim::pki::TrustStore::from_kit(kit_dir()).unwrap();
     let report = kanta_sim::xmldsig::verify_document(
-        std::str::from_utf8(&stored.document.cda).unwrap(),
+        std::str::from_utf8(stored.cda.as_deref().unwrap()).unwrap(),
         &kanta_sim::xmldsig::VerifyOptions::new(Some(&trust)),
     )
     .unwrap();

@@ -139,7 +139,7 @@ async fn killing_the_server_mid_load_leaves_no_half_written_document() {
             .unwrap()
             .unwrap_or_else(|| panic!("{oid} was acknowledged but is not stored"));
         let report = verify_document(
-            std::str::from_utf8(&stored.document.cda).unwrap(),
+            std::str::from_utf8(stored.cda.as_deref().unwrap()).unwrap(),
             &VerifyOptions::new(Some(&trust)),
         )
         .unwrap();

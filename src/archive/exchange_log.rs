@@ -91,6 +91,9 @@ pub struct ExchangeRecord {
     pub response: Option<Vec<u8>>,
     /// Time from request to response, in milliseconds.
     pub duration_ms: Option<u64>,
+    /// The HL7 message id (root, extension) of the request, linking it to the document
+    /// history.
+    pub message_id: Option<(String, String)>,
 }
 
 /// A record read back, with its id.
@@ -142,6 +145,62 @@ CREATE TABLE IF NOT EXISTS exchange (
 CREATE INDEX IF NOT EXISTS exchange_org ON exchange(org_oid);
 ";
 
+/// Schema 2 links exchanges to HL7 message ids; older logs gain the columns on opening.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let have: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('exchange')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for col in ["message_root", "message_extension"] {
+        if !have.iter().any(|h| h == col) {
+            conn.execute_batch(&format!("ALTER TABLE exchange ADD COLUMN {col} TEXT"))?;
+        }
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS exchange_message ON exchange(message_root, message_extension)",
+    )
+}
+
+const COLUMNS: &str = "id, at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status,
+    request, response, duration_ms, message_root, message_extension";
+
+fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredExchange> {
+    let at: String = row.get(1)?;
+    let kind: String = row.get(4)?;
+    let codes: String = row.get(6)?;
+    let detail: String = row.get(8)?;
+    let root: Option<String> = row.get(18)?;
+    let ext: Option<String> = row.get(19)?;
+    Ok(StoredExchange {
+        id: row.get(0)?,
+        record: ExchangeRecord {
+            at: OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            listener: row.get(2)?,
+            peer: row.get(3)?,
+            kind: if kind == "http" {
+                ExchangeKind::Http
+            } else {
+                ExchangeKind::Handshake
+            },
+            outcome: row.get(5)?,
+            codes: codes.split_whitespace().map(str::to_owned).collect(),
+            summary: row.get(7)?,
+            detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+            cert_subject: row.get(9)?,
+            cert_sha256: row.get(10)?,
+            org_oid: row.get(11)?,
+            method: row.get(12)?,
+            path: row.get(13)?,
+            status: row.get(14)?,
+            request: row.get(15)?,
+            response: row.get(16)?,
+            duration_ms: row.get(17)?,
+            message_id: root.zip(ext),
+        },
+    })
+}
+
 impl ExchangeLog {
     /// Opens (creating when needed) the log in `dir`.
     pub fn open(dir: &Path) -> Result<Self, LogError> {
@@ -149,10 +208,30 @@ impl ExchangeLog {
             super::DbOpenError::Dir(path, source) => LogError::Dir { path, source },
             super::DbOpenError::Sqlite(path, source) => LogError::Sqlite { path, source },
         })?;
+        migrate(&conn).map_err(|source| LogError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
         })
+    }
+
+    /// Every exchange that carried HL7 message `(root, extension)`, oldest first.
+    pub fn by_message(&self, root: &str, extension: &str) -> Result<Vec<StoredExchange>, LogError> {
+        let conn = self.lock();
+        let sql = |source| LogError::Sqlite {
+            path: self.path.clone(),
+            source,
+        };
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM exchange WHERE message_root = ?1 AND message_extension = ?2 ORDER BY id"
+            ))
+            .map_err(sql)?;
+        let rows = stmt.query_map([root, extension], row).map_err(sql)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(sql)
     }
 
     /// The database file.
@@ -173,8 +252,9 @@ impl ExchangeLog {
             r.at.format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default();
         conn.execute(
-            "INSERT INTO exchange (at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status, request, response, duration_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                        "INSERT INTO exchange (at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status, request, response, duration_ms,
+                                   message_root, message_extension)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             params![
                 at,
                 r.listener,
@@ -192,7 +272,9 @@ impl ExchangeLog {
                 r.status,
                 r.request,
                 r.response,
-                r.duration_ms,
+                                r.duration_ms,
+                r.message_id.as_ref().map(|m| &m.0),
+                r.message_id.as_ref().map(|m| &m.1),
             ],
         )
         .map_err(|source| LogError::Sqlite {
@@ -218,49 +300,12 @@ impl ExchangeLog {
             source,
         };
         let mut stmt = conn
-            .prepare(
-                "SELECT id, at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status,
-                        request, response, duration_ms
-                 FROM exchange ORDER BY id DESC LIMIT ?1",
-            )
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM exchange ORDER BY id DESC LIMIT ?1"
+            ))
             .map_err(sql)?;
         let rows = stmt
-            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-                let at: String = row.get(1)?;
-                let kind: String = row.get(4)?;
-                let codes: String = row.get(6)?;
-                let detail: String = row.get(8)?;
-                Ok(StoredExchange {
-                    id: row.get(0)?,
-                    record: ExchangeRecord {
-                        at: OffsetDateTime::parse(
-                            &at,
-                            &time::format_description::well_known::Rfc3339,
-                        )
-                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-                        listener: row.get(2)?,
-                        peer: row.get(3)?,
-                        kind: if kind == "http" {
-                            ExchangeKind::Http
-                        } else {
-                            ExchangeKind::Handshake
-                        },
-                        outcome: row.get(5)?,
-                        codes: codes.split_whitespace().map(str::to_owned).collect(),
-                        summary: row.get(7)?,
-                        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-                        cert_subject: row.get(9)?,
-                        cert_sha256: row.get(10)?,
-                        org_oid: row.get(11)?,
-                        method: row.get(12)?,
-                        path: row.get(13)?,
-                        status: row.get(14)?,
-                        request: row.get(15)?,
-                        response: row.get(16)?,
-                        duration_ms: row.get(17)?,
-                    },
-                })
-            })
+            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], row)
             .map_err(sql)?;
         let mut out = rows.collect::<Result<Vec<_>, _>>().map_err(sql)?;
         out.reverse();
@@ -291,6 +336,7 @@ mod tests {
             request: Some(b"<x/>".to_vec()),
             response: None,
             duration_ms: Some(3),
+            message_id: Some(("1.2.3".into(), "9".into())),
         }
     }
 

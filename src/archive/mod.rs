@@ -34,29 +34,49 @@ pub(crate) fn open_db(
     conn.execute_batch(schema).map_err(sql)?;
     Ok((conn, path))
 }
+mod query;
 mod store;
 
 pub use exchange_log::{ExchangeKind, ExchangeLog, ExchangeRecord, LogError, StoredExchange};
-pub use store::{ArchiveStore, StoreError, StoredDocument};
+pub use query::{DocumentMeta, DocumentQuery, Group, HistoryEvent, Page, Summary};
+pub use store::{ArchiveStore, Invalidation, StoreError};
 
+use crate::message::usecase::UseCase;
 use crate::validate::ArchivedDocument;
 
 /// What the archive needs from a document store. SQLite ([`ArchiveStore`]) is the embedded
 /// default; a shared PostgreSQL store for multi-instance test environments can implement the
-/// same trait.
+/// same trait. Every write is one transaction that re-checks the lifecycle rules.
 pub trait DocumentStore: Send + Sync {
-    /// Stores a document with its message in one transaction; refuses a replayed message id
-    /// or an already archived document version.
+    /// Stores a first version ([`UseCase::Archive`]) or a new version
+    /// ([`UseCase::NewVersion`], which marks the current one replaced) with its message;
+    /// refuses a replayed message id, an archived version, or a lifecycle rule's breach.
     fn archive(
         &self,
+        use_case: UseCase,
         message: (&str, &str),
         sender: &str,
         raw: &[u8],
         doc: &ArchivedDocument,
         at: time::OffsetDateTime,
     ) -> Result<(), StoreError>;
-    /// The newest version of a document.
-    fn get(&self, document_oid: &str) -> Result<Option<StoredDocument>, StoreError>;
-    /// How many documents are archived.
+    /// Invalidates the current version of a set.
+    fn invalidate(
+        &self,
+        inv: &Invalidation<'_>,
+        at: time::OffsetDateTime,
+    ) -> Result<DocumentMeta, StoreError>;
+    /// One version by document OID, with its bytes, regardless of status or register (the
+    /// caller scopes).
+    fn get(&self, document_oid: &str) -> Result<Option<DocumentMeta>, StoreError>;
+    /// Documents matching a scoped query, newest first, one page.
+    fn query(&self, q: &DocumentQuery) -> Result<Page<DocumentMeta>, StoreError>;
+    /// Client relationships (or, with `by_case`, cases) of matching documents, one page.
+    fn groups(&self, q: &DocumentQuery, by_case: bool) -> Result<Page<Group>, StoreError>;
+    /// Counts over matching documents.
+    fn summary(&self, q: &DocumentQuery) -> Result<Summary, StoreError>;
+    /// The lifecycle of one set, oldest first.
+    fn history(&self, set_id: &str) -> Result<Vec<HistoryEvent>, StoreError>;
+    /// How many document versions are archived.
     fn count(&self) -> Result<u64, StoreError>;
 }

@@ -111,6 +111,40 @@ pub struct ArchiveConfig {
     pub ack_interaction: String,
     /// Accept a bare HL7 body without SOAP.
     pub accept_bare_hl7: bool,
+    /// Interaction ids of every use case.
+    pub interactions: Interactions,
+    /// Largest page a query may ask for.
+    pub max_page_size: u32,
+    /// Page size when a query names none.
+    pub default_page_size: u32,
+    /// Invalidation needs a reason text.
+    pub invalidation_reason_required: bool,
+}
+
+/// `[archive.interactions]`: the HL7 interaction id of each interface use case
+/// (interface.md §1.4–1.5). Only the archiving one is confirmed [V]; the rest are assumed by
+/// analogy with the Patient Data Repository and can be aligned here.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Interactions {
+    /// Arkistoi asiakirja (SP1, SP17). [V]
+    pub archive: String,
+    /// Arkistoi asiakirjasta uusi versio. [I]
+    pub new_version: String,
+    /// Mitätöi asiakirja. [U]
+    pub invalidate: String,
+    /// Hae asiakkuus. [U]
+    pub query_client_relationships: String,
+    /// Hae asia. [U]
+    pub query_cases: String,
+    /// Hae asiakirjan metatiedot. [U]
+    pub query_metadata: String,
+    /// Hae asiakirja. [U]
+    pub query_document: String,
+    /// Hae kooste. [U]
+    pub query_summary: String,
+    /// The response message of every query. [U]
+    pub query_response: String,
 }
 
 /// `[register]`.
@@ -268,6 +302,22 @@ impl Config {
                 "identity.org_oid_sources",
                 "[]".into(),
                 "with no sources and no fingerprint_map no organisation can ever be identified",
+            ));
+        }
+        if let Some(id) = self.archive.interactions.duplicate() {
+            return Err(invalid(
+                "archive.interactions",
+                id.to_owned(),
+                "two use cases share this interaction id, so messages could not be routed",
+            ));
+        }
+        let a = &self.archive;
+        if a.max_page_size == 0 || a.default_page_size == 0 || a.default_page_size > a.max_page_size
+        {
+            return Err(invalid(
+                "archive.default_page_size / archive.max_page_size",
+                format!("{} / {}", a.default_page_size, a.max_page_size),
+                "both must be at least 1, and the default no larger than the maximum",
             ));
         }
         Ok(())

@@ -146,6 +146,16 @@ pub fn build_cda(meta: &Metadata, body: &Body) -> String {
     w.end("assignedCustodian");
     w.end("custodian");
 
+    if let Some(r) = &meta.replaces {
+        w.start("relatedDocument", &[("typeCode", "RPLC")]);
+        w.start("parentDocument", &[]);
+        w.empty("id", &[("root", &r.document_oid)]);
+        w.empty("setId", &[("root", &r.set_id)]);
+        w.empty("versionNumber", &[("value", &r.version.to_string())]);
+        w.end("parentDocument");
+        w.end("relatedDocument");
+    }
+
     w.start("componentOf", &[]);
     w.start("encompassingEncounter", &[]);
     w.id_or_na("id", meta.case_id.as_deref());
@@ -200,6 +210,9 @@ pub fn build_cda(meta: &Metadata, body: &Body) -> String {
         "hl7fi:totalRetentionPeriodClass",
         &Code::new("1", code_systems::RETENTION, "Säilytetään pysyvästi"),
     );
+    if let Some(c) = &meta.reason_of_correction {
+        w.code("hl7fi:reasonOfCorrection", c);
+    }
     w.end("hl7fi:localSocialHeader");
 
     w.start("component", &[]);

@@ -9,5 +9,5 @@ pub mod parse;
 pub mod sample;
 
 pub use build::{Body, build_cda};
-pub use model::{ClientId, Code, Metadata, Profile};
+pub use model::{ClientId, Code, DocumentRef, Metadata, Profile};
 pub use parse::{ParsedCda, parse_cda, parse_document};

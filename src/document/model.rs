@@ -147,7 +147,27 @@ pub struct Metadata {
     pub service_process: Option<Code>,
     /// Software (moderator, product, version).
     pub software: (String, String, String),
+    /// The version this one replaces (`relatedDocument typeCode="RPLC"`); `None` for
+    /// version 1.
+    pub replaces: Option<DocumentRef>,
+    /// Why the earlier version was corrected (`hl7fi:reasonOfCorrection`), optional.
+    pub reason_of_correction: Option<Code>,
 }
+
+/// One archived version: what `relatedDocument/parentDocument` points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentRef {
+    /// The version's document OID.
+    pub document_oid: String,
+    /// Its setId.
+    pub set_id: String,
+    /// Its version number.
+    pub version: u32,
+}
+
+/// Code system of the reason of correction (*korjauksen syy*). [U] the social-welfare code
+/// system is not public; this is PTA's "Asiakirjan korjauksen syy" by analogy.
+pub const REASON_OF_CORRECTION_SYSTEM: &str = "1.2.246.537.5.40171.2008";
 
 impl Metadata {
     /// A client-relationship document (SP1) of the bundled register's first organisation.
@@ -191,6 +211,8 @@ impl Metadata {
                 "kanta-sim reference client".into(),
                 env!("CARGO_PKG_VERSION").into(),
             ),
+            replaces: None,
+            reason_of_correction: None,
         }
     }
 
@@ -214,5 +236,110 @@ impl Metadata {
             )),
             ..Self::client_relationship_example(document_oid, client_hetu)
         }
+    }
+
+    /// This version as a reference for the next one.
+    pub fn reference(&self) -> DocumentRef {
+        DocumentRef {
+            document_oid: self.document_oid.clone(),
+            set_id: self.set_id.clone(),
+            version: self.version,
+        }
+    }
+
+    /// The next version of this document: a new document OID, the same setId, version + 1,
+    /// and `relatedDocument RPLC` pointing at this one.
+    pub fn next_version(&self, document_oid: &str, effective_time: &str) -> Self {
+        Self {
+            document_oid: document_oid.to_owned(),
+            version: self.version + 1,
+            effective_time: effective_time.to_owned(),
+            replaces: Some(self.reference()),
+            reason_of_correction: Some(Code::new(
+                "1",
+                REASON_OF_CORRECTION_SYSTEM,
+                "Asiakirjan tiedot korjattu",
+            )),
+            ..self.clone()
+        }
+    }
+}
+
+/// An HL7 TS (`YYYYMMDD[HH[MM[SS]]][±ZZZZ]`) as UTC `YYYYMMDDHHMMSS`, which sorts and
+/// compares as text. A timestamp without a zone is taken as UTC. `None` when unreadable.
+pub fn hl7_ts_utc(ts: &str) -> Option<String> {
+    let (local, zone) = match ts.find(['+', '-']) {
+        Some(i) => (&ts[..i], Some(&ts[i..])),
+        None => (ts, None),
+    };
+    // Fractional seconds (".123") carry no meaning for ordering here.
+    let local = local.split('.').next().unwrap_or(local);
+        let well_formed = (8..=14).contains(&local.len())
+        && local.len() % 2 == 0
+        && local.bytes().all(|b| b.is_ascii_digit());
+    if !well_formed {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>, default: u8| -> Option<u8> {
+        local.get(r).map_or(Some(default), |s| s.parse().ok())
+    };
+    let year: i32 = local.get(0..4)?.parse().ok()?;
+    let month = time::Month::try_from(num(4..6, 1)?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, num(6..8, 1)?).ok()?;
+    let t = time::Time::from_hms(num(8..10, 0)?, num(10..12, 0)?, num(12..14, 0)?).ok()?;
+    let offset = match zone {
+        None => time::UtcOffset::UTC,
+        Some(z) if z.len() == 5 && z[1..].bytes().all(|b| b.is_ascii_digit()) => {
+            let sign: i8 = if z.starts_with('-') { -1 } else { 1 };
+            let h: i8 = z[1..3].parse().ok()?;
+            let m: i8 = z[3..5].parse().ok()?;
+            time::UtcOffset::from_hms(sign * h, sign * m, 0).ok()?
+        }
+        Some(_) => return None,
+    };
+    let utc = time::PrimitiveDateTime::new(date, t)
+        .assume_offset(offset)
+        .to_offset(time::UtcOffset::UTC);
+    Some(format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hl7_timestamps_become_comparable_utc() {
+        assert_eq!(
+            hl7_ts_utc("20261123100000+0200").as_deref(),
+            Some("20261123080000")
+        );
+        assert_eq!(
+            hl7_ts_utc("20260101003000+0200").as_deref(),
+            Some("20251231223000")
+        );
+        assert_eq!(hl7_ts_utc("20261123").as_deref(), Some("20261123000000"));
+        assert_eq!(
+            hl7_ts_utc("202611231015-0130").as_deref(),
+            Some("20261123114500")
+        );
+        assert_eq!(hl7_ts_utc("2026-11-23"), None);
+        assert_eq!(hl7_ts_utc("20261323"), None);
+        assert_eq!(hl7_ts_utc("20261123+02"), None);
+    }
+
+    #[test]
+    fn a_next_version_points_at_its_predecessor() {
+        let v1 = Metadata::client_relationship_example("1.2.3.1", "010190-902S");
+        let v2 = v1.next_version("1.2.3.2", "20261124100000+0200");
+        assert_eq!((v2.version, v2.set_id.as_str()), (2, "1.2.3.1"));
+        assert_eq!(v2.replaces, Some(v1.reference()));
     }
 }

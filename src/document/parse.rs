@@ -105,6 +105,23 @@ pub struct ParsedCda {
     pub realm: Option<Located<String>>,
     /// `typeId` (root, extension).
     pub type_id: Option<Located<InstanceId>>,
+    /// `relatedDocument` (type code and the parent it names).
+    pub related: Option<Located<RelatedDocument>>,
+    /// `…/hl7fi:reasonOfCorrection`.
+    pub reason_of_correction: Option<Located<CodedValue>>,
+}
+
+/// `relatedDocument/parentDocument` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelatedDocument {
+    /// `@typeCode` (`RPLC` for a replacing version).
+    pub type_code: Option<String>,
+    /// `parentDocument/id/@root`.
+    pub id: Option<String>,
+    /// `parentDocument/setId/@root`.
+    pub set_id: Option<String>,
+    /// `parentDocument/versionNumber/@value` as written.
+    pub version: Option<String>,
 }
 
 pub(crate) fn child<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
@@ -221,6 +238,24 @@ pub fn parse_cda(cda: Node<'_, '_>) -> ParsedCda {
             .collect(),
         realm: child(cda, V3, "realmCode").and_then(|n| value_at(n, "code")),
         type_id: child(cda, V3, "typeId").map(ii),
+        related: child(cda, V3, "relatedDocument").map(|r| {
+            let parent = child(r, V3, "parentDocument");
+            let at = |name: &str, a: &str| {
+                parent
+                    .and_then(|p| child(p, V3, name))
+                    .and_then(|n| attr(n, a))
+            };
+            Located {
+                value: RelatedDocument {
+                    type_code: attr(r, "typeCode"),
+                    id: at("id", "root"),
+                    set_id: at("setId", "root"),
+                    version: at("versionNumber", "value"),
+                },
+                path: path_of(r),
+            }
+        }),
+        reason_of_correction: in_header("reasonOfCorrection").map(cd),
         body: path(cda, &[(V3, "component"), (V3, "nonXMLBody")]).map(|b| ParsedBody {
             id: attr(b, "ID"),
             path: path_of(b),

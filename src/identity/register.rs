@@ -253,6 +253,22 @@ impl SoteRegister {
         })
     }
 
+    /// The registers `org` may read on `day`: its own, and the register of every organiser
+    /// that has given it a register use right in force that day. Own register first.
+    pub fn readable_registers(&self, org: &str, day: Date) -> Vec<String> {
+        let mut out = vec![org.to_owned()];
+        for r in &self.use_rights {
+            if r.producer == org
+                && r.from.is_none_or(|f| f <= day)
+                && r.to.is_none_or(|t| day <= t)
+                && !out.contains(&r.organiser)
+            {
+                out.push(r.organiser.clone());
+            }
+        }
+        out
+    }
+
     /// Whether `producer` may write into the register of `organiser` on `day`.
     pub fn may_write_into(&self, producer: &str, organiser: &str, day: Date) -> bool {
         producer == organiser

@@ -20,6 +20,10 @@ pub const USAGE_SITUATION_SYSTEM: &str = "1.2.246.537.6.1289.201901";
 pub const ARCHIVE_INTERACTION: &str = "RCMR_IN200002FI01";
 /// Its trigger event.
 pub const ARCHIVE_TRIGGER: &str = "RCMR_TE000102UV01";
+/// The default new-version interaction [I] (the profile's `archive.interactions.new_version`).
+pub const NEW_VERSION_INTERACTION: &str = "RCMR_IN200016FI01";
+/// Its trigger event, PTA's replacing-version trigger [I].
+pub const NEW_VERSION_TRIGGER: &str = "RCMR_TE000910UV01";
 
 /// What goes into the wrapper around a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +48,10 @@ pub struct MessageSpec {
     pub usage_situation: String,
     /// MIME boundary.
     pub boundary: String,
+    /// Interaction id (archiving, or new version for version 2 and later).
+    pub interaction: String,
+    /// Trigger event code.
+    pub trigger: String,
 }
 
 impl MessageSpec {
@@ -60,6 +68,18 @@ impl MessageSpec {
             service_request: meta.profile.service_request().to_owned(),
             usage_situation: "1".into(),
             boundary: format!("----=_Part_{message_extension}_kanta_sim"),
+            interaction: if meta.version > 1 {
+                NEW_VERSION_INTERACTION
+            } else {
+                ARCHIVE_INTERACTION
+            }
+            .to_owned(),
+            trigger: if meta.version > 1 {
+                NEW_VERSION_TRIGGER
+            } else {
+                ARCHIVE_TRIGGER
+            }
+            .to_owned(),
         }
     }
 }
@@ -69,7 +89,7 @@ pub fn build_archive_message(spec: &MessageSpec, meta: &Metadata, cda: &str) -> 
     let mut w = W::new();
     let transmission = super::Transmission {
         soap: spec.soap,
-        interaction: ARCHIVE_INTERACTION,
+        interaction: &spec.interaction,
         id: (&spec.message_root, &spec.message_extension),
         creation_time: &spec.creation_time,
         processing_code: &spec.processing_code,
@@ -85,7 +105,7 @@ pub fn build_archive_message(spec: &MessageSpec, meta: &Metadata, cda: &str) -> 
     w.empty(
         "code",
         &[
-            ("code", ARCHIVE_TRIGGER),
+            ("code", &spec.trigger),
             ("codeSystem", "2.16.840.1.113883.1.18"),
         ],
     );
@@ -160,7 +180,7 @@ pub fn build_archive_message(spec: &MessageSpec, meta: &Metadata, cda: &str) -> 
     w.end("clinicalDocument");
     w.end("subject");
     w.end("controlActProcess");
-    super::close_transmission(&mut w, ARCHIVE_INTERACTION);
+    super::close_transmission(&mut w, &spec.interaction);
     w.finish()
 }
 

@@ -4,8 +4,11 @@
 pub mod ack;
 pub mod build;
 pub mod hl7;
+pub mod lifecycle;
 pub mod mime;
+pub mod query;
 pub mod soap;
+pub mod usecase;
 
 use roxmltree::Document;
 
@@ -99,7 +102,12 @@ pub fn carried_cda(doc: &Document<'_>) -> Result<Option<CarriedCda>, mime::MimeE
         })
         .map(|t| t.children().filter_map(|c| c.text()).collect::<String>());
     let Some(text) = text else { return Ok(None) };
-    let entity = mime::parse_related(&text)?;
+    cda_in_mime(&text)
+}
+
+/// The first XML part of a MIME multipart/related entity (as carried in a frame's `text`).
+pub fn cda_in_mime(text: &str) -> Result<Option<CarriedCda>, mime::MimeError> {
+    let entity = mime::parse_related(text)?;
     Ok(entity
         .parts
         .into_iter()

@@ -4,10 +4,12 @@
 //! input they inspect; this module is the single place their texts come from.
 //!
 //! Classes: T transport/TLS, A authorisation/registers, W SOAP/HL7 wrapper, M MIME,
-//! G signatures (more classes — S, X, H, B, P — arrive with the archiving rules).
+//! G signatures, S service request, X CDA structure, H header, B body, P persons,
+//! L lifecycle (new versions, invalidation), Q queries.
 
 pub mod access;
 pub mod document;
+pub mod lifecycle;
 pub mod signature;
 pub mod wrapper;
 
@@ -336,6 +338,111 @@ pub const CATALOGUE: &[Rule] = &[
         "This document version is already archived",
     ),
     rule(
+        "L-002",
+        Error,
+        Assumed,
+        "Uuden version setId:tä ei löydy arkistosta",
+        "A new version's setId is not archived",
+    ),
+    rule(
+        "L-003",
+        Error,
+        Assumed,
+        "Versionumero ei ole nykyinen versio + 1",
+        "The version number is not the current version + 1",
+    ),
+    rule(
+        "L-004",
+        Error,
+        Assumed,
+        "Uudesta versiosta puuttuu relatedDocument typeCode=\"RPLC\"",
+        "A new version lacks relatedDocument typeCode=\"RPLC\"",
+    ),
+    rule(
+        "L-005",
+        Error,
+        Assumed,
+        "relatedDocument ei osoita asiakirjan nykyiseen versioon",
+        "relatedDocument does not point at the current version",
+    ),
+    rule(
+        "L-006",
+        Error,
+        Assumed,
+        "Mitätöidystä asiakirjasta ei voi arkistoida uutta versiota",
+        "An invalidated document cannot get a new version",
+    ),
+    rule(
+        "L-007",
+        Error,
+        Assumed,
+        "Uuden version rekisterinpitäjä (custodian) poikkeaa aiemmasta",
+        "A new version's custodian differs from the earlier version's",
+    ),
+    rule(
+        "L-008",
+        Error,
+        Assumed,
+        "Uusi versio menisi eri rekisteriin kuin aiempi",
+        "A new version would go to another register than the earlier version",
+    ),
+    rule(
+        "L-009",
+        Error,
+        Assumed,
+        "Asiakirja ei ole rekisterissä, johon lähettäjä saa tallentaa",
+        "The document is not in a register the sender may write to",
+    ),
+    rule(
+        "L-010",
+        Error,
+        Assumed,
+        "Versionumero ei sovi sanomaan (versio 1 arkistointina, myöhemmät uutena versiona)",
+        "The version does not fit the interaction (version 1 is archived, later ones are new versions)",
+    ),
+    rule(
+        "L-020",
+        Error,
+        Assumed,
+        "Mitätöitävää asiakirjaa ei löydy",
+        "The document to invalidate is not archived",
+    ),
+    rule(
+        "L-021",
+        Error,
+        Assumed,
+        "Mitätöitävä asiakirja kuuluu toisen organisaation rekisteriin",
+        "The document to invalidate is in another organisation's register",
+    ),
+    rule(
+        "L-022",
+        Error,
+        Assumed,
+        "Asiakirja on jo mitätöity",
+        "The document is already invalidated",
+    ),
+    rule(
+        "L-023",
+        Error,
+        Assumed,
+        "Mitätöinnin syy puuttuu",
+        "The invalidation gives no reason",
+    ),
+    rule(
+        "L-024",
+        Error,
+        Assumed,
+        "Mitätöitävä versio on korvattu uudemmalla",
+        "The version to invalidate has been replaced by a newer one",
+    ),
+    rule(
+        "L-025",
+        Error,
+        Assumed,
+        "Mitätöintisanoma ei yksilöi asiakirjaa",
+        "The invalidation names no document",
+    ),
+    rule(
         "M-001",
         Error,
         Assumed,
@@ -418,6 +525,20 @@ pub const CATALOGUE: &[Rule] = &[
         Assumed,
         "Asiakkaan tunnisteen juuri on tuntematon",
         "The client identifier's root is unknown",
+    ),
+    rule(
+        "Q-001",
+        Error,
+        Assumed,
+        "Kyselystä puuttuu pakollinen hakuehto",
+        "The query lacks a parameter it needs",
+    ),
+    rule(
+        "Q-002",
+        Error,
+        Assumed,
+        "Hakuehdon arvo on virheellinen",
+        "A query parameter's value is invalid",
     ),
     rule(
         "S-001",
@@ -769,7 +890,16 @@ mod tests {
         ] {
             assert!(rule_by_id(code).is_some(), "{code}");
         }
-        let classes = [("G", 17), ("M", 8), ("H", 10), ("B", 4), ("P", 4), ("X", 4)];
+        let classes = [
+            ("G", 17),
+            ("M", 8),
+            ("H", 10),
+            ("B", 4),
+            ("P", 4),
+            ("X", 4),
+            ("L", 10),
+            ("Q", 2),
+        ];
         for (class, n) in classes
             .iter()
             .flat_map(|(c, max)| (1..=*max).map(move |n| (c, n)))

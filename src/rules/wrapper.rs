@@ -4,9 +4,9 @@
 use time::Date;
 
 use super::Finding;
+use crate::config::Interactions;
 use crate::document::parse::{InstanceId, Located, ParsedCda};
 use crate::identity::SoteRegister;
-use crate::message::build::ARCHIVE_INTERACTION;
 use crate::message::hl7::Hl7Request;
 
 /// What the wrapper rules compare against (profile settings).
@@ -16,8 +16,8 @@ pub struct WrapperContext<'a> {
     pub receiver_device: &'a str,
     /// Accepted `processingCode`s (`D` in test environments [V], `P` in production [I]).
     pub processing_codes: &'a [String],
-    /// Interactions this archive implements.
-    pub interactions: &'a [&'a str],
+    /// Interactions this archive implements, by use case.
+    pub interactions: &'a Interactions,
 }
 
 /// W and S rules.
@@ -36,14 +36,20 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
         )),
         None => out.push(Finding::new("W-010", at, "interactionId is absent")),
     }
-    if !ctx.interactions.contains(&r.interaction.value.as_str()) {
+    let use_case = ctx.interactions.use_case(&r.interaction.value);
+    if use_case.is_none() {
         out.push(Finding::new(
             "W-011",
             at,
             format!(
-                "interaction {:?} is not one this archive accepts here ({})",
+                "interaction {:?} is not one this archive accepts here ({}; archive.interactions)",
                 r.interaction.value,
-                ctx.interactions.join(", ")
+                ctx.interactions
+                    .all()
+                    .iter()
+                    .map(|(u, id)| format!("{id} {}", u.describe()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
@@ -93,10 +99,15 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
         )),
         None => out.push(Finding::new("W-017", at, "processingCode is absent")),
     }
+    // Service request and usage situation are known for the document-carrying messages
+    // only [V]; whether invalidations and queries carry them is not public [U].
+    if use_case.is_none_or(|u| !u.carries_document()) {
+        return out;
+    }
     match r.service_requests.as_slice() {
         [one] => {
             let code = one.value.code.as_deref().unwrap_or("");
-            if r.interaction.value == ARCHIVE_INTERACTION && code != "SP1" && code != "SP17" {
+            if code != "SP1" && code != "SP17" {
                 out.push(Finding::new("S-002", &one.path, format!("service request {code:?} does not archive a document (SP1 or SP17 expected)")));
             }
         }
@@ -208,6 +219,22 @@ pub fn frame_consistency(r: &Hl7Request, cda: &ParsedCda) -> Vec<Finding> {
     out
 }
 
+/// the sender device is the client certificate's organisation (or one of its units).
+pub fn sender_rule(r: &Hl7Request, cert_org: &str, register: &SoteRegister) -> Option<Finding> {
+    let s = r.sender.as_ref()?;
+    let org = register.resolve(&s.value).map(|o| o.oid.as_str());
+    (org != Some(cert_org) && s.value != cert_org).then(|| {
+        Finding::new(
+            "A-004",
+            &s.path,
+            format!(
+                "sender device {:?} is not the organisation of the client certificate ({cert_org})",
+                s.value
+            ),
+        )
+    })
+}
+
 /// A-rules at document level: the sender device and the custodian are the certificate's
 /// organisation (or one of its units), the custodian is registered and active, and a
 /// document for another organiser's register needs a register use right [I: the custodian
@@ -220,21 +247,7 @@ pub fn authorisation_rules(
     register: &SoteRegister,
     today: Date,
 ) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let org_of = |oid: &str| register.resolve(oid).map(|o| o.oid.clone());
-    if let Some(s) = &r.sender
-        && org_of(&s.value).as_deref() != Some(cert_org)
-        && s.value != cert_org
-    {
-        out.push(Finding::new(
-            "A-004",
-            &s.path,
-            format!(
-                "sender device {:?} is not the organisation of the client certificate ({cert_org})",
-                s.value
-            ),
-        ));
-    }
+    let mut out: Vec<Finding> = sender_rule(r, cert_org, register).into_iter().collect();
     if let Some(c) = &cda.custodian
         && let Some(custodian) = &c.value.root
     {
@@ -284,7 +297,10 @@ mod tests {
         let ctx = WrapperContext {
             receiver_device: "1.2.246.556.18007.2",
             processing_codes: &codes,
-            interactions: &[ARCHIVE_INTERACTION],
+            interactions: &crate::config::Config::builtin()
+                .unwrap()
+                .archive
+                .interactions,
         };
         wrapper_rules(&r, &ctx)
             .into_iter()

@@ -297,6 +297,7 @@ async fn record_handshake_failure(
         .and_then(|c| c.organisation_oid(&state.config.identity.org_oid_sources))
         .map(|(o, _)| o);
     let record = ExchangeRecord {
+        message_id: None,
         at: OffsetDateTime::now_utc(),
         listener: mode.as_str().to_owned(),
         peer: peer.to_string(),

@@ -12,12 +12,16 @@ use hyper::{Request, Response, StatusCode};
 use time::OffsetDateTime;
 
 use super::State;
+use crate::archive::Invalidation;
 use crate::archive::StoreError;
 use crate::archive::{ExchangeKind, ExchangeRecord};
 use crate::message::ack::{Ack, AckCode};
+use crate::message::query::{QueryResponse, QueryResult, execute};
 use crate::message::soap::{Fault, SoapVersion, summarise_envelope};
+use crate::message::usecase::{QueryKind, UseCase};
 use crate::rules::Finding;
 use crate::rules::access::{AccessProblem, check_organisation};
+use crate::rules::lifecycle::Actor;
 use crate::tls::{CertVerdict, ListenerMode, Peer};
 use crate::validate::{MessageOutcome, process_message};
 
@@ -104,7 +108,19 @@ pub(super) async fn handle(
     if !outcome.codes.is_empty() {
         tracing::info!(peer = %peer.addr, %method, %path, status, codes = %outcome.codes.join(" "), "{}", outcome.summary);
     }
+    // The HL7 message id links the exchange to the document history (acknowledgements and
+    // query responses put it in their detail).
+    let message_id = outcome.detail.get("message_id").and_then(|m| {
+        let root = m.get(0)?.as_str()?.to_owned();
+        let ext = m
+            .get(1)
+            .and_then(|e| e.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        Some((root, ext))
+    });
     let record = ExchangeRecord {
+        message_id,
         at: OffsetDateTime::now_utc(),
         listener: mode.as_str().to_owned(),
         peer: peer.addr.clone(),
@@ -286,58 +302,216 @@ async fn archive(
             });
         }
     };
-    if let (AckCode::AA, Some(doc)) = (outcome.ack, &outcome.document) {
-        let (root, ext) = outcome.message_id.clone().unwrap_or_default();
-        let ext = ext.unwrap_or_default();
-        let store = state.store.clone();
-        let doc = doc.clone();
-        let sender = outcome.sender.clone().unwrap_or_default();
-        let stored = tokio::task::spawn_blocking(move || {
-            store.archive((&root, &ext), &sender, &body, &doc, now)
-        })
-        .await;
-        match stored {
-            Ok(Ok(())) => {}
-            Ok(Err(StoreError::DuplicateMessage { root, extension })) => {
-                outcome.ack = AckCode::AE;
-                outcome.findings.push(Finding::new(
+    let result = match apply(state, &mut outcome, body, &org, now).await {
+        Ok(r) => r,
+        Err(reason) => {
+            return fault_outcome(Fault {
+                version: envelope.version,
+                code: crate::message::soap::FaultCode::Receiver,
+                reason,
+                findings: vec![],
+            });
+        }
+    };
+    if let Some(UseCase::Query(kind)) = outcome.use_case
+        && outcome.ack != AckCode::AR
+    {
+        return query_outcome(
+            state,
+            &outcome,
+            kind,
+            result.as_ref(),
+            envelope.version,
+            now,
+        );
+    }
+    ack_outcome(state, &outcome, envelope.version, now)
+}
+
+/// Carries out what an accepted message asks of the store. A lifecycle refusal turns the
+/// verdict into AE with its L findings; `Err` is an internal failure (answered with a
+/// Receiver fault, nothing written).
+async fn apply(
+    state: &State,
+    outcome: &mut MessageOutcome,
+    body: Bytes,
+    org: &str,
+    now: OffsetDateTime,
+) -> Result<Option<QueryResult>, String> {
+    if outcome.ack != AckCode::AA {
+        return Ok(None);
+    }
+    let Some(use_case) = outcome.use_case else {
+        return Ok(None);
+    };
+    let (root, ext) = outcome.message_id.clone().unwrap_or_default();
+    let ext = ext.unwrap_or_default();
+    let sender = outcome.sender.clone().unwrap_or_default();
+    let store = state.store.clone();
+    let org = org.to_owned();
+    let shared = state.shared.clone();
+    let default_page = state.config.archive.default_page_size;
+    let doc = outcome.document.clone();
+    let inv = outcome.invalidation.clone();
+    let query = outcome.query.clone();
+    let done = tokio::task::spawn_blocking(move || -> Result<Option<QueryResult>, StoreError> {
+        match use_case {
+            UseCase::Archive | UseCase::NewVersion => {
+                if let Some(doc) = doc {
+                    store.archive(use_case, (&root, &ext), &sender, &body, &doc, now)?;
+                }
+                Ok(None)
+            }
+            UseCase::Invalidate => {
+                let Some(inv) = inv else { return Ok(None) };
+                let oid = inv.document_oid.map(|d| d.value).unwrap_or_default();
+                store.invalidate(
+                    &Invalidation {
+                        document_oid: &oid,
+                        reason: inv.reason.as_deref(),
+                        actor: Actor::Organisation(&org),
+                        // Checked when the message was read (L-023).
+                        reason_required: false,
+                        message: Some((&root, &ext, &sender, &body)),
+                    },
+                    now,
+                )?;
+                Ok(None)
+            }
+            UseCase::Query(kind) => {
+                let Some(q) = query else { return Ok(None) };
+                let scoped = q.scoped(
+                    kind,
+                    &org,
+                    &shared.profile.register,
+                    now.date(),
+                    default_page,
+                );
+                execute(store.as_ref(), kind, &scoped).map(Some)
+            }
+        }
+    })
+    .await;
+    let refuse = |outcome: &mut MessageOutcome, f: Finding| {
+        outcome.ack = AckCode::AE;
+        outcome.findings.push(f);
+    };
+    match done {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(StoreError::DuplicateMessage { root, extension })) => {
+            refuse(
+                outcome,
+                Finding::new(
                     "W-016",
                     "/*/id",
                     format!("message id {root} / {extension} has been received before"),
-                ));
-            }
-            Ok(Err(StoreError::DuplicateDocument {
-                document_oid,
-                version,
-            })) => {
-                outcome.ack = AckCode::AE;
-                outcome.findings.push(Finding::new(
+                ),
+            );
+            Ok(None)
+        }
+        Ok(Err(StoreError::DuplicateDocument {
+            document_oid,
+            version,
+        })) => {
+            refuse(
+                outcome,
+                Finding::new(
                     "L-001",
                     "/ClinicalDocument/id",
-                    format!("document {document_oid} version {version} is already archived; a new version needs versionNumber + 1"),
-                ));
-            }
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "archive store failed");
-                return fault_outcome(Fault {
-                    version: envelope.version,
-                    code: crate::message::soap::FaultCode::Receiver,
-                    reason: format!("the archive could not store the document: {e}"),
-                    findings: vec![],
-                });
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "archive store task failed");
-                return fault_outcome(Fault {
-                    version: envelope.version,
-                    code: crate::message::soap::FaultCode::Receiver,
-                    reason: "internal error while storing the document".into(),
-                    findings: vec![],
-                });
-            }
+                    format!(
+                        "document {document_oid} version {version} is already archived; a new version needs its own id and versionNumber + 1"
+                    ),
+                ),
+            );
+            Ok(None)
+        }
+        Ok(Err(StoreError::Refused(findings))) => {
+            outcome.ack = AckCode::AE;
+            outcome.findings.extend(findings);
+            outcome.findings.sort_by(|a, b| a.code.cmp(&b.code));
+            Ok(None)
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "archive store failed");
+            Err(format!("the archive could not complete the request: {e}"))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "archive store task failed");
+            Err("internal error in the archive store".into())
         }
     }
-    ack_outcome(state, &outcome, envelope.version, now)
+}
+
+fn query_outcome(
+    state: &State,
+    outcome: &MessageOutcome,
+    kind: QueryKind,
+    result: Option<&QueryResult>,
+    version: SoapVersion,
+    now: OffsetDateTime,
+) -> Outcome {
+    let stamp = hl7_stamp(now);
+    let response_id = format!("{}", now.unix_timestamp_nanos());
+    let query_id = outcome
+        .query
+        .as_ref()
+        .and_then(|q| q.query_id.as_ref())
+        .map(|(r, e)| (r.as_str(), e.as_deref()));
+    let xml = QueryResponse {
+        soap: version,
+        interaction: &state.config.archive.interactions.query_response,
+        id: (&state.config.archive.receiver_device, &response_id),
+        creation_time: &stamp,
+        archive_device: &state.config.archive.receiver_device,
+        requester_device: outcome.sender.as_deref(),
+        target: outcome
+            .message_id
+            .as_ref()
+            .map(|(r, e)| (r.as_str(), e.as_deref())),
+        query_id,
+        ack: outcome.ack,
+        findings: &outcome.findings,
+        kind,
+        result,
+    }
+    .to_xml();
+    let found = match result {
+        Some(QueryResult::Documents(p)) => format!("{} of {} documents", p.items.len(), p.total),
+        Some(QueryResult::Groups(p)) => format!("{} of {}", p.items.len(), p.total),
+        Some(QueryResult::Summary(s)) => format!("summary over {} documents", s.documents),
+        None => "nothing".into(),
+    };
+    let summary = format!(
+        "{}: {} ({}) {}",
+        outcome.ack.as_str(),
+        kind.finnish(),
+        kind.as_str(),
+        if outcome.ack == AckCode::AA {
+            found
+        } else {
+            outcome
+                .findings
+                .iter()
+                .map(|f| format!("{} {}", f.code, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    );
+    let mut response = respond(200, version.content_type(), xml);
+    response.ack = Some(outcome.ack.as_str());
+    Outcome {
+        response,
+        codes: outcome.findings.iter().map(|f| f.code.clone()).collect(),
+        summary,
+        detail: serde_json::json!({ "ack": outcome.ack, "use_case": outcome.use_case, "findings": outcome.findings, "message_id": outcome.message_id, "query": outcome.query }),
+    }
+}
+
+fn hl7_stamp(now: OffsetDateTime) -> String {
+    now.format(&time::macros::format_description!(
+        "[year][month][day][hour][minute][second]+0000"
+    ))
+    .unwrap_or_default()
 }
 
 /// Kela's validation service path.
@@ -429,11 +603,7 @@ fn ack_outcome(
     version: SoapVersion,
     now: OffsetDateTime,
 ) -> Outcome {
-    let stamp = now
-        .format(&time::macros::format_description!(
-            "[year][month][day][hour][minute][second]+0000"
-        ))
-        .unwrap_or_default();
+    let stamp = hl7_stamp(now);
     let ack_id = format!("{}", now.unix_timestamp_nanos());
     let target = outcome
         .message_id
@@ -452,8 +622,26 @@ fn ack_outcome(
     }
     .to_xml();
     let codes = outcome.findings.iter().map(|f| f.code.clone()).collect();
-    let summary = match (&outcome.document, outcome.ack) {
-        (Some(d), AckCode::AA) => format!("AA: archived {} version {}", d.document_oid, d.version),
+    let invalidated = outcome
+        .invalidation
+        .as_ref()
+        .and_then(|i| i.document_oid.as_ref())
+        .map(|d| d.value.as_str());
+    let summary = match (&outcome.document, invalidated, outcome.ack) {
+        (Some(d), _, AckCode::AA) if d.version > 1 => format!(
+            "AA: archived {} as version {} of {}, replacing {}",
+            d.document_oid,
+            d.version,
+            d.set_id,
+            d.replaces
+                .as_ref()
+                .and_then(|r| r.document_oid.as_deref())
+                .unwrap_or("?")
+        ),
+        (Some(d), _, AckCode::AA) => {
+            format!("AA: archived {} version {}", d.document_oid, d.version)
+        }
+        (None, Some(oid), AckCode::AA) => format!("AA: invalidated {oid}"),
         _ => format!(
             "{}: {}",
             outcome.ack.as_str(),
@@ -472,7 +660,14 @@ fn ack_outcome(
         response,
         codes,
         summary,
-        detail: serde_json::json!({ "ack": outcome.ack, "findings": outcome.findings, "message_id": outcome.message_id }),
+        detail: serde_json::json!({
+            "ack": outcome.ack,
+            "use_case": outcome.use_case,
+            "findings": outcome.findings,
+            "message_id": outcome.message_id,
+            "document": outcome.document.as_ref().map(|d| serde_json::json!({"oid": d.document_oid, "set_id": d.set_id, "version": d.version})),
+            "invalidated": invalidated,
+        }),
     }
 }
 
