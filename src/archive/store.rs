@@ -728,3 +728,173 @@ impl DocumentStore for ArchiveStore {
             .map_err(self.sql())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::RelatedRef;
+
+    const ORG: &str = "1.2.246.10.99900016.10.0";
+
+    fn doc(oid: &str, set: &str, version: u32, replaces: Option<&str>) -> ArchivedDocument {
+        ArchivedDocument {
+            document_oid: oid.into(),
+            set_id: set.into(),
+            version,
+            client_id: "010190-902S".into(),
+            custodian: ORG.into(),
+            organiser: None,
+            register: Some("1".into()),
+            document_group: Some("1".into()),
+            document_type: None,
+            case_id: None,
+            client_relationship: None,
+            effective_time: Some("20261123100000+0200".into()),
+            producer: ORG.into(),
+            register_owner: ORG.into(),
+            replaces: replaces.map(|r| RelatedRef {
+                type_code: Some("RPLC".into()),
+                document_oid: Some(r.into()),
+                set_id: Some(set.into()),
+                version: Some(version - 1),
+            }),
+            reason_of_correction: None,
+            cda: b"<ClinicalDocument/>".to_vec(),
+        }
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    #[test]
+    fn duplicates_are_refused_and_nothing_half_written_remains() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = ArchiveStore::open(dir.path()).unwrap();
+        s.archive(
+            UseCase::Archive,
+            ("1.2.3", "1"),
+            ORG,
+            b"raw",
+            &doc("1.2.9", "1.2.9", 1, None),
+            now(),
+        )
+        .unwrap();
+        assert!(matches!(
+            s.archive(
+                UseCase::Archive,
+                ("1.2.3", "1"),
+                ORG,
+                b"raw",
+                &doc("1.2.10", "1.2.10", 1, None),
+                now()
+            ),
+            Err(StoreError::DuplicateMessage { .. })
+        ));
+        // A refused document in a new message: the message row must not stay behind.
+        assert!(matches!(
+            s.archive(
+                UseCase::Archive,
+                ("1.2.3", "2"),
+                ORG,
+                b"raw",
+                &doc("1.2.9", "1.2.9", 1, None),
+                now()
+            ),
+            Err(StoreError::Refused(_))
+        ));
+        s.archive(
+            UseCase::Archive,
+            ("1.2.3", "2"),
+            ORG,
+            b"raw",
+            &doc("1.2.11", "1.2.11", 1, None),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(s.count().unwrap(), 2);
+        drop(s);
+        let s = ArchiveStore::open(dir.path()).unwrap();
+        let got = s.get("1.2.9").unwrap().unwrap();
+        assert_eq!((got.version, got.status), (1, DocStatus::Active));
+        assert_eq!(got.cda.as_deref(), Some(&b"<ClinicalDocument/>"[..]));
+    }
+
+    #[test]
+    fn racing_new_versions_cannot_both_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = ArchiveStore::open(dir.path()).unwrap();
+        s.archive(
+            UseCase::Archive,
+            ("m", "0"),
+            ORG,
+            b"r",
+            &doc("1.1", "1.1", 1, None),
+            now(),
+        )
+        .unwrap();
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    s.archive(
+                        UseCase::NewVersion,
+                        ("m", &format!("{}", i + 1)),
+                        ORG,
+                        b"r",
+                        &doc(&format!("1.2.{i}"), "1.1", 2, Some("1.1")),
+                        now(),
+                    )
+                    .is_ok()
+                })
+            })
+            .collect();
+        let wins = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|won| *won)
+            .count();
+        assert_eq!(wins, 1);
+        let page = s
+            .query(&DocumentQuery {
+                registers: vec![ORG.into()],
+                statuses: vec![DocStatus::Active, DocStatus::Replaced],
+                limit: 10,
+                ..DocumentQuery::default()
+            })
+            .unwrap();
+        assert_eq!(page.total, 2, "exactly one version 2 joined version 1");
+        assert_eq!(s.history("1.1").unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_data_directory_from_before_the_lifecycle_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn =
+                Connection::open(dir.path().join(super::super::exchange_log::DB_FILE)).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute(
+                "INSERT INTO document (document_oid, set_id, version, client_id, custodian, organiser, status, sender, message_root, message_extension, archived_at, cda, effective_time)
+                 VALUES ('1.5', '1.5', 1, '010190-902S', ?1, NULL, 'active', ?1, 'm', '1', 'x', x'00', '20261123100000+0200')",
+                [ORG],
+            )
+            .unwrap();
+        }
+        let s = ArchiveStore::open(dir.path()).unwrap();
+        let got = s.get("1.5").unwrap().unwrap();
+        assert_eq!(
+            (got.producer.as_str(), got.register_owner.as_str()),
+            (ORG, ORG)
+        );
+        let found = s
+            .query(&DocumentQuery {
+                registers: vec![ORG.into()],
+                client_id: Some("010190-902S".into()),
+                limit: 5,
+                ..DocumentQuery::default()
+            })
+            .unwrap();
+        assert_eq!(found.total, 1);
+    }
+}

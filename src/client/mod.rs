@@ -15,6 +15,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use crate::pki::read_pem_certs;
 use crate::tls::provider;
 
+pub mod reference;
+
 /// Why a request could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

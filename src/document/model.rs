@@ -274,7 +274,7 @@ pub fn hl7_ts_utc(ts: &str) -> Option<String> {
     };
     // Fractional seconds (".123") carry no meaning for ordering here.
     let local = local.split('.').next().unwrap_or(local);
-        let well_formed = (8..=14).contains(&local.len())
+    let well_formed = (8..=14).contains(&local.len())
         && local.len() % 2 == 0
         && local.bytes().all(|b| b.is_ascii_digit());
     if !well_formed {

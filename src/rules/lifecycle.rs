@@ -336,3 +336,174 @@ pub fn check_invalidation(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORG: &str = "1.2.246.10.99900016.10.0";
+
+    fn version(oid: &str, v: u32, status: DocStatus) -> VersionState {
+        VersionState {
+            document_oid: oid.into(),
+            version: v,
+            status,
+            custodian: ORG.into(),
+            producer: ORG.into(),
+            register_owner: ORG.into(),
+            register: Some("1".into()),
+        }
+    }
+
+    fn set() -> SetState {
+        SetState {
+            set_id: "1.1".into(),
+            versions: vec![
+                version("1.1", 1, DocStatus::Replaced),
+                version("1.2", 2, DocStatus::Active),
+            ],
+        }
+    }
+
+    fn v3() -> ArchivedDocument {
+        ArchivedDocument {
+            document_oid: "1.3".into(),
+            set_id: "1.1".into(),
+            version: 3,
+            client_id: "010190-902S".into(),
+            custodian: ORG.into(),
+            organiser: None,
+            register: Some("1".into()),
+            document_group: None,
+            document_type: None,
+            case_id: None,
+            client_relationship: None,
+            effective_time: None,
+            producer: ORG.into(),
+            register_owner: ORG.into(),
+            replaces: Some(crate::validate::RelatedRef {
+                type_code: Some("RPLC".into()),
+                document_oid: Some("1.2".into()),
+                set_id: Some("1.1".into()),
+                version: Some(2),
+            }),
+            reason_of_correction: None,
+            cda: Vec::new(),
+        }
+    }
+
+    fn codes(f: &[Finding]) -> Vec<&str> {
+        f.iter().map(|f| f.code.as_str()).collect()
+    }
+
+    #[test]
+    fn each_new_version_defect_has_its_own_rule() {
+        let s = set();
+        let check = |d: &ArchivedDocument| {
+            codes(&check_version(UseCase::NewVersion, Some(&s), d, ORG)).join(" ")
+        };
+        assert_eq!(check(&v3()), "");
+        assert_eq!(
+            codes(&check_version(UseCase::NewVersion, None, &v3(), ORG)),
+            ["L-002"]
+        );
+        let mut d = v3();
+        d.version = 4;
+        assert_eq!(check(&d), "L-003");
+        d = v3();
+        d.replaces = None;
+        assert_eq!(check(&d), "L-004");
+        d = v3();
+        d.replaces.as_mut().unwrap().type_code = Some("APND".into());
+        assert_eq!(check(&d), "L-004");
+        d = v3();
+        d.replaces.as_mut().unwrap().document_oid = Some("1.1".into());
+        assert_eq!(check(&d), "L-005");
+        d = v3();
+        d.replaces.as_mut().unwrap().document_oid = Some("9.9".into());
+        assert_eq!(check(&d), "L-005");
+        d = v3();
+        d.custodian = "1.2.246.10.99900016.10.1".into();
+        assert_eq!(check(&d), "L-007");
+        d = v3();
+        d.register = Some("2".into());
+        assert_eq!(check(&d), "L-008");
+        assert_eq!(
+            codes(&check_version(
+                UseCase::NewVersion,
+                Some(&s),
+                &v3(),
+                "1.2.246.10.99900024.10.0"
+            )),
+            ["L-009"]
+        );
+        assert_eq!(
+            codes(&check_version(UseCase::Archive, Some(&s), &v3(), ORG)),
+            ["L-010"]
+        );
+        let mut v1 = v3();
+        v1.version = 1;
+        assert_eq!(
+            codes(&check_version(UseCase::Archive, Some(&s), &v1, ORG)),
+            ["L-001"]
+        );
+        assert!(check_version(UseCase::Archive, None, &v1, ORG).is_empty());
+        let mut dead = set();
+        dead.versions[1].status = DocStatus::Invalidated;
+        assert_eq!(
+            codes(&check_version(UseCase::NewVersion, Some(&dead), &v3(), ORG)),
+            ["L-006"]
+        );
+    }
+
+    #[test]
+    fn each_invalidation_defect_has_its_own_rule_and_the_archivist_acts_for_the_register() {
+        let s = set();
+        let inv = |oid: &str, actor: Actor<'_>, reason: Option<&str>| {
+            codes(&check_invalidation(Some(&s), oid, actor, reason, true)).join(" ")
+        };
+        assert_eq!(inv("1.2", Actor::Organisation(ORG), Some("x")), "");
+        assert_eq!(inv("1.2", Actor::Archivist(ORG), Some("x")), "");
+        assert_eq!(inv("9.9", Actor::Organisation(ORG), Some("x")), "L-020");
+        assert_eq!(
+            inv(
+                "1.2",
+                Actor::Organisation("1.2.246.10.99900024.10.0"),
+                Some("x")
+            ),
+            "L-021"
+        );
+        assert_eq!(
+            inv(
+                "1.2",
+                Actor::Archivist("1.2.246.10.99900024.10.0"),
+                Some("x")
+            ),
+            "L-021"
+        );
+        assert_eq!(inv("1.2", Actor::Organisation(ORG), None), "L-023");
+        assert_eq!(inv("1.1", Actor::Organisation(ORG), Some("x")), "L-024");
+        let mut dead = set();
+        dead.versions[1].status = DocStatus::Invalidated;
+        assert_eq!(
+            codes(&check_invalidation(
+                Some(&dead),
+                "1.2",
+                Actor::Organisation(ORG),
+                Some("x"),
+                true
+            )),
+            ["L-022"]
+        );
+        assert_eq!(
+            codes(&check_invalidation(
+                None,
+                "1.2",
+                Actor::Organisation(ORG),
+                Some("x"),
+                true
+            )),
+            ["L-020"]
+        );
+    }
+}

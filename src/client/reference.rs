@@ -1,0 +1,328 @@
+//! The reference client system: builds, signs, wraps and sends every Kanta message of the
+//! interface use cases over mutual TLS, as a correct client system would. Suppliers read it
+//! to see a correct message; the self-driven test runs and our tests drive the archive
+//! with it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use time::OffsetDateTime;
+
+use super::{ClientError, HttpVersion, MtlsClient, load_identity};
+use crate::config::Interactions;
+use crate::document::{Body, DocumentRef, Metadata, build_cda};
+use crate::message::build::{KANTA_ARCHIVE_DEVICE, MessageSpec, build_archive_message};
+use crate::message::lifecycle::{InvalidationMessage, build_invalidation};
+use crate::message::query::{
+    ParsedResponse, QueryMessage, QueryRequest, build_query, parse_response,
+};
+use crate::message::soap::SoapVersion;
+use crate::message::usecase::{QueryKind, UseCase};
+use crate::xmldsig::{SignatureType, Signer, new_signature_id, sign_kanta_document};
+
+/// Why the reference client could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ReferenceError {
+    /// The certificate kit lacks what is needed.
+    #[error("certificate kit {dir}: {message}")]
+    Kit {
+        /// The kit directory.
+        dir: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Signing failed.
+    #[error("signing: {0}")]
+    Sign(String),
+    /// Transport failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The archive answered with something that is not an HL7 response.
+    #[error("unreadable response (HTTP {status}): {message}")]
+    Response {
+        /// HTTP status.
+        status: u16,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// How to sign a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signing {
+    /// With the organisation's system-signature certificate.
+    System,
+    /// With a professional's certificate (registration number).
+    Professional(String),
+    /// With a certificate of the kit by role (for deliberately wrong signatures).
+    Role(String, SignatureType),
+    /// Not at all (a deliberately broken message).
+    Unsigned,
+}
+
+/// What the archive answered.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// The acknowledgement or query response, read.
+    pub parsed: ParsedResponse,
+    /// The request as sent.
+    pub request: String,
+    /// The body as received.
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// `AA`, `AE`, `AR`, or empty for a SOAP fault.
+    pub fn ack(&self) -> &str {
+        &self.parsed.ack
+    }
+
+    /// Rule ids of the findings.
+    pub fn codes(&self) -> &[String] {
+        &self.parsed.codes
+    }
+}
+
+/// A client system of one organisation.
+#[derive(Debug)]
+pub struct ReferenceClient {
+    kit: PathBuf,
+    org: String,
+    addr: SocketAddr,
+    http: MtlsClient,
+    interactions: Interactions,
+    receiver: String,
+    run: String,
+    counter: AtomicU64,
+}
+
+impl ReferenceClient {
+    /// The client system of `org`, connecting with its `client:<org>` certificate from the
+    /// kit in `kit` to the archive at `addr`.
+    pub fn new(
+        kit: &Path,
+        org: &str,
+        addr: SocketAddr,
+        interactions: Interactions,
+    ) -> Result<Self, ReferenceError> {
+        Self::with_tls_role(kit, org, &format!("client:{org}"), addr, interactions)
+    }
+
+    /// As [`Self::new`], presenting the kit's certificate `tls_role` instead.
+    pub fn with_tls_role(
+        kit: &Path,
+        org: &str,
+        tls_role: &str,
+        addr: SocketAddr,
+        interactions: Interactions,
+    ) -> Result<Self, ReferenceError> {
+        let index = crate::pki::Index::load(kit).map_err(|e| ReferenceError::Kit {
+            dir: kit.into(),
+            message: e.to_string(),
+        })?;
+        let kit_err = |message: String| ReferenceError::Kit {
+            dir: kit.into(),
+            message,
+        };
+        let cert = index
+            .require(kit, tls_role)
+            .map_err(|e| kit_err(e.to_string()))?;
+        let key = cert
+            .key
+            .as_ref()
+            .ok_or_else(|| kit_err(format!("{tls_role} has no key")))?;
+        let root = index
+            .require(kit, "root-ca")
+            .map_err(|e| kit_err(e.to_string()))?;
+        let identity = load_identity(&kit.join(&cert.cert), &kit.join(key))?;
+        let http = MtlsClient::new(
+            &kit.join(&root.cert),
+            Some(identity),
+            &[&rustls::version::TLS13, &rustls::version::TLS12],
+            HttpVersion::Http1,
+        )?;
+        Ok(Self {
+            kit: kit.to_owned(),
+            org: org.to_owned(),
+            addr,
+            http,
+            interactions,
+            receiver: KANTA_ARCHIVE_DEVICE.to_owned(),
+            // Message ids must never repeat against a persistent archive: a run tag.
+            run: OffsetDateTime::now_utc().unix_timestamp_nanos().to_string(),
+            counter: AtomicU64::new(0),
+        })
+    }
+
+    /// The organisation this client system belongs to.
+    pub fn org(&self) -> &str {
+        &self.org
+    }
+
+    /// The next unused message id (root, extension).
+    pub fn next_message_id(&self) -> (String, String) {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
+        (format!("{}.99", self.org), format!("{}.{n}", self.run))
+    }
+
+    fn now_ts() -> String {
+        OffsetDateTime::now_utc()
+            .format(&time::macros::format_description!(
+                "[year][month][day][hour][minute][second]+0000"
+            ))
+            .unwrap_or_default()
+    }
+
+    /// A signed CDA for `meta`.
+    pub fn signed_document(
+        &self,
+        meta: &Metadata,
+        signing: &Signing,
+    ) -> Result<String, ReferenceError> {
+        let cda = build_cda(meta, &Body::example(meta, 2_000));
+        let (role, kind) = match signing {
+            Signing::Unsigned => return Ok(cda),
+            Signing::System => (
+                format!("system-signature:{}", meta.custodian),
+                SignatureType::System,
+            ),
+            Signing::Professional(reg) => {
+                (format!("professional:{reg}"), SignatureType::Professional)
+            }
+            Signing::Role(role, kind) => (role.clone(), *kind),
+        };
+        let signer =
+            Signer::from_kit(&self.kit, &role).map_err(|e| ReferenceError::Sign(e.to_string()))?;
+        sign_kanta_document(
+            &cda,
+            &signer,
+            kind,
+            OffsetDateTime::now_utc(),
+            &new_signature_id(),
+        )
+        .map_err(|e| ReferenceError::Sign(e.to_string()))
+    }
+
+    /// The archiving message for `meta` (the new-version interaction from version 2 on).
+    pub fn archive_message(
+        &self,
+        meta: &Metadata,
+        signing: &Signing,
+    ) -> Result<String, ReferenceError> {
+        let cda = self.signed_document(meta, signing)?;
+        let (root, ext) = self.next_message_id();
+        let mut spec = MessageSpec::for_document(meta, &ext);
+        spec.message_root = root;
+        spec.sender = self.org.clone();
+        spec.receiver = self.receiver.clone();
+        spec.interaction = self
+            .interactions
+            .id(if meta.version > 1 {
+                UseCase::NewVersion
+            } else {
+                UseCase::Archive
+            })
+            .to_owned();
+        Ok(build_archive_message(&spec, meta, &cda))
+    }
+
+    /// The invalidation message for `target`.
+    pub fn invalidation_message(
+        &self,
+        target: &DocumentRef,
+        custodian: &str,
+        reason: &str,
+    ) -> String {
+        let (root, ext) = self.next_message_id();
+        build_invalidation(&InvalidationMessage {
+            soap: SoapVersion::V11,
+            interaction: self.interactions.id(UseCase::Invalidate),
+            id: (&root, &ext),
+            creation_time: &Self::now_ts(),
+            sender: &self.org,
+            receiver: &self.receiver,
+            processing_code: "D",
+            document_oid: &target.document_oid,
+            set_id: &target.set_id,
+            version: target.version,
+            custodian,
+            reason,
+        })
+    }
+
+    /// The query message.
+    pub fn query_message(&self, kind: QueryKind, q: &QueryRequest) -> String {
+        let (root, ext) = self.next_message_id();
+        build_query(
+            &QueryMessage {
+                soap: SoapVersion::V11,
+                interaction: self.interactions.id(UseCase::Query(kind)),
+                id: (&root, &ext),
+                creation_time: &Self::now_ts(),
+                sender: &self.org,
+                receiver: &self.receiver,
+                processing_code: "D",
+            },
+            q,
+        )
+    }
+
+    /// Sends any message body to `POST /archive` and reads the answer.
+    pub async fn send(&self, body: String) -> Result<Reply, ReferenceError> {
+        let r = self
+            .http
+            .request(
+                self.addr,
+                "POST",
+                "/archive",
+                Some("text/xml; charset=UTF-8"),
+                Bytes::from(body.clone()),
+            )
+            .await?;
+        let text = String::from_utf8_lossy(&r.body);
+        let parsed = if text.contains(":Fault") || text.contains("<Fault") {
+            ParsedResponse::default()
+        } else {
+            parse_response(&text).map_err(|message| ReferenceError::Response {
+                status: r.status,
+                message,
+            })?
+        };
+        Ok(Reply {
+            status: r.status,
+            parsed,
+            request: body,
+            body: r.body,
+        })
+    }
+
+    /// Archives `meta` (first or later version).
+    pub async fn archive(
+        &self,
+        meta: &Metadata,
+        signing: &Signing,
+    ) -> Result<Reply, ReferenceError> {
+        let body = self.archive_message(meta, signing)?;
+        self.send(body).await
+    }
+
+    /// Invalidates `target`.
+    pub async fn invalidate(
+        &self,
+        target: &DocumentRef,
+        custodian: &str,
+        reason: &str,
+    ) -> Result<Reply, ReferenceError> {
+        self.send(self.invalidation_message(target, custodian, reason))
+            .await
+    }
+
+    /// Runs a query.
+    pub async fn query(&self, kind: QueryKind, q: &QueryRequest) -> Result<Reply, ReferenceError> {
+        self.send(self.query_message(kind, q)).await
+    }
+}
