@@ -374,6 +374,18 @@ pub async fn run(args: DemoArgs) -> Result<u8, Failure> {
         base.join("data").display()
     );
     server.shutdown().await;
+    println!("\n7. The self-driven pre-test and deployment-test suites, with reports:\n");
+    let reports = match (&args.reports, &args.keep) {
+        (Some(r), _) => r.clone(),
+        (None, Some(keep)) => keep.join("reports"),
+        (None, None) => PathBuf::from("kanta-sim-demo-reports"),
+    };
+    for suite in ["pre-test", "deployment-test"] {
+        let code = run_suite(suite, &kit, &base, &reports.join(suite)).await?;
+        if code != exit::OK {
+            failures += 1;
+        }
+    }
     if failures == 0 {
         println!("\nAll steps behaved as the archive should.");
         Ok(exit::OK)
@@ -381,6 +393,58 @@ pub async fn run(args: DemoArgs) -> Result<u8, Failure> {
         println!("\n{failures} step(s) did not behave as expected.");
         Ok(exit::FAILED)
     }
+}
+
+/// Runs one suite self-driven against a fresh archive and writes its reports.
+async fn run_suite(
+    suite: &str,
+    kit: &std::path::Path,
+    base: &std::path::Path,
+    reports: &std::path::Path,
+) -> Result<u8, Failure> {
+    let cases: Vec<_> = crate::testcase::model::embedded()
+        .map_err(Failure::internal)?
+        .into_iter()
+        .filter(|c| c.suite == suite)
+        .collect();
+    let mut config = Config::builtin().map_err(Failure::internal)?;
+    config.server.listen = "127.0.0.1:0".parse().map_err(Failure::internal)?;
+    config.server.diagnostic_listen = None;
+    config.tls.certs_dir = kit.to_owned();
+    config.data.dir = base.join(format!("data-{suite}"));
+    let result = crate::testcase::run::run(crate::testcase::run::RunOptions {
+        cases,
+        suite: suite.to_owned(),
+        self_drive: true,
+        config,
+        step_timeout: std::time::Duration::from_secs(30),
+        orgs: Vec::new(),
+        deviations: Default::default(),
+        skips: Default::default(),
+        seed: 1,
+        clock: None,
+        progress: crate::testcase::run::Progress::Quiet,
+    })
+    .await
+    .map_err(Failure::internal)?;
+    for c in &result.cases {
+        let passed = c.verdict() == crate::testcase::engine::Verdict::Passed;
+        println!(
+            "   {} {:<11} {}",
+            if passed { "✔" } else { "✘" },
+            c.case.id,
+            c.case.title_en
+        );
+    }
+    let (report, files) = crate::report::Report::from_run(&result);
+    report
+        .write(&files, Some(reports), None, None)
+        .map_err(Failure::internal)?;
+    println!(
+        "   reports: {}/report.html (and report.json, junit.xml)\n",
+        reports.display()
+    );
+    Ok(result.exit_code())
 }
 
 /// A temporary directory removed on drop (std has none; tempfile is a dev-dependency only).

@@ -442,6 +442,8 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
         .as_ref()
         .and_then(|m| m.value.root.clone().map(|r| (r, m.value.extension.clone())));
     out.sender = req.sender.as_ref().map(|s| s.value.clone());
+    // Known even when the wrapper is refused, so a report can say what was attempted.
+    out.use_case = ctx.wrapper.interactions.use_case(&req.interaction.value);
     out.findings.extend(wrapper_rules(&req, &ctx.wrapper));
     if ctx.validate.test_identities_only {
         // The frame repeats the client's id: the test-series rule covers it too.
@@ -462,7 +464,6 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
         return out;
     }
     out.ack = AckCode::AE;
-    out.use_case = ctx.wrapper.interactions.use_case(&req.interaction.value);
     let use_case = match out.use_case {
         Some(u @ (UseCase::Archive | UseCase::NewVersion)) => u,
         Some(UseCase::Invalidate) => {

@@ -482,4 +482,15 @@ fn demo_runs_every_step_as_expected() {
     assert!(!t.contains('✘'), "{t}");
     assert!(tmp.path().join("certs/INDEX.json").is_file());
     assert!(tmp.path().join("data/kanta-sim.sqlite").is_file());
+    // The self-driven pre-test and deployment-test suites wrote their reports.
+    for suite in ["pre-test", "deployment-test"] {
+        for f in ["report.json", "junit.xml", "report.html"] {
+            assert!(
+                tmp.path().join("reports").join(suite).join(f).is_file(),
+                "{suite}/{f}"
+            );
+        }
+        assert!(t.contains(&format!("reports/{suite}/report.html")), "{t}");
+    }
+    assert!(t.contains("SIM-KOE-01"), "{t}");
 }

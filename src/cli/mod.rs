@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod cases;
 mod dsig;
 mod load;
 
@@ -84,6 +85,16 @@ enum Command {
     /// Load generator: archive many signed documents (or health checks) against a running
     /// archive over kept-alive mTLS connections and report throughput and latency.
     Load(load::LoadArgs),
+    /// Test cases: list them, or lint them.
+    #[command(subcommand)]
+    Testcases(cases::TestcasesCommand),
+    /// Run a suite of test cases: live (wait for the system under test) or self-driven (the
+    /// reference client performs every step); write report.json, junit.xml and report.html.
+    /// Exit 0 all passed, 3 a case failed, 4 timed out waiting, 2 usage, 1 internal.
+    Run(cases::RunArgs),
+    /// The reference client system: build, sign and send Kanta messages, or query.
+    #[command(subcommand)]
+    Client(cases::ClientCommand),
     /// List the rule catalogue: every finding code with its severity, basis and texts.
     Rules {
         /// Print JSON instead of a table.
@@ -197,6 +208,10 @@ pub struct DemoArgs {
     /// Key algorithm of the kit.
     #[arg(long, value_enum, default_value_t = KeyAlgorithm::Rsa2048)]
     pub key: KeyAlgorithm,
+    /// Where the self-driven suites write their reports (default: `reports` under --keep,
+    /// otherwise ./kanta-sim-demo-reports).
+    #[arg(long)]
+    pub reports: Option<PathBuf>,
 }
 
 /// An error with its exit code.
@@ -294,6 +309,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             files,
         } => dsig::validate(&trust, production, json, &files),
         Command::Load(args) => runtime()?.block_on(load::run(args)),
+        Command::Testcases(c) => cases::testcases(c),
+        Command::Run(args) => cases::run(args, &runtime()?),
+        Command::Client(c) => cases::client(c, &runtime()?),
         Command::C14n(args) => dsig::c14n(args),
         Command::Dsig(dsig::DsigCommand::Verify(args)) => dsig::verify(args),
         Command::Dsig(dsig::DsigCommand::Sign(args)) => dsig::sign(args),

@@ -183,9 +183,18 @@ impl ReferenceClient {
         meta: &Metadata,
         signing: &Signing,
     ) -> Result<String, ReferenceError> {
-        let cda = build_cda(meta, &Body::example(meta, 2_000));
+        self.sign(&build_cda(meta, &Body::example(meta, 2_000)), meta, signing)
+    }
+
+    /// Signs any CDA text as `meta`'s custodian or author would.
+    pub fn sign(
+        &self,
+        cda: &str,
+        meta: &Metadata,
+        signing: &Signing,
+    ) -> Result<String, ReferenceError> {
         let (role, kind) = match signing {
-            Signing::Unsigned => return Ok(cda),
+            Signing::Unsigned => return Ok(cda.to_owned()),
             Signing::System => (
                 format!("system-signature:{}", meta.custodian),
                 SignatureType::System,
@@ -198,7 +207,7 @@ impl ReferenceClient {
         let signer =
             Signer::from_kit(&self.kit, &role).map_err(|e| ReferenceError::Sign(e.to_string()))?;
         sign_kanta_document(
-            &cda,
+            cda,
             &signer,
             kind,
             OffsetDateTime::now_utc(),
@@ -214,6 +223,12 @@ impl ReferenceClient {
         signing: &Signing,
     ) -> Result<String, ReferenceError> {
         let cda = self.signed_document(meta, signing)?;
+        Ok(self.wrap(meta, &cda, |_| {}))
+    }
+
+    /// Wraps a (signed) CDA into its archiving or new-version message; `tweak` may change the
+    /// wrapper (for deliberately wrong messages).
+    pub fn wrap(&self, meta: &Metadata, cda: &str, tweak: impl FnOnce(&mut MessageSpec)) -> String {
         let (root, ext) = self.next_message_id();
         let mut spec = MessageSpec::for_document(meta, &ext);
         spec.message_root = root;
@@ -227,7 +242,13 @@ impl ReferenceClient {
                 UseCase::Archive
             })
             .to_owned();
-        Ok(build_archive_message(&spec, meta, &cda))
+        tweak(&mut spec);
+        build_archive_message(&spec, meta, cda)
+    }
+
+    /// The kit it uses.
+    pub fn kit(&self) -> &Path {
+        &self.kit
     }
 
     /// The invalidation message for `target`.

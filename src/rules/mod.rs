@@ -5,7 +5,8 @@
 //!
 //! Classes: T transport/TLS, A authorisation/registers, W SOAP/HL7 wrapper, M MIME,
 //! G signatures, S service request, X CDA structure, H header, B body, P persons,
-//! L lifecycle (new versions, invalidation), Q queries.
+//! L lifecycle (new versions, invalidation), Q queries; C is the test-case engine's own
+//! (a step's message, timing, outcome or archive state differs from the case).
 
 pub mod access;
 pub mod document;
@@ -140,6 +141,34 @@ pub const CATALOGUE: &[Rule] = &[
         Assumed,
         "Näyttömuodon mediaType ei ole application/xhtml+xml",
         "The display form's mediaType is not application/xhtml+xml",
+    ),
+    rule(
+        "C-001",
+        Error,
+        Assumed,
+        "Sanoma ei ole se, jota testitapauksen vaihe odottaa",
+        "The message is not the one the test step expects",
+    ),
+    rule(
+        "C-002",
+        Error,
+        Assumed,
+        "Testattava järjestelmä ei lähettänyt vaiheen sanomaa ajoissa",
+        "The system under test did not send the step's message in time",
+    ),
+    rule(
+        "C-003",
+        Error,
+        Assumed,
+        "Arkiston tila ei vastaa odotettua vaiheen jälkeen",
+        "The archive's state after the step is not as expected",
+    ),
+    rule(
+        "C-004",
+        Error,
+        Assumed,
+        "Arkiston vastaus ei ole vaiheen odottama",
+        "The archive's answer is not the one the step expects",
     ),
     rule(
         "G-001",

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::archive::{
     ArchiveStore, DocumentStore, ExchangeKind, ExchangeLog, ExchangeRecord, LogError, StoreError,
+    StoredExchange,
 };
 use crate::config::Config;
 use crate::tls::{
@@ -64,6 +65,21 @@ pub(crate) struct State {
     pub(crate) store: Arc<dyn DocumentStore>,
     /// What the blocking archive pipeline needs, shareable with its worker threads.
     pub(crate) shared: Arc<Judging>,
+    /// Every exchange once logged, for whoever watches (the test-case engine).
+    pub(crate) events: tokio::sync::broadcast::Sender<Arc<StoredExchange>>,
+}
+
+impl State {
+    /// Logs an exchange and tells the watchers.
+    pub(crate) async fn record(&self, record: ExchangeRecord) {
+        match self.log.append_async(record.clone()).await {
+            Ok(id) => {
+                // No watcher is the normal case for a plain `serve`.
+                let _ = self.events.send(Arc::new(StoredExchange { id, record }));
+            }
+            Err(e) => tracing::error!(error = %e, "could not write the exchange log"),
+        }
+    }
 }
 
 /// The archive pipeline's inputs that outlive one request.
@@ -91,11 +107,17 @@ pub struct ServerHandle {
     pub log: ExchangeLog,
     /// The document store.
     pub store: ArchiveStore,
+    events: tokio::sync::broadcast::Sender<Arc<StoredExchange>>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
 
 impl ServerHandle {
+    /// Every exchange from now on, as it is logged.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<StoredExchange>> {
+        self.events.subscribe()
+    }
+
     /// Stops accepting and waits for the accept loops to end.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
@@ -140,12 +162,15 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
         profile: ArchiveProfile::new(&config.archive, (*material.register).clone()),
         trust: material.trust.clone(),
     });
+    // Generous: a watcher that falls this far behind is told so (Lagged), never blocks us.
+    let (events, _) = tokio::sync::broadcast::channel(4096);
     let state = Arc::new(State {
         config,
         material,
         log: log.clone(),
         store: Arc::new(store.clone()),
         shared,
+        events: events.clone(),
     });
     let (tx, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -162,6 +187,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
         bound,
         log,
         store,
+        events,
         shutdown: tx,
         tasks,
     })
@@ -316,7 +342,5 @@ async fn record_handshake_failure(
         response: None,
         duration_ms: None,
     };
-    if let Err(e) = state.log.append_async(record).await {
-        tracing::error!(error = %e, "could not write the exchange log");
-    }
+    state.record(record).await;
 }

@@ -143,9 +143,7 @@ pub(super) async fn handle(
         response: Some(outcome.response.body.to_vec()),
         duration_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
     };
-    if let Err(e) = state.log.append_async(record).await {
-        tracing::error!(error = %e, "could not write the exchange log");
-    }
+    state.record(record).await;
     Ok(outcome.response.into_hyper())
 }
 
@@ -475,6 +473,12 @@ fn query_outcome(
         result,
     }
     .to_xml();
+    let total = match result {
+        Some(QueryResult::Documents(p)) => Some(p.total),
+        Some(QueryResult::Groups(p)) => Some(p.total),
+        Some(QueryResult::Summary(s)) => Some(s.documents),
+        None => None,
+    };
     let found = match result {
         Some(QueryResult::Documents(p)) => format!("{} of {} documents", p.items.len(), p.total),
         Some(QueryResult::Groups(p)) => format!("{} of {}", p.items.len(), p.total),
@@ -503,7 +507,14 @@ fn query_outcome(
         response,
         codes: outcome.findings.iter().map(|f| f.code.clone()).collect(),
         summary,
-        detail: serde_json::json!({ "ack": outcome.ack, "use_case": outcome.use_case, "findings": outcome.findings, "message_id": outcome.message_id, "query": outcome.query }),
+        detail: serde_json::json!({
+            "ack": outcome.ack,
+            "use_case": outcome.use_case,
+            "findings": outcome.findings,
+            "message_id": outcome.message_id,
+            "query": outcome.query,
+            "total": total,
+        }),
     }
 }
 
@@ -665,7 +676,14 @@ fn ack_outcome(
             "use_case": outcome.use_case,
             "findings": outcome.findings,
             "message_id": outcome.message_id,
-            "document": outcome.document.as_ref().map(|d| serde_json::json!({"oid": d.document_oid, "set_id": d.set_id, "version": d.version})),
+            "document": outcome.document.as_ref().map(|d| serde_json::json!({
+                "oid": d.document_oid,
+                "set_id": d.set_id,
+                "version": d.version,
+                "client_id": d.client_id,
+                "document_group": d.document_group,
+                "register_owner": d.register_owner,
+            })),
             "invalidated": invalidated,
         }),
     }

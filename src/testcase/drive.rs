@@ -1,0 +1,301 @@
+//! The reference client performing a step, correctly or with the step's deviation: what
+//! a self-driven run (demos, training, our own tests) sends in place of a supplier's system.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use super::engine::Labels;
+use super::model::{Action, Deviation, DocKind, Step};
+use crate::client::reference::{ReferenceClient, ReferenceError, Signing};
+use crate::client::{HttpVersion, MtlsClient, load_identity};
+use crate::config::Interactions;
+use crate::document::{Body, Metadata, build_cda};
+use crate::message::query::QueryRequest;
+use crate::message::usecase::QueryKind;
+
+/// The professional who signs client documents in self-driven runs (in the kit).
+pub const DRIVER_PROFESSIONAL: &str = "99900000011";
+/// An identity code outside the test series (born 2099, so never a real person's today).
+pub const NON_TEST_CODE: &str = "311299F1236";
+
+/// Why the reference client could not perform a step.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    /// The reference client failed.
+    #[error(transparent)]
+    Client(#[from] ReferenceError),
+    /// The step refers to a document the driver never archived.
+    #[error("the step acts on {0:?}, which no earlier step archived")]
+    MissingLabel(String),
+    /// The step lacks what the action needs (a lint error).
+    #[error("the step lacks {0}")]
+    Incomplete(&'static str),
+}
+
+/// Performs steps for every organisation of a run.
+#[derive(Debug)]
+pub struct Driver {
+    kit: PathBuf,
+    addr: SocketAddr,
+    interactions: Interactions,
+    register: crate::identity::SoteRegister,
+    clients: BTreeMap<String, ReferenceClient>,
+    documents: BTreeMap<String, Metadata>,
+    seed: u64,
+    counter: u64,
+}
+
+impl Driver {
+    /// A driver against the archive at `addr`, using the kit in `kit`; document OIDs are
+    /// derived from `seed`, so a run with the same seed sends the same documents.
+    pub fn new(
+        kit: &Path,
+        addr: SocketAddr,
+        interactions: Interactions,
+        register: crate::identity::SoteRegister,
+        seed: u64,
+    ) -> Self {
+        Self {
+            kit: kit.to_owned(),
+            addr,
+            interactions,
+            register,
+            clients: BTreeMap::new(),
+            documents: BTreeMap::new(),
+            seed,
+            counter: 0,
+        }
+    }
+
+    /// Forgets the documents of the previous case (labels are per case).
+    pub fn new_case(&mut self) {
+        self.documents.clear();
+    }
+
+    fn client(&mut self, org: &str) -> Result<&ReferenceClient, ReferenceError> {
+        if !self.clients.contains_key(org) {
+            let c = ReferenceClient::new(&self.kit, org, self.addr, self.interactions.clone())?;
+            self.clients.insert(org.to_owned(), c);
+        }
+        // Just inserted when absent.
+        self.clients.get(org).ok_or_else(|| ReferenceError::Kit {
+            dir: self.kit.clone(),
+            message: format!("no client for {org}"),
+        })
+    }
+
+    fn next_oid(&mut self, org: &str) -> String {
+        self.counter += 1;
+        format!("{org}.95.{}.{}", self.seed, self.counter)
+    }
+
+    /// Sends what `step` asks of `org`'s system, departing from a correct message as
+    /// `deviation` says. The archive's answer is not judged here; the engine reads it from
+    /// the exchange log.
+    pub async fn perform(
+        &mut self,
+        step: &Step,
+        org: &str,
+        deviation: Option<Deviation>,
+        _labels: &Labels,
+    ) -> Result<(), DriveError> {
+        let dev = |d: Deviation| deviation == Some(d);
+        match step.action {
+            Action::Archive => {
+                let kind = step.document.ok_or(DriveError::Incomplete("document"))?;
+                let person = step
+                    .person
+                    .clone()
+                    .ok_or(DriveError::Incomplete("person"))?;
+                let person = if dev(Deviation::RealIdentityCode) {
+                    NON_TEST_CODE.to_owned()
+                } else {
+                    person
+                };
+                let oid = self.next_oid(org);
+                let mut meta = match kind {
+                    DocKind::ClientRelationship => {
+                        Metadata::client_relationship_example(&oid, &person)
+                    }
+                    DocKind::ClientDocument => {
+                        Metadata::client_document_example(&oid, &person, DRIVER_PROFESSIONAL)
+                    }
+                };
+                meta.custodian = org.to_owned();
+                if let Some(o) = self.register.organisation(org) {
+                    meta.custodian_name = o.name.clone();
+                }
+                meta.organiser = step.organiser.clone();
+                self.send_document(&meta, kind, deviation, org).await?;
+                if let Some(l) = &step.label {
+                    self.documents.insert(l.clone(), meta);
+                }
+            }
+            Action::NewVersion => {
+                let of = step.of.clone().ok_or(DriveError::Incomplete("of"))?;
+                let prev = self
+                    .documents
+                    .get(&of)
+                    .cloned()
+                    .ok_or_else(|| DriveError::MissingLabel(of.clone()))?;
+                let oid = self.next_oid(org);
+                let mut meta = prev.next_version(&oid, &prev.effective_time);
+                if dev(Deviation::VersionGap) {
+                    meta.version += 1;
+                }
+                let kind = if prev.author.is_some() {
+                    DocKind::ClientDocument
+                } else {
+                    DocKind::ClientRelationship
+                };
+                self.send_document(&meta, kind, deviation, org).await?;
+                if let Some(l) = &step.label {
+                    self.documents.insert(l.clone(), meta);
+                }
+            }
+            Action::Invalidate => {
+                let of = step.of.clone().ok_or(DriveError::Incomplete("of"))?;
+                let target = self
+                    .documents
+                    .get(&of)
+                    .cloned()
+                    .ok_or_else(|| DriveError::MissingLabel(of.clone()))?;
+                let reason = if dev(Deviation::NoReason) {
+                    String::new()
+                } else {
+                    step.reason
+                        .clone()
+                        .unwrap_or_else(|| "Virheellinen kirjaus".into())
+                };
+                let c = self.client(org)?;
+                c.invalidate(&target.reference(), &target.custodian, &reason)
+                    .await?;
+            }
+            Action::Query => {
+                let kind = step.query_kind().ok_or(DriveError::Incomplete("query"))?;
+                let mut q = match (&step.person, &step.of) {
+                    (_, Some(of)) if kind == QueryKind::Document => {
+                        let d = self
+                            .documents
+                            .get(of)
+                            .ok_or_else(|| DriveError::MissingLabel(of.clone()))?;
+                        QueryRequest::for_document(&d.document_oid)
+                    }
+                    (Some(p), _) => QueryRequest::for_client(p),
+                    (None, _) => QueryRequest::default(),
+                };
+                if dev(Deviation::NoClientId) {
+                    q.client_id = None;
+                    q.client_root = None;
+                }
+                self.client(org)?.query(kind, &q).await?;
+            }
+            Action::Connect => {
+                let role = step
+                    .certificate
+                    .clone()
+                    .ok_or(DriveError::Incomplete("certificate"))?;
+                let index =
+                    crate::pki::Index::load(&self.kit).map_err(|e| ReferenceError::Kit {
+                        dir: self.kit.clone(),
+                        message: e.to_string(),
+                    })?;
+                let kit_err = |m: String| ReferenceError::Kit {
+                    dir: self.kit.clone(),
+                    message: m,
+                };
+                let cert = index
+                    .require(&self.kit, &role)
+                    .map_err(|e| kit_err(e.to_string()))?;
+                let key = cert
+                    .key
+                    .as_ref()
+                    .ok_or_else(|| kit_err(format!("{role} has no key")))?;
+                let root = index
+                    .require(&self.kit, "root-ca")
+                    .map_err(|e| kit_err(e.to_string()))?;
+                let identity = load_identity(&self.kit.join(&cert.cert), &self.kit.join(key))
+                    .map_err(ReferenceError::from)?;
+                let http = MtlsClient::new(
+                    &self.kit.join(&root.cert),
+                    Some(identity),
+                    &[&rustls::version::TLS13, &rustls::version::TLS12],
+                    HttpVersion::Http1,
+                )
+                .map_err(ReferenceError::from)?;
+                // A refused handshake is the expected outcome of most connect steps.
+                let _ = http
+                    .request(self.addr, "GET", "/health", None, Bytes::new())
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_document(
+        &mut self,
+        meta: &Metadata,
+        kind: DocKind,
+        deviation: Option<Deviation>,
+        org: &str,
+    ) -> Result<(), DriveError> {
+        let dev = |d: Deviation| deviation == Some(d);
+        let mut body = Body::example(meta, 2_000);
+        if dev(Deviation::NotXhtml) {
+            body.xhtml = "<p>Asiakkaan tilanne arvioitu.</p>".into();
+        }
+        let mut cda = build_cda(meta, &body);
+        if dev(Deviation::MissingSetId) {
+            cda = cda.replacen(&format!("<setId root=\"{}\"/>", meta.set_id), "", 1);
+        }
+        if dev(Deviation::RealmNotFi) {
+            cda = cda.replacen("<realmCode code=\"FI\"/>", "<realmCode code=\"SE\"/>", 1);
+        }
+        let signing = if dev(Deviation::Unsigned) {
+            Signing::Unsigned
+        } else {
+            match kind {
+                DocKind::ClientRelationship => Signing::System,
+                DocKind::ClientDocument => Signing::Professional(DRIVER_PROFESSIONAL.into()),
+            }
+        };
+        let c = self.client(org)?;
+        let mut signed = c.sign(&cda, meta, &signing)?;
+        if dev(Deviation::BadSignature)
+            && let Some(i) = signed.find("<ds:SignatureValue>")
+        {
+            // Flip one base64 character of the value: the signature no longer verifies.
+            let at = i + "<ds:SignatureValue>".len() + 10;
+            let flipped = if signed.as_bytes().get(at) == Some(&b'A') {
+                "B"
+            } else {
+                "A"
+            };
+            signed.replace_range(at..at + 1, flipped);
+        }
+        let mut message = c.wrap(meta, &signed, |spec| {
+            if dev(Deviation::WrongReceiver) {
+                spec.receiver = "1.2.246.556.99999.2".into();
+            }
+            if dev(Deviation::WrongServiceRequest) {
+                spec.service_request = if spec.service_request == "SP1" {
+                    "SP17".into()
+                } else {
+                    "SP1".into()
+                };
+            }
+        });
+        if dev(Deviation::ContentIdMismatch) {
+            message = message.replacen(
+                &format!("Content-ID: &lt;{}&gt;", meta.document_oid),
+                &format!("Content-ID: &lt;{}.9&gt;", meta.document_oid),
+                1,
+            );
+        }
+        c.send(message).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,755 @@
+//! Declarative test cases (`testcases/<suite>/<ID>.toml`), read once into typed values and
+//! linted. A case is an ordered list of steps: what the system under test must send (or
+//! which certificate it must connect with), the outcome the archive must give (accepted, or
+//! rejected with a rule id), and checks on the archive's state afterwards. Ids are our own
+//! `SIM-…`: a reconstruction from public material, never Kela's list.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::message::usecase::QueryKind;
+
+/// The suites, in the order a supplier meets them.
+pub const SUITES: &[&str] = &["pre-test", "joint-test", "negative", "deployment-test"];
+
+/// What a step asks of the system under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Archive a first version (RCMR_IN200002FI01).
+    Archive,
+    /// Archive a new version of a labelled document.
+    NewVersion,
+    /// Invalidate a labelled document.
+    Invalidate,
+    /// Run a query.
+    Query,
+    /// Open a TLS connection with a given certificate (and ask for `/health`).
+    Connect,
+}
+
+impl Action {
+    /// As written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Archive => "archive",
+            Self::NewVersion => "new-version",
+            Self::Invalidate => "invalidate",
+            Self::Query => "query",
+            Self::Connect => "connect",
+        }
+    }
+}
+
+/// Which kind of document an archiving step sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DocKind {
+    /// Asiakkuusasiakirja, SP1, document group 1, system signature.
+    ClientRelationship,
+    /// Phase-II asiakasasiakirja, SP17, document group 5, professional signature.
+    ClientDocument,
+}
+
+impl DocKind {
+    /// Its document group code.
+    pub fn group(self) -> &'static str {
+        match self {
+            Self::ClientRelationship => "1",
+            Self::ClientDocument => "5",
+        }
+    }
+
+    /// In words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::ClientRelationship => "a client-relationship document (asiakkuusasiakirja, SP1)",
+            Self::ClientDocument => "a client document (asiakasasiakirja, SP17)",
+        }
+    }
+}
+
+/// The outcome a step expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expect {
+    /// AA (or, for `connect`, a completed handshake and HTTP 200).
+    Accepted,
+    /// AE/AR, a fault or a refused handshake naming `rule`.
+    Rejected,
+}
+
+/// How the reference client departs from a correct message when it drives a negative case
+/// (in a live run, the system under test is asked to do the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Deviation {
+    /// No signature at all.
+    Unsigned,
+    /// A signature value that does not verify.
+    BadSignature,
+    /// A personal identity code outside the test series.
+    RealIdentityCode,
+    /// The CDA has no setId.
+    MissingSetId,
+    /// Another receiver device.
+    WrongReceiver,
+    /// SP17 for a client-relationship document (or SP1 for a client document).
+    WrongServiceRequest,
+    /// The MIME part's Content-ID is not the document OID.
+    ContentIdMismatch,
+    /// A new version that skips a version number.
+    VersionGap,
+    /// A query without the client id it needs.
+    NoClientId,
+    /// A display form that is not `div.soc-document` XHTML.
+    NotXhtml,
+    /// realmCode other than FI.
+    RealmNotFi,
+    /// An invalidation without a reason.
+    NoReason,
+}
+
+impl Deviation {
+    /// What to tell the tester of a live run.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Unsigned => "leave the document unsigned",
+            Self::BadSignature => "corrupt the signature value",
+            Self::RealIdentityCode => "use an identity code outside the 900–999 test series",
+            Self::MissingSetId => "leave out the document's setId",
+            Self::WrongReceiver => "address the message to another receiver device",
+            Self::WrongServiceRequest => "use the other document group's service request",
+            Self::ContentIdMismatch => {
+                "give the MIME part a Content-ID other than the document OID"
+            }
+            Self::VersionGap => "skip a version number",
+            Self::NoClientId => "leave out the client id",
+            Self::NotXhtml => "send a display form that is not div.soc-document XHTML",
+            Self::RealmNotFi => "set realmCode to something other than FI",
+            Self::NoReason => "give no reason",
+        }
+    }
+}
+
+/// A check on the archive's state after a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Check {
+    /// The labelled version has this status (`active`, `replaced`, `invalidated`).
+    Status {
+        /// Label.
+        doc: String,
+        /// Expected status.
+        status: String,
+    },
+    /// The labelled document's set holds this many versions.
+    Versions {
+        /// Label.
+        doc: String,
+        /// Expected count.
+        count: u32,
+    },
+    /// Whether a normal query by `org` finds the labelled version.
+    Visible {
+        /// Label.
+        doc: String,
+        /// The asking organisation.
+        org: String,
+        /// Expected.
+        visible: bool,
+    },
+    /// The query step's result count.
+    QueryTotal {
+        /// At least.
+        #[serde(default)]
+        min: Option<u64>,
+        /// Exactly.
+        #[serde(default)]
+        equals: Option<u64>,
+    },
+    /// The set's history, as step kinds (`archived`, `replaced`, `invalidated`).
+    History {
+        /// Label.
+        doc: String,
+        /// Expected kinds, oldest first.
+        kinds: Vec<String>,
+    },
+    /// The document retrieved by the query step verifies (signatures and certificates).
+    RetrievedVerifies,
+}
+
+/// One step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Id within the case.
+    pub id: String,
+    /// Finnish title.
+    pub title_fi: String,
+    /// English title.
+    pub title_en: String,
+    /// What is asked.
+    pub action: Action,
+    /// Archive: which document.
+    #[serde(default)]
+    pub document: Option<DocKind>,
+    /// Archive: the client (a 900-series identity code).
+    #[serde(default)]
+    pub person: Option<String>,
+    /// The organisation that must send it (default: the case's).
+    #[serde(default)]
+    pub org: Option<String>,
+    /// Archive into this organiser's register (register use right).
+    #[serde(default)]
+    pub organiser: Option<String>,
+    /// Archive, new version: the label the archived version gets.
+    #[serde(default, rename = "as")]
+    pub label: Option<String>,
+    /// New version, invalidate, document query: the labelled document acted on.
+    #[serde(default)]
+    pub of: Option<String>,
+    /// Query: which.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Connect: the kit role of the certificate.
+    #[serde(default)]
+    pub certificate: Option<String>,
+    /// Invalidate: the reason the reference client gives.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Expected outcome.
+    pub expect: Expect,
+    /// With `rejected`: the rule id that must be among the findings.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// Negative cases: how the message departs from a correct one.
+    #[serde(default)]
+    pub deviation: Option<Deviation>,
+    /// Seconds to wait for the system under test (default: the run's).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    /// Checks on the archive afterwards.
+    #[serde(default)]
+    pub check: Vec<Check>,
+}
+
+impl Step {
+    /// The query kind, when this is a query step.
+    pub fn query_kind(&self) -> Option<QueryKind> {
+        self.query.as_deref().and_then(QueryKind::parse)
+    }
+}
+
+/// One test case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestCase {
+    /// `SIM-…` id.
+    pub id: String,
+    /// Suite.
+    pub suite: String,
+    /// Finnish title.
+    pub title_fi: String,
+    /// English title.
+    pub title_en: String,
+    /// The testing phase it rehearses.
+    pub phase: String,
+    /// The archive profile (`test-env` or `deployment-test`).
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    /// What it shows, in English.
+    #[serde(default)]
+    pub summary_en: String,
+    /// The organisation whose system runs it (default: the session's).
+    #[serde(default)]
+    pub org: Option<String>,
+    /// Test persons used.
+    #[serde(default)]
+    pub persons: Vec<String>,
+    /// Organisations involved.
+    #[serde(default)]
+    pub organisations: Vec<String>,
+    /// Steps, in order.
+    #[serde(rename = "step")]
+    pub steps: Vec<Step>,
+    /// Where it was read from.
+    #[serde(skip)]
+    pub source: String,
+    /// SHA-256 of its text.
+    #[serde(skip)]
+    pub sha256: String,
+}
+
+fn default_profile() -> String {
+    "test-env".into()
+}
+
+/// Why cases could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file is not a valid case.
+    #[error("{origin}: {message}")]
+    Parse {
+        /// The file.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The cases shipped with the binary, so a run needs no files.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "pre-test/SIM-PRE-01.toml",
+        include_str!("../../testcases/pre-test/SIM-PRE-01.toml"),
+    ),
+    (
+        "pre-test/SIM-PRE-02.toml",
+        include_str!("../../testcases/pre-test/SIM-PRE-02.toml"),
+    ),
+    (
+        "pre-test/SIM-PRE-03.toml",
+        include_str!("../../testcases/pre-test/SIM-PRE-03.toml"),
+    ),
+    (
+        "joint-test/SIM-TC-01.toml",
+        include_str!("../../testcases/joint-test/SIM-TC-01.toml"),
+    ),
+    (
+        "joint-test/SIM-TC-02.toml",
+        include_str!("../../testcases/joint-test/SIM-TC-02.toml"),
+    ),
+    (
+        "joint-test/SIM-TC-03.toml",
+        include_str!("../../testcases/joint-test/SIM-TC-03.toml"),
+    ),
+    (
+        "joint-test/SIM-TC-05.toml",
+        include_str!("../../testcases/joint-test/SIM-TC-05.toml"),
+    ),
+    (
+        "joint-test/SIM-TC-08.toml",
+        include_str!("../../testcases/joint-test/SIM-TC-08.toml"),
+    ),
+    (
+        "negative/SIM-NEG-01.toml",
+        include_str!("../../testcases/negative/SIM-NEG-01.toml"),
+    ),
+    (
+        "negative/SIM-NEG-02.toml",
+        include_str!("../../testcases/negative/SIM-NEG-02.toml"),
+    ),
+    (
+        "negative/SIM-NEG-03.toml",
+        include_str!("../../testcases/negative/SIM-NEG-03.toml"),
+    ),
+    (
+        "negative/SIM-NEG-04.toml",
+        include_str!("../../testcases/negative/SIM-NEG-04.toml"),
+    ),
+    (
+        "negative/SIM-NEG-05.toml",
+        include_str!("../../testcases/negative/SIM-NEG-05.toml"),
+    ),
+    (
+        "negative/SIM-NEG-06.toml",
+        include_str!("../../testcases/negative/SIM-NEG-06.toml"),
+    ),
+    (
+        "negative/SIM-NEG-07.toml",
+        include_str!("../../testcases/negative/SIM-NEG-07.toml"),
+    ),
+    (
+        "negative/SIM-NEG-08.toml",
+        include_str!("../../testcases/negative/SIM-NEG-08.toml"),
+    ),
+    (
+        "negative/SIM-NEG-09.toml",
+        include_str!("../../testcases/negative/SIM-NEG-09.toml"),
+    ),
+    (
+        "negative/SIM-NEG-10.toml",
+        include_str!("../../testcases/negative/SIM-NEG-10.toml"),
+    ),
+    (
+        "negative/SIM-NEG-11.toml",
+        include_str!("../../testcases/negative/SIM-NEG-11.toml"),
+    ),
+    (
+        "deployment-test/SIM-KOE-01.toml",
+        include_str!("../../testcases/deployment-test/SIM-KOE-01.toml"),
+    ),
+];
+
+fn sha256_hex(text: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Reads one case.
+pub fn parse_case(text: &str, origin: &str) -> Result<TestCase, CaseError> {
+    let mut c: TestCase = toml::from_str(text).map_err(|e| CaseError::Parse {
+        origin: origin.to_owned(),
+        message: e.to_string(),
+    })?;
+    c.source = origin.to_owned();
+    c.sha256 = sha256_hex(text);
+    Ok(c)
+}
+
+/// The embedded cases, in suite order then id order.
+pub fn embedded() -> Result<Vec<TestCase>, CaseError> {
+    let mut cases = EMBEDDED
+        .iter()
+        .map(|(path, text)| parse_case(text, &format!("(embedded) testcases/{path}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    sort(&mut cases);
+    Ok(cases)
+}
+
+/// Every `*.toml` under `dir/<suite>/`.
+pub fn load_dir(dir: &Path) -> Result<Vec<TestCase>, CaseError> {
+    let mut cases = Vec::new();
+    let read_dir = |d: &Path| {
+        std::fs::read_dir(d).map_err(|source| CaseError::Read {
+            path: d.to_owned(),
+            source,
+        })
+    };
+    for suite in read_dir(dir)? {
+        let suite = suite
+            .map_err(|source| CaseError::Read {
+                path: dir.to_owned(),
+                source,
+            })?
+            .path();
+        if !suite.is_dir() {
+            continue;
+        }
+        for f in read_dir(&suite)? {
+            let f = f
+                .map_err(|source| CaseError::Read {
+                    path: suite.clone(),
+                    source,
+                })?
+                .path();
+            if f.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&f).map_err(|source| CaseError::Read {
+                    path: f.clone(),
+                    source,
+                })?;
+                cases.push(parse_case(&text, &f.display().to_string())?);
+            }
+        }
+    }
+    sort(&mut cases);
+    Ok(cases)
+}
+
+fn sort(cases: &mut [TestCase]) {
+    let rank = |s: &str| SUITES.iter().position(|x| *x == s).unwrap_or(SUITES.len());
+    cases.sort_by(|a, b| (rank(&a.suite), &a.id).cmp(&(rank(&b.suite), &b.id)));
+}
+
+/// One problem `testcases check` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LintProblem {
+    /// The case.
+    pub case: String,
+    /// The step, when the problem is in one.
+    pub step: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Lints every case: unknown suites, rule ids and query kinds; persons that are not valid
+/// 900-series codes; organisations not in the register; labels used before a step defines
+/// them (unreachable steps); fields an action needs; expectations that cannot be judged.
+pub fn lint(
+    cases: &[TestCase],
+    register: &crate::identity::SoteRegister,
+    kit_roles: Option<&BTreeSet<String>>,
+) -> Vec<LintProblem> {
+    let mut out = Vec::new();
+    let mut ids = BTreeSet::new();
+    for c in cases {
+        let mut problem = |step: Option<&str>, message: String| {
+            out.push(LintProblem {
+                case: c.id.clone(),
+                step: step.map(str::to_owned),
+                message,
+            });
+        };
+        if !ids.insert(c.id.clone()) {
+            problem(
+                None,
+                format!(
+                    "duplicate case id (also in another file; this one is {})",
+                    c.source
+                ),
+            );
+        }
+        if !c.id.starts_with("SIM-") {
+            problem(
+                None,
+                "case ids start with SIM- (our own ids, never Kela's)".into(),
+            );
+        }
+        if !SUITES.contains(&c.suite.as_str()) {
+            problem(
+                None,
+                format!("unknown suite {:?} (one of {})", c.suite, SUITES.join(", ")),
+            );
+        }
+        if !matches!(c.profile.as_str(), "test-env" | "deployment-test") {
+            problem(
+                None,
+                format!(
+                    "unknown profile {:?} (test-env or deployment-test)",
+                    c.profile
+                ),
+            );
+        }
+        if c.steps.is_empty() {
+            problem(None, "no steps".into());
+        }
+        let check_person =
+            |p: &str, step: Option<&str>, problem: &mut dyn FnMut(Option<&str>, String)| {
+                match p.parse::<crate::identity::Hetu>() {
+                    Err(e) => problem(
+                        step,
+                        format!("person {p:?} is not a valid identity code: {e}"),
+                    ),
+                    Ok(h) if !h.is_test_or_temporary() => problem(
+                        step,
+                        format!(
+                            "person {p} is not a 900-series test identity code; real codes never belong in a test case"
+                        ),
+                    ),
+                    Ok(_) => {}
+                }
+            };
+        for p in &c.persons {
+            check_person(p, None, &mut problem);
+        }
+        for o in c.org.iter().chain(&c.organisations) {
+            if register.resolve(o).is_none() {
+                problem(
+                    None,
+                    format!("organisation {o} is not in the SOTE register"),
+                );
+            }
+        }
+        let mut labels: BTreeSet<&str> = BTreeSet::new();
+        let mut step_ids = BTreeSet::new();
+        for s in &c.steps {
+            let sid = Some(s.id.as_str());
+            if !step_ids.insert(s.id.as_str()) {
+                problem(sid, "duplicate step id".into());
+            }
+            let need = |ok: bool, what: &str, problem: &mut dyn FnMut(Option<&str>, String)| {
+                if !ok {
+                    problem(sid, format!("{} needs {what}", s.action.as_str()));
+                }
+            };
+            match s.action {
+                Action::Archive => {
+                    need(s.document.is_some(), "document", &mut problem);
+                    need(s.person.is_some(), "person", &mut problem);
+                }
+                Action::NewVersion | Action::Invalidate => {
+                    need(s.of.is_some(), "of (a label)", &mut problem)
+                }
+                Action::Query => need(
+                    s.query_kind().is_some(),
+                    "query (client-relationships, cases, metadata, document or summary)",
+                    &mut problem,
+                ),
+                Action::Connect => need(
+                    s.certificate.is_some(),
+                    "certificate (a kit role)",
+                    &mut problem,
+                ),
+            }
+            if let Some(p) = &s.person {
+                check_person(p, sid, &mut problem);
+            }
+            for o in s.org.iter().chain(&s.organiser) {
+                if register.resolve(o).is_none() {
+                    problem(sid, format!("organisation {o} is not in the SOTE register"));
+                }
+            }
+            if let (Some(roles), Some(cert)) = (kit_roles, &s.certificate)
+                && !roles.contains(cert)
+            {
+                problem(
+                    sid,
+                    format!("certificate {cert:?} is not a role of the kit"),
+                );
+            }
+            let mut uses: Vec<&str> = s.of.iter().map(String::as_str).collect();
+            for ch in &s.check {
+                match ch {
+                    Check::Status { doc, status } => {
+                        uses.push(doc);
+                        if crate::rules::lifecycle::DocStatus::parse(status).is_none() {
+                            problem(
+                                sid,
+                                format!("status {status:?} is not active, replaced or invalidated"),
+                            );
+                        }
+                    }
+                    Check::Versions { doc, .. } | Check::History { doc, .. } => uses.push(doc),
+                    Check::Visible { doc, org, .. } => {
+                        uses.push(doc);
+                        if register.resolve(org).is_none() {
+                            problem(
+                                sid,
+                                format!("organisation {org} is not in the SOTE register"),
+                            );
+                        }
+                    }
+                    Check::QueryTotal { .. } | Check::RetrievedVerifies => {
+                        if s.action != Action::Query {
+                            problem(
+                                sid,
+                                "query-total and retrieved-verifies belong to query steps".into(),
+                            );
+                        }
+                    }
+                }
+            }
+            // The label a step defines is usable by its own checks.
+            let own = s.label.as_deref();
+            for u in uses {
+                if !labels.contains(u) && Some(u) != own {
+                    problem(
+                        sid,
+                        format!(
+                            "label {u:?} is used before any step defines it (the step can never run as written)"
+                        ),
+                    );
+                }
+            }
+            if let Some(l) = own {
+                labels.insert(l);
+            }
+            match (s.expect, &s.rule) {
+                (Expect::Rejected, None) => problem(
+                    sid,
+                    "a rejected step must name the rule id it expects".into(),
+                ),
+                (Expect::Accepted, Some(r)) => {
+                    problem(sid, format!("an accepted step names rule {r}"))
+                }
+                (_, Some(r)) if crate::rules::rule_by_id(r).is_none() => {
+                    problem(sid, format!("unknown rule id {r} (see `kanta-sim rules`)"))
+                }
+                _ => {}
+            }
+            if s.expect == Expect::Accepted && s.deviation.is_some() {
+                problem(sid, "a deviation in a step expected to be accepted".into());
+            }
+            if s.action == Action::Query
+                && s.query_kind() == Some(QueryKind::Document)
+                && s.of.is_none()
+            {
+                problem(
+                    sid,
+                    "a document query needs of (the label of the document to retrieve)".into(),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_cases_are_embedded_and_lint_clean() {
+        let on_disk = load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testcases")).unwrap();
+        let embedded = embedded().unwrap();
+        assert_eq!(
+            on_disk
+                .iter()
+                .map(|c| (&c.id, &c.sha256))
+                .collect::<Vec<_>>(),
+            embedded
+                .iter()
+                .map(|c| (&c.id, &c.sha256))
+                .collect::<Vec<_>>(),
+            "every file under testcases/ must be listed in EMBEDDED"
+        );
+        let register = crate::identity::SoteRegister::bundled().unwrap();
+        assert_eq!(lint(&embedded, &register, None), vec![]);
+        for suite in SUITES {
+            assert!(
+                embedded.iter().any(|c| c.suite == *suite),
+                "{suite} is empty"
+            );
+        }
+    }
+
+    #[test]
+    fn lint_finds_what_it_promises() {
+        let text = r#"
+id = "SIM-X-01"
+suite = "pre-test"
+title_fi = "x"
+title_en = "x"
+phase = "pre-test"
+persons = ["311299F1236"]
+[[step]]
+id = "1"
+title_fi = "x"
+title_en = "x"
+action = "new-version"
+of = "later"
+expect = "rejected"
+rule = "Z-999"
+[[step]]
+id = "2"
+title_fi = "x"
+title_en = "x"
+action = "archive"
+document = "client-relationship"
+person = "010190-902S"
+as = "later"
+expect = "accepted"
+deviation = "unsigned"
+"#;
+        let c = parse_case(text, "t").unwrap();
+        let register = crate::identity::SoteRegister::bundled().unwrap();
+        let msgs: Vec<String> = lint(&[c], &register, None)
+            .into_iter()
+            .map(|p| p.message)
+            .collect();
+        let all = msgs.join("\n");
+        for needle in [
+            "not a 900-series",
+            "used before any step defines it",
+            "unknown rule id Z-999",
+            "deviation in a step expected to be accepted",
+        ] {
+            assert!(all.contains(needle), "{needle} not in:\n{all}");
+        }
+        assert!(parse_case("id = 1", "t").is_err());
+    }
+}

@@ -1,0 +1,737 @@
+//! A run over a suite: start the archive, then either drive every step with the reference
+//! client (self-driven) or tell the tester what the system under test must send next and
+//! wait for it (live). Sessions belong to the organisation of the client certificate, so
+//! several suppliers or trainees share one archive without logins.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::drive::Driver;
+use super::engine::{self, Labels, StateView, StepOutcome, Verdict};
+use super::model::{Action, Deviation, Expect, Step, TestCase};
+use crate::archive::StoredExchange;
+use crate::config::Config;
+
+/// The organisation a case runs as when neither it nor the run names one.
+pub const DEFAULT_ORG: &str = "1.2.246.10.99900016.10.0";
+
+/// Where progress goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A bar redrawn in place (a terminal).
+    Bar,
+    /// One line per event (CI, pipes).
+    Lines,
+    /// Nothing.
+    Quiet,
+}
+
+impl Progress {
+    /// A bar on a terminal, plain lines otherwise or when `CI` is set.
+    pub fn detect() -> Self {
+        if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
+            Self::Bar
+        } else {
+            Self::Lines
+        }
+    }
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The cases to run, in order.
+    pub cases: Vec<TestCase>,
+    /// The suite's name for the report.
+    pub suite: String,
+    /// Drive every step with the reference client.
+    pub self_drive: bool,
+    /// The archive's configuration (listen address, kit, data directory, profile).
+    pub config: Config,
+    /// Seconds to wait for each step.
+    pub step_timeout: Duration,
+    /// Live runs: the organisations whose sessions to run (empty: every organisation that
+    /// connects gets one, and the run ends when every started session has finished).
+    pub orgs: Vec<String>,
+    /// Deviations forced on the reference client: (case, step) → deviation.
+    pub deviations: BTreeMap<(String, String), Deviation>,
+    /// Steps the reference client leaves out (it sends the next step's message instead).
+    pub skips: BTreeSet<(String, String)>,
+    /// Seed of the reference client's document ids.
+    pub seed: u64,
+    /// A fixed clock for the report (deterministic reports).
+    pub clock: Option<OffsetDateTime>,
+    /// Progress output.
+    pub progress: Progress,
+}
+
+/// Why a run could not happen at all.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The archive could not start.
+    #[error(transparent)]
+    Serve(#[from] crate::server::ServeError),
+    /// The certificate kit could not be made.
+    #[error("certificate kit: {0}")]
+    Kit(String),
+    /// Nothing to run.
+    #[error("no test case matches ({0})")]
+    NoCases(String),
+}
+
+/// One case's run in one session.
+#[derive(Debug, Clone)]
+pub struct CaseRun {
+    /// The case.
+    pub case: TestCase,
+    /// The organisation it ran as.
+    pub org: String,
+    /// One outcome per step, in order.
+    pub steps: Vec<StepOutcome>,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// Milliseconds it took.
+    pub duration_ms: u64,
+}
+
+impl CaseRun {
+    /// Passed when every step passed.
+    pub fn verdict(&self) -> Verdict {
+        if self.steps.iter().all(|s| s.verdict == Verdict::Passed) {
+            Verdict::Passed
+        } else if self.steps.iter().any(|s| s.verdict == Verdict::TimedOut) {
+            Verdict::TimedOut
+        } else if self.steps.iter().all(|s| s.verdict == Verdict::NotRun) {
+            Verdict::NotRun
+        } else {
+            Verdict::Failed
+        }
+    }
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Every case run, session by session.
+    pub cases: Vec<CaseRun>,
+    /// Self-driven or live.
+    pub self_drive: bool,
+    /// The suite.
+    pub suite: String,
+    /// Seed.
+    pub seed: u64,
+    /// When the run started and ended.
+    pub started_at: OffsetDateTime,
+    /// End.
+    pub finished_at: OffsetDateTime,
+    /// Whether the clock was fixed.
+    pub fixed_clock: bool,
+    /// Where the archive listened.
+    pub listen: SocketAddr,
+    /// Every case (for input hashes).
+    pub inputs: Vec<(String, String)>,
+}
+
+impl RunResult {
+    /// 0 all passed, 3 a case failed, 4 the system under test did not act in time.
+    pub fn exit_code(&self) -> u8 {
+        if self.cases.iter().any(|c| c.verdict() == Verdict::TimedOut) {
+            4
+        } else if self.cases.iter().all(|c| c.verdict() == Verdict::Passed)
+            && !self.cases.is_empty()
+        {
+            0
+        } else {
+            3
+        }
+    }
+}
+
+fn now(clock: Option<OffsetDateTime>) -> OffsetDateTime {
+    clock.unwrap_or_else(OffsetDateTime::now_utc)
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// What the system under test must do, in words, for a live run.
+pub fn instruction(step: &Step, org: &str, labels: &Labels) -> String {
+    let label = |l: &Option<String>| {
+        l.as_ref()
+            .map(|l| {
+                labels.get(l).map_or_else(
+                    || format!("{l} (not archived)"),
+                    |d| {
+                        format!(
+                            "{} (setId {}, version {})",
+                            d.document_oid, d.set_id, d.version
+                        )
+                    },
+                )
+            })
+            .unwrap_or_default()
+    };
+    let what = match step.action {
+        Action::Archive => format!(
+            "archive {} about {}{}",
+            step.document.map_or("a document", |d| d.describe()),
+            step.person.as_deref().unwrap_or("?"),
+            step.organiser
+                .as_ref()
+                .map(|o| format!(" into the register of {o}"))
+                .unwrap_or_default()
+        ),
+        Action::NewVersion => format!("archive a new version of {}", label(&step.of)),
+        Action::Invalidate => format!("invalidate {}", label(&step.of)),
+        Action::Query => format!(
+            "query {} ({}){}{}",
+            step.query.as_deref().unwrap_or("?"),
+            step.query_kind().map_or("", |k| k.finnish()),
+            step.person
+                .as_ref()
+                .map(|p| format!(" for {p}"))
+                .unwrap_or_default(),
+            if step.of.is_some() {
+                format!(" for {}", label(&step.of))
+            } else {
+                String::new()
+            }
+        ),
+        Action::Connect => format!(
+            "connect with the certificate {}",
+            step.certificate.as_deref().unwrap_or("?")
+        ),
+    };
+    let deviation = step
+        .deviation
+        .map(|d| format!(", and {}", d.describe()))
+        .unwrap_or_default();
+    let expect = match step.expect {
+        Expect::Accepted => "the archive should accept it".to_owned(),
+        Expect::Rejected => format!(
+            "the archive should refuse it with {}",
+            step.rule.as_deref().unwrap_or("?")
+        ),
+    };
+    format!("as {org}: {what}{deviation}; {expect}")
+}
+
+struct Reporter {
+    progress: Progress,
+    total: usize,
+    done: usize,
+}
+
+impl Reporter {
+    fn line(&mut self, text: &str) {
+        match self.progress {
+            Progress::Quiet => {}
+            Progress::Lines => eprintln!("{text}"),
+            Progress::Bar => eprintln!("\r\x1b[2K{text}"),
+        }
+        self.bar();
+    }
+
+    fn step_done(&mut self) {
+        self.done += 1;
+        self.bar();
+    }
+
+    fn bar(&self) {
+        if self.progress == Progress::Bar && self.total > 0 {
+            let width = 30;
+            let filled = self.done * width / self.total;
+            eprint!(
+                "\r\x1b[2K[{}{}] {}/{} steps",
+                "#".repeat(filled),
+                "-".repeat(width - filled),
+                self.done,
+                self.total
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    fn finish(&self) {
+        if self.progress == Progress::Bar {
+            eprintln!();
+        }
+    }
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Passed => "PASS",
+        Verdict::Failed => "FAIL",
+        Verdict::TimedOut => "TIMEOUT",
+        Verdict::NotRun => "NOT RUN",
+    }
+}
+
+/// A session: one organisation working through the cases.
+struct Session {
+    org: String,
+    cases: Vec<CaseRun>,
+    case: usize,
+    step: usize,
+    labels: Labels,
+    deadline: Instant,
+    case_started: Instant,
+}
+
+impl Session {
+    fn new(
+        org: &str,
+        cases: &[TestCase],
+        timeout: Duration,
+        clock: Option<OffsetDateTime>,
+    ) -> Self {
+        let runs = cases
+            .iter()
+            .filter(|c| c.org.as_deref().is_none_or(|o| o == org))
+            .map(|c| CaseRun {
+                case: c.clone(),
+                org: org.to_owned(),
+                steps: Vec::new(),
+                started_at: String::new(),
+                duration_ms: 0,
+            })
+            .collect();
+        let mut s = Self {
+            org: org.to_owned(),
+            cases: runs,
+            case: 0,
+            step: 0,
+            labels: Labels::new(),
+            deadline: Instant::now() + timeout,
+            case_started: Instant::now(),
+        };
+        s.start_case(clock);
+        s
+    }
+
+    fn start_case(&mut self, clock: Option<OffsetDateTime>) {
+        if let Some(c) = self.cases.get_mut(self.case) {
+            c.started_at = rfc3339(now(clock));
+        }
+        self.case_started = Instant::now();
+    }
+
+    fn current(&self) -> Option<(&TestCase, &Step)> {
+        let c = self.cases.get(self.case)?;
+        c.case.steps.get(self.step).map(|s| (&c.case, s))
+    }
+
+    fn done(&self) -> bool {
+        self.case >= self.cases.len()
+    }
+
+    /// Records the current step's outcome and moves on: a failure ends the case (its later
+    /// steps are not run) and the session goes on with the next case.
+    fn record(
+        &mut self,
+        outcome: StepOutcome,
+        timeout: Duration,
+        clock: Option<OffsetDateTime>,
+        fixed: bool,
+    ) {
+        let failed = outcome.verdict != Verdict::Passed;
+        let Some(run) = self.cases.get_mut(self.case) else {
+            return;
+        };
+        run.steps.push(outcome);
+        self.step += 1;
+        if failed {
+            while run.steps.len() < run.case.steps.len() {
+                run.steps.push(engine::not_run());
+            }
+        }
+        if run.steps.len() >= run.case.steps.len() {
+            run.duration_ms = if fixed {
+                0
+            } else {
+                u64::try_from(self.case_started.elapsed().as_millis()).unwrap_or(u64::MAX)
+            };
+            self.case += 1;
+            self.step = 0;
+            self.labels.clear();
+            self.start_case(clock);
+        }
+        self.deadline = Instant::now() + timeout;
+    }
+
+    /// The system under test did not act: this step timed out, everything after it in this
+    /// session is not run.
+    fn time_out(&mut self, waited: u64) {
+        for (i, run) in self.cases.iter_mut().enumerate().skip(self.case) {
+            if i == self.case
+                && let Some(step) = run.case.steps.get(self.step)
+            {
+                run.steps.push(engine::timed_out(step, waited));
+            }
+            while run.steps.len() < run.case.steps.len() {
+                run.steps.push(engine::not_run());
+            }
+        }
+        self.case = self.cases.len();
+    }
+}
+
+/// Ensures a kit exists in `dir`, generating one when there is none.
+pub fn ensure_kit(dir: &std::path::Path) -> Result<bool, RunError> {
+    if dir.join("INDEX.json").exists() {
+        return Ok(false);
+    }
+    let opts = crate::pki::GenerateOptions::new(dir.to_owned())
+        .map_err(|e| RunError::Kit(e.to_string()))?;
+    crate::pki::generate_kit(&opts).map_err(|e| RunError::Kit(e.to_string()))?;
+    Ok(true)
+}
+
+/// Runs the cases.
+pub async fn run(opts: RunOptions) -> Result<RunResult, RunError> {
+    if opts.cases.is_empty() {
+        return Err(RunError::NoCases(opts.suite.clone()));
+    }
+    let fixed = opts.clock.is_some();
+    let started_at = now(opts.clock);
+    let kit = opts.config.tls.certs_dir.clone();
+    ensure_kit(&kit)?;
+    let register = match &opts.config.register.file {
+        Some(f) => {
+            crate::identity::SoteRegister::load(f).map_err(|e| RunError::Kit(e.to_string()))?
+        }
+        None => {
+            crate::identity::SoteRegister::bundled().map_err(|e| RunError::Kit(e.to_string()))?
+        }
+    };
+    let trust = crate::pki::TrustStore::from_kit(&kit).map_err(|e| RunError::Kit(e.to_string()))?;
+    let handle = crate::server::start(opts.config.clone()).await?;
+    let listen = handle.bound.listen;
+    let mut rx = handle.subscribe();
+    let total_steps: usize = opts.cases.iter().map(|c| c.steps.len()).sum();
+    let mut rep = Reporter {
+        progress: opts.progress,
+        total: total_steps,
+        done: 0,
+    };
+    rep.line(&format!(
+        "kanta-sim: {} suite {} ({} case(s), {} step(s)); archive at https://{listen}/archive",
+        if opts.self_drive {
+            "self-driven"
+        } else {
+            "live"
+        },
+        opts.suite,
+        opts.cases.len(),
+        total_steps
+    ));
+    let view = |today| StateView {
+        store: &handle.store,
+        register: &register,
+        trust: Some(&trust),
+        today,
+    };
+    let mut finished: Vec<Session> = Vec::new();
+    if opts.self_drive {
+        let mut driver = Driver::new(
+            &kit,
+            listen,
+            opts.config.archive.interactions.clone(),
+            register.clone(),
+            opts.seed,
+        );
+        for case in &opts.cases {
+            let org = case.org.clone().unwrap_or_else(|| DEFAULT_ORG.to_owned());
+            let mut session = Session::new(
+                &org,
+                std::slice::from_ref(case),
+                opts.step_timeout,
+                opts.clock,
+            );
+            driver.new_case();
+            while let Some((case, step)) = session.current().map(|(c, s)| (c.clone(), s.clone())) {
+                let step_org = step.org.clone().unwrap_or_else(|| org.clone());
+                let key = (case.id.clone(), step.id.clone());
+                // A skipped step: the reference client goes straight to the next one.
+                let send = if opts.skips.contains(&key) {
+                    case.steps
+                        .iter()
+                        .position(|s| s.id == step.id)
+                        .and_then(|i| case.steps.get(i + 1))
+                        .cloned()
+                } else {
+                    Some(step.clone())
+                };
+                let outcome = match send {
+                    None => engine::timed_out(&step, 0),
+                    Some(to_send) => {
+                        let deviation = opts
+                            .deviations
+                            .get(&(case.id.clone(), to_send.id.clone()))
+                            .copied()
+                            .or(to_send.deviation);
+                        match driver
+                            .perform(&to_send, &step_org, deviation, &session.labels)
+                            .await
+                        {
+                            Err(e) => StepOutcome {
+                                verdict: Verdict::Failed,
+                                reasons: vec![crate::rules::Finding::new(
+                                    "C-001",
+                                    format!("step {}", step.id),
+                                    format!("the reference client could not perform the step: {e}"),
+                                )],
+                                findings: vec![],
+                                checks: vec![],
+                                evidence: None,
+                            },
+                            Ok(()) => {
+                                match wait_for(&mut rx, &step, &step_org, opts.step_timeout).await {
+                                    Some(ex) => {
+                                        let mut o = engine::judge(&step, &ex, &mut session.labels);
+                                        let today = OffsetDateTime::now_utc().date();
+                                        let v = view(today);
+                                        tokio::task::block_in_place(|| {
+                                            engine::run_checks(&step, &session.labels, v, &mut o)
+                                        });
+                                        o
+                                    }
+                                    None => engine::timed_out(&step, opts.step_timeout.as_secs()),
+                                }
+                            }
+                        }
+                    }
+                };
+                rep.step_done();
+                let word = verdict_word(outcome.verdict);
+                let why = outcome
+                    .reasons
+                    .iter()
+                    .map(|r| format!("{} {}", r.code, r.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                rep.line(&format!(
+                    "  {word:<7} {} / {} {}{}",
+                    case.id,
+                    step.id,
+                    step.title_en,
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {why}")
+                    }
+                ));
+                session.record(outcome, opts.step_timeout, opts.clock, fixed);
+            }
+            finished.push(session);
+        }
+    } else {
+        let mut sessions: BTreeMap<String, Session> = opts
+            .orgs
+            .iter()
+            .map(|o| {
+                (
+                    o.clone(),
+                    Session::new(o, &opts.cases, opts.step_timeout, opts.clock),
+                )
+            })
+            .collect();
+        let lazy = opts.orgs.is_empty();
+        for s in sessions.values() {
+            announce(&mut rep, s);
+        }
+        if lazy && let Some(first) = opts.cases.first().and_then(|c| c.steps.first()) {
+            rep.line(&format!(
+                "waiting for a client system; each organisation that connects gets its own session, starting with {} / {}: {}",
+                opts.cases[0].id,
+                first.id,
+                instruction(first, "your organisation", &Labels::new())
+            ));
+        }
+        let first_contact = Instant::now() + opts.step_timeout;
+        loop {
+            if sessions.values().all(Session::done) && (!lazy || !sessions.is_empty()) {
+                break;
+            }
+            let deadline = sessions
+                .values()
+                .filter(|s| !s.done())
+                .map(|s| s.deadline)
+                .min()
+                .unwrap_or(first_contact);
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(wait, rx.recv()).await {
+                Err(_) => {
+                    if sessions.is_empty() {
+                        rep.line(&format!(
+                            "no system connected within {} s",
+                            opts.step_timeout.as_secs()
+                        ));
+                        // Reported as timed out, so CI sees exit code 4.
+                        let mut s = Session::new(
+                            "(no system connected)",
+                            &opts.cases,
+                            opts.step_timeout,
+                            opts.clock,
+                        );
+                        s.time_out(opts.step_timeout.as_secs());
+                        sessions.insert(s.org.clone(), s);
+                        break;
+                    }
+                    for s in sessions
+                        .values_mut()
+                        .filter(|s| !s.done() && s.deadline <= Instant::now())
+                    {
+                        if let Some((c, st)) = s.current() {
+                            rep.line(&format!(
+                                "  TIMEOUT {} / {} ({}): nothing arrived in {} s",
+                                c.id,
+                                st.id,
+                                s.org,
+                                opts.step_timeout.as_secs()
+                            ));
+                        }
+                        s.time_out(opts.step_timeout.as_secs());
+                    }
+                }
+                Ok(Err(RecvError::Closed)) => break,
+                Ok(Err(RecvError::Lagged(n))) => rep.line(&format!(
+                    "warning: {n} exchanges were missed (the engine fell behind)"
+                )),
+                Ok(Ok(ex)) => {
+                    let Some(org) = ex.record.org_oid.clone() else {
+                        continue;
+                    };
+                    if lazy && !sessions.contains_key(&org) && ex.record.listener == "strict" {
+                        let s = Session::new(&org, &opts.cases, opts.step_timeout, opts.clock);
+                        rep.line(&format!(
+                            "session for {org} started ({} case(s))",
+                            s.cases.len()
+                        ));
+                        sessions.insert(org.clone(), s);
+                    }
+                    let Some(s) = sessions.get_mut(&org) else {
+                        continue;
+                    };
+                    let Some((case, step)) = s.current().map(|(c, st)| (c.clone(), st.clone()))
+                    else {
+                        continue;
+                    };
+                    if !engine::relevant(&step, &s.org, &ex) {
+                        continue;
+                    }
+                    let mut o = engine::judge(&step, &ex, &mut s.labels);
+                    let v = view(OffsetDateTime::now_utc().date());
+                    tokio::task::block_in_place(|| engine::run_checks(&step, &s.labels, v, &mut o));
+                    rep.step_done();
+                    let why = o
+                        .reasons
+                        .iter()
+                        .map(|r| format!("{} {}", r.code, r.message))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    rep.line(&format!(
+                        "  {:<7} {} / {} ({}){}",
+                        verdict_word(o.verdict),
+                        case.id,
+                        step.id,
+                        s.org,
+                        if why.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {why}")
+                        }
+                    ));
+                    s.record(o, opts.step_timeout, opts.clock, fixed);
+                    announce(&mut rep, s);
+                }
+            }
+        }
+        finished.extend(sessions.into_values());
+    }
+    rep.finish();
+    handle.shutdown().await;
+    let cases: Vec<CaseRun> = finished.into_iter().flat_map(|s| s.cases).collect();
+    Ok(RunResult {
+        inputs: opts
+            .cases
+            .iter()
+            .map(|c| (c.source.clone(), c.sha256.clone()))
+            .collect(),
+        cases,
+        self_drive: opts.self_drive,
+        suite: opts.suite,
+        seed: opts.seed,
+        started_at,
+        finished_at: now(opts.clock),
+        fixed_clock: fixed,
+        listen,
+    })
+}
+
+fn announce(rep: &mut Reporter, s: &Session) {
+    if let Some((case, step)) = s.current() {
+        rep.line(&format!(
+            "NEXT {} / {} — {}: {}",
+            case.id,
+            step.id,
+            step.title_en,
+            instruction(step, &s.org, &s.labels)
+        ));
+    } else {
+        rep.line(&format!("session {} finished", s.org));
+    }
+}
+
+async fn wait_for(
+    rx: &mut tokio::sync::broadcast::Receiver<Arc<StoredExchange>>,
+    step: &Step,
+    org: &str,
+    timeout: Duration,
+) -> Option<Arc<StoredExchange>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Err(_) | Ok(Err(RecvError::Closed)) => return None,
+            Ok(Err(RecvError::Lagged(_))) => {}
+            Ok(Ok(ex)) if engine::relevant(step, org, &ex) => return Some(ex),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Parses `CASE:STEP=DEVIATION`.
+pub fn parse_deviation(s: &str) -> Result<((String, String), Deviation), String> {
+    let (key, dev) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected CASE:STEP=DEVIATION"))?;
+    let key = parse_step_ref(key)?;
+    let dev: Deviation = serde_json::from_value(serde_json::Value::String(dev.to_owned())).map_err(|_| format!("{dev:?} is not a deviation (e.g. unsigned, bad-signature, wrong-receiver, version-gap)"))?;
+    Ok((key, dev))
+}
+
+/// Parses `CASE:STEP`.
+pub fn parse_step_ref(s: &str) -> Result<(String, String), String> {
+    s.split_once(':')
+        .map(|(c, st)| (c.to_owned(), st.to_owned()))
+        .ok_or_else(|| format!("{s:?}: expected CASE:STEP"))
+}
+
+/// The default data directory of a run: a fresh temporary one.
+pub fn fresh_data_dir() -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix("kanta-sim-run-").tempdir()
+}
+
+/// Keep the path type in one place for callers.
+pub type ReportDir = PathBuf;
