@@ -494,3 +494,27 @@ fn demo_runs_every_step_as_expected() {
     }
     assert!(t.contains("SIM-KOE-01"), "{t}");
 }
+
+/// The example CI pipeline in scripts/ works as documented.
+#[test]
+fn the_example_ci_script_passes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new("bash")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/ci-example.sh"
+        ))
+        .env("KANTA_SIM", env!("CARGO_BIN_EXE_kanta-sim"))
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let t = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        tmp.path().join("junit.xml").is_file() && tmp.path().join("reports/report.html").is_file()
+    );
+}
