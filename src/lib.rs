@@ -7,13 +7,16 @@
 #![warn(missing_docs)]
 
 pub mod archive;
+pub mod calendar;
 pub mod cli;
 pub mod client;
 
 pub mod config;
 pub mod demo;
+pub mod deployment;
 pub mod document;
 pub mod identity;
+pub mod ledger;
 pub mod message;
 pub mod pki;
 pub mod report;
@@ -21,6 +24,8 @@ pub mod rules;
 pub mod server;
 pub mod testcase;
 pub mod tls;
+pub mod training;
 pub mod validate;
+pub mod web;
 pub mod xml;
 pub mod xmldsig;

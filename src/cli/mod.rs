@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod cases;
+mod deploy;
 mod dsig;
 mod load;
 
@@ -92,6 +93,23 @@ enum Command {
     /// reference client performs every step); write report.json, junit.xml and report.html.
     /// Exit 0 all passed, 3 a case failed, 4 timed out waiting, 2 usage, 1 internal.
     Run(cases::RunArgs),
+    /// The deployment test's report deadline: DATE + 2 working days (Finnish public holidays
+    /// skipped), with the days skipped.
+    DueDate {
+        /// Completion date, YYYY-MM-DD.
+        date: String,
+        /// Saturdays count as working days.
+        #[arg(long)]
+        count_saturdays: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The test-identity ledger: issue 900-series codes and record who got them.
+    #[command(subcommand)]
+    Ids(deploy::IdsCommand),
+    /// Guided rehearsal for trainers: `train deployment-test [--break …]`.
+    Train(deploy::TrainArgs),
     /// The reference client system: build, sign and send Kanta messages, or query.
     #[command(subcommand)]
     Client(cases::ClientCommand),
@@ -173,6 +191,12 @@ struct ServeArgs {
     /// Write the bound addresses here (JSON) once listening.
     #[arg(long)]
     ready_file: Option<PathBuf>,
+    /// Start the archivist's view here (loopback, or any address with --archivist-mtls).
+    #[arg(long)]
+    archivist_listen: Option<std::net::SocketAddr>,
+    /// The archivist's view requires a professional certificate (mutual TLS).
+    #[arg(long)]
+    archivist_mtls: bool,
 }
 
 #[derive(Debug, Args)]
@@ -310,6 +334,13 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         } => dsig::validate(&trust, production, json, &files),
         Command::Load(args) => runtime()?.block_on(load::run(args)),
         Command::Testcases(c) => cases::testcases(c),
+        Command::DueDate {
+            date,
+            count_saturdays,
+            json,
+        } => deploy::due_date(&date, count_saturdays, json),
+        Command::Ids(c) => deploy::ids(c),
+        Command::Train(args) => deploy::train(args, &runtime()?),
         Command::Run(args) => cases::run(args, &runtime()?),
         Command::Client(c) => cases::client(c, &runtime()?),
         Command::C14n(args) => dsig::c14n(args),
@@ -552,17 +583,30 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
     if let Some(r) = args.ready_file {
         cfg.server.ready_file = Some(r);
     }
+    if let Some(a) = args.archivist_listen {
+        cfg.archivist.listen = Some(a);
+    }
+    if args.archivist_mtls {
+        cfg.archivist.mtls = true;
+    }
+    if let Some(a) = cfg.archivist.listen
+        && !a.ip().is_loopback()
+        && !cfg.archivist.mtls
+    {
+        return Err(Failure::usage(format!(
+            "--archivist-listen {a}: not a loopback address; add --archivist-mtls to require professional certificates"
+        )));
+    }
     let rt = runtime()?;
+    let args_mtls = cfg.archivist.mtls;
     rt.block_on(async move {
-        let server = crate::server::start(cfg).await.map_err(|e| match e {
-            crate::server::ServeError::Log(_) | crate::server::ServeError::Startup(_) | crate::server::ServeError::ReadyFile { .. } => {
-                Failure::usage(e)
-            }
-            crate::server::ServeError::Bind { .. } | crate::server::ServeError::Store(_) => Failure::usage(e),
-        })?;
+        let server = crate::server::start(cfg).await.map_err(Failure::usage)?;
         println!("kanta-sim archive listening on https://{} (mutual TLS, strict)", server.bound.listen);
         if let Some(d) = server.bound.diagnostic {
             println!("kanta-sim diagnostic listener on https://{d} (accepts any client certificate, explains)");
+        }
+                if let Some(a) = server.bound.archivist {
+            println!("kanta-sim archivist view on {}://{a}/", if server.bound.archivist.is_some() && args_mtls { "https" } else { "http" });
         }
         println!("exchange log: {}", server.log.path().display());
         wait_for_signal().await;

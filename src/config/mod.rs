@@ -119,6 +119,8 @@ pub struct ArchiveConfig {
     pub default_page_size: u32,
     /// Invalidation needs a reason text.
     pub invalidation_reason_required: bool,
+    /// The test-identity pool of this profile (`test-env` or `deployment-test`).
+    pub identity_pool: String,
 }
 
 /// `[archive.interactions]`: the HL7 interaction id of each interface use case
@@ -179,6 +181,23 @@ pub struct Config {
     pub register: RegisterConfig,
     /// `[data]`.
     pub data: DataConfig,
+    /// `[archivist]`.
+    pub archivist: ArchivistConfig,
+}
+
+/// `[archivist]`: the archivist's view.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchivistConfig {
+    /// Where it listens (off when absent).
+    #[serde(default)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Require professional certificates (mutual TLS); needed for any non-loopback address.
+    pub mtls: bool,
+    /// Saturdays count as working days for the report's due date.
+    pub count_saturdays: bool,
+    /// The deployment test's case id.
+    pub deployment_case: String,
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -304,11 +323,28 @@ impl Config {
                 "with no sources and no fingerprint_map no organisation can ever be identified",
             ));
         }
+        if let Some(a) = self.archivist.listen
+            && !a.ip().is_loopback()
+            && !self.archivist.mtls
+        {
+            return Err(invalid(
+                "archivist.listen",
+                a.to_string(),
+                "the archivist view listens on the network only with archivist.mtls = true (professional certificates)",
+            ));
+        }
         if let Some(id) = self.archive.interactions.duplicate() {
             return Err(invalid(
                 "archive.interactions",
                 id.to_owned(),
                 "two use cases share this interaction id, so messages could not be routed",
+            ));
+        }
+        if crate::ledger::Pool::parse(&self.archive.identity_pool).is_none() {
+            return Err(invalid(
+                "archive.identity_pool",
+                self.archive.identity_pool.clone(),
+                "test-env or deployment-test",
             ));
         }
         let a = &self.archive;

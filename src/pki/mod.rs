@@ -13,7 +13,7 @@ mod trust;
 pub use generate::{GenerateError, GenerateOptions, generate_kit};
 pub use index::{Artefact, INDEX_JSON, INDEX_MD, Index, IndexError, KitTrustFiles};
 pub use inspect::{CertInfo, InspectError, KeyDescription, OrgIdSource, read_pem_certs};
-pub use profile::{KeyAlgorithm, Professional, profile_markdown};
+pub use profile::{KeyAlgorithm, PROFESSIONALS, Professional, profile_markdown};
 pub use trust::{CertProblem, Purpose, TrustError, TrustStore};
 
 /// SHA-256 of `der`, as colon-separated upper-case hex (the form browsers and `openssl

@@ -556,6 +556,20 @@ pub const CATALOGUE: &[Rule] = &[
         "The client identifier's root is unknown",
     ),
     rule(
+        "P-005",
+        Warning,
+        Assumed,
+        "Henkilötunnus on annettu testitunnusrekisterissä toiselle organisaatiolle",
+        "The identity code was issued to another organisation in the test-identity ledger",
+    ),
+    rule(
+        "P-006",
+        Warning,
+        Assumed,
+        "Henkilötunnus kuuluu toiseen tunnusjoukkoon (testiympäristö / käyttöönottokoe)",
+        "The identity code belongs to another pool (test environment / deployment test)",
+    ),
+    rule(
         "Q-001",
         Error,
         Assumed,

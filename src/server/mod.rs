@@ -39,6 +39,12 @@ pub enum ServeError {
     /// The archive store.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The test-identity ledger.
+    #[error("{0}")]
+    Ledger(String),
+    /// The archivist view.
+    #[error("{0}")]
+    Web(String),
     /// Binding failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -67,6 +73,8 @@ pub(crate) struct State {
     pub(crate) shared: Arc<Judging>,
     /// Every exchange once logged, for whoever watches (the test-case engine).
     pub(crate) events: tokio::sync::broadcast::Sender<Arc<StoredExchange>>,
+    /// The test-identity ledger.
+    pub(crate) ledger: crate::ledger::Ledger,
 }
 
 impl State {
@@ -97,6 +105,8 @@ pub struct Bound {
     pub diagnostic: Option<SocketAddr>,
     /// The data directory.
     pub data_dir: PathBuf,
+    /// The archivist's view, when enabled.
+    pub archivist: Option<SocketAddr>,
 }
 
 /// A running server.
@@ -150,14 +160,11 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
         })?,
         diagnostic: diag.as_ref().and_then(|l| l.local_addr().ok()),
         data_dir: config.data.dir.clone(),
+        archivist: None,
     };
-    if let Some(path) = &config.server.ready_file {
-        write_ready_file(path, &bound).map_err(|source| ServeError::ReadyFile {
-            path: path.clone(),
-            source,
-        })?;
-    }
     let store = ArchiveStore::open(&config.data.dir)?;
+    let ledger = crate::ledger::Ledger::open(&config.data.dir)
+        .map_err(|e| ServeError::Ledger(e.to_string()))?;
     let shared = Arc::new(Judging {
         profile: ArchiveProfile::new(&config.archive, (*material.register).clone()),
         trust: material.trust.clone(),
@@ -171,9 +178,55 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
         store: Arc::new(store.clone()),
         shared,
         events: events.clone(),
+        ledger,
     });
     let (tx, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    let mut bound = bound;
+    if let Some(addr) = state.config.archivist.listen {
+        let case_id = &state.config.archivist.deployment_case;
+        let deployment_case = crate::testcase::model::embedded()
+            .map_err(|e| ServeError::Web(e.to_string()))?
+            .into_iter()
+            .find(|c| &c.id == case_id)
+            .ok_or_else(|| {
+                ServeError::Web(format!(
+                    "archivist.deployment_case {case_id:?} is not a shipped case"
+                ))
+            })?;
+        let web = Arc::new(crate::web::WebState {
+            store: store.clone(),
+            log: log.clone(),
+            register: state.material.register.clone(),
+            trust: state.material.trust.clone(),
+            deployment_case,
+            count_saturdays: state.config.archivist.count_saturdays,
+            reason_required: state.config.archive.invalidation_reason_required,
+            data_dir: state.config.data.dir.display().to_string(),
+        });
+        let tls = if state.config.archivist.mtls {
+            Some(
+                crate::web::tls_config(&state.material)
+                    .map_err(|e| ServeError::Web(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let (at, task) = crate::web::start(addr, tls, web, rx.clone())
+            .await
+            .map_err(|e| ServeError::Web(e.to_string()))?;
+        bound.archivist = Some(at);
+        tasks.spawn(async move {
+            let _ = task.await;
+        });
+    }
+    // Announced only once the stores are open, so a harness never talks to a half-started archive.
+    if let Some(path) = &state.config.server.ready_file {
+        write_ready_file(path, &bound).map_err(|source| ServeError::ReadyFile {
+            path: path.clone(),
+            source,
+        })?;
+    }
     tasks.spawn(accept_loop(
         state.clone(),
         listener,

@@ -395,7 +395,18 @@ async fn apply(
         outcome.findings.push(f);
     };
     match done {
-        Ok(Ok(r)) => Ok(r),
+        Ok(Ok(r)) => {
+            if let (Some(doc), Some(pool)) = (
+                &outcome.document,
+                crate::ledger::Pool::parse(&state.config.archive.identity_pool),
+            ) {
+                match state.ledger.warnings(&doc.client_id, &doc.producer, pool) {
+                    Ok(w) => outcome.findings.extend(w),
+                    Err(e) => tracing::warn!(error = %e, "identity ledger lookup failed"),
+                }
+            }
+            Ok(r)
+        }
         Ok(Err(StoreError::DuplicateMessage { root, extension })) => {
             refuse(
                 outcome,

@@ -46,6 +46,7 @@ pub struct Driver {
     documents: BTreeMap<String, Metadata>,
     seed: u64,
     counter: u64,
+    certificates: BTreeMap<String, String>,
 }
 
 impl Driver {
@@ -67,7 +68,15 @@ impl Driver {
             documents: BTreeMap::new(),
             seed,
             counter: 0,
+            certificates: BTreeMap::new(),
         }
+    }
+
+    /// Presents the kit's certificate `role` for `org` instead of its `client:` one (a
+    /// broken client for training: e.g. `bad:expired`).
+    pub fn use_certificate(&mut self, org: &str, role: &str) {
+        self.certificates.insert(org.to_owned(), role.to_owned());
+        self.clients.remove(org);
     }
 
     /// Forgets the documents of the previous case (labels are per case).
@@ -77,7 +86,18 @@ impl Driver {
 
     fn client(&mut self, org: &str) -> Result<&ReferenceClient, ReferenceError> {
         if !self.clients.contains_key(org) {
-            let c = ReferenceClient::new(&self.kit, org, self.addr, self.interactions.clone())?;
+            let role = self
+                .certificates
+                .get(org)
+                .cloned()
+                .unwrap_or_else(|| format!("client:{org}"));
+            let c = ReferenceClient::with_tls_role(
+                &self.kit,
+                org,
+                &role,
+                self.addr,
+                self.interactions.clone(),
+            )?;
             self.clients.insert(org.to_owned(), c);
         }
         // Just inserted when absent.

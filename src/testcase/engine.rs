@@ -636,7 +636,11 @@ pub fn timed_out(step: &Step, waited_secs: u64) -> StepOutcome {
         reasons: vec![Finding::new(
             "C-002",
             format!("step {}", step.id),
-            format!("nothing arrived for this step in {waited_secs} s"),
+            if waited_secs == 0 {
+                "the step's message was never sent".to_owned()
+            } else {
+                format!("nothing arrived for this step in {waited_secs} s")
+            },
         )],
         findings: Vec::new(),
         checks: Vec::new(),

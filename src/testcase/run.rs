@@ -443,98 +443,13 @@ pub async fn run(opts: RunOptions) -> Result<RunResult, RunError> {
     };
     let mut finished: Vec<Session> = Vec::new();
     if opts.self_drive {
-        let mut driver = Driver::new(
-            &kit,
-            listen,
-            opts.config.archive.interactions.clone(),
-            register.clone(),
-            opts.seed,
-        );
-        for case in &opts.cases {
-            let org = case.org.clone().unwrap_or_else(|| DEFAULT_ORG.to_owned());
-            let mut session = Session::new(
-                &org,
-                std::slice::from_ref(case),
-                opts.step_timeout,
-                opts.clock,
-            );
-            driver.new_case();
-            while let Some((case, step)) = session.current().map(|(c, s)| (c.clone(), s.clone())) {
-                let step_org = step.org.clone().unwrap_or_else(|| org.clone());
-                let key = (case.id.clone(), step.id.clone());
-                // A skipped step: the reference client goes straight to the next one.
-                let send = if opts.skips.contains(&key) {
-                    case.steps
-                        .iter()
-                        .position(|s| s.id == step.id)
-                        .and_then(|i| case.steps.get(i + 1))
-                        .cloned()
-                } else {
-                    Some(step.clone())
-                };
-                let outcome = match send {
-                    None => engine::timed_out(&step, 0),
-                    Some(to_send) => {
-                        let deviation = opts
-                            .deviations
-                            .get(&(case.id.clone(), to_send.id.clone()))
-                            .copied()
-                            .or(to_send.deviation);
-                        match driver
-                            .perform(&to_send, &step_org, deviation, &session.labels)
-                            .await
-                        {
-                            Err(e) => StepOutcome {
-                                verdict: Verdict::Failed,
-                                reasons: vec![crate::rules::Finding::new(
-                                    "C-001",
-                                    format!("step {}", step.id),
-                                    format!("the reference client could not perform the step: {e}"),
-                                )],
-                                findings: vec![],
-                                checks: vec![],
-                                evidence: None,
-                            },
-                            Ok(()) => {
-                                match wait_for(&mut rx, &step, &step_org, opts.step_timeout).await {
-                                    Some(ex) => {
-                                        let mut o = engine::judge(&step, &ex, &mut session.labels);
-                                        let today = OffsetDateTime::now_utc().date();
-                                        let v = view(today);
-                                        tokio::task::block_in_place(|| {
-                                            engine::run_checks(&step, &session.labels, v, &mut o)
-                                        });
-                                        o
-                                    }
-                                    None => engine::timed_out(&step, opts.step_timeout.as_secs()),
-                                }
-                            }
-                        }
-                    }
-                };
-                rep.step_done();
-                let word = verdict_word(outcome.verdict);
-                let why = outcome
-                    .reasons
-                    .iter()
-                    .map(|r| format!("{} {}", r.code, r.message))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                rep.line(&format!(
-                    "  {word:<7} {} / {} {}{}",
-                    case.id,
-                    step.id,
-                    step.title_en,
-                    if why.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {why}")
-                    }
-                ));
-                session.record(outcome, opts.step_timeout, opts.clock, fixed);
-            }
-            finished.push(session);
-        }
+        let setup = DriveSetup {
+            kit: &kit,
+            register: &register,
+            trust: &trust,
+            certificates: &BTreeMap::new(),
+        };
+        finished = drive_cases(&handle, &mut rx, &setup, &opts, &mut rep).await;
     } else {
         let mut sessions: BTreeMap<String, Session> = opts
             .orgs
@@ -677,6 +592,161 @@ pub async fn run(opts: RunOptions) -> Result<RunResult, RunError> {
         fixed_clock: fixed,
         listen,
     })
+}
+
+/// What a self-driven run needs besides the options.
+pub struct DriveSetup<'a> {
+    /// The kit.
+    pub kit: &'a std::path::Path,
+    /// The register.
+    pub register: &'a crate::identity::SoteRegister,
+    /// Trust for the checks.
+    pub trust: &'a crate::pki::TrustStore,
+    /// Organisation → kit role of the TLS client certificate to present instead of its
+    /// `client:` one (e.g. `bad:expired`, for training).
+    pub certificates: &'a BTreeMap<String, String>,
+}
+
+/// Drives every case with the reference client against a running archive, judging each
+/// step from the exchanges `rx` delivers.
+async fn drive_cases(
+    handle: &crate::server::ServerHandle,
+    rx: &mut tokio::sync::broadcast::Receiver<Arc<StoredExchange>>,
+    setup: &DriveSetup<'_>,
+    opts: &RunOptions,
+    rep: &mut Reporter,
+) -> Vec<Session> {
+    let fixed = opts.clock.is_some();
+    let view = |today| StateView {
+        store: &handle.store,
+        register: setup.register,
+        trust: Some(setup.trust),
+        today,
+    };
+    let mut finished = Vec::new();
+    let mut driver = Driver::new(
+        setup.kit,
+        handle.bound.listen,
+        opts.config.archive.interactions.clone(),
+        setup.register.clone(),
+        opts.seed,
+    );
+    for (org, role) in setup.certificates {
+        driver.use_certificate(org, role);
+    }
+
+    for case in &opts.cases {
+        let org = case.org.clone().unwrap_or_else(|| DEFAULT_ORG.to_owned());
+        let mut session = Session::new(
+            &org,
+            std::slice::from_ref(case),
+            opts.step_timeout,
+            opts.clock,
+        );
+        driver.new_case();
+        while let Some((case, step)) = session.current().map(|(c, s)| (c.clone(), s.clone())) {
+            let step_org = step.org.clone().unwrap_or_else(|| org.clone());
+            let key = (case.id.clone(), step.id.clone());
+            // A skipped step: the reference client goes straight to the next one.
+            let send = if opts.skips.contains(&key) {
+                case.steps
+                    .iter()
+                    .position(|s| s.id == step.id)
+                    .and_then(|i| case.steps.get(i + 1))
+                    .cloned()
+            } else {
+                Some(step.clone())
+            };
+            let outcome = match send {
+                None => engine::timed_out(&step, 0),
+                Some(to_send) => {
+                    let deviation = opts
+                        .deviations
+                        .get(&(case.id.clone(), to_send.id.clone()))
+                        .copied()
+                        .or(to_send.deviation);
+                    match driver
+                        .perform(&to_send, &step_org, deviation, &session.labels)
+                        .await
+                    {
+                        Err(e) => {
+                            // A refused handshake is the archive's verdict, not the
+                            // client's failure: judge the exchange it logged.
+                            match wait_for(rx, &step, &step_org, Duration::from_secs(2)).await {
+                                Some(ex) => engine::judge(&step, &ex, &mut session.labels),
+                                None => StepOutcome {
+                                    verdict: Verdict::Failed,
+                                    reasons: vec![crate::rules::Finding::new(
+                                        "C-001",
+                                        format!("step {}", step.id),
+                                        format!(
+                                            "the reference client could not perform the step: {e}"
+                                        ),
+                                    )],
+                                    findings: vec![],
+                                    checks: vec![],
+                                    evidence: None,
+                                },
+                            }
+                        }
+                        Ok(()) => match wait_for(rx, &step, &step_org, opts.step_timeout).await {
+                            Some(ex) => {
+                                let mut o = engine::judge(&step, &ex, &mut session.labels);
+                                let today = OffsetDateTime::now_utc().date();
+                                let v = view(today);
+                                tokio::task::block_in_place(|| {
+                                    engine::run_checks(&step, &session.labels, v, &mut o)
+                                });
+                                o
+                            }
+                            None => engine::timed_out(&step, opts.step_timeout.as_secs()),
+                        },
+                    }
+                }
+            };
+            rep.step_done();
+            let word = verdict_word(outcome.verdict);
+            let why = outcome
+                .reasons
+                .iter()
+                .map(|r| format!("{} {}", r.code, r.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            rep.line(&format!(
+                "  {word:<7} {} / {} {}{}",
+                case.id,
+                step.id,
+                step.title_en,
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {why}")
+                }
+            ));
+            session.record(outcome, opts.step_timeout, opts.clock, fixed);
+        }
+        finished.push(session);
+    }
+    finished
+}
+
+/// Drives `opts.cases` with the reference client against an archive already running
+/// (`handle`), e.g. one with the archivist view on; returns the case runs.
+pub async fn drive_against(
+    handle: &crate::server::ServerHandle,
+    setup: &DriveSetup<'_>,
+    opts: &RunOptions,
+) -> Vec<CaseRun> {
+    let mut rx = handle.subscribe();
+    let total = opts.cases.iter().map(|c| c.steps.len()).sum();
+    let mut rep = Reporter {
+        progress: opts.progress,
+        total,
+        done: 0,
+    };
+    let sessions = drive_cases(handle, &mut rx, setup, opts, &mut rep).await;
+    rep.finish();
+    sessions.into_iter().flat_map(|s| s.cases).collect()
 }
 
 fn announce(rep: &mut Reporter, s: &Session) {

@@ -1,0 +1,379 @@
+//! `due-date`, `ids issue|list|export` and `train deployment-test`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use time::{Date, OffsetDateTime};
+
+use super::{Failure, exit};
+use crate::config::Config;
+use crate::deployment::{checklist_a, checklist_b, recorded_from, report_due};
+use crate::ledger::{Ledger, Pool, to_csv};
+use crate::testcase::run::{DriveSetup, Progress, RunOptions, drive_against};
+use crate::training::{Break, STEPS};
+
+fn parse_date(s: &str) -> Result<Date, Failure> {
+    Date::parse(
+        s,
+        &time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|e| Failure::usage(format!("{s:?}: expected YYYY-MM-DD ({e})")))
+}
+
+/// `due-date DATE`.
+pub fn due_date(date: &str, count_saturdays: bool, json: bool) -> Result<u8, Failure> {
+    let d = report_due(parse_date(date)?, count_saturdays);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&d).map_err(Failure::internal)?
+        );
+    } else {
+        println!("{} ({})", d.due, d.due.weekday());
+        println!(
+            "  {} working days after {} ({}){}",
+            d.working_days,
+            d.from,
+            d.from.weekday(),
+            if count_saturdays {
+                ", Saturdays counted"
+            } else {
+                ""
+            }
+        );
+        for s in &d.skipped {
+            println!("  skipped {} ({}): {}", s.date, s.date.weekday(), s.reason);
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// `ids …`.
+#[derive(Debug, Subcommand)]
+pub enum IdsCommand {
+    /// Issue 900-series test identity codes and record who got them.
+    Issue {
+        /// The customer (organisation) they are for.
+        #[arg(long)]
+        customer: String,
+        /// The customer's organisation OID (the archive warns, P-005, when another
+        /// organisation uses the codes).
+        #[arg(long)]
+        org: Option<String>,
+        /// The service they are for.
+        #[arg(long)]
+        service: String,
+        /// How many.
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// Pool.
+        #[arg(long, value_enum, default_value_t = Pool::TestEnv)]
+        pool: Pool,
+        /// Data directory (the ledger lives beside the archive).
+        #[arg(long, default_value = "kanta-sim-data")]
+        data: PathBuf,
+    },
+    /// List issued codes.
+    List {
+        /// Only this customer's.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Data directory.
+        #[arg(long, default_value = "kanta-sim-data")]
+        data: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export issued codes.
+    Export {
+        /// Format (csv).
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Data directory.
+        #[arg(long, default_value = "kanta-sim-data")]
+        data: PathBuf,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Runs `ids …`.
+pub fn ids(cmd: IdsCommand) -> Result<u8, Failure> {
+    match cmd {
+        IdsCommand::Issue {
+            customer,
+            org,
+            service,
+            count,
+            pool,
+            data,
+        } => {
+            if count == 0 || count > 10_000 {
+                return Err(Failure::usage("--count: 1 to 10000"));
+            }
+            let l = Ledger::open(&data).map_err(Failure::usage)?;
+            for i in l
+                .issue(
+                    pool,
+                    &customer,
+                    org.as_deref(),
+                    &service,
+                    count,
+                    OffsetDateTime::now_utc(),
+                )
+                .map_err(Failure::failed)?
+            {
+                println!("{}", i.code);
+            }
+            eprintln!(
+                "issued {count} {} code(s) to {customer} for {service}; ledger: {}",
+                pool.as_str(),
+                data.display()
+            );
+            Ok(exit::OK)
+        }
+        IdsCommand::List {
+            customer,
+            data,
+            json,
+        } => {
+            let rows = Ledger::open(&data)
+                .map_err(Failure::usage)?
+                .list(customer.as_deref())
+                .map_err(Failure::internal)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).map_err(Failure::internal)?
+                );
+            } else {
+                for r in &rows {
+                    println!(
+                        "{}  {:<15} {:<30} {:<24} {}  {}",
+                        r.code,
+                        r.pool,
+                        r.customer,
+                        r.org.as_deref().unwrap_or("-"),
+                        r.service,
+                        r.issued_at
+                    );
+                }
+                println!("{} code(s)", rows.len());
+            }
+            Ok(if rows.is_empty() {
+                exit::NOTHING_RAN
+            } else {
+                exit::OK
+            })
+        }
+        IdsCommand::Export { format, data, out } => {
+            if format != "csv" {
+                return Err(Failure::usage(format!("--format {format:?}: only csv")));
+            }
+            let rows = Ledger::open(&data)
+                .map_err(Failure::usage)?
+                .list(None)
+                .map_err(Failure::internal)?;
+            let csv = to_csv(&rows);
+            match out {
+                Some(p) => std::fs::write(&p, csv)
+                    .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?,
+                None => print!("{csv}"),
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// `train deployment-test` arguments.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// What to rehearse (only `deployment-test`).
+    pub what: String,
+    /// Make the rehearsal fail on purpose (repeatable).
+    #[arg(long = "break", value_enum)]
+    pub breaks: Vec<Break>,
+    /// Do not wait for Enter between steps (and do not keep serving at the end).
+    #[arg(long)]
+    pub no_pause: bool,
+    /// Keep the kit and data here.
+    #[arg(long)]
+    pub keep: Option<PathBuf>,
+    /// The archivist view's address (loopback).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub archivist_listen: std::net::SocketAddr,
+    /// Saturdays count as working days.
+    #[arg(long)]
+    pub count_saturdays: bool,
+}
+
+fn pause(enabled: bool) {
+    if enabled {
+        eprint!("\n  [Enter] to go on … ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+    }
+}
+
+/// Runs the guided deployment-test rehearsal; exit 0 when it passed, 3 when it failed (as it
+/// should with `--break`).
+pub fn train(args: TrainArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Failure> {
+    if args.what != "deployment-test" {
+        return Err(Failure::usage(format!(
+            "train {:?}: only deployment-test",
+            args.what
+        )));
+    }
+    if !args.archivist_listen.ip().is_loopback() {
+        return Err(Failure::usage(
+            "--archivist-listen must be a loopback address",
+        ));
+    }
+    let interactive = !args.no_pause && std::io::stdin().is_terminal();
+    let broken = |b: Break| args.breaks.contains(&b);
+    let tmp;
+    let base = match &args.keep {
+        Some(k) => k.clone(),
+        None => {
+            tmp = crate::testcase::run::fresh_data_dir().map_err(Failure::internal)?;
+            tmp.path().to_owned()
+        }
+    };
+    let kit = base.join("certs");
+    crate::testcase::run::ensure_kit(&kit).map_err(Failure::internal)?;
+    let org = crate::testcase::run::DEFAULT_ORG;
+    let mut config = Config::builtin().map_err(Failure::internal)?;
+    config.server.listen = "127.0.0.1:0".parse().map_err(Failure::internal)?;
+    config.server.diagnostic_listen = None;
+    config.tls.certs_dir = kit.clone();
+    config.data.dir = base.join("data");
+    config.archive.identity_pool = "deployment-test".into();
+    config.archivist.listen = Some(args.archivist_listen);
+    config.archivist.count_saturdays = args.count_saturdays;
+    let mut case = crate::testcase::model::embedded()
+        .map_err(Failure::internal)?
+        .into_iter()
+        .find(|c| c.id == config.archivist.deployment_case)
+        .ok_or_else(|| Failure::internal("the deployment-test case is missing"))?;
+    rt.block_on(async {
+        let handle = crate::server::start(config.clone()).await.map_err(Failure::usage)?;
+        let view = handle.bound.archivist.map(|a| format!("http://{a}")).unwrap_or_default();
+        let q = format!("org={org}&lang=en");
+        println!("Deployment-test rehearsal (käyttöönottokoe) — kanta-sim, a simulator, not the Kanta service.");
+        println!("Archive: https://{}/archive   Archivist's view: {view}/?{q}", handle.bound.listen);
+        if !args.breaks.is_empty() {
+            let names: Vec<&str> = Break::ALL.iter().filter(|(b, ..)| broken(*b)).map(|(_, n, _)| *n).collect();
+            println!("Broken on purpose: {}", names.join(", "));
+        }
+        let say = |i: usize| {
+            let s = &STEPS[i];
+            println!("\n{}\n  Who: {}\n  In reality: {}\n  Here: {}", s.title, s.who, s.reality, s.simulator);
+            if let Some(l) = s.link {
+                println!("  Look at: {view}{l}?{q}");
+            }
+        };
+        say(0);
+        pause(interactive);
+        say(1);
+        let ledger = crate::ledger::Ledger::open(&config.data.dir).map_err(Failure::internal)?;
+        let issued = ledger
+            .issue(crate::ledger::Pool::DeploymentTest, "Testilän hyvinvointialue", Some(org), "käyttöönottokoe", 1, OffsetDateTime::now_utc())
+            .map_err(Failure::internal)?;
+        let person = issued[0].code.clone();
+        println!("  Issued deployment-test code {person} to Testilän hyvinvointialue (kanta-sim ids list --data {}).", config.data.dir.display());
+        for s in case.steps.iter_mut() {
+            if s.person.is_some() {
+                s.person = Some(person.clone());
+            }
+        }
+        case.persons = vec![person.clone()];
+        pause(interactive);
+        say(2);
+        let mut certificates = BTreeMap::new();
+        if broken(Break::ExpiredCertificate) {
+            certificates.insert(org.to_owned(), "bad:expired".to_owned());
+        }
+        let mut skips = BTreeSet::new();
+        if broken(Break::MissingDocument) {
+            skips.insert((case.id.clone(), "client-document".to_owned()));
+        }
+        let register = crate::identity::SoteRegister::bundled().map_err(Failure::internal)?;
+        let trust = crate::pki::TrustStore::from_kit(&kit).map_err(Failure::internal)?;
+        let setup = DriveSetup { kit: &kit, register: &register, trust: &trust, certificates: &certificates };
+        let opts = RunOptions {
+            cases: vec![case.clone()],
+            suite: "deployment-test".into(),
+            self_drive: true,
+            config: config.clone(),
+            step_timeout: std::time::Duration::from_secs(10),
+            orgs: Vec::new(),
+            deviations: BTreeMap::new(),
+            skips,
+            seed: 1,
+            clock: None,
+            progress: Progress::Lines,
+        };
+        let runs = drive_against(&handle, &setup, &opts).await;
+        for r in &runs {
+            for (step, o) in r.case.steps.iter().zip(&r.steps) {
+                let why = o.reasons.iter().map(|f| format!("{} {}", f.code, f.message)).collect::<Vec<_>>().join("; ");
+                println!("  {:?}: {} {}", o.verdict, step.title_en, why);
+            }
+        }
+        pause(interactive);
+        say(3);
+        let all: Vec<String> = register.organisations().iter().map(|o| o.oid.clone()).collect();
+        let a = checklist_a(&case, org, Some(&person), &all, &handle.store).map_err(Failure::internal)?;
+        for d in &a.documents {
+            println!("  {} {:<45} archive {}  register {}  {}", if d.in_archive && d.in_register { "✔" } else { "✘" }, d.title, d.in_archive, d.in_register, d.found.first().map(|m| m.document_oid.as_str()).unwrap_or("-"));
+        }
+        println!("  checklist (a): {}", if a.passed() { "PASSED" } else { "FAILED" });
+        pause(interactive);
+        say(4);
+        let found: Vec<_> = a.documents.iter().filter_map(|d| d.found.first().cloned()).collect();
+        let mut recorded = recorded_from(&found);
+        if broken(Break::MismatchingField)
+            && let Some(d) = recorded.documents.last_mut()
+        {
+            d.effective_time = Some("20261231235959+0200".into());
+        }
+        let export = base.join("client-system-export.toml");
+        std::fs::write(&export, toml::to_string(&recorded).unwrap_or_default()).map_err(Failure::internal)?;
+        let b = checklist_b(&recorded, org, &handle.store).map_err(Failure::internal)?;
+        for f in b.fields.iter().filter(|f| !f.matches) {
+            println!("  ✘ {} {}: client system {:?}, archive {:?}", f.oid, f.field, f.recorded, f.archived);
+        }
+                println!(
+            "  checklist (b): {} ({} fields compared){}",
+            if b.passed() { "PASSED" } else { "FAILED" },
+            b.fields.len(),
+            if args.keep.is_some() { format!("; the client system's export: {}", export.display()) } else { String::new() }
+        );
+        pause(interactive);
+        say(5);
+        let today = OffsetDateTime::now_utc().date();
+        let due = report_due(today, args.count_saturdays);
+        let submitted = if broken(Break::LateReport) { today + time::Duration::days(5) } else { today };
+        let late = submitted > due.due;
+        println!("  test completed {today}; report due {} ({}); submitted {submitted}{}", due.due, due.due.weekday(), if late { " — LATE" } else { "" });
+                let report_q = form_urlencoded::Serializer::new(String::new())
+            .append_pair("person", &person)
+            .append_pair("submitted", &submitted.to_string())
+            .append_pair("b", if b.passed() { "passed" } else { "failed" })
+            .finish();
+        println!("  report page: {view}/report?{q}&{report_q}");
+        let passed = runs.iter().all(|r| r.verdict() == crate::testcase::engine::Verdict::Passed) && a.passed() && b.passed() && !late;
+        println!("\nRehearsal {}.", if passed { "PASSED: the organisation may start production use" } else { "FAILED, as it would in reality" });
+        if interactive {
+            eprintln!("The archive and the archivist's view stay up for browsing; [Enter] ends.");
+            pause(true);
+        }
+        handle.shutdown().await;
+        Ok(if passed { exit::OK } else { exit::FAILED })
+    })
+}

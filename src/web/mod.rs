@@ -1,0 +1,313 @@
+//! The archivist's view (*arkistonhoitajan näkymä*): server-rendered HTML, no scripts, no
+//! external loads. Search the controller's register, read a document (metadata, the display
+//! form sanitized, the JSON, the signatures, the versions), compare versions, invalidate with
+//! a reason (the same L rules as the message interface), run the deployment test's checklists,
+//! fill in the report to Kela, and walk a room through the deployment test.
+//!
+//! Access: a loopback-only plain HTTP listener by default (the archivist chooses the
+//! controller on the page), or mutual TLS with a professional certificate of the test PKI
+//! (the controller comes from the professional's organisation). It never listens on another
+//! address without client certificates.
+
+mod i18n;
+mod pages;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::CertificateDer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use i18n::Lang;
+
+use crate::archive::{ArchiveStore, ExchangeLog};
+use crate::identity::SoteRegister;
+use crate::pki::TrustStore;
+
+/// Why the archivist view could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// Binding failed.
+    #[error("archivist view: cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Error.
+        source: std::io::Error,
+    },
+    /// Refused to listen on the network without client certificates.
+    #[error(
+        "archivist view: {addr} is not a loopback address; set archivist.mtls = true to require professional certificates, or listen on 127.0.0.1"
+    )]
+    NotLoopback {
+        /// Address.
+        addr: SocketAddr,
+    },
+    /// TLS setup.
+    #[error("archivist view TLS: {0}")]
+    Tls(String),
+}
+
+/// What the pages read.
+pub struct WebState {
+    /// The store.
+    pub store: ArchiveStore,
+    /// The exchange log.
+    pub log: ExchangeLog,
+    /// The register.
+    pub register: Arc<SoteRegister>,
+    /// Trust for signature checks.
+    pub trust: Arc<TrustStore>,
+    /// The deployment-test case.
+    pub deployment_case: crate::testcase::TestCase,
+    /// Saturdays count as working days.
+    pub count_saturdays: bool,
+    /// Invalidations need a reason.
+    pub reason_required: bool,
+    /// Where the data live (shown on the home page).
+    pub data_dir: String,
+}
+
+impl std::fmt::Debug for WebState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebState")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who is looking.
+#[derive(Debug, Clone)]
+pub(crate) enum Viewer {
+    /// On the loopback listener: trusted, chooses the controller.
+    Loopback,
+    /// A professional by certificate, archivist for one controller.
+    Professional {
+        /// Registration number.
+        registration: String,
+        /// Name from the certificate.
+        name: String,
+        /// The controller acted for.
+        org: String,
+    },
+}
+
+/// The controller an authenticated professional is archivist for [I]: in Kanta the
+/// organisation names its archivists in Kanta Ekstranet; here the kit's professionals act
+/// for their own organisations.
+pub fn archivist_org(registration: &str) -> Option<&'static str> {
+    crate::pki::PROFESSIONALS
+        .iter()
+        .find(|p| p.registration_number == registration)
+        .map(|p| p.organisation)
+}
+
+fn viewer_from_cert(der: &CertificateDer<'_>) -> Option<Viewer> {
+    let info = crate::pki::CertInfo::from_der(der).ok()?;
+    let registration = info.subject_values("serialNumber").next()?.to_owned();
+    let org = archivist_org(&registration)?.to_owned();
+    let name = info
+        .subject_values("commonName")
+        .next()
+        .or_else(|| info.subject_values("CN").next())
+        .unwrap_or(&registration)
+        .to_owned();
+    Some(Viewer::Professional {
+        registration,
+        name,
+        org,
+    })
+}
+
+/// Starts the archivist view on `addr`; with `tls` (mutual TLS over the kit's anchors and
+/// the archive's server certificate) it accepts only professional certificates.
+pub async fn start(
+    addr: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    state: Arc<WebState>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), WebError> {
+    if tls.is_none() && !addr.ip().is_loopback() {
+        return Err(WebError::NotLoopback { addr });
+    }
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| WebError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| WebError::Bind { addr, source })?;
+    let task = tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                accepted = listener.accept() => {
+                    let Ok((tcp, _peer)) = accepted else { continue };
+                    let state = state.clone();
+                    let tls = tls.clone();
+                    conns.spawn(async move {
+                        match tls {
+                            None => serve_conn(TokioIo::new(tcp), state, Viewer::Loopback).await,
+                            Some(cfg) => {
+                                let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
+                                let Ok(Ok(stream)) = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await else { return };
+                                let viewer = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(viewer_from_cert);
+                                match viewer {
+                                    Some(v) => serve_conn(TokioIo::new(stream), state, v).await,
+                                    None => serve_forbidden(TokioIo::new(stream)).await,
+                                }
+                            }
+                        }
+                    });
+                }
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+        conns.abort_all();
+    });
+    Ok((bound, task))
+}
+
+/// The rustls configuration for the mutual-TLS archivist view: the archive's server
+/// certificate, client certificates chained to the kit's anchors (the professional CA).
+pub fn tls_config(
+    material: &crate::tls::ServerMaterial,
+) -> Result<Arc<rustls::ServerConfig>, WebError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for der in material.trust.anchor_ders() {
+        roots
+            .add(der.clone())
+            .map_err(|e| WebError::Tls(e.to_string()))?;
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        crate::tls::provider(),
+    )
+    .build()
+    .map_err(|e| WebError::Tls(e.to_string()))?;
+    let config = rustls::ServerConfig::builder_with_provider(crate::tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| WebError::Tls(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(
+            (*material.certified_key).clone(),
+        )));
+    Ok(Arc::new(config))
+}
+
+async fn serve_forbidden<I>(io: I)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = service_fn(|_req: Request<hyper::body::Incoming>| async {
+        let mut r = Response::new(Full::new(Bytes::from_static(
+            b"403: the archivist view needs a professional certificate of a registered archivist\n",
+        )));
+        *r.status_mut() = hyper::StatusCode::FORBIDDEN;
+        Ok::<_, std::convert::Infallible>(r)
+    });
+    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(io, svc)
+        .await;
+}
+
+async fn serve_conn<I>(io: I, state: Arc<WebState>, viewer: Viewer)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+        let state = state.clone();
+        let viewer = viewer.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(state, viewer, req).await) }
+    });
+    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(io, svc)
+        .await;
+}
+
+/// A parsed request the pages work from.
+#[derive(Debug, Clone)]
+pub(crate) struct Req {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) query: BTreeMap<String, String>,
+    pub(crate) form: BTreeMap<String, String>,
+    pub(crate) lang: Lang,
+    pub(crate) viewer: Viewer,
+}
+
+/// A response body with its status and type.
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) content_type: &'static str,
+    pub(crate) body: String,
+}
+
+fn parse_pairs(s: &str) -> BTreeMap<String, String> {
+    form_urlencoded::parse(s.as_bytes()).into_owned().collect()
+}
+
+async fn handle(
+    state: Arc<WebState>,
+    viewer: Viewer,
+    req: Request<hyper::body::Incoming>,
+) -> Response<Full<Bytes>> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let query = parse_pairs(req.uri().query().unwrap_or(""));
+    let accept = req
+        .headers()
+        .get("accept-language")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let lang = Lang::choose(query.get("lang").map(String::as_str), accept.as_deref());
+    let form = if method == "POST" {
+        match Limited::new(req.into_body(), 1 << 20).collect().await {
+            Ok(b) => parse_pairs(&String::from_utf8_lossy(&b.to_bytes())),
+            Err(_) => BTreeMap::new(),
+        }
+    } else {
+        BTreeMap::new()
+    };
+    let r = Req {
+        method,
+        path,
+        query,
+        form,
+        lang,
+        viewer,
+    };
+    let page = tokio::task::spawn_blocking(move || pages::route(&state, &r))
+        .await
+        .unwrap_or_else(|_| Page {
+            status: 500,
+            content_type: "text/plain; charset=utf-8",
+            body: "internal error".into(),
+        });
+    let mut resp = Response::new(Full::new(Bytes::from(page.body)));
+    *resp.status_mut() = hyper::StatusCode::from_u16(page.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = resp.headers_mut();
+    let set = |h: &mut hyper::HeaderMap, k: &'static str, v: &str| {
+        if let Ok(v) = v.parse() {
+            h.insert(k, v);
+        }
+    };
+    set(headers, "content-type", page.content_type);
+    // Defence in depth: even a sanitizer miss cannot run a script or load anything.
+    set(
+        headers,
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(headers, "x-content-type-options", "nosniff");
+    set(headers, "referrer-policy", "no-referrer");
+    resp
+}
