@@ -28,6 +28,14 @@ fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        // An absent value is shown as nothing, not as "none".
+        env.set_formatter(|out, state, value| {
+            if value.is_none() {
+                Ok(())
+            } else {
+                minijinja::escape_formatter(out, state, value)
+            }
+        });
         for (name, text) in TEMPLATES {
             // The templates are part of the binary and a test renders every page: a broken
             // one fails the tests, never a user's request.
