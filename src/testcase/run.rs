@@ -316,6 +316,9 @@ impl Session {
             case_started: Instant::now(),
         };
         s.start_case(clock);
+        s.deadline = Instant::now()
+            + s.current()
+                .map_or(timeout, |(_, st)| step_timeout(st, timeout));
         s
     }
 
@@ -366,7 +369,11 @@ impl Session {
             self.labels.clear();
             self.start_case(clock);
         }
-        self.deadline = Instant::now() + timeout;
+        // A step may set its own wait (timeout_secs); the run's applies otherwise.
+        self.deadline = Instant::now()
+            + self
+                .current()
+                .map_or(timeout, |(_, s)| step_timeout(s, timeout));
     }
 
     /// The system under test did not act: this step timed out, everything after it in this
@@ -384,6 +391,11 @@ impl Session {
         }
         self.case = self.cases.len();
     }
+}
+
+/// How long to wait for `step`.
+fn step_timeout(step: &Step, default: Duration) -> Duration {
+    step.timeout_secs.map_or(default, Duration::from_secs)
 }
 
 /// Ensures a kit exists in `dir`, generating one when there is none.
@@ -507,16 +519,19 @@ pub async fn run(opts: RunOptions) -> Result<RunResult, RunError> {
                         .values_mut()
                         .filter(|s| !s.done() && s.deadline <= Instant::now())
                     {
+                        let waited = s
+                            .current()
+                            .map_or(opts.step_timeout, |(_, st)| {
+                                step_timeout(st, opts.step_timeout)
+                            })
+                            .as_secs();
                         if let Some((c, st)) = s.current() {
                             rep.line(&format!(
-                                "  TIMEOUT {} / {} ({}): nothing arrived in {} s",
-                                c.id,
-                                st.id,
-                                s.org,
-                                opts.step_timeout.as_secs()
+                                "  TIMEOUT {} / {} ({}): nothing arrived in {waited} s",
+                                c.id, st.id, s.org
                             ));
                         }
-                        s.time_out(opts.step_timeout.as_secs());
+                        s.time_out(waited);
                     }
                 }
                 Ok(Err(RecvError::Closed)) => break,
@@ -689,7 +704,14 @@ async fn drive_cases(
                                 },
                             }
                         }
-                        Ok(()) => match wait_for(rx, &step, &step_org, opts.step_timeout).await {
+                        Ok(()) => match wait_for(
+                            rx,
+                            &step,
+                            &step_org,
+                            step_timeout(&step, opts.step_timeout),
+                        )
+                        .await
+                        {
                             Some(ex) => {
                                 let mut o = engine::judge(&step, &ex, &mut session.labels);
                                 let today = OffsetDateTime::now_utc().date();
@@ -699,7 +721,10 @@ async fn drive_cases(
                                 });
                                 o
                             }
-                            None => engine::timed_out(&step, opts.step_timeout.as_secs()),
+                            None => engine::timed_out(
+                                &step,
+                                step_timeout(&step, opts.step_timeout).as_secs(),
+                            ),
                         },
                     }
                 }
