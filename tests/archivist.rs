@@ -285,28 +285,7 @@ async fn every_page_answers_with_its_facts_and_invalidation_follows_the_rules() 
 /// Opens the view in headless Chromium: the search for the test person, then a document;
 /// the DOM keeps what the page says and a screenshot of each is saved.
 fn chromium_walk(a: SocketAddr, q: &str, oid: &str) {
-    let Some(chromium) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-    else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install chromium (.ci/run)"
-        );
-        eprintln!("chromium not installed: skipping the browser walk");
-        return;
-    };
-    let profile = tempfile::tempdir().unwrap();
-    let base = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ];
+    let Some(chromium) = chromium() else { return };
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
     for (name, path, fact) in [
         (
@@ -320,37 +299,15 @@ fn chromium_walk(a: SocketAddr, q: &str, oid: &str) {
             "Version history".to_owned(),
         ),
     ] {
-        let url = format!("http://{a}{path}");
-        let dom = Command::new(chromium)
-            .args(base)
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .args(["--dump-dom", &url])
-            .output()
-            .unwrap();
-        let dom = String::from_utf8_lossy(&dom.stdout);
+        let dom = chromium_load(
+            chromium,
+            &format!("http://{a}{path}"),
+            &out_dir.join(format!("{name}.png")),
+        );
         assert!(
             dom.contains(&fact),
             "{name}: {}",
             &dom[..dom.len().min(400)]
-        );
-        let shot = out_dir.join(format!("{name}.png"));
-        let _ = std::fs::remove_file(&shot);
-        Command::new(chromium)
-            .args(base)
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .args([
-                "--window-size=1280,1400",
-                &format!("--screenshot={}", shot.display()),
-                &url,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            std::fs::metadata(&shot)
-                .map(|m| m.len() > 10_000)
-                .unwrap_or(false),
-            "{}",
-            shot.display()
         );
     }
 }

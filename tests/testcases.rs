@@ -254,36 +254,10 @@ fn reports_are_golden_given_a_seed_and_a_fixed_clock() {
 /// Renders the page in headless Chromium (installed by .ci/run): the parsed DOM keeps every
 /// step, and a screenshot is saved beside the test's output.
 fn chromium_parses(dir: &Path, steps: usize) {
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    let Some(chromium) = chromium else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install chromium (.ci/run)"
-        );
-        eprintln!("chromium not installed: skipping the rendering check");
-        return;
-    };
-    let profile = tempfile::tempdir().unwrap();
-    let common = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ];
+    let Some(chromium) = chromium() else { return };
     let url = format!("file://{}", dir.join("report.html").display());
-    let out = Command::new(chromium)
-        .args(common)
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(["--dump-dom", &url])
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshot.png");
+    let dom = chromium_load(chromium, &url, &shot);
     assert_eq!(
         dom.matches("class=\"step\"").count(),
         steps,
@@ -291,25 +265,6 @@ fn chromium_parses(dir: &Path, steps: usize) {
         &dom[..dom.len().min(500)]
     );
     assert!(dom.contains("Not a Kela statement"));
-    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshot.png");
-    let _ = std::fs::remove_file(&shot);
-    Command::new(chromium)
-        .args(common)
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args([
-            "--window-size=1200,1600",
-            &format!("--screenshot={}", shot.display()),
-            &url,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        std::fs::metadata(&shot)
-            .map(|m| m.len() > 10_000)
-            .unwrap_or(false),
-        "no screenshot at {}",
-        shot.display()
-    );
 }
 
 #[test]

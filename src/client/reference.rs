@@ -15,9 +15,7 @@ use crate::config::Interactions;
 use crate::document::{Body, DocumentRef, Metadata, build_cda};
 use crate::message::build::{KANTA_ARCHIVE_DEVICE, MessageSpec, build_archive_message};
 use crate::message::lifecycle::{InvalidationMessage, build_invalidation};
-use crate::message::query::{
-    ParsedResponse, QueryMessage, QueryRequest, build_query, parse_response,
-};
+use crate::message::query::{ParsedResponse, QueryRequest, build_query, parse_response};
 use crate::message::soap::SoapVersion;
 use crate::message::usecase::{QueryKind, UseCase};
 use crate::xmldsig::{SignatureType, Signer, new_signature_id, sign_kanta_document};
@@ -251,6 +249,23 @@ impl ReferenceClient {
         &self.kit
     }
 
+    fn wrapper<'a>(
+        &'a self,
+        use_case: UseCase,
+        id: (&'a str, &'a str),
+        now: &'a str,
+    ) -> crate::message::RequestWrapper<'a> {
+        crate::message::RequestWrapper {
+            soap: SoapVersion::V11,
+            interaction: self.interactions.id(use_case),
+            id,
+            creation_time: now,
+            sender: &self.org,
+            receiver: &self.receiver,
+            processing_code: "D",
+        }
+    }
+
     /// The invalidation message for `target`.
     pub fn invalidation_message(
         &self,
@@ -259,14 +274,9 @@ impl ReferenceClient {
         reason: &str,
     ) -> String {
         let (root, ext) = self.next_message_id();
+        let now = Self::now_ts();
         build_invalidation(&InvalidationMessage {
-            soap: SoapVersion::V11,
-            interaction: self.interactions.id(UseCase::Invalidate),
-            id: (&root, &ext),
-            creation_time: &Self::now_ts(),
-            sender: &self.org,
-            receiver: &self.receiver,
-            processing_code: "D",
+            wrapper: self.wrapper(UseCase::Invalidate, (&root, &ext), &now),
             document_oid: &target.document_oid,
             set_id: &target.set_id,
             version: target.version,
@@ -278,18 +288,8 @@ impl ReferenceClient {
     /// The query message.
     pub fn query_message(&self, kind: QueryKind, q: &QueryRequest) -> String {
         let (root, ext) = self.next_message_id();
-        build_query(
-            &QueryMessage {
-                soap: SoapVersion::V11,
-                interaction: self.interactions.id(UseCase::Query(kind)),
-                id: (&root, &ext),
-                creation_time: &Self::now_ts(),
-                sender: &self.org,
-                receiver: &self.receiver,
-                processing_code: "D",
-            },
-            q,
-        )
+        let now = Self::now_ts();
+        build_query(&self.wrapper(UseCase::Query(kind), (&root, &ext), &now), q)
     }
 
     /// Sends any message body to `POST /archive` and reads the answer.

@@ -57,6 +57,46 @@ pub struct Ack<'a> {
 /// The code system that kanta-sim's rule ids live in.
 pub const RULE_CODE_SYSTEM: &str = "urn:kanta-sim:rules";
 
+/// Writes the `acknowledgement` element: the code, the request it answers, and one
+/// `acknowledgementDetail` per finding (rule id, text, location). Acknowledgements and query
+/// responses share it.
+pub(crate) fn write_acknowledgement(
+    w: &mut W,
+    code: AckCode,
+    target: Option<(&str, Option<&str>)>,
+    findings: &[Finding],
+) {
+    w.start("acknowledgement", &[("typeCode", code.as_str())]);
+    if let Some((root, ext)) = target {
+        w.start("targetMessage", &[]);
+        match ext {
+            Some(e) => w.empty("id", &[("root", root), ("extension", e)]),
+            None => w.empty("id", &[("root", root)]),
+        }
+        w.end("targetMessage");
+    }
+    for f in findings {
+        let type_code = match f.severity {
+            Severity::Error => "E",
+            Severity::Warning => "W",
+        };
+        w.start("acknowledgementDetail", &[("typeCode", type_code)]);
+        let display = rule_by_id(&f.code).map_or("", |r| r.en);
+        w.empty(
+            "code",
+            &[
+                ("code", &f.code),
+                ("codeSystem", RULE_CODE_SYSTEM),
+                ("displayName", display),
+            ],
+        );
+        w.text("text", &[], &f.message);
+        w.text("location", &[], &f.location);
+        w.end("acknowledgementDetail");
+    }
+    w.end("acknowledgement");
+}
+
 impl Ack<'_> {
     /// The SOAP envelope with the acknowledgement.
     pub fn to_xml(&self) -> String {
@@ -72,35 +112,7 @@ impl Ack<'_> {
             sender: Some(self.archive_device),
         };
         super::open_transmission(&mut w, &transmission);
-        w.start("acknowledgement", &[("typeCode", self.code.as_str())]);
-        if let Some((root, ext)) = self.target {
-            w.start("targetMessage", &[]);
-            match ext {
-                Some(e) => w.empty("id", &[("root", root), ("extension", e)]),
-                None => w.empty("id", &[("root", root)]),
-            }
-            w.end("targetMessage");
-        }
-        for f in self.findings {
-            let type_code = match f.severity {
-                Severity::Error => "E",
-                Severity::Warning => "W",
-            };
-            w.start("acknowledgementDetail", &[("typeCode", type_code)]);
-            let display = rule_by_id(&f.code).map_or("", |r| r.en);
-            w.empty(
-                "code",
-                &[
-                    ("code", &f.code),
-                    ("codeSystem", RULE_CODE_SYSTEM),
-                    ("displayName", display),
-                ],
-            );
-            w.text("text", &[], &f.message);
-            w.text("location", &[], &f.location);
-            w.end("acknowledgementDetail");
-        }
-        w.end("acknowledgement");
+        write_acknowledgement(&mut w, self.code, self.target, self.findings);
         super::close_transmission(&mut w, self.interaction);
         w.finish()
     }

@@ -6,7 +6,6 @@
 use roxmltree::Node;
 use serde::Serialize;
 
-use super::soap::SoapVersion;
 use crate::document::parse::{Located, child, path, text};
 use crate::rules::Finding;
 use crate::xml::{XmlWriter as W, path_of};
@@ -79,20 +78,8 @@ pub fn parse_invalidation(
 /// What goes into an invalidation message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidationMessage<'a> {
-    /// SOAP version.
-    pub soap: SoapVersion,
-    /// Interaction id.
-    pub interaction: &'a str,
-    /// Message id (root, extension).
-    pub id: (&'a str, &'a str),
-    /// HL7 TS.
-    pub creation_time: &'a str,
-    /// Sender device.
-    pub sender: &'a str,
-    /// Receiver device.
-    pub receiver: &'a str,
-    /// `processingCode`.
-    pub processing_code: &'a str,
+    /// The wrapper.
+    pub wrapper: super::RequestWrapper<'a>,
     /// The version to invalidate.
     pub document_oid: &'a str,
     /// Its setId.
@@ -108,19 +95,7 @@ pub struct InvalidationMessage<'a> {
 /// Writes an invalidation message.
 pub fn build_invalidation(m: &InvalidationMessage<'_>) -> String {
     let mut w = W::new();
-    super::open_transmission(
-        &mut w,
-        &super::Transmission {
-            soap: m.soap,
-            interaction: m.interaction,
-            id: m.id,
-            creation_time: m.creation_time,
-            processing_code: m.processing_code,
-            accept_ack: "ER",
-            receiver: Some(m.receiver),
-            sender: Some(m.sender),
-        },
-    );
+    m.wrapper.open(&mut w, "ER");
     w.start(
         "controlActProcess",
         &[("classCode", "CACT"), ("moodCode", "EVN")],
@@ -145,7 +120,7 @@ pub fn build_invalidation(m: &InvalidationMessage<'_>) -> String {
     w.end("clinicalDocument");
     w.end("subject");
     w.end("controlActProcess");
-    super::close_transmission(&mut w, m.interaction);
+    super::close_transmission(&mut w, m.wrapper.interaction);
     w.finish()
 }
 
@@ -153,17 +128,20 @@ pub fn build_invalidation(m: &InvalidationMessage<'_>) -> String {
 mod tests {
     use super::*;
     use crate::message::hl7::interaction_element;
+    use crate::message::soap::SoapVersion;
     use crate::xml::{Limits, parse};
 
     fn message(reason: &str) -> String {
         build_invalidation(&InvalidationMessage {
-            soap: SoapVersion::V11,
-            interaction: INVALIDATE_INTERACTION,
-            id: ("1.2.246.10.99900016.10.0.99", "7"),
-            creation_time: "20261123100000+0200",
-            sender: "1.2.246.10.99900016.10.0",
-            receiver: "1.2.246.556.18007.2",
-            processing_code: "D",
+            wrapper: crate::message::RequestWrapper {
+                soap: SoapVersion::V11,
+                interaction: INVALIDATE_INTERACTION,
+                id: ("1.2.246.10.99900016.10.0.99", "7"),
+                creation_time: "20261123100000+0200",
+                sender: "1.2.246.10.99900016.10.0",
+                receiver: "1.2.246.556.18007.2",
+                processing_code: "D",
+            },
             document_oid: "1.2.3.4",
             set_id: "1.2.3.4",
             version: 1,

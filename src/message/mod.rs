@@ -28,6 +28,45 @@ pub(crate) struct Transmission<'a> {
     pub(crate) sender: Option<&'a str>,
 }
 
+/// The wrapper of a request a client system sends (what [`Transmission`] writes, from the
+/// sender's side): shared by the invalidation and query messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestWrapper<'a> {
+    /// SOAP version.
+    pub soap: SoapVersion,
+    /// Interaction id.
+    pub interaction: &'a str,
+    /// Message id (root, extension).
+    pub id: (&'a str, &'a str),
+    /// HL7 TS.
+    pub creation_time: &'a str,
+    /// Sender device (the organisation OID).
+    pub sender: &'a str,
+    /// Receiver device (the archive).
+    pub receiver: &'a str,
+    /// `processingCode`.
+    pub processing_code: &'a str,
+}
+
+impl RequestWrapper<'_> {
+    /// Opens the envelope and the interaction, asking for `accept_ack`.
+    pub(crate) fn open(&self, w: &mut XmlWriter, accept_ack: &str) {
+        open_transmission(
+            w,
+            &Transmission {
+                soap: self.soap,
+                interaction: self.interaction,
+                id: self.id,
+                creation_time: self.creation_time,
+                processing_code: self.processing_code,
+                accept_ack,
+                receiver: Some(self.receiver),
+                sender: Some(self.sender),
+            },
+        );
+    }
+}
+
 /// Opens the SOAP envelope and the interaction element and writes the wrapper's header
 /// fields; the caller writes the payload and then calls [`close_transmission`].
 pub(crate) fn open_transmission(w: &mut XmlWriter, t: &Transmission<'_>) {

@@ -12,14 +12,14 @@
 use roxmltree::Node;
 use serde::{Deserialize, Serialize};
 
-use super::ack::{AckCode, RULE_CODE_SYSTEM};
+use super::ack::AckCode;
 use super::soap::SoapVersion;
 use super::usecase::QueryKind;
 use crate::archive::{DocumentMeta, Group, Page, Summary};
 use crate::document::model::hl7_ts_utc;
 use crate::document::parse::{child, path, text};
 use crate::identity::HETU_OID;
-use crate::rules::{Finding, Severity, rule_by_id};
+use crate::rules::Finding;
 use crate::xml::{XmlWriter as W, path_of};
 use crate::xmldsig::{HL7_NS, HL7FI_NS};
 
@@ -332,40 +332,12 @@ pub fn parse_query(
 }
 
 /// What goes into a query request's wrapper.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryMessage<'a> {
-    /// SOAP version.
-    pub soap: SoapVersion,
-    /// The query's interaction id.
-    pub interaction: &'a str,
-    /// Message id (root, extension).
-    pub id: (&'a str, &'a str),
-    /// HL7 TS.
-    pub creation_time: &'a str,
-    /// Sender device (organisation OID).
-    pub sender: &'a str,
-    /// Receiver device (the archive).
-    pub receiver: &'a str,
-    /// `processingCode`.
-    pub processing_code: &'a str,
-}
+pub type QueryMessage<'a> = super::RequestWrapper<'a>;
 
 /// Writes a query request.
 pub fn build_query(m: &QueryMessage<'_>, q: &QueryRequest) -> String {
     let mut w = W::new();
-    super::open_transmission(
-        &mut w,
-        &super::Transmission {
-            soap: m.soap,
-            interaction: m.interaction,
-            id: m.id,
-            creation_time: m.creation_time,
-            processing_code: m.processing_code,
-            accept_ack: "AL",
-            receiver: Some(m.receiver),
-            sender: Some(m.sender),
-        },
-    );
+    m.open(&mut w, "AL");
     w.start(
         "controlActProcess",
         &[("classCode", "CACT"), ("moodCode", "EVN")],
@@ -495,26 +467,6 @@ pub struct QueryResponse<'a> {
     pub kind: QueryKind,
     /// The results (`None` with AE).
     pub result: Option<&'a QueryResult>,
-}
-
-fn write_finding(w: &mut W, f: &Finding) {
-    let type_code = match f.severity {
-        Severity::Error => "E",
-        Severity::Warning => "W",
-    };
-    w.start("acknowledgementDetail", &[("typeCode", type_code)]);
-    let display = rule_by_id(&f.code).map_or("", |r| r.en);
-    w.empty(
-        "code",
-        &[
-            ("code", &f.code),
-            ("codeSystem", RULE_CODE_SYSTEM),
-            ("displayName", display),
-        ],
-    );
-    w.text("text", &[], &f.message);
-    w.text("location", &[], &f.location);
-    w.end("acknowledgementDetail");
 }
 
 fn write_document(w: &mut W, d: &DocumentMeta, boundary: &str) {
@@ -673,19 +625,7 @@ impl QueryResponse<'_> {
                 sender: Some(self.archive_device),
             },
         );
-        w.start("acknowledgement", &[("typeCode", self.ack.as_str())]);
-        if let Some((root, ext)) = self.target {
-            w.start("targetMessage", &[]);
-            match ext {
-                Some(e) => w.empty("id", &[("root", root), ("extension", e)]),
-                None => w.empty("id", &[("root", root)]),
-            }
-            w.end("targetMessage");
-        }
-        for f in self.findings {
-            write_finding(&mut w, f);
-        }
-        w.end("acknowledgement");
+        super::ack::write_acknowledgement(&mut w, self.ack, self.target, self.findings);
         w.start(
             "controlActProcess",
             &[("classCode", "CACT"), ("moodCode", "EVN")],

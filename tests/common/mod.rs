@@ -230,3 +230,56 @@ pub fn spawn_serve(kit: &Path, data: &Path, ready: &Path) -> (std::process::Chil
         serde_json::from_str(&std::fs::read_to_string(ready).unwrap()).unwrap();
     (child, v["listen"].as_str().unwrap().parse().unwrap())
 }
+
+/// Headless Chromium, when installed (`.ci/run` installs it; in CI its absence is a failure).
+pub fn chromium() -> Option<&'static str> {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install chromium (.ci/run)"
+        );
+        eprintln!("chromium not installed: skipping the browser check");
+    }
+    found
+}
+
+/// Loads `url` in headless Chromium with a fresh profile: the DOM it parsed, and a
+/// screenshot written to `shot` (which must come out as a real image).
+pub fn chromium_load(chromium: &str, url: &str, shot: &Path) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    // Without the background-networking flags Chromium keeps trying the closed network.
+    let base = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ];
+    let run = |extra: &[&str]| {
+        std::process::Command::new(chromium)
+            .args(base)
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let dom = String::from_utf8_lossy(&run(&["--dump-dom", url]).stdout).into_owned();
+    let _ = std::fs::remove_file(shot);
+    run(&[
+        "--window-size=1280,1400",
+        &format!("--screenshot={}", shot.display()),
+        url,
+    ]);
+    assert!(
+        std::fs::metadata(shot).is_ok_and(|m| m.len() > 10_000),
+        "no screenshot at {}",
+        shot.display()
+    );
+    dom
+}
