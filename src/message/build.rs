@@ -170,13 +170,7 @@ pub fn build_archive_message(spec: &MessageSpec, meta: &Metadata, cda: &str) -> 
     }
     w.end("patient");
     w.end("recordTarget");
-    w.start("custodian", &[("typeCode", "CST")]);
-    w.start("assignedEntity", &[]);
-    w.start("representedOrganization", &[]);
-    w.empty("id", &[("root", &meta.custodian)]);
-    w.end("representedOrganization");
-    w.end("assignedEntity");
-    w.end("custodian");
+    super::write_frame_custodian(&mut w, &meta.custodian);
     w.end("clinicalDocument");
     w.end("subject");
     w.end("controlActProcess");

@@ -110,13 +110,7 @@ pub fn build_invalidation(m: &InvalidationMessage<'_>) -> String {
     w.empty("statusCode", &[("code", "nullified")]);
     w.empty("versionNumber", &[("value", &m.version.to_string())]);
     w.empty("setId", &[("root", m.set_id)]);
-    w.start("custodian", &[("typeCode", "CST")]);
-    w.start("assignedEntity", &[]);
-    w.start("representedOrganization", &[]);
-    w.empty("id", &[("root", m.custodian)]);
-    w.end("representedOrganization");
-    w.end("assignedEntity");
-    w.end("custodian");
+    super::write_frame_custodian(&mut w, m.custodian);
     w.end("clinicalDocument");
     w.end("subject");
     w.end("controlActProcess");

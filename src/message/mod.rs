@@ -67,6 +67,19 @@ impl RequestWrapper<'_> {
     }
 }
 
+/// The frame's custodian, in the RMIM shape (`custodian/assignedEntity/
+/// representedOrganization/id`, interface.md §3): archiving, invalidation and query
+/// responses write it alike.
+pub(crate) fn write_frame_custodian(w: &mut XmlWriter, oid: &str) {
+    w.start("custodian", &[("typeCode", "CST")]);
+    w.start("assignedEntity", &[]);
+    w.start("representedOrganization", &[]);
+    w.empty("id", &[("root", oid)]);
+    w.end("representedOrganization");
+    w.end("assignedEntity");
+    w.end("custodian");
+}
+
 /// Opens the SOAP envelope and the interaction element and writes the wrapper's header
 /// fields; the caller writes the payload and then calls [`close_transmission`].
 pub(crate) fn open_transmission(w: &mut XmlWriter, t: &Transmission<'_>) {

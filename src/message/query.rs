@@ -501,13 +501,7 @@ fn write_document(w: &mut W, d: &DocumentMeta, boundary: &str) {
     w.empty("id", &[("extension", &d.client_id)]);
     w.end("patient");
     w.end("recordTarget");
-    w.start("custodian", &[("typeCode", "CST")]);
-    w.start("assignedEntity", &[]);
-    w.start("representedOrganization", &[]);
-    w.empty("id", &[("root", &d.custodian)]);
-    w.end("representedOrganization");
-    w.end("assignedEntity");
-    w.end("custodian");
+    super::write_frame_custodian(w, &d.custodian);
     w.start("hl7fi:localSocialHeader", &[("xmlns:hl7fi", HL7FI_NS)]);
     if let Some(g) = &d.document_group {
         w.empty(
