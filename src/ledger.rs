@@ -116,19 +116,20 @@ CREATE TABLE IF NOT EXISTS identity_ledger (
 
 /// Every century sign in use (1800s `+`; 1900s `-YXWVU`; 2000s `A`–`F`).
 const SIGNS: &[(char, i32)] = &[
-    ('+', 1800),
+    // The common signs first, so that a handful of codes looks like everyday ones.
     ('-', 1900),
-    ('Y', 1900),
-    ('X', 1900),
-    ('W', 1900),
-    ('V', 1900),
-    ('U', 1900),
     ('A', 2000),
+    ('Y', 1900),
     ('B', 2000),
+    ('X', 1900),
     ('C', 2000),
+    ('W', 1900),
     ('D', 2000),
+    ('V', 1900),
     ('E', 2000),
+    ('U', 1900),
     ('F', 2000),
+    ('+', 1800),
 ];
 
 /// The `n`-th candidate code of `pool`: dates spread over a century each, every century
@@ -140,9 +141,9 @@ fn candidate(pool: Pool, n: u32, today: Date) -> Option<String> {
     let range = pool.individuals();
     let span = u32::from(range.end() - range.start() + 1);
     let individual = range.start() + u16::try_from(k % span).ok()?;
-    // Birth dates: a different day for every cycle through the individual numbers; 2000s
-    // births stay in the past.
-    let day_index = i64::from(k / span) * 97 + i64::from(n % 13) * 11;
+    // Birth dates spread over the century by a multiplicative step (any collision is
+    // skipped by the caller); 2000s births stay in the past.
+    let day_index = (i64::from(n) * 7919 + 4_000) + i64::from(k / span) * 97;
     let last_year = if century == 2000 {
         (today.year() - 2001).clamp(0, 99)
     } else {
