@@ -890,4 +890,59 @@ mod tests {
         // And offline validation of the same message says the same (without the certificate).
         assert_eq!(codes(&xml), vec!["P-002"]);
     }
+
+    #[test]
+    fn damaged_invalidations_and_queries_get_findings_never_a_panic() {
+        use crate::message::RequestWrapper;
+        use crate::message::lifecycle::{InvalidationMessage, build_invalidation};
+        use crate::message::query::{QueryRequest, build_query};
+        let interactions = crate::config::Config::builtin()
+            .unwrap()
+            .archive
+            .interactions;
+        let wrapper = |interaction| RequestWrapper {
+            soap: SoapVersion::V11,
+            interaction,
+            id: ("1.2.246.10.99900016.10.0.99", "1"),
+            creation_time: "20261123100000+0200",
+            sender: TESTILA,
+            receiver: "1.2.246.556.18007.2",
+            processing_code: "D",
+        };
+        let inv = build_invalidation(&InvalidationMessage {
+            wrapper: wrapper(&interactions.invalidate),
+            document_oid: "1.2.3",
+            set_id: "1.2.3",
+            version: 1,
+            custodian: TESTILA,
+            reason: "syy",
+        });
+        let q = build_query(
+            &wrapper(&interactions.query_metadata),
+            &QueryRequest {
+                page_size: Some(5),
+                from: Some("20260101".into()),
+                ..QueryRequest::for_client("010190-902S")
+            },
+        );
+        for good in [&inv, &q] {
+            let o = process(good, TESTILA);
+            assert_eq!((o.ack, codes_of(&o)), (AckCode::AA, vec![]), "{good}");
+            // Every truncation and a byte swapped at every position: an outcome, with a
+            // finding whenever it is not accepted.
+            for cut in (0..good.len()).step_by(7) {
+                for text in [good[..cut].to_owned(), {
+                    let mut b = good.as_bytes().to_vec();
+                    b[cut] = if b[cut] == b'"' { b'x' } else { b'"' };
+                    String::from_utf8_lossy(&b).into_owned()
+                }] {
+                    let o = process(&text, TESTILA);
+                    assert!(
+                        o.ack == AckCode::AA || !o.findings.is_empty(),
+                        "no finding for {text}"
+                    );
+                }
+            }
+        }
+    }
 }
