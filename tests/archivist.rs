@@ -169,7 +169,8 @@ async fn every_page_answers_with_its_facts_and_invalidation_follows_the_rules() 
         "Version history",
         "Valid",
         "Testilän hyvinvointialue",
-        "asiakkuusasiakirja",
+        "1 Asiakkuusasiakirja",
+        "1 Sosiaalihuollon asiakasrekisteri",
         "replaced",
     ] {
         assert!(doc.body.contains(fact), "{fact}");

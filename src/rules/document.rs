@@ -34,6 +34,15 @@ fn code_lists() -> &'static [CodeList] {
     })
 }
 
+/// The display name of `code` in the code list `system`, from the shipped snapshot.
+pub fn display_name(system: &str, code: &str) -> Option<&'static str> {
+    code_lists()
+        .iter()
+        .find(|l| l.oid == system)
+        .and_then(|l| l.codes.get(code))
+        .map(String::as_str)
+}
+
 /// H-010 (warning): a code absent from the shipped (partial) snapshot of its list.
 fn code_list_rule(out: &mut Vec<Finding>, field: &str, v: &Located<CodedValue>) {
     let (Some(code), Some(system)) = (&v.value.code, &v.value.code_system) else {

@@ -412,8 +412,26 @@ fn display_and_json(cda: &[u8]) -> (String, String, Option<crate::document::Pars
 fn meta_rows(
     m: &DocumentMeta,
     parsed: Option<&crate::document::ParsedCda>,
+    register: &crate::identity::SoteRegister,
 ) -> Vec<(String, String)> {
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    let org_named = |oid: &str| {
+        register
+            .resolve(oid)
+            .map_or_else(|| oid.to_owned(), |o| format!("{oid} {}", o.name))
+    };
+    // Codes with their names from the code-list snapshot, so the page reads as text.
+    let named = |v: &Option<String>, system: &str| {
+        v.as_ref()
+            .map_or_else(
+                String::new,
+                |c| match crate::rules::document::display_name(system, c) {
+                    Some(n) => format!("{c} {n}"),
+                    None => c.clone(),
+                },
+            )
+    };
+    use crate::document::model::code_systems as cs;
     let mut rows = vec![
         ("document OID".to_owned(), m.document_oid.clone()),
         ("setId".into(), m.set_id.clone()),
@@ -428,13 +446,19 @@ fn meta_rows(
         ),
         ("client".into(), m.client_id.clone()),
         ("effectiveTime".into(), o(&m.effective_time)),
-        ("documentGroup".into(), o(&m.document_group)),
-        ("specificDocumentType".into(), o(&m.document_type)),
-        ("custodian".into(), m.custodian.clone()),
-        ("producer".into(), m.producer.clone()),
-        ("register owner".into(), m.register_owner.clone()),
+        (
+            "documentGroup".into(),
+            named(&m.document_group, cs::DOCUMENT_GROUP),
+        ),
+        (
+            "specificDocumentType".into(),
+            named(&m.document_type, cs::DOCUMENT_TYPE),
+        ),
+        ("custodian".into(), org_named(&m.custodian)),
+        ("producer".into(), org_named(&m.producer)),
+        ("register owner".into(), org_named(&m.register_owner)),
         ("organiser".into(), o(&m.organiser)),
-        ("registryType".into(), o(&m.register)),
+        ("registryType".into(), named(&m.register, cs::REGISTER)),
         ("case".into(), o(&m.case_id)),
         ("client relationship".into(), o(&m.client_relationship)),
         (
@@ -514,7 +538,7 @@ fn document(
     doc.cda = None;
     Ok(ctx.render(200, "document.html", &format!("{} {}", t(ctx.req.lang, "document"), m.document_oid), context! {
         doc,
-        meta => meta_rows(&m, parsed.as_ref()),
+        meta => meta_rows(&m, parsed.as_ref(), &ctx.state.register),
         display,
         json,
         signatures,
@@ -533,8 +557,8 @@ fn compare(ctx: &Ctx<'_>) -> Result<Page, StoreError> {
     };
     let (da, _, pa) = display_and_json(a.cda.as_deref().unwrap_or_default());
     let (db, _, pb) = display_and_json(b.cda.as_deref().unwrap_or_default());
-    let ra = meta_rows(&a, pa.as_ref());
-    let rb = meta_rows(&b, pb.as_ref());
+    let ra = meta_rows(&a, pa.as_ref(), &ctx.state.register);
+    let rb = meta_rows(&b, pb.as_ref(), &ctx.state.register);
     let mut keys: Vec<String> = ra.iter().map(|(k, _)| k.clone()).collect();
     for (k, _) in &rb {
         if !keys.contains(k) {
