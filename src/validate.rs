@@ -34,6 +34,8 @@ pub struct ValidateOptions<'a> {
     pub test_identities_only: bool,
     /// Time of receipt.
     pub now: OffsetDateTime,
+    /// The SOTE register, for service units signing with their organisation's certificate.
+    pub register: Option<&'a SoteRegister>,
 }
 
 /// The outcome.
@@ -124,7 +126,7 @@ fn check_cda(
             ..VerifyOptions::new(opts.trust)
         },
     );
-    findings.extend(signature_rules(&report, &parsed));
+    findings.extend(signature_rules(&report, &parsed, opts.register));
     Some(parsed)
 }
 
@@ -247,6 +249,7 @@ impl ArchiveProfile {
                 trust,
                 test_identities_only: self.test_identities_only,
                 now,
+                register: Some(&self.register),
             },
             wrapper: WrapperContext {
                 receiver_device: &self.receiver_device,
@@ -713,6 +716,25 @@ mod tests {
             SignatureType::Professional,
         );
         assert_eq!(codes(&sp17), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_service_unit_signs_with_its_organisations_system_certificate() {
+        let mut meta = sp1();
+        meta.custodian = "1.2.246.10.99900016.10.1".into();
+        let o = process(
+            &message(&meta, SYSTEM_TESTILA, SignatureType::System, |_| {}),
+            TESTILA,
+        );
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AA, vec![]));
+        // Another organisation's unit: Testilä's certificate does not sign for it.
+        let mut m = meta.clone();
+        m.custodian = "1.2.246.10.99900024.10.1".into();
+        let o = process(
+            &message(&m, SYSTEM_TESTILA, SignatureType::System, |_| {}),
+            TESTILA,
+        );
+        assert!(codes_of(&o).contains(&"G-016"), "{:?}", codes_of(&o));
     }
 
     #[test]

@@ -370,6 +370,26 @@ async fn with_mutual_tls_only_registered_professionals_get_in() {
             .is_err()
     );
     server.stop().await;
+
+    // archivist.roles decides who is an archivist, and for whom.
+    let server = start_with(kit("archivist"), |c| {
+        c.archivist.listen = Some("127.0.0.1:0".parse().unwrap());
+        c.archivist.mtls = true;
+        c.archivist
+            .roles
+            .insert("99900000029".into(), TESTILA.into());
+    })
+    .await;
+    let a = view(&server);
+    assert_eq!(
+        client_cert_request(a, "professional:99900000011").await,
+        Some(403)
+    );
+    assert_eq!(
+        client_cert_request(a, "professional:99900000029").await,
+        Some(200)
+    );
+    server.stop().await;
 }
 
 async fn client_cert_request(a: SocketAddr, role: &str) -> Option<u16> {

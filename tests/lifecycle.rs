@@ -207,8 +207,15 @@ async fn every_way_a_new_version_goes_wrong_has_its_rule() {
         "AE",
         &["L-004"],
     );
-    // L-007 (another custodian) cannot be reached through the endpoint without first
-    // breaking A-005 or G-016; the rule's unit tests cover it.
+    // L-007: another custodian, a service unit of the same organisation (which signs with
+    // its organisation's system certificate).
+    let mut m = next("1.2.246.10.99900016.10.0.604");
+    m.custodian = "1.2.246.10.99900016.10.1".into();
+    let system = Signing::Role(
+        format!("system-signature:{TESTILA}"),
+        kanta_sim::xmldsig::SignatureType::System,
+    );
+    assert_ack(&t.archive(&m, &system).await.unwrap(), "AE", &["L-007"]);
     // L-008: another register.
     let mut m = next("1.2.246.10.99900016.10.0.605");
     m.register = Code::new("2", &m.register.code_system.clone(), "Muu rekisteri");

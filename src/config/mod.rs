@@ -198,6 +198,10 @@ pub struct ArchivistConfig {
     pub count_saturdays: bool,
     /// The deployment test's case id.
     pub deployment_case: String,
+    /// Archivists: professional registration number → the controller (organisation OID)
+    /// they act for. Empty: the kit's professionals, each for their own organisation.
+    #[serde(default)]
+    pub roles: std::collections::BTreeMap<String, String>,
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {

@@ -38,7 +38,14 @@ fn location(p: &DsigProblem, report: &VerifyReport) -> String {
 /// signature (`3`) needs a certificate whose `serialNumber` is the custodian's or the
 /// organiser's OID (G-016); a professional signature (`1`) one whose `serialNumber` is the
 /// author's registration number (G-017).
-pub fn signature_rules(report: &VerifyReport, cda: &ParsedCda) -> Vec<Finding> {
+///
+/// With a register, a custodian that is a service unit (palveluyksikkö) accepts its
+/// organisation's system-signature certificate: DVV issues those to the toimintayksikkö.
+pub fn signature_rules(
+    report: &VerifyReport,
+    cda: &ParsedCda,
+    register: Option<&crate::identity::SoteRegister>,
+) -> Vec<Finding> {
     let mut out: Vec<Finding> = report
         .problems
         .iter()
@@ -63,7 +70,20 @@ pub fn signature_rules(report: &VerifyReport, cda: &ParsedCda) -> Vec<Finding> {
         let serial: Vec<&str> = cert.subject_values("serialNumber").collect();
         match s.signature_type.as_deref() {
             Some("3") => {
-                let allowed: Vec<&String> = custodian.iter().chain(organiser.iter()).collect();
+                let owners: Vec<String> = custodian
+                    .iter()
+                    .chain(organiser.iter())
+                    .filter_map(|o| {
+                        register
+                            .and_then(|r| r.resolve(o))
+                            .map(|org| org.oid.clone())
+                    })
+                    .collect();
+                let allowed: Vec<&String> = custodian
+                    .iter()
+                    .chain(organiser.iter())
+                    .chain(owners.iter())
+                    .collect();
                 if !serial
                     .iter()
                     .any(|v| allowed.iter().any(|a| a.as_str() == *v))

@@ -203,6 +203,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
             count_saturdays: state.config.archivist.count_saturdays,
             reason_required: state.config.archive.invalidation_reason_required,
             data_dir: state.config.data.dir.display().to_string(),
+            roles: state.config.archivist.roles.clone(),
         });
         let tls = if state.config.archivist.mtls {
             Some(

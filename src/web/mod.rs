@@ -73,6 +73,8 @@ pub struct WebState {
     pub reason_required: bool,
     /// Where the data live (shown on the home page).
     pub data_dir: String,
+    /// Archivists by registration number (empty: the kit's professionals).
+    pub roles: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for WebState {
@@ -100,19 +102,22 @@ pub(crate) enum Viewer {
 }
 
 /// The controller an authenticated professional is archivist for [I]: in Kanta the
-/// organisation names its archivists in Kanta Ekstranet; here the kit's professionals act
-/// for their own organisations.
-pub fn archivist_org(registration: &str) -> Option<&'static str> {
+/// organisation names its archivists in Kanta Ekstranet; here `archivist.roles`, or by
+/// default the kit's professionals for their own organisations.
+pub fn archivist_org(roles: &BTreeMap<String, String>, registration: &str) -> Option<String> {
+    if !roles.is_empty() {
+        return roles.get(registration).cloned();
+    }
     crate::pki::PROFESSIONALS
         .iter()
         .find(|p| p.registration_number == registration)
-        .map(|p| p.organisation)
+        .map(|p| p.organisation.to_owned())
 }
 
-fn viewer_from_cert(der: &CertificateDer<'_>) -> Option<Viewer> {
+fn viewer_from_cert(roles: &BTreeMap<String, String>, der: &CertificateDer<'_>) -> Option<Viewer> {
     let info = crate::pki::CertInfo::from_der(der).ok()?;
     let registration = info.subject_values("serialNumber").next()?.to_owned();
-    let org = archivist_org(&registration)?.to_owned();
+    let org = archivist_org(roles, &registration)?;
     let name = info
         .subject_values("commonName")
         .next()
@@ -158,7 +163,7 @@ pub async fn start(
                             Some(cfg) => {
                                 let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
                                 let Ok(Ok(stream)) = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await else { return };
-                                let viewer = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(viewer_from_cert);
+                                let viewer = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(|der| viewer_from_cert(&state.roles, der));
                                 match viewer {
                                     Some(v) => serve_conn(TokioIo::new(stream), state, v).await,
                                     None => serve_forbidden(TokioIo::new(stream)).await,
