@@ -48,23 +48,14 @@ fn documents(n: u64) -> impl Iterator<Item = ArchivedDocument> {
         let org = ORGS[usize::try_from(client % 3).unwrap_or(0)];
         let oid = format!("{org}.77.{i}");
         ArchivedDocument {
-            document_oid: oid.clone(),
-            set_id: oid,
-            version: 1,
             client_id: hetu(client),
-            custodian: org.into(),
-            organiser: None,
-            register: Some("1".into()),
             document_group: Some(if i % 5 == 0 { "1" } else { "5" }.into()),
             document_type: (i % 5 != 0).then(|| "15007".into()),
             case_id: Some(format!("{org}.88.{}", client * 2 + i % 2)),
             client_relationship: Some(format!("{org}.89.{client}")),
             effective_time: Some(format!("2026{:02}{:02}100000+0200", i % 12 + 1, i % 28 + 1)),
-            producer: org.into(),
-            register_owner: org.into(),
-            replaces: None,
-            reason_of_correction: None,
             cda: vec![b'x'; 256],
+            ..ArchivedDocument::minimal(&oid, org)
         }
     })
 }

@@ -276,23 +276,10 @@ mod tests {
 
     fn doc(oid: &str, group: &str) -> ArchivedDocument {
         ArchivedDocument {
-            document_oid: oid.into(),
-            set_id: oid.into(),
-            version: 1,
             client_id: "010190-950A".into(),
-            custodian: ORG.into(),
-            organiser: None,
-            register: Some("1".into()),
             document_group: Some(group.into()),
-            document_type: None,
-            case_id: None,
-            client_relationship: None,
-            effective_time: Some("20261123100000+0200".into()),
-            producer: ORG.into(),
-            register_owner: ORG.into(),
-            replaces: None,
-            reason_of_correction: None,
             cda: b"<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>Asiakkuusasiakirja</title></ClinicalDocument>".to_vec(),
+            ..ArchivedDocument::minimal(oid, ORG)
         }
     }
 

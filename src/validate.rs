@@ -171,6 +171,33 @@ pub struct ArchivedDocument {
     pub cda: Vec<u8>,
 }
 
+impl ArchivedDocument {
+    /// A first version of a client-relationship document (group 1, register 1) about
+    /// 010190-902S, archived by `org` into its own register, with a placeholder CDA: for
+    /// seeding stores in tests and benchmarks, where no message is involved.
+    pub fn minimal(document_oid: &str, org: &str) -> Self {
+        Self {
+            document_oid: document_oid.into(),
+            set_id: document_oid.into(),
+            version: 1,
+            client_id: "010190-902S".into(),
+            custodian: org.into(),
+            organiser: None,
+            register: Some("1".into()),
+            document_group: Some("1".into()),
+            document_type: None,
+            case_id: None,
+            client_relationship: None,
+            effective_time: Some("20261123100000+0200".into()),
+            producer: org.into(),
+            register_owner: org.into(),
+            replaces: None,
+            reason_of_correction: None,
+            cda: b"<ClinicalDocument/>".to_vec(),
+        }
+    }
+}
+
 /// What `relatedDocument` names, as read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RelatedRef {

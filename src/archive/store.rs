@@ -40,7 +40,7 @@ pub enum StoreError {
         version: u32,
     },
     /// A lifecycle rule refused the operation (L-…); nothing was written.
-    #[error("refused: {}", .0.iter().map(|f| format!("{} {}", f.code, f.message)).collect::<Vec<_>>().join("; "))]
+    #[error("refused: {}", Finding::one_line(.0))]
     Refused(Vec<Finding>),
     /// SQLite failed.
     #[error("archive store {path}: {source}")]
@@ -738,28 +738,15 @@ mod tests {
 
     fn doc(oid: &str, set: &str, version: u32, replaces: Option<&str>) -> ArchivedDocument {
         ArchivedDocument {
-            document_oid: oid.into(),
             set_id: set.into(),
             version,
-            client_id: "010190-902S".into(),
-            custodian: ORG.into(),
-            organiser: None,
-            register: Some("1".into()),
-            document_group: Some("1".into()),
-            document_type: None,
-            case_id: None,
-            client_relationship: None,
-            effective_time: Some("20261123100000+0200".into()),
-            producer: ORG.into(),
-            register_owner: ORG.into(),
             replaces: replaces.map(|r| RelatedRef {
                 type_code: Some("RPLC".into()),
                 document_oid: Some(r.into()),
                 set_id: Some(set.into()),
                 version: Some(version - 1),
             }),
-            reason_of_correction: None,
-            cda: b"<ClinicalDocument/>".to_vec(),
+            ..ArchivedDocument::minimal(oid, ORG)
         }
     }
 

@@ -58,9 +58,8 @@ pub struct Ack<'a> {
 pub const RULE_CODE_SYSTEM: &str = "urn:kanta-sim:rules";
 
 /// Writes the `acknowledgement` element: the code, the request it answers, and one
-/// `acknowledgementDetail` per finding (rule id, text, location). Acknowledgements and query
-/// responses share it.
-pub(crate) fn write_acknowledgement(
+/// `acknowledgementDetail` per finding (rule id, text, location).
+fn write_acknowledgement(
     w: &mut W,
     code: AckCode,
     target: Option<(&str, Option<&str>)>,
@@ -98,9 +97,10 @@ pub(crate) fn write_acknowledgement(
 }
 
 impl Ack<'_> {
-    /// The SOAP envelope with the acknowledgement.
-    pub fn to_xml(&self) -> String {
-        let mut w = W::new();
+    /// Opens the envelope and the response's interaction and writes the acknowledgement;
+    /// the caller may add a payload (a query response's `controlActProcess`) and then
+    /// calls [`super::close_transmission`].
+    pub(crate) fn open(&self, w: &mut W) {
         let transmission = super::Transmission {
             soap: self.soap,
             interaction: self.interaction,
@@ -111,8 +111,14 @@ impl Ack<'_> {
             receiver: self.requester_device,
             sender: Some(self.archive_device),
         };
-        super::open_transmission(&mut w, &transmission);
-        write_acknowledgement(&mut w, self.code, self.target, self.findings);
+        super::open_transmission(w, &transmission);
+        write_acknowledgement(w, self.code, self.target, self.findings);
+    }
+
+    /// The SOAP envelope with the acknowledgement.
+    pub fn to_xml(&self) -> String {
+        let mut w = W::new();
+        self.open(&mut w);
         super::close_transmission(&mut w, self.interaction);
         w.finish()
     }

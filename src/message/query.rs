@@ -13,7 +13,6 @@ use roxmltree::Node;
 use serde::{Deserialize, Serialize};
 
 use super::ack::AckCode;
-use super::soap::SoapVersion;
 use super::usecase::QueryKind;
 use crate::archive::{DocumentMeta, Group, Page, Summary};
 use crate::document::model::hl7_ts_utc;
@@ -443,26 +442,10 @@ pub enum QueryResult {
 /// Everything a query response says.
 #[derive(Debug, Clone)]
 pub struct QueryResponse<'a> {
-    /// SOAP version.
-    pub soap: SoapVersion,
-    /// Interaction id of the response.
-    pub interaction: &'a str,
-    /// Response id (root, extension).
-    pub id: (&'a str, &'a str),
-    /// HL7 TS.
-    pub creation_time: &'a str,
-    /// The archive's device.
-    pub archive_device: &'a str,
-    /// The requester's device.
-    pub requester_device: Option<&'a str>,
-    /// The request's id.
-    pub target: Option<(&'a str, Option<&'a str>)>,
+    /// The wrapper and acknowledgement (AA or AE with the findings), as for any message.
+    pub ack: super::ack::Ack<'a>,
     /// The query's id.
     pub query_id: Option<(&'a str, Option<&'a str>)>,
-    /// AA or AE.
-    pub ack: AckCode,
-    /// Findings.
-    pub findings: &'a [Finding],
     /// Which query.
     pub kind: QueryKind,
     /// The results (`None` with AE).
@@ -606,20 +589,7 @@ impl QueryResponse<'_> {
     /// The SOAP envelope with the response.
     pub fn to_xml(&self) -> String {
         let mut w = W::new();
-        super::open_transmission(
-            &mut w,
-            &super::Transmission {
-                soap: self.soap,
-                interaction: self.interaction,
-                id: self.id,
-                creation_time: self.creation_time,
-                processing_code: "D",
-                accept_ack: "NE",
-                receiver: self.requester_device,
-                sender: Some(self.archive_device),
-            },
-        );
-        super::ack::write_acknowledgement(&mut w, self.ack, self.target, self.findings);
+        self.ack.open(&mut w);
         w.start(
             "controlActProcess",
             &[("classCode", "CACT"), ("moodCode", "EVN")],
@@ -637,7 +607,7 @@ impl QueryResponse<'_> {
             Some(QueryResult::Summary(s)) => (s.documents, u64::from(s.documents > 0), 0),
             None => (0, 0, 0),
         };
-        let code = match (self.ack, total) {
+        let code = match (self.ack.code, total) {
             (AckCode::AA, 0) => "NF",
             (AckCode::AA, _) => "OK",
             _ => "QE",
@@ -665,7 +635,7 @@ impl QueryResponse<'_> {
             _ => {}
         }
         w.end("controlActProcess");
-        super::close_transmission(&mut w, self.interaction);
+        super::close_transmission(&mut w, self.ack.interaction);
         w.finish()
     }
 }

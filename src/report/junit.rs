@@ -29,13 +29,7 @@ pub(super) fn render(r: &Report) -> Result<String, ReportError> {
                         .iter()
                         .find(|f| !f.code.starts_with("C-"))
                         .or(s.reasons.first());
-                    st.set_message(
-                        s.reasons
-                            .iter()
-                            .map(|f| format!("{} {}", f.code, f.message))
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    );
+                    st.set_message(crate::rules::Finding::one_line(&s.reasons));
                     if let Some(f) = first {
                         st.set_type(f.code.clone());
                     }

@@ -367,28 +367,15 @@ mod tests {
 
     fn v3() -> ArchivedDocument {
         ArchivedDocument {
-            document_oid: "1.3".into(),
             set_id: "1.1".into(),
             version: 3,
-            client_id: "010190-902S".into(),
-            custodian: ORG.into(),
-            organiser: None,
-            register: Some("1".into()),
-            document_group: None,
-            document_type: None,
-            case_id: None,
-            client_relationship: None,
-            effective_time: None,
-            producer: ORG.into(),
-            register_owner: ORG.into(),
             replaces: Some(crate::validate::RelatedRef {
                 type_code: Some("RPLC".into()),
                 document_oid: Some("1.2".into()),
                 set_id: Some("1.1".into()),
                 version: Some(2),
             }),
-            reason_of_correction: None,
-            cda: Vec::new(),
+            ..ArchivedDocument::minimal("1.3", ORG)
         }
     }
 

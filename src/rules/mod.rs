@@ -894,6 +894,16 @@ impl Finding {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+
+    /// Findings on one line, `CODE message; CODE message`: for logs, summaries and the
+    /// progress of a run.
+    pub fn one_line(findings: &[Finding]) -> String {
+        findings
+            .iter()
+            .map(|f| format!("{} {}", f.code, f.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 /// The rule with `id`.

@@ -459,27 +459,21 @@ fn query_outcome(
     version: SoapVersion,
     now: OffsetDateTime,
 ) -> Outcome {
-    let stamp = hl7_stamp(now);
-    let response_id = format!("{}", now.unix_timestamp_nanos());
     let query_id = outcome
         .query
         .as_ref()
         .and_then(|q| q.query_id.as_ref())
         .map(|(r, e)| (r.as_str(), e.as_deref()));
+    let (stamp, response_id) = response_stamp(now);
     let xml = QueryResponse {
-        soap: version,
-        interaction: &state.config.archive.interactions.query_response,
-        id: (&state.config.archive.receiver_device, &response_id),
-        creation_time: &stamp,
-        archive_device: &state.config.archive.receiver_device,
-        requester_device: outcome.sender.as_deref(),
-        target: outcome
-            .message_id
-            .as_ref()
-            .map(|(r, e)| (r.as_str(), e.as_deref())),
+        ack: ack_of(
+            state,
+            outcome,
+            version,
+            &state.config.archive.interactions.query_response,
+            (&stamp, &response_id),
+        ),
         query_id,
-        ack: outcome.ack,
-        findings: &outcome.findings,
         kind,
         result,
     }
@@ -504,12 +498,7 @@ fn query_outcome(
         if outcome.ack == AckCode::AA {
             found
         } else {
-            outcome
-                .findings
-                .iter()
-                .map(|f| format!("{} {}", f.code, f.message))
-                .collect::<Vec<_>>()
-                .join("; ")
+            Finding::one_line(&outcome.findings)
         }
     );
     let mut response = respond(200, version.content_type(), xml);
@@ -529,11 +518,38 @@ fn query_outcome(
     }
 }
 
-fn hl7_stamp(now: OffsetDateTime) -> String {
-    now.format(&time::macros::format_description!(
-        "[year][month][day][hour][minute][second]+0000"
-    ))
-    .unwrap_or_default()
+/// The creation time and id of an answer made at `now`.
+fn response_stamp(now: OffsetDateTime) -> (String, String) {
+    let stamp = now
+        .format(&time::macros::format_description!(
+            "[year][month][day][hour][minute][second]+0000"
+        ))
+        .unwrap_or_default();
+    (stamp, now.unix_timestamp_nanos().to_string())
+}
+
+/// The acknowledgement answering `outcome` (alone, or inside a query response).
+fn ack_of<'a>(
+    state: &'a State,
+    outcome: &'a MessageOutcome,
+    version: SoapVersion,
+    interaction: &'a str,
+    (stamp, id): (&'a str, &'a str),
+) -> Ack<'a> {
+    Ack {
+        soap: version,
+        interaction,
+        id: (&state.config.archive.receiver_device, id),
+        creation_time: stamp,
+        archive_device: &state.config.archive.receiver_device,
+        requester_device: outcome.sender.as_deref(),
+        target: outcome
+            .message_id
+            .as_ref()
+            .map(|(r, e)| (r.as_str(), e.as_deref())),
+        code: outcome.ack,
+        findings: &outcome.findings,
+    }
 }
 
 /// Kela's validation service path.
@@ -625,23 +641,14 @@ fn ack_outcome(
     version: SoapVersion,
     now: OffsetDateTime,
 ) -> Outcome {
-    let stamp = hl7_stamp(now);
-    let ack_id = format!("{}", now.unix_timestamp_nanos());
-    let target = outcome
-        .message_id
-        .as_ref()
-        .map(|(r, e)| (r.as_str(), e.as_deref()));
-    let xml = Ack {
-        soap: version,
-        interaction: &state.config.archive.ack_interaction,
-        id: (&state.config.archive.receiver_device, &ack_id),
-        creation_time: &stamp,
-        archive_device: &state.config.archive.receiver_device,
-        requester_device: outcome.sender.as_deref(),
-        target,
-        code: outcome.ack,
-        findings: &outcome.findings,
-    }
+    let (stamp, ack_id) = response_stamp(now);
+    let xml = ack_of(
+        state,
+        outcome,
+        version,
+        &state.config.archive.ack_interaction,
+        (&stamp, &ack_id),
+    )
     .to_xml();
     let codes = outcome.findings.iter().map(|f| f.code.clone()).collect();
     let invalidated = outcome
@@ -667,12 +674,7 @@ fn ack_outcome(
         _ => format!(
             "{}: {}",
             outcome.ack.as_str(),
-            outcome
-                .findings
-                .iter()
-                .map(|f| format!("{} {}", f.code, f.message))
-                .collect::<Vec<_>>()
-                .join("; ")
+            Finding::one_line(&outcome.findings)
         ),
     };
     // HL7-level outcomes travel as HTTP 200 (interface.md §1.8); the verdict is in the ack.

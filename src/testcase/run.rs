@@ -564,12 +564,7 @@ pub async fn run(opts: RunOptions) -> Result<RunResult, RunError> {
                     let v = view(OffsetDateTime::now_utc().date());
                     tokio::task::block_in_place(|| engine::run_checks(&step, &s.labels, v, &mut o));
                     rep.step_done();
-                    let why = o
-                        .reasons
-                        .iter()
-                        .map(|r| format!("{} {}", r.code, r.message))
-                        .collect::<Vec<_>>()
-                        .join("; ");
+                    let why = crate::rules::Finding::one_line(&o.reasons);
                     rep.line(&format!(
                         "  {:<7} {} / {} ({}){}",
                         verdict_word(o.verdict),
@@ -731,12 +726,7 @@ async fn drive_cases(
             };
             rep.step_done();
             let word = verdict_word(outcome.verdict);
-            let why = outcome
-                .reasons
-                .iter()
-                .map(|r| format!("{} {}", r.code, r.message))
-                .collect::<Vec<_>>()
-                .join("; ");
+            let why = crate::rules::Finding::one_line(&outcome.reasons);
             rep.line(&format!(
                 "  {word:<7} {} / {} {}{}",
                 case.id,
