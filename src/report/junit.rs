@@ -55,7 +55,7 @@ pub(super) fn render(r: &Report) -> Result<String, ReportError> {
             if let Some(e) = &s.evidence {
                 tc.set_system_out(format!(
                     "exchange {} ({}): {}",
-                    e.exchange_id, e.kind, e.summary
+                    e.exchange.exchange_id, e.exchange.kind, e.exchange.summary
                 ));
             }
             suite.add_test_case(tc);

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::rules::Finding;
-use crate::testcase::engine::{CheckResult, Verdict};
+use crate::testcase::engine::{CheckResult, Evidence, Verdict};
 use crate::testcase::run::RunResult;
 
 /// The schema id of `report.json`.
@@ -91,20 +91,10 @@ pub struct EvidenceFile {
 /// The exchange behind a step.
 #[derive(Debug, Clone, Serialize)]
 pub struct EvidenceReport {
-    /// Exchange-log id (see `kanta-sim log`).
-    pub exchange_id: i64,
-    /// When.
-    pub at: String,
-    /// `handshake` or `http`.
-    pub kind: String,
-    /// The archive's summary line.
-    pub summary: String,
-    /// HTTP status.
-    pub status: Option<u16>,
-    /// Acknowledgement code.
-    pub ack: Option<String>,
-    /// Rule ids reported.
-    pub codes: Vec<String>,
+    /// The exchange as the engine saw it (exchange-log id, time, kind, summary, status,
+    /// acknowledgement, rule ids); its bodies go to the evidence files.
+    #[serde(flatten)]
+    pub exchange: Evidence,
     /// The request as received.
     pub request: Option<EvidenceFile>,
     /// The response as sent.
@@ -266,17 +256,17 @@ impl Report {
                         })
                     };
                     EvidenceReport {
-                        exchange_id: e.exchange_id,
-                        at: if run.fixed_clock {
-                            rfc3339(run.started_at)
-                        } else {
-                            e.at.clone()
+                        exchange: Evidence {
+                            at: if run.fixed_clock {
+                                rfc3339(run.started_at)
+                            } else {
+                                e.at.clone()
+                            },
+                            // The bodies are in the evidence files.
+                            request: Vec::new(),
+                            response: Vec::new(),
+                            ..e.clone()
                         },
-                        kind: e.kind.clone(),
-                        summary: e.summary.clone(),
-                        status: e.status,
-                        ack: e.ack.clone(),
-                        codes: e.codes.clone(),
                         request: file("request", &e.request),
                         response: file("response", &e.response),
                         request_excerpt: excerpt(&e.request),
