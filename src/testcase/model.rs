@@ -624,6 +624,14 @@ pub fn lint(
                         }
                     }
                     Check::QueryTotal { .. } | Check::RetrievedVerifies => {
+                        if let Check::QueryTotal {
+                            min: None,
+                            equals: None,
+                        } = ch
+                        {
+                            // Without a bound the check could never fail.
+                            problem(sid, "query-total needs min or equals".into());
+                        }
                         if s.action != Action::Query {
                             problem(
                                 sid,
@@ -734,6 +742,7 @@ person = "010190-902S"
 as = "later"
 expect = "accepted"
 deviation = "unsigned"
+check = [{ kind = "query-total" }]
 "#;
         let c = parse_case(text, "t").unwrap();
         let register = crate::identity::SoteRegister::bundled().unwrap();
@@ -747,6 +756,7 @@ deviation = "unsigned"
             "used before any step defines it",
             "unknown rule id Z-999",
             "deviation in a step expected to be accepted",
+            "query-total needs min or equals",
         ] {
             assert!(all.contains(needle), "{needle} not in:\n{all}");
         }

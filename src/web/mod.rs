@@ -276,7 +276,14 @@ async fn handle(
     let form = if method == "POST" {
         match Limited::new(req.into_body(), 1 << 20).collect().await {
             Ok(b) => parse_pairs(&String::from_utf8_lossy(&b.to_bytes())),
-            Err(_) => BTreeMap::new(),
+            Err(e) => {
+                // Refused whole: an action on half a form could do the wrong thing.
+                let mut r = Response::new(Full::new(Bytes::from(format!(
+                    "413: the form was not read ({e}); forms are limited to 1 MiB\n"
+                ))));
+                *r.status_mut() = hyper::StatusCode::PAYLOAD_TOO_LARGE;
+                return r;
+            }
         }
     } else {
         BTreeMap::new()
