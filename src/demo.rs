@@ -473,6 +473,7 @@ fn signature_walkthrough(kit: &Path) -> Result<usize, Failure> {
     let profile = crate::validate::ArchiveProfile::new(
         &cfg.archive,
         crate::identity::SoteRegister::bundled().map_err(Failure::internal)?,
+        crate::rules::codes::CodeLists::bundled().map_err(Failure::internal)?,
     );
     let opts = profile.context(Some(&trust), None, time::OffsetDateTime::now_utc());
     let sign = |role: &str| -> Result<String, Failure> {

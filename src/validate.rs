@@ -15,13 +15,14 @@ use crate::message::query::{QueryRequest, parse_query};
 use crate::message::soap::SoapVersion;
 use crate::message::usecase::UseCase;
 use crate::pki::TrustStore;
-use crate::rules::Finding;
+use crate::rules::codes::CodeLists;
 use crate::rules::document::{DocumentContext, document_rules};
 use crate::rules::signature::signature_rules;
 use crate::rules::wrapper::{
     WrapperContext, authorisation_rules, frame_consistency, sender_rule, service_request_matches,
     wrapper_rules,
 };
+use crate::rules::{Finding, Severity};
 use crate::xml::{Limits, XmlError, parse};
 use crate::xmldsig::{VerifyOptions, clinical_document, verify_parsed};
 
@@ -36,6 +37,12 @@ pub struct ValidateOptions<'a> {
     pub now: OffsetDateTime,
     /// The SOTE register, for service units signing with their organisation's certificate.
     pub register: Option<&'a SoteRegister>,
+    /// The code lists in force.
+    pub code_lists: &'a CodeLists,
+    /// Severity of codes missing from the lists.
+    pub unknown_codes: Severity,
+    /// Severity of identifiers with both a root and a nullFlavor.
+    pub id_root_with_null_flavor: Severity,
 }
 
 /// The outcome.
@@ -115,8 +122,11 @@ fn check_cda(
     findings.extend(document_rules(
         &parsed,
         text,
-        DocumentContext {
+        &DocumentContext {
             test_identities_only: opts.test_identities_only,
+            code_lists: opts.code_lists,
+            unknown_codes: opts.unknown_codes,
+            id_root_with_null_flavor: opts.id_root_with_null_flavor,
         },
     ));
     let report = verify_parsed(
@@ -226,6 +236,8 @@ pub struct MessageContext<'a> {
     pub max_page_size: u32,
     /// Invalidations need a reason.
     pub invalidation_reason_required: bool,
+    /// Severity of a frame effectiveTime that differs from the document's.
+    pub frame_effective_time_mismatch: Severity,
 }
 
 /// The archiving profile, owned: built once from the configuration.
@@ -247,12 +259,28 @@ pub struct ArchiveProfile {
     pub default_page_size: u32,
     /// Invalidations need a reason.
     pub invalidation_reason_required: bool,
+    /// The code lists in force.
+    pub code_lists: CodeLists,
+    /// Severity of codes missing from the lists.
+    pub unknown_codes: Severity,
+    /// Severity of identifiers with both a root and a nullFlavor.
+    pub id_root_with_null_flavor: Severity,
+    /// Severity of a frame effectiveTime that differs from the document's.
+    pub frame_effective_time_mismatch: Severity,
 }
 
 impl ArchiveProfile {
-    /// From the `[archive]` section.
-    pub fn new(cfg: &crate::config::ArchiveConfig, register: SoteRegister) -> Self {
+    /// From the `[archive]` section, the register and the code lists in force.
+    pub fn new(
+        cfg: &crate::config::ArchiveConfig,
+        register: SoteRegister,
+        code_lists: CodeLists,
+    ) -> Self {
         Self {
+            code_lists,
+            unknown_codes: cfg.unknown_codes.into(),
+            id_root_with_null_flavor: cfg.id_root_with_null_flavor.into(),
+            frame_effective_time_mismatch: cfg.frame_effective_time_mismatch.into(),
             receiver_device: cfg.receiver_device.clone(),
             processing_codes: cfg.processing_codes.clone(),
             test_identities_only: cfg.test_identities_only,
@@ -277,16 +305,22 @@ impl ArchiveProfile {
                 test_identities_only: self.test_identities_only,
                 now,
                 register: Some(&self.register),
+                code_lists: &self.code_lists,
+                unknown_codes: self.unknown_codes,
+                id_root_with_null_flavor: self.id_root_with_null_flavor,
             },
             wrapper: WrapperContext {
                 receiver_device: &self.receiver_device,
                 processing_codes: &self.processing_codes,
                 interactions: &self.interactions,
+                code_lists: &self.code_lists,
+                unknown_codes: self.unknown_codes,
             },
             register: &self.register,
             cert_org,
             max_page_size: self.max_page_size,
             invalidation_reason_required: self.invalidation_reason_required,
+            frame_effective_time_mismatch: self.frame_effective_time_mismatch,
         }
     }
 }
@@ -374,8 +408,16 @@ pub fn validate_pair(req: &ValidationServiceRequest, ctx: &MessageContext<'_>) -
                     "no urn:hl7-org:v3 ClinicalDocument",
                 )),
                 Some(parsed) => {
-                    findings.extend(service_request_matches(&hl7, &parsed));
-                    findings.extend(frame_consistency(&hl7, &parsed));
+                    findings.extend(service_request_matches(
+                        &hl7,
+                        &parsed,
+                        ctx.validate.code_lists,
+                    ));
+                    findings.extend(frame_consistency(
+                        &hl7,
+                        &parsed,
+                        ctx.frame_effective_time_mismatch,
+                    ));
                 }
             }
         }
@@ -571,8 +613,16 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
             format!("Content-ID {cid:?} differs from the document id {oid:?}"),
         ));
     }
-    out.findings.extend(service_request_matches(&req, &parsed));
-    out.findings.extend(frame_consistency(&req, &parsed));
+    out.findings.extend(service_request_matches(
+        &req,
+        &parsed,
+        ctx.validate.code_lists,
+    ));
+    out.findings.extend(frame_consistency(
+        &req,
+        &parsed,
+        ctx.frame_effective_time_mismatch,
+    ));
     let version = parsed
         .version
         .as_ref()
@@ -671,6 +721,7 @@ mod tests {
         ArchiveProfile::new(
             &crate::config::Config::builtin().unwrap().archive,
             SoteRegister::bundled().unwrap(),
+            CodeLists::bundled().unwrap(),
         )
     }
 
@@ -848,11 +899,36 @@ mod tests {
             TESTILA,
         );
         assert_eq!((o.ack, codes_of(&o)), (AckCode::AR, vec!["W-017"]));
-        let o = process(
-            &message(&sp1(), SYSTEM_TESTILA, SignatureType::System, |s| {
-                s.service_request = "SP9".into()
-            }),
-            TESTILA,
+        // A service request the code lists do not know: refused as a wrapper problem when
+        // the profile makes unknown codes errors…
+        let sp9 = message(&sp1(), SYSTEM_TESTILA, SignatureType::System, |s| {
+            s.service_request = "SP9".into()
+        });
+        let trust = TrustStore::from_kit(&kit().0).unwrap();
+        let mut strict = profile();
+        strict.unknown_codes = Severity::Error;
+        let o = process_message(
+            sp9.as_bytes(),
+            &strict.context(Some(&trust), Some(TESTILA), OffsetDateTime::now_utc()),
+        );
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AR, vec!["H-010"]));
+        // …and warned about by default (the bundled lists are partial).
+        let o = process(&sp9, TESTILA);
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AA, vec!["H-010"]));
+        // A full code list that knows SP9 as a non-archiving request: S-002.
+        let mut full = profile();
+        full.code_lists = CodeLists::parse(
+            &crate::rules::codes::BUNDLED_CODE_LISTS.replacen(
+                "\"SP17\" = \"Asiakasasiakirjan arkistointi\"",
+                "\"SP17\" = \"Asiakasasiakirjan arkistointi\", \"SP9\" = \"Kooste\"",
+                1,
+            ),
+            "t",
+        )
+        .unwrap();
+        let o = process_message(
+            sp9.as_bytes(),
+            &full.context(Some(&trust), Some(TESTILA), OffsetDateTime::now_utc()),
         );
         assert_eq!((o.ack, codes_of(&o)), (AckCode::AR, vec!["S-002"]));
         let o = process(
@@ -885,11 +961,52 @@ mod tests {
             SignatureType::System,
         );
         let mut frame_meta = meta.clone();
-        frame_meta.effective_time = "20250101100000+0200".into();
+        frame_meta.client = crate::document::ClientId::Hetu("150515A911Y".into());
         let xml = build_archive_message(&MessageSpec::for_document(&meta, "1"), &frame_meta, &cda);
         let o = process(&xml, TESTILA);
         assert_eq!((o.ack, codes_of(&o)), (AckCode::AE, vec!["H-009"]));
         assert!(o.document.is_none());
+        // Only the effectiveTime differs: a published SP17 pair does that, so by default a
+        // warning (H-013); a profile can make it refuse.
+        let mut frame_meta = meta.clone();
+        frame_meta.effective_time = "20250101100000+0200".into();
+        let xml = build_archive_message(&MessageSpec::for_document(&meta, "2"), &frame_meta, &cda);
+        let o = process(&xml, TESTILA);
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AA, vec!["H-013"]));
+        let trust = TrustStore::from_kit(&kit().0).unwrap();
+        let mut strict = profile();
+        strict.frame_effective_time_mismatch = Severity::Error;
+        let o = process_message(
+            xml.as_bytes(),
+            &strict.context(Some(&trust), Some(TESTILA), OffsetDateTime::now_utc()),
+        );
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AE, vec!["H-013"]));
+    }
+
+    #[test]
+    fn a_frame_custodian_under_assigned_entity_is_read_with_a_warning() {
+        let xml = message(&sp1(), SYSTEM_TESTILA, SignatureType::System, |_| {});
+        assert!(xml.contains("<assignedCustodian classCode=\"ASSIGNED\">"));
+        let old_shape = xml
+            .replacen(
+                "<assignedCustodian classCode=\"ASSIGNED\">",
+                "<assignedEntity>",
+                1,
+            )
+            .replacen("</assignedCustodian>", "</assignedEntity>", 1);
+        let o = process(&old_shape, TESTILA);
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AA, vec!["H-011"]));
+        assert!(
+            o.findings[0]
+                .location
+                .ends_with("custodian/assignedEntity/representedOrganization/id")
+        );
+        // Neither shape: the custodian is absent from the frame.
+        let none = xml
+            .replacen("<assignedCustodian classCode=\"ASSIGNED\">", "<other>", 1)
+            .replacen("</assignedCustodian>", "</other>", 1);
+        let o = process(&none, TESTILA);
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AE, vec!["H-009"]));
     }
 
     #[test]

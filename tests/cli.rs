@@ -377,7 +377,21 @@ fn end_to_end_with_curl_and_the_exchange_log() {
         .filter(|r| r.starts_with("client:"))
         .map(str::to_owned)
         .collect();
-    assert_eq!(clients.len(), 3);
+    let active = kanta_sim::identity::SoteRegister::bundled()
+        .unwrap()
+        .organisations()
+        .iter()
+        .filter(|o| o.active)
+        .count();
+    assert_eq!(clients.len(), active);
+    // The realistic shapes: a seven-digit business-id arc with a .10.40 organisation OID, and
+    // a legacy root.
+    for shape in [
+        "client:1.2.246.10.9990063.10.40",
+        "client:1.2.246.537.10.99900067.10.0",
+    ] {
+        assert!(clients.iter().any(|c| c == shape), "{shape}: {clients:?}");
+    }
     for c in &clients {
         let o = curl(&kit, &index, Some(c), &url).unwrap();
         assert!(o.status.success(), "{c}: {}", text(&o));

@@ -298,6 +298,9 @@ fn describe(report: &VerifyReport, trust: Option<&str>) -> String {
                 r.computed_digest.as_deref().unwrap_or("(not computed)"),
                 if r.digest_ok { "OK" } else { "MISMATCH" }
             );
+            if let Some(cause) = &r.cause {
+                let _ = writeln!(s, "    why:         {cause}");
+            }
         }
         let _ = writeln!(
             s,
@@ -471,16 +474,21 @@ pub fn sign(args: SignArgs) -> Result<u8, Failure> {
 /// Runs `validate`.
 pub fn validate(
     trust: &[PathBuf],
+    config: Option<&std::path::Path>,
     production: bool,
     json: bool,
     files: &[PathBuf],
 ) -> Result<u8, Failure> {
     let trust = load_trust(trust)?;
-    let cfg = crate::config::Config::builtin().map_err(Failure::internal)?;
-    let mut profile = crate::validate::ArchiveProfile::new(
-        &cfg.archive,
-        crate::identity::SoteRegister::bundled().map_err(Failure::internal)?,
-    );
+    let cfg = crate::config::Config::load(config).map_err(Failure::usage)?;
+    let register = match &cfg.register.file {
+        Some(f) => crate::identity::SoteRegister::load(f),
+        None => crate::identity::SoteRegister::bundled(),
+    }
+    .map_err(Failure::usage)?;
+    let code_lists =
+        crate::rules::codes::CodeLists::for_profile(&cfg.archive).map_err(Failure::usage)?;
+    let mut profile = crate::validate::ArchiveProfile::new(&cfg.archive, register, code_lists);
     profile.test_identities_only = !production;
     let mut all_passed = true;
     for file in files {

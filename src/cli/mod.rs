@@ -63,6 +63,9 @@ enum Command {
         /// Trust material (kit directory or anchor PEM files); default certs/generated when present.
         #[arg(long)]
         trust: Vec<PathBuf>,
+        /// Configuration whose [archive] profile (code lists, strictness, register) applies.
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Production profile: identity codes outside 900–999 allowed.
         #[arg(long)]
         production: bool,
@@ -197,6 +200,11 @@ struct ServeArgs {
     /// The archivist's view requires a professional certificate (mutual TLS).
     #[arg(long)]
     archivist_mtls: bool,
+    /// Also serve Kela's validation-service contract over plain HTTP here (loopback unless
+    /// validation.allow_network), so an existing validation script needs only its base URL
+    /// changed.
+    #[arg(long)]
+    validation_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -328,10 +336,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Validate {
             trust,
+            config,
             production,
             json,
             files,
-        } => dsig::validate(&trust, production, json, &files),
+        } => dsig::validate(&trust, config.as_deref(), production, json, &files),
         Command::Load(args) => runtime()?.block_on(load::run(args)),
         Command::Testcases(c) => cases::testcases(c),
         Command::DueDate {
@@ -589,6 +598,14 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
     if args.archivist_mtls {
         cfg.archivist.mtls = true;
     }
+    if let Some(v) = args.validation_listen {
+        if !v.ip().is_loopback() && !cfg.validation.allow_network {
+            return Err(Failure::usage(format!(
+                "--validation-listen {v}: not a loopback address; the validation service is plain HTTP without client authentication (set validation.allow_network = true in a configuration file to allow it)"
+            )));
+        }
+        cfg.validation.listen = Some(v);
+    }
     if let Some(a) = cfg.archivist.listen
         && !a.ip().is_loopback()
         && !cfg.archivist.mtls
@@ -607,6 +624,9 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
         }
                 if let Some(a) = server.bound.archivist {
             println!("kanta-sim archivist view on {}://{a}/", if server.bound.archivist.is_some() && args_mtls { "https" } else { "http" });
+        }
+        if let Some(v) = server.bound.validation {
+            println!("kanta-sim validation service on http://{v}/shark-validointi/validoi/asiakirja/tulos (Kela's contract, plain HTTP)");
         }
         println!("exchange log: {}", server.log.path().display());
         wait_for_signal().await;

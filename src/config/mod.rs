@@ -121,6 +121,25 @@ pub struct ArchiveConfig {
     pub invalidation_reason_required: bool,
     /// The test-identity pool of this profile (`test-env` or `deployment-test`).
     pub identity_pool: String,
+    /// An identifier with both `@root` and `@nullFlavor` (H-012).
+    pub id_root_with_null_flavor: Strictness,
+    /// A code missing from the shipped code lists (H-010, H-005, unknown service requests).
+    pub unknown_codes: Strictness,
+    /// The frame's effectiveTime differs from the document's (H-013).
+    pub frame_effective_time_mismatch: Strictness,
+    /// Code lists replacing the bundled snapshot (same shape as `data/code-lists.toml`).
+    #[serde(default)]
+    pub code_lists_file: Option<PathBuf>,
+}
+
+/// Whether a rule whose fact is not public warns or refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strictness {
+    /// Reported, never refuses.
+    Warning,
+    /// Refuses.
+    Error,
 }
 
 /// `[archive.interactions]`: the HL7 interaction id of each interface use case
@@ -183,6 +202,19 @@ pub struct Config {
     pub data: DataConfig,
     /// `[archivist]`.
     pub archivist: ArchivistConfig,
+    /// `[validation]`.
+    pub validation: ValidationConfig,
+}
+
+/// `[validation]`: Kela's validation-service contract on a plain-HTTP listener of its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationConfig {
+    /// Where it listens (off when absent).
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// Allow a non-loopback address (plain HTTP, no client authentication).
+    pub allow_network: bool,
 }
 
 /// `[archivist]`: the archivist's view.
@@ -279,6 +311,7 @@ impl Config {
         self.tls.extra_intermediates.iter_mut().for_each(fix);
         self.tls.extra_crls.iter_mut().for_each(fix);
         self.register.file.iter_mut().for_each(fix);
+        self.archive.code_lists_file.iter_mut().for_each(fix);
         self.server.ready_file.iter_mut().for_each(fix);
         fix(&mut self.data.dir);
     }
@@ -335,6 +368,16 @@ impl Config {
                 "archivist.listen",
                 a.to_string(),
                 "the archivist view listens on the network only with archivist.mtls = true (professional certificates)",
+            ));
+        }
+        if let Some(a) = self.validation.listen
+            && !a.ip().is_loopback()
+            && !self.validation.allow_network
+        {
+            return Err(invalid(
+                "validation.listen",
+                a.to_string(),
+                "the validation service is plain HTTP without client authentication: it listens on a non-loopback address only with validation.allow_network = true",
             ));
         }
         if let Some(id) = self.archive.interactions.duplicate() {

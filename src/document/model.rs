@@ -26,6 +26,11 @@ pub mod code_systems {
     pub const RECORD_STATUS: &str = "1.2.246.537.5.40154.2008";
     /// Asiakirjan kokonaissäilytysaika.
     pub const RETENTION: &str = "1.2.246.537.6.1258.201601";
+    /// Sosiaalihuolto - Arkistosanomien palvelupyynnöt (the frame's service request: SP1,
+    /// SP17, …).
+    pub const SERVICE_REQUEST: &str = "1.2.246.537.6.1503.201601";
+    /// Sosiaalihuolto - Asiakastiedon arkiston käyttötilanne (the frame's usage situation).
+    pub const USAGE_SITUATION: &str = "1.2.246.537.6.1289.201901";
 }
 
 /// A coded value.

@@ -41,6 +41,17 @@ pub struct CodedValue {
     pub null_flavor: Option<String>,
 }
 
+/// One base64 form in the body (`text` or `hl7fi:json`) as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BodyForm {
+    /// `@mediaType`.
+    pub media_type: Option<String>,
+    /// The base64 text: the element's own text nodes only, so never a comment's content.
+    pub base64: String,
+    /// The name of an element found inside, where only base64 text belongs.
+    pub stray_element: Option<String>,
+}
+
 /// The `nonXMLBody` as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ParsedBody {
@@ -48,10 +59,10 @@ pub struct ParsedBody {
     pub id: Option<String>,
     /// Element path.
     pub path: String,
-    /// The display form's `text` (base64 as written) and its `@mediaType`.
-    pub display: Option<Located<(Option<String>, String)>>,
-    /// The structured form's `hl7fi:json` (base64 as written).
-    pub structured: Option<Located<String>>,
+    /// The display form's `text` (base64 XHTML).
+    pub display: Option<Located<BodyForm>>,
+    /// The structured form's `hl7fi:json` (base64 JSON).
+    pub structured: Option<Located<BodyForm>>,
 }
 
 /// A CDA header and body as found.
@@ -163,8 +174,22 @@ pub(crate) fn cd(node: Node<'_, '_>) -> Located<CodedValue> {
     }
 }
 
+/// An element's value: its own text nodes only (never comments or processing instructions,
+/// which no signature covers).
 pub(crate) fn text(node: Node<'_, '_>) -> String {
-    node.children().filter_map(|c| c.text()).collect()
+    crate::xml::text_content(node)
+}
+
+fn body_form(node: Node<'_, '_>) -> Located<BodyForm> {
+    Located {
+        value: BodyForm {
+            media_type: attr(node, "mediaType"),
+            base64: text(node),
+            stray_element: crate::xml::first_child_element(node)
+                .map(|e| e.tag_name().name().to_owned()),
+        },
+        path: path_of(node),
+    }
 }
 
 const V3: &str = HL7_NS;
@@ -259,14 +284,8 @@ pub fn parse_cda(cda: Node<'_, '_>) -> ParsedCda {
         body: path(cda, &[(V3, "component"), (V3, "nonXMLBody")]).map(|b| ParsedBody {
             id: attr(b, "ID"),
             path: path_of(b),
-            display: child(b, V3, "text").map(|t| Located {
-                value: (attr(t, "mediaType"), text(t)),
-                path: path_of(t),
-            }),
-            structured: child(b, FI, "json").map(|j| Located {
-                value: text(j),
-                path: path_of(j),
-            }),
+            display: child(b, V3, "text").map(body_form),
+            structured: child(b, FI, "json").map(body_form),
         }),
     }
 }

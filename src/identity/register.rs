@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use super::{YTunnus, YTunnusError, looks_like_org_oid, provider_oid};
+use super::{OrgOid, YTunnus, YTunnusError, looks_like_org_oid, provider_oid};
 
 /// The register bundled with the binary (`data/sote-register.toml`).
 pub const BUNDLED_REGISTER: &str = include_str!("../../data/sote-register.toml");
@@ -24,7 +24,8 @@ pub enum OrganisationKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceUnit {
-    /// `1.2.246.10.<digits>.10.<n>`, n ≥ 1.
+    /// `<business-id root>.10.<n>`: any organisation OID. A unit's OID need not be derived
+    /// from its organisation's business id (a predecessor's id is common).
     pub oid: String,
     /// Name in Finnish.
     pub name: String,
@@ -34,7 +35,9 @@ pub struct ServiceUnit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organisation {
-    /// `1.2.246.10.<Y-tunnus digits>.10.0`.
+    /// `1.2.246.10.<business id>.10.<n>` (JHS 159: no hyphen, no leading zero; `n` is often
+    /// 0 but need not be, e.g. a city's `.10.40`), or under the legacy root
+    /// `1.2.246.537.10.<business id>`.
     pub oid: String,
     /// Business id, `NNNNNNN-C`.
     pub ytunnus: String,
@@ -188,25 +191,28 @@ impl SoteRegister {
                     oid: org.oid.clone(),
                     source,
                 })?;
-            let expected = provider_oid(&y);
-            if org.oid != expected {
+            let fits = OrgOid::split(&org.oid)
+                .filter(|o| looks_like_org_oid(&org.oid) && o.ytunnus().as_ref() == Some(&y));
+            if fits.is_none() {
                 return Err(RegisterError::OidMismatch {
                     origin: origin.to_owned(),
-                    what: format!("organisation {:?}", org.name),
+                    what: format!("organisation {:?} ({})", org.name, org.ytunnus),
                     seen: org.oid.clone(),
-                    expected,
+                    expected: format!(
+                        "{} or another .10.<n> under 1.2.246.10.{arc} (or the legacy 1.2.246.537.10.{arc})",
+                        provider_oid(&y),
+                        arc = super::business_arc(&y)
+                    ),
                 });
             }
             dup(&org.oid)?;
-            let unit_prefix = expected.trim_end_matches('0');
             for unit in &org.units {
-                let n = unit.oid.strip_prefix(unit_prefix);
-                if !looks_like_org_oid(&unit.oid) || n.is_none_or(|n| n == "0") {
+                if !looks_like_org_oid(&unit.oid) {
                     return Err(RegisterError::OidMismatch {
                         origin: origin.to_owned(),
                         what: format!("service unit {:?}", unit.name),
                         seen: unit.oid.clone(),
-                        expected: format!("{unit_prefix}<n>, n ≥ 1"),
+                        expected: "an organisation OID 1.2.246.10.<business id>.10.<n>".into(),
                     });
                 }
                 dup(&unit.oid)?;

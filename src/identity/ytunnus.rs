@@ -68,7 +68,8 @@ impl YTunnus {
         })
     }
 
-    /// The eight digits without the hyphen, as used in organisation OIDs.
+    /// The eight digits without the hyphen, a leading zero kept. Organisation OIDs drop that
+    /// zero ([`super::business_arc`]).
     pub fn digits(&self) -> String {
         self.body
             .iter()

@@ -7,15 +7,12 @@ use crate::xml::XmlWriter as W;
 
 use super::mime::encode_related;
 use super::soap::SoapVersion;
+use crate::document::model::code_systems::{SERVICE_REQUEST, USAGE_SITUATION};
 use crate::document::{ClientId, Metadata};
 use crate::identity::HETU_OID;
 
 /// The archive's receiver device id in Kanta's client test environment [V].
 pub const KANTA_ARCHIVE_DEVICE: &str = "1.2.246.556.18007.2";
-/// Service request code system (palvelupyynnöt).
-pub const SERVICE_REQUEST_SYSTEM: &str = "1.2.246.537.6.1503.201601";
-/// Usage situation code system (käyttötilanne).
-pub const USAGE_SITUATION_SYSTEM: &str = "1.2.246.537.6.1289.201901";
 /// The archiving interaction.
 pub const ARCHIVE_INTERACTION: &str = "RCMR_IN200002FI01";
 /// Its trigger event.
@@ -114,20 +111,29 @@ pub fn build_archive_message(spec: &MessageSpec, meta: &Metadata, cda: &str) -> 
         "reasonCode",
         &[
             ("code", &spec.service_request),
-            ("codeSystem", SERVICE_REQUEST_SYSTEM),
+            ("codeSystem", SERVICE_REQUEST),
         ],
     );
     w.empty(
         "reasonCode",
         &[
             ("code", &spec.usage_situation),
-            ("codeSystem", USAGE_SITUATION_SYSTEM),
+            ("codeSystem", USAGE_SITUATION),
         ],
     );
     w.start("subject", &[("typeCode", "SUBJ")]);
     w.start(
         "clinicalDocument",
         &[("classCode", "DOCCLIN"), ("moodCode", "EVN")],
+    );
+    // In the order every published frame uses (interface.md §1.2–§3).
+    w.empty("realmCode", &[("code", "FI")]);
+    w.empty(
+        "typeId",
+        &[
+            ("root", "2.16.840.1.113883.1.3"),
+            ("extension", "POCD_HD000040"),
+        ],
     );
     w.empty("id", &[("root", &meta.document_oid)]);
     w.empty(
@@ -141,7 +147,7 @@ pub fn build_archive_message(spec: &MessageSpec, meta: &Metadata, cda: &str) -> 
     let mime = encode_related(cda.as_bytes(), &meta.document_oid, &spec.boundary);
     w.chars(&mime);
     w.end("text");
-    w.empty("statusCode", &[("code", "completed")]);
+    w.empty("statusCode", &[("code", "COMPLETED")]);
     w.empty("effectiveTime", &[("value", &meta.effective_time)]);
     w.empty(
         "confidentialityCode",
@@ -150,8 +156,9 @@ pub fn build_archive_message(spec: &MessageSpec, meta: &Metadata, cda: &str) -> 
             ("codeSystem", &meta.confidentiality.code_system),
         ],
     );
-    w.empty("versionNumber", &[("value", &meta.version.to_string())]);
+    w.empty("languageCode", &[("code", &meta.language)]);
     w.empty("setId", &[("root", &meta.set_id)]);
+    w.empty("versionNumber", &[("value", &meta.version.to_string())]);
     w.empty(
         "completionCode",
         &[("code", "LA"), ("codeSystem", "1.2.246.537.5.40115.2006")],

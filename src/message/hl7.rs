@@ -5,7 +5,7 @@
 use roxmltree::{Document, Node};
 use serde::Serialize;
 
-use super::build::{SERVICE_REQUEST_SYSTEM, USAGE_SITUATION_SYSTEM};
+use crate::document::model::code_systems::{SERVICE_REQUEST, USAGE_SITUATION};
 use crate::document::parse::{CodedValue, InstanceId, Located, cd, child, ii, path, text};
 use crate::xml::path_of;
 use crate::xmldsig::HL7_NS;
@@ -27,8 +27,12 @@ pub struct Frame {
     pub effective_time: Option<Located<String>>,
     /// `recordTarget/patient/id`.
     pub client: Option<Located<InstanceId>>,
-    /// `custodian/assignedEntity/representedOrganization/id`.
+    /// `custodian/assignedCustodian/representedOrganization/id` (every published frame), or
+    /// read leniently from `custodian/assignedEntity/…` (see `custodian_misplaced`).
     pub custodian: Option<Located<InstanceId>>,
+    /// Set when the custodian was found under `custodian/assignedEntity` instead of the
+    /// published `custodian/assignedCustodian`: the path it was found at.
+    pub custodian_misplaced: Option<String>,
     /// `text/@mediaType`.
     pub media_type: Option<Located<String>>,
 }
@@ -67,6 +71,19 @@ fn attr_at(n: Node<'_, '_>, a: &str) -> Option<Located<String>> {
     })
 }
 
+fn frame_custodian(frame: Node<'_, '_>, assigned: &str) -> Option<Located<InstanceId>> {
+    path(
+        frame,
+        &[
+            (V3, "custodian"),
+            (V3, assigned),
+            (V3, "representedOrganization"),
+            (V3, "id"),
+        ],
+    )
+    .map(ii)
+}
+
 /// Reads the HL7 interaction element (the first child of the SOAP Body, or the root of a
 /// bare HL7 document).
 pub fn parse_request(root: Node<'_, '_>) -> Hl7Request {
@@ -92,24 +109,28 @@ pub fn parse_request(root: Node<'_, '_>) -> Hl7Request {
     };
     let frame = cap
         .and_then(|c| path(c, &[(V3, "subject"), (V3, "clinicalDocument")]))
-        .map(|f| Frame {
-            path: path_of(f),
-            id: child(f, V3, "id").map(ii),
-            set_id: child(f, V3, "setId").map(ii),
-            version: child(f, V3, "versionNumber").and_then(|n| attr_at(n, "value")),
-            effective_time: child(f, V3, "effectiveTime").and_then(|n| attr_at(n, "value")),
-            client: path(f, &[(V3, "recordTarget"), (V3, "patient"), (V3, "id")]).map(ii),
-            custodian: path(
-                f,
-                &[
-                    (V3, "custodian"),
-                    (V3, "assignedEntity"),
-                    (V3, "representedOrganization"),
-                    (V3, "id"),
-                ],
-            )
-            .map(ii),
-            media_type: child(f, V3, "text").and_then(|n| attr_at(n, "mediaType")),
+        .map(|f| {
+            let (custodian, custodian_misplaced) = match frame_custodian(f, "assignedCustodian") {
+                Some(c) => (Some(c), None),
+                None => match frame_custodian(f, "assignedEntity") {
+                    Some(c) => {
+                        let at = c.path.clone();
+                        (Some(c), Some(at))
+                    }
+                    None => (None, None),
+                },
+            };
+            Frame {
+                path: path_of(f),
+                id: child(f, V3, "id").map(ii),
+                set_id: child(f, V3, "setId").map(ii),
+                version: child(f, V3, "versionNumber").and_then(|n| attr_at(n, "value")),
+                effective_time: child(f, V3, "effectiveTime").and_then(|n| attr_at(n, "value")),
+                client: path(f, &[(V3, "recordTarget"), (V3, "patient"), (V3, "id")]).map(ii),
+                custodian,
+                custodian_misplaced,
+                media_type: child(f, V3, "text").and_then(|n| attr_at(n, "mediaType")),
+            }
         });
     Hl7Request {
         interaction: Located {
@@ -125,8 +146,8 @@ pub fn parse_request(root: Node<'_, '_>) -> Hl7Request {
         sender: path(root, &[(V3, "sender"), (V3, "device"), (V3, "id")])
             .and_then(|n| attr_at(n, "root")),
         trigger: cap.and_then(|c| child(c, V3, "code")).map(cd),
-        service_requests: by_system(SERVICE_REQUEST_SYSTEM),
-        usage_situations: by_system(USAGE_SITUATION_SYSTEM),
+        service_requests: by_system(SERVICE_REQUEST),
+        usage_situations: by_system(USAGE_SITUATION),
         frame,
     }
 }

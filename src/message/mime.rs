@@ -136,7 +136,12 @@ fn read_headers(lines: &[&str], start: usize) -> (Vec<(String, String)>, usize) 
         if line.trim().is_empty() {
             break;
         }
-        if line.starts_with([' ', '\t']) {
+        // A continuation is indented (RFC 5322 folding); a published Kanta message (a Java mail
+        // library's output) also breaks a parameter list after its ';' without indenting:
+        // `Content-Type: multipart/related;` then `boundary="…"` on the next line.
+        let unindented_parameter = headers.last().is_some_and(|(_, v)| v.ends_with(';'))
+            && line.split_once(':').is_none_or(|(k, _)| k.contains('='));
+        if line.starts_with([' ', '\t']) || unindented_parameter {
             if let Some(last) = headers.last_mut() {
                 last.1.push(' ');
                 last.1.push_str(line.trim());
@@ -328,6 +333,15 @@ mod tests {
             ),
             "M-006"
         );
+    }
+
+    #[test]
+    fn a_parameter_broken_onto_an_unindented_line_is_read() {
+        // The shape of a published health-care archive message's entity.
+        let t = "Message-ID: <1.x@host>\nMIME-Version: 1.0\nContent-Type: multipart/related;\nboundary=\"----=_Part_9_1.2\"\n\n------=_Part_9_1.2\nContent-Type: text/xml; charset=UTF-8\nContent-Transfer-Encoding: BASE64\nContent-ID: <1.2.3>\n\nYQ==\n\n------=_Part_9_1.2--\n";
+        let m = parse_related(t).unwrap();
+        assert_eq!(m.boundary, "----=_Part_9_1.2");
+        assert_eq!(m.parts[0].body, b"a");
     }
 
     #[test]

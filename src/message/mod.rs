@@ -67,16 +67,20 @@ impl RequestWrapper<'_> {
     }
 }
 
-/// The frame's custodian, in the RMIM shape (`custodian/assignedEntity/
-/// representedOrganization/id`, interface.md §3): archiving, invalidation and query
-/// responses write it alike.
+/// The frame's custodian as every published frame writes it
+/// (`custodian/assignedCustodian/representedOrganization/id`, interface.md §3; the element
+/// under `custodian` is `assignedCustodian` as in the CDA, only the organisation element
+/// differs): archiving, invalidation and query responses write it alike.
 pub(crate) fn write_frame_custodian(w: &mut XmlWriter, oid: &str) {
     w.start("custodian", &[("typeCode", "CST")]);
-    w.start("assignedEntity", &[]);
-    w.start("representedOrganization", &[]);
+    w.start("assignedCustodian", &[("classCode", "ASSIGNED")]);
+    w.start(
+        "representedOrganization",
+        &[("classCode", "ORG"), ("determinerCode", "INSTANCE")],
+    );
     w.empty("id", &[("root", oid)]);
     w.end("representedOrganization");
-    w.end("assignedEntity");
+    w.end("assignedCustodian");
     w.end("custodian");
 }
 
@@ -152,7 +156,7 @@ pub fn carried_cda(doc: &Document<'_>) -> Result<Option<CarriedCda>, mime::MimeE
             cd.children()
                 .find(|c| c.is_element() && c.tag_name().name() == "text")
         })
-        .map(|t| t.children().filter_map(|c| c.text()).collect::<String>());
+        .map(crate::xml::text_content);
     let Some(text) = text else { return Ok(None) };
     cda_in_mime(&text)
 }

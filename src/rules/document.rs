@@ -4,69 +4,64 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use super::Finding;
+use super::codes::{CodeLists, Lookup};
+use super::{Finding, Severity};
 use crate::document::model::code_systems;
-use crate::document::parse::{CodedValue, InstanceId, Located, ParsedCda};
+use crate::document::parse::{BodyForm, CodedValue, InstanceId, Located, ParsedCda};
 use crate::identity::{HETU_OID, Hetu, scan_hetus};
 use crate::xml::{Limits, parse};
 
-/// A code list snapshot (data/code-lists.toml).
-#[derive(Debug, Clone, serde::Deserialize)]
-struct CodeList {
-    oid: String,
-    name: String,
-    codes: std::collections::BTreeMap<String, String>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct CodeListFile {
-    list: Vec<CodeList>,
-}
-
-/// The bundled code lists, parsed once. A unit test proves the bundled file parses, so an
-/// empty set here can only mean a build from a broken checkout.
-fn code_lists() -> &'static [CodeList] {
-    static LISTS: std::sync::OnceLock<Vec<CodeList>> = std::sync::OnceLock::new();
-    LISTS.get_or_init(|| {
-        toml::from_str::<CodeListFile>(include_str!("../../data/code-lists.toml"))
-            .map(|f| f.list)
-            .unwrap_or_default()
-    })
-}
-
-/// The display name of `code` in the code list `system`, from the shipped snapshot.
-pub fn display_name(system: &str, code: &str) -> Option<&'static str> {
-    code_lists()
-        .iter()
-        .find(|l| l.oid == system)
-        .and_then(|l| l.codes.get(code))
-        .map(String::as_str)
-}
-
-/// H-010 (warning): a code absent from the shipped (partial) snapshot of its list.
-fn code_list_rule(out: &mut Vec<Finding>, field: &str, v: &Located<CodedValue>) {
+/// H-010: a code absent from its list in the code lists in force (a warning unless the
+/// profile makes unknown codes errors).
+pub(crate) fn code_list_rule(
+    out: &mut Vec<Finding>,
+    field: &str,
+    v: &Located<CodedValue>,
+    lists: &CodeLists,
+    severity: Severity,
+) {
     let (Some(code), Some(system)) = (&v.value.code, &v.value.code_system) else {
         return;
     };
-    if let Some(list) = code_lists().iter().find(|l| &l.oid == system)
-        && !list.codes.contains_key(code)
-    {
-        out.push(Finding::new(
-            "H-010",
-            &v.path,
-            format!(
-                "{field} code {code:?} is not in kanta-sim's partial snapshot of {} ({system}); check it against THL's code service",
-                list.name
-            ),
-        ));
+    if let Lookup::Missing(list) = lists.lookup(system, code) {
+        out.push(
+            Finding::new(
+                "H-010",
+                &v.path,
+                format!(
+                    "{field} code {code:?} is not in kanta-sim's code list {} ({system}); the bundled snapshot is partial: check the code against THL's code service (archive.code_lists_file, archive.unknown_codes)",
+                    list.name
+                ),
+            )
+            .with_severity(severity),
+        );
     }
 }
 
 /// What the rules need to know beyond the document.
 #[derive(Debug, Clone, Copy)]
-pub struct DocumentContext {
+pub struct DocumentContext<'a> {
     /// Test-environment profile: every identity code anywhere must be 900–999 [V].
     pub test_identities_only: bool,
+    /// The code lists in force.
+    pub code_lists: &'a CodeLists,
+    /// Severity of a code missing from the lists (H-010, H-005).
+    pub unknown_codes: Severity,
+    /// Severity of an identifier with both a root and a nullFlavor (H-012).
+    pub id_root_with_null_flavor: Severity,
+}
+
+impl DocumentContext<'static> {
+    /// The built-in profile's context: test identities only, the bundled code lists, unknown
+    /// codes and root-with-nullFlavor identifiers warned about.
+    pub fn builtin() -> Self {
+        Self {
+            test_identities_only: true,
+            code_lists: CodeLists::bundled_static(),
+            unknown_codes: Severity::Warning,
+            id_root_with_null_flavor: Severity::Warning,
+        }
+    }
 }
 
 /// The profile a document claims through its documentGroup.
@@ -76,7 +71,7 @@ enum Group {
     ClientDocument,
 }
 
-fn is_oid(s: &str) -> bool {
+pub(crate) fn is_oid(s: &str) -> bool {
     !s.is_empty()
         && s.split('.').all(|arc| {
             !arc.is_empty()
@@ -107,7 +102,7 @@ fn missing(out: &mut Vec<Finding>, what: &str, at: &str, why: &str) {
     ));
 }
 
-fn group_of(p: &ParsedCda, out: &mut Vec<Finding>) -> Option<Group> {
+fn group_of(p: &ParsedCda, ctx: &DocumentContext<'_>, out: &mut Vec<Finding>) -> Option<Group> {
     let g = p.document_group.as_ref()?;
     if g.value.code_system.as_deref() != Some(code_systems::DOCUMENT_GROUP) {
         out.push(Finding::new(
@@ -124,11 +119,20 @@ fn group_of(p: &ParsedCda, out: &mut Vec<Finding>) -> Option<Group> {
         Some("1") => Some(Group::ClientRelationship),
         Some("5") => Some(Group::ClientDocument),
         other => {
-            out.push(Finding::new(
-                "H-005",
-                &g.path,
-                format!("documentGroup {:?} is not a group kanta-sim knows (1 asiakkuusasiakirja, 5 phase-II asiakasasiakirja)", other.unwrap_or("")),
-            ));
+            let code = other.unwrap_or("");
+            let named = ctx
+                .code_lists
+                .display_name(code_systems::DOCUMENT_GROUP, code)
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            out.push(
+                Finding::new(
+                    "H-005",
+                    &g.path,
+                    format!("documentGroup {code:?}{named} has no profile in kanta-sim (it knows 1 asiakkuusasiakirja and 5 phase-II asiakasasiakirja); only the common header rules were checked"),
+                )
+                .with_severity(ctx.unknown_codes),
+            );
             None
         }
     }
@@ -147,18 +151,44 @@ fn coded_in(out: &mut Vec<Finding>, field: &str, v: &Located<CodedValue>, system
     }
 }
 
+/// The root an identifier names: with a nullFlavor beside it too (H-012 reports that), so a
+/// case id written `<id root="…" nullFlavor="NA"/>` is not taken for absent.
 fn real_root(v: &Located<InstanceId>) -> Option<&str> {
-    v.value
-        .root
-        .as_deref()
-        .filter(|_| v.value.null_flavor.is_none())
+    v.value.root.as_deref()
+}
+
+/// H-012: identifiers with both a root and a nullFlavor (a published SP17 document writes its
+/// case id so [V]; whether Kanta accepts it is [U]: `archive.id_root_with_null_flavor`).
+fn root_with_null_flavor(p: &ParsedCda, severity: Severity) -> Vec<Finding> {
+    [
+        ("id", &p.id),
+        ("setId", &p.set_id),
+        ("the client id", &p.client),
+        ("the author id", &p.author),
+        ("the custodian id", &p.custodian),
+        ("the case id", &p.case_id),
+    ]
+    .into_iter()
+    .filter_map(|(what, v)| {
+        let v = v.as_ref()?;
+        let (root, nf) = (v.value.root.as_deref()?, v.value.null_flavor.as_deref()?);
+        Some(
+            Finding::new(
+                "H-012",
+                &v.path,
+                format!("{what} has both root {root:?} and nullFlavor {nf:?}; kanta-sim reads the root (archive.id_root_with_null_flavor)"),
+            )
+            .with_severity(severity),
+        )
+    })
+    .collect()
 }
 
 /// Header rules (H): presence per profile, identifiers, versions, code systems, body ID.
-pub fn header_rules(p: &ParsedCda) -> Vec<Finding> {
-    let mut out = Vec::new();
+pub fn header_rules(p: &ParsedCda, ctx: &DocumentContext<'_>) -> Vec<Finding> {
+    let mut out = root_with_null_flavor(p, ctx.id_root_with_null_flavor);
     let at = |sub: &str| format!("{}/{sub}", p.path);
-    let group = group_of(p, &mut out);
+    let group = group_of(p, ctx, &mut out);
     if p.document_group.is_none() {
         missing(
             &mut out,
@@ -270,6 +300,16 @@ pub fn header_rules(p: &ParsedCda) -> Vec<Finding> {
         if let Some(v) = v {
             match real_root(v) {
                 Some(r) if is_oid(r) => {}
+                Some(r) if crate::identity::zero_padded_business_arc(r).is_some() => {
+                    out.push(Finding::new(
+                        "H-002",
+                        &v.path,
+                        format!(
+                            "{what} root {r:?} writes the business id with its leading zero; an OID arc never starts with 0, and JHS 159 drops it (0204819-8 → 1.2.246.10.2048198): {:?}",
+                            crate::identity::zero_padded_business_arc(r).unwrap_or_default()
+                        ),
+                    ));
+                }
                 other => out.push(Finding::new(
                     "H-002",
                     &v.path,
@@ -350,7 +390,7 @@ pub fn header_rules(p: &ParsedCda) -> Vec<Finding> {
         ("serviceProcess/code", &p.service_process),
     ] {
         if let Some(v) = v {
-            code_list_rule(&mut out, field, v);
+            code_list_rule(&mut out, field, v, ctx.code_lists, ctx.unknown_codes);
         }
     }
     if let (Some(body), Some(id)) = (&p.body, p.id.as_ref().and_then(real_root)) {
@@ -470,6 +510,15 @@ pub fn body_rules(p: &ParsedCda) -> (Vec<Finding>, DecodedBody) {
                 .collect::<String>(),
         )
     };
+    let stray = |out: &mut Vec<Finding>, code: &str, form: &Located<BodyForm>, what: &str| {
+        if let Some(e) = &form.value.stray_element {
+            out.push(Finding::new(
+                code,
+                &form.path,
+                format!("{what} must be base64 text only; found an element <{e}> inside it"),
+            ));
+        }
+    };
     match &body.display {
         None => out.push(Finding::new(
             "B-001",
@@ -477,7 +526,8 @@ pub fn body_rules(p: &ParsedCda) -> (Vec<Finding>, DecodedBody) {
             "the display form (text, base64 XHTML) is absent",
         )),
         Some(d) => {
-            let (media, data) = &d.value;
+            stray(&mut out, "B-001", d, "the display form");
+            let media = &d.value.media_type;
             if media.as_deref() != Some("application/xhtml+xml") {
                 out.push(Finding::new(
                     "B-004",
@@ -488,7 +538,7 @@ pub fn body_rules(p: &ParsedCda) -> (Vec<Finding>, DecodedBody) {
                     ),
                 ));
             }
-            match b64(data).map(String::from_utf8) {
+            match b64(&d.value.base64).map(String::from_utf8) {
                 Err(e) => out.push(Finding::new(
                     "B-001",
                     &d.path,
@@ -534,28 +584,31 @@ pub fn body_rules(p: &ParsedCda) -> (Vec<Finding>, DecodedBody) {
             &body.path,
             "the structured form (hl7fi:json, base64 JSON) is absent",
         )),
-        Some(j) => match b64(&j.value).map(String::from_utf8) {
-            Err(e) => out.push(Finding::new(
-                "B-003",
-                &j.path,
-                format!("the structured form is not valid base64: {e}"),
-            )),
-            Ok(Err(e)) => out.push(Finding::new(
-                "B-003",
-                &j.path,
-                format!("the structured form is not UTF-8: {e}"),
-            )),
-            Ok(Ok(json)) => {
-                if let Err(e) = serde_json::from_str::<serde_json::Value>(&json) {
-                    out.push(Finding::new(
-                        "B-003",
-                        &j.path,
-                        format!("the structured form is not valid JSON: {e}"),
-                    ));
+        Some(j) => {
+            stray(&mut out, "B-003", j, "the structured form");
+            match b64(&j.value.base64).map(String::from_utf8) {
+                Err(e) => out.push(Finding::new(
+                    "B-003",
+                    &j.path,
+                    format!("the structured form is not valid base64: {e}"),
+                )),
+                Ok(Err(e)) => out.push(Finding::new(
+                    "B-003",
+                    &j.path,
+                    format!("the structured form is not UTF-8: {e}"),
+                )),
+                Ok(Ok(json)) => {
+                    if let Err(e) = serde_json::from_str::<serde_json::Value>(&json) {
+                        out.push(Finding::new(
+                            "B-003",
+                            &j.path,
+                            format!("the structured form is not valid JSON: {e}"),
+                        ));
+                    }
+                    decoded.json = Some(json);
                 }
-                decoded.json = Some(json);
             }
-        },
+        }
     }
     (out, decoded)
 }
@@ -566,7 +619,7 @@ pub fn person_rules(
     p: &ParsedCda,
     xml_text: &str,
     decoded: &DecodedBody,
-    ctx: DocumentContext,
+    ctx: &DocumentContext<'_>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     if let Some(c) = &p.client {
@@ -580,10 +633,9 @@ pub fn person_rules(
                     format!("the client's identity code is invalid: {e}"),
                 ));
             }
-        } else if let Some((org, year)) = root.rsplit_once(".22.") {
-            let year_ok = year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit());
-            if !crate::identity::looks_like_org_oid(org) || !year_ok {
-                out.push(Finding::new("P-003", &c.path, format!("a temporary identifier's root must be <organisation OID>.22.<year>, found {root:?}")));
+        } else if root.contains(".22.") {
+            if let Err(e) = crate::identity::temporary_root(root) {
+                out.push(Finding::new("P-003", &c.path, format!("a temporary identifier's root must be 1.2.246.10.<business id>.22.<year> (or <organisation OID>.22.<year>): {e}")));
             }
             if ext.len() != 11 {
                 out.push(Finding::new(
@@ -596,7 +648,7 @@ pub fn person_rules(
             out.push(Finding::new(
                 "P-004",
                 &c.path,
-                format!("the client id root must be {HETU_OID} (identity code) or <organisation OID>.22.<year> (temporary identifier), found {root:?}"),
+                format!("the client id root must be {HETU_OID} (identity code) or 1.2.246.10.<business id>.22.<year> (temporary identifier), found {root:?}"),
             ));
         }
     }
@@ -622,9 +674,9 @@ pub fn person_rules(
 }
 
 /// All document rules (H, B, P) in order.
-pub fn document_rules(p: &ParsedCda, xml_text: &str, ctx: DocumentContext) -> Vec<Finding> {
+pub fn document_rules(p: &ParsedCda, xml_text: &str, ctx: &DocumentContext<'_>) -> Vec<Finding> {
     let mut out = structure_rules(p);
-    out.extend(header_rules(p));
+    out.extend(header_rules(p, ctx));
     let (body, decoded) = body_rules(p);
     out.extend(body);
     out.extend(person_rules(p, xml_text, &decoded, ctx));
@@ -638,14 +690,14 @@ mod tests {
     use crate::document::sample::SampleDocument;
     use crate::document::{Body, Metadata, Profile, build_cda};
 
-    const CTX: DocumentContext = DocumentContext {
-        test_identities_only: true,
-    };
+    fn ctx() -> DocumentContext<'static> {
+        DocumentContext::builtin()
+    }
 
     fn codes_for(xml: &str) -> Vec<String> {
         let doc = parse(xml, &Limits::default()).unwrap();
         let p = parse_document(&doc).unwrap();
-        document_rules(&p, xml, CTX)
+        document_rules(&p, xml, &ctx())
             .into_iter()
             .map(|f| f.code)
             .collect()
@@ -722,14 +774,59 @@ mod tests {
 
     #[test]
     fn codes_outside_the_snapshot_warn_without_refusing() {
-        assert!(code_lists().len() >= 6, "the bundled code lists parse");
         let xml = sample(Profile::ClientDocument).replacen("code=\"24\"", "code=\"99\"", 1);
         let doc = parse(&xml, &Limits::default()).unwrap();
         let p = parse_document(&doc).unwrap();
-        let findings = document_rules(&p, &xml, CTX);
+        let findings = document_rules(&p, &xml, &ctx());
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert_eq!(findings[0].code, "H-010");
         assert!(!findings[0].is_error());
+        // A profile that makes unknown codes errors refuses the same document.
+        let strict = DocumentContext {
+            unknown_codes: Severity::Error,
+            ..ctx()
+        };
+        let findings = document_rules(&p, &xml, &strict);
+        assert!(findings[0].is_error(), "{findings:?}");
+        // An unknown document group: warned about twice (not in the list, no profile), and
+        // only the common header rules apply.
+        let xml = sample(Profile::ClientRelationship).replacen(
+            "<hl7fi:documentGroup code=\"1\"",
+            "<hl7fi:documentGroup code=\"3\"",
+            1,
+        );
+        let doc = parse(&xml, &Limits::default()).unwrap();
+        let p = parse_document(&doc).unwrap();
+        let findings = document_rules(&p, &xml, &ctx());
+        let codes: Vec<_> = findings.iter().map(|f| f.code.as_str()).collect();
+        assert_eq!(codes, vec!["H-005", "H-010"], "{findings:?}");
+        assert!(findings.iter().all(|f| !f.is_error()));
+    }
+
+    #[test]
+    fn an_id_with_root_and_null_flavor_is_read_and_warned_about() {
+        // As a published SP17 document writes its case id.
+        let xml = sample(Profile::ClientDocument).replacen(
+            "<encompassingEncounter><id root=\"",
+            "<encompassingEncounter><id nullFlavor=\"NA\" root=\"",
+            1,
+        );
+        assert!(
+            xml.contains("nullFlavor=\"NA\" root="),
+            "the sample changed shape"
+        );
+        let doc = parse(&xml, &Limits::default()).unwrap();
+        let p = parse_document(&doc).unwrap();
+        let findings = document_rules(&p, &xml, &ctx());
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].code, "H-012");
+        assert!(!findings[0].is_error());
+        assert!(findings[0].location.ends_with("encompassingEncounter/id"));
+        let strict = DocumentContext {
+            id_root_with_null_flavor: Severity::Error,
+            ..ctx()
+        };
+        assert!(document_rules(&p, &xml, &strict)[0].is_error());
     }
 
     #[test]
@@ -795,6 +892,27 @@ mod tests {
             1,
         );
         assert!(codes_for(&bad_year).contains(&"P-003".to_owned()));
+        // The recommended root hangs from the business id (as published:
+        // 1.2.246.10.2012566.22.2026), and from the legacy root too.
+        for root in [
+            "1.2.246.10.99900016.22.2026",
+            "1.2.246.10.9990063.22.2026",
+            "1.2.246.537.10.99900067.22.2026",
+        ] {
+            let t = sp1.replacen(
+                "root=\"1.2.246.21\" extension=\"010190-902S\"",
+                &format!("root=\"{root}\" extension=\"010190T9001\""),
+                1,
+            );
+            assert_eq!(codes_for(&t), Vec::<String>::new(), "{root}");
+        }
+        // Not a temporary-id root: something that is no organisation in front of .22.
+        let not_org = sp1.replacen(
+            "root=\"1.2.246.21\" extension=\"010190-902S\"",
+            "root=\"1.2.246.21.22.2026\" extension=\"010190T9001\"",
+            1,
+        );
+        assert!(codes_for(&not_org).contains(&"P-003".to_owned()));
     }
 
     #[test]
@@ -808,12 +926,13 @@ mod tests {
             document_rules(
                 &p,
                 &xml,
-                DocumentContext {
-                    test_identities_only: false
+                &DocumentContext {
+                    test_identities_only: false,
+                    ..ctx()
                 }
             )
             .is_empty()
         );
-        assert!(!document_rules(&p, &xml, CTX).is_empty());
+        assert!(!document_rules(&p, &xml, &ctx()).is_empty());
     }
 }

@@ -9,6 +9,7 @@
 //! (a step's message, timing, outcome or archive state differs from the case).
 
 pub mod access;
+pub mod codes;
 pub mod document;
 pub mod lifecycle;
 pub mod signature;
@@ -24,6 +25,15 @@ pub enum Severity {
     Error,
     /// Reported, never refuses.
     Warning,
+}
+
+impl From<crate::config::Strictness> for Severity {
+    fn from(s: crate::config::Strictness) -> Self {
+        match s {
+            crate::config::Strictness::Warning => Self::Warning,
+            crate::config::Strictness::Error => Self::Error,
+        }
+    }
 }
 
 /// Whether a public Kanta source confirms the rule.
@@ -319,10 +329,10 @@ pub const CATALOGUE: &[Rule] = &[
     ),
     rule(
         "H-005",
-        Error,
+        Warning,
         Assumed,
-        "Asiakirjaryhmä on tuntematon",
-        "The document group is unknown",
+        "Asiakirjaryhmälle ei ole simulaattorissa profiilia; vain yhteiset otsikkosäännöt tarkistettiin",
+        "kanta-sim has no profile for the document group; only the common header rules were checked",
     ),
     rule(
         "H-006",
@@ -358,6 +368,27 @@ pub const CATALOGUE: &[Rule] = &[
         Assumed,
         "Koodi ei ole simulaattorin (osittaisessa) koodistossa",
         "The code is not in the simulator's (partial) code list snapshot",
+    ),
+    rule(
+        "H-011",
+        Warning,
+        Confirmed,
+        "Siirtokehyksen rekisterinpitäjä on polussa custodian/assignedEntity; julkaistut kehykset käyttävät polkua custodian/assignedCustodian/representedOrganization/id",
+        "The frame's custodian is under custodian/assignedEntity; published frames put it at custodian/assignedCustodian/representedOrganization/id",
+    ),
+    rule(
+        "H-012",
+        Warning,
+        Assumed,
+        "Tunnisteella on sekä root että nullFlavor",
+        "An identifier carries both a root and a nullFlavor",
+    ),
+    rule(
+        "H-013",
+        Warning,
+        Assumed,
+        "Siirtokehyksen ja asiakirjan laatimisaika (effectiveTime) eroavat",
+        "The frame's and the document's effectiveTime differ",
     ),
     rule(
         "L-001",
@@ -890,6 +921,14 @@ impl Finding {
         }
     }
 
+    /// The same finding with a severity a profile setting chose (for rules whose real
+    /// behaviour is not public: the catalogue's severity is the default).
+    #[must_use]
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+
     /// Whether it refuses the request.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
@@ -946,7 +985,7 @@ mod tests {
         let classes = [
             ("G", 17),
             ("M", 8),
-            ("H", 10),
+            ("H", 13),
             ("B", 4),
             ("P", 6),
             ("C", 4),

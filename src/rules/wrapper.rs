@@ -3,7 +3,8 @@
 
 use time::Date;
 
-use super::Finding;
+use super::codes::{CodeLists, Lookup, systems};
+use super::{Finding, Severity};
 use crate::config::Interactions;
 use crate::document::parse::{InstanceId, Located, ParsedCda};
 use crate::identity::SoteRegister;
@@ -18,6 +19,10 @@ pub struct WrapperContext<'a> {
     pub processing_codes: &'a [String],
     /// Interactions this archive implements, by use case.
     pub interactions: &'a Interactions,
+    /// The code lists in force (service requests, usage situations, archiving groups).
+    pub code_lists: &'a CodeLists,
+    /// Severity of a code missing from the lists.
+    pub unknown_codes: Severity,
 }
 
 /// W and S rules.
@@ -107,8 +112,30 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
     match r.service_requests.as_slice() {
         [one] => {
             let code = one.value.code.as_deref().unwrap_or("");
-            if code != "SP1" && code != "SP17" {
-                out.push(Finding::new("S-002", &one.path, format!("service request {code:?} does not archive a document (SP1 or SP17 expected)")));
+            match ctx.code_lists.lookup(systems::SERVICE_REQUEST, code) {
+                Lookup::Known(name) if ctx.code_lists.groups_archived_by(code).is_none() => {
+                    out.push(Finding::new(
+                        "S-002",
+                        &one.path,
+                        format!(
+                            "service request {code:?} ({name}) does not archive a document (archiving requests: {})",
+                            ctx.code_lists.archiving_requests().collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+                Lookup::Known(_) => {}
+                Lookup::Missing(_) | Lookup::NoList => out.push(
+                    Finding::new(
+                        "H-010",
+                        &one.path,
+                        format!(
+                            "service request {code:?} is not in kanta-sim's code list {}; the archiving requests it knows are {} (archive.code_lists_file, archive.unknown_codes)",
+                            systems::SERVICE_REQUEST,
+                            ctx.code_lists.archiving_requests().collect::<Vec<_>>().join(", ")
+                        ),
+                    )
+                    .with_severity(ctx.unknown_codes),
+                ),
             }
         }
         [] => out.push(Finding::new(
@@ -121,6 +148,15 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
             &many[1].path,
             format!("{} service requests; exactly one is allowed", many.len()),
         )),
+    }
+    for u in &r.usage_situations {
+        super::document::code_list_rule(
+            &mut out,
+            "usage situation",
+            u,
+            ctx.code_lists,
+            ctx.unknown_codes,
+        );
     }
     if r.usage_situations.is_empty() {
         out.push(Finding::new(
@@ -143,37 +179,65 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
     out
 }
 
-/// S-003: the service request must match the document group (SP1 ↔ 1, SP17 ↔ 5).
-pub fn service_request_matches(r: &Hl7Request, cda: &ParsedCda) -> Vec<Finding> {
+/// S-003: the service request must carry the document's group (`[[archiving]]` in the code
+/// lists: SP1 ↔ 1, SP17 ↔ 5 [V]). Unknown requests or groups are warned about elsewhere.
+pub fn service_request_matches(r: &Hl7Request, cda: &ParsedCda, lists: &CodeLists) -> Vec<Finding> {
     let (Some(sr), Some(group)) = (r.service_requests.first(), cda.document_group.as_ref()) else {
         return Vec::new();
     };
-    let expected = match group.value.code.as_deref() {
-        Some("1") => "SP1",
-        Some("5") => "SP17",
-        _ => return Vec::new(),
-    };
     let code = sr.value.code.as_deref().unwrap_or("");
-    if code == expected {
-        Vec::new()
-    } else {
-        vec![Finding::new(
-            "S-003",
-            &sr.path,
-            format!(
-                "service request {code:?} does not match documentGroup {:?} (expects {expected})",
-                group.value.code.as_deref().unwrap_or("")
-            ),
-        )]
+    let group_code = group.value.code.as_deref().unwrap_or("");
+    let Some(groups) = lists.groups_archived_by(code) else {
+        return Vec::new();
+    };
+    if groups.iter().any(|g| g == group_code) {
+        return Vec::new();
     }
+    let carriers: Vec<&str> = lists
+        .archiving_requests()
+        .filter(|sp| {
+            lists
+                .groups_archived_by(sp)
+                .is_some_and(|g| g.iter().any(|g| g == group_code))
+        })
+        .collect();
+    if carriers.is_empty()
+        && !matches!(
+            lists.lookup(systems::DOCUMENT_GROUP, group_code),
+            Lookup::Known(_)
+        )
+    {
+        // A group the lists do not know: H-010 and H-005 say so.
+        return Vec::new();
+    }
+    vec![Finding::new(
+        "S-003",
+        &sr.path,
+        format!(
+            "service request {code:?} does not match documentGroup {group_code:?} ({code} archives group {}; group {group_code} is archived with {})",
+            groups.join(", "),
+            if carriers.is_empty() {
+                "no request kanta-sim knows".to_owned()
+            } else {
+                carriers.join(", ")
+            }
+        ),
+    )]
 }
 
 fn root(v: &Option<Located<InstanceId>>) -> Option<&str> {
     v.as_ref().and_then(|l| l.value.root.as_deref())
 }
 
-/// H-009: the frame must agree with the document.
-pub fn frame_consistency(r: &Hl7Request, cda: &ParsedCda) -> Vec<Finding> {
+/// H-009: the frame must agree with the document (id and setId [V: the SHARK client checks
+/// them before sending]; versionNumber, client and custodian [I]). H-013: the effectiveTime
+/// should agree too, but a published SP17 frame/document pair differs there, so whether
+/// Kanta refuses it is [U] (`archive.frame_effective_time_mismatch`).
+pub fn frame_consistency(
+    r: &Hl7Request,
+    cda: &ParsedCda,
+    effective_time_mismatch: Severity,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let Some(f) = &r.frame else {
         out.push(Finding::new(
@@ -183,39 +247,59 @@ pub fn frame_consistency(r: &Hl7Request, cda: &ParsedCda) -> Vec<Finding> {
         ));
         return out;
     };
-    let mut same = |what: &str, frame: Option<&str>, doc: Option<&str>| {
+    let mut same = |code: &str, what: &str, frame: Option<&str>, doc: Option<&str>| {
         if frame != doc {
-            out.push(Finding::new(
-                "H-009",
+            let f = Finding::new(
+                code,
                 &f.path,
                 format!(
                     "frame {what} {:?} differs from the document's {:?}",
                     frame.unwrap_or("(absent)"),
                     doc.unwrap_or("(absent)")
                 ),
-            ));
+            );
+            out.push(if code == "H-013" {
+                f.with_severity(effective_time_mismatch)
+            } else {
+                f
+            });
         }
     };
-    same("id", root(&f.id), root(&cda.id));
-    same("setId", root(&f.set_id), root(&cda.set_id));
+    same("H-009", "id", root(&f.id), root(&cda.id));
+    same("H-009", "setId", root(&f.set_id), root(&cda.set_id));
     same(
+        "H-009",
         "versionNumber",
         f.version.as_ref().map(|v| v.value.as_str()),
         cda.version.as_ref().map(|v| v.value.as_str()),
     );
     same(
+        "H-013",
         "effectiveTime",
         f.effective_time.as_ref().map(|v| v.value.as_str()),
         cda.effective_time.as_ref().map(|v| v.value.as_str()),
     );
     same(
+        "H-009",
         "client id",
         f.client.as_ref().and_then(|c| c.value.extension.as_deref()),
         cda.client
             .as_ref()
             .and_then(|c| c.value.extension.as_deref()),
     );
-    same("custodian", root(&f.custodian), root(&cda.custodian));
+    same(
+        "H-009",
+        "custodian",
+        root(&f.custodian),
+        root(&cda.custodian),
+    );
+    if let Some(at) = &f.custodian_misplaced {
+        out.push(Finding::new(
+            "H-011",
+            at,
+            "the frame's custodian was read from custodian/assignedEntity/representedOrganization/id; every published frame writes custodian/assignedCustodian/representedOrganization/id",
+        ));
+    }
     out
 }
 
@@ -291,6 +375,10 @@ mod tests {
     use crate::xml::{Limits, parse};
 
     fn codes(xml: &str) -> Vec<String> {
+        codes_with(xml, CodeLists::bundled_static(), Severity::Warning)
+    }
+
+    fn codes_with(xml: &str, lists: &CodeLists, unknown_codes: Severity) -> Vec<String> {
         let doc = parse(xml, &Limits::default()).unwrap();
         let r = parse_request(interaction_element(&doc).unwrap());
         let codes = ["D".to_owned()];
@@ -301,11 +389,49 @@ mod tests {
                 .unwrap()
                 .archive
                 .interactions,
+            code_lists: lists,
+            unknown_codes,
         };
         wrapper_rules(&r, &ctx)
             .into_iter()
-            .map(|f| f.code)
+            .map(|f| {
+                if f.is_error() {
+                    f.code
+                } else {
+                    format!("{}(warning)", f.code)
+                }
+            })
             .collect()
+    }
+
+    #[test]
+    fn service_requests_are_judged_by_the_code_lists() {
+        let g = good();
+        let sp9 = g.replacen("code=\"SP1\"", "code=\"SP9\"", 1);
+        // Not in the (partial) bundled list: a warning by default, an error when strict.
+        assert_eq!(codes(&sp9), vec!["H-010(warning)"]);
+        assert_eq!(
+            codes_with(&sp9, CodeLists::bundled_static(), Severity::Error),
+            vec!["H-010"]
+        );
+        // A full list that knows SP9 as something other than archiving: S-002.
+        let full = CodeLists::parse(
+            &crate::rules::codes::BUNDLED_CODE_LISTS.replacen(
+                "\"SP17\" = \"Asiakasasiakirjan arkistointi\"",
+                "\"SP17\" = \"Asiakasasiakirjan arkistointi\", \"SP9\" = \"Hakupalvelu\"",
+                1,
+            ),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(codes_with(&sp9, &full, Severity::Warning), vec!["S-002"]);
+        // An unknown usage situation warns.
+        let u = g.replacen(
+            "<reasonCode code=\"1\" codeSystem=\"1.2.246.537.6.1289.201901\"",
+            "<reasonCode code=\"7\" codeSystem=\"1.2.246.537.6.1289.201901\"",
+            1,
+        );
+        assert_eq!(codes(&u), vec!["H-010(warning)"]);
     }
 
     fn good() -> String {

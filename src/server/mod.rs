@@ -45,6 +45,17 @@ pub enum ServeError {
     /// The archivist view.
     #[error("{0}")]
     Web(String),
+    /// The code lists.
+    #[error(transparent)]
+    CodeLists(#[from] crate::rules::codes::CodeListError),
+    /// A plain-HTTP listener asked for on the network without saying so.
+    #[error(
+        "the validation service would listen on {addr}, which is not a loopback address; it is plain HTTP without client authentication: set validation.allow_network = true only on a closed network"
+    )]
+    NotLoopback {
+        /// The address.
+        addr: SocketAddr,
+    },
     /// Binding failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -107,6 +118,8 @@ pub struct Bound {
     pub data_dir: PathBuf,
     /// The archivist's view, when enabled.
     pub archivist: Option<SocketAddr>,
+    /// The plain-HTTP validation service, when enabled.
+    pub validation: Option<SocketAddr>,
 }
 
 /// A running server.
@@ -161,12 +174,17 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
         diagnostic: diag.as_ref().and_then(|l| l.local_addr().ok()),
         data_dir: config.data.dir.clone(),
         archivist: None,
+        validation: None,
     };
     let store = ArchiveStore::open(&config.data.dir)?;
     let ledger = crate::ledger::Ledger::open(&config.data.dir)
         .map_err(|e| ServeError::Ledger(e.to_string()))?;
     let shared = Arc::new(Judging {
-        profile: ArchiveProfile::new(&config.archive, (*material.register).clone()),
+        profile: ArchiveProfile::new(
+            &config.archive,
+            (*material.register).clone(),
+            crate::rules::codes::CodeLists::for_profile(&config.archive)?,
+        ),
         trust: material.trust.clone(),
     });
     // Generous: a watcher that falls this far behind is told so (Lagged), never blocks us.
@@ -198,6 +216,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
             store: store.clone(),
             log: log.clone(),
             register: state.material.register.clone(),
+            code_lists: Arc::new(state.shared.profile.code_lists.clone()),
             trust: state.material.trust.clone(),
             deployment_case,
             count_saturdays: state.config.archivist.count_saturdays,
@@ -220,6 +239,20 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
         tasks.spawn(async move {
             let _ = task.await;
         });
+    }
+    if let Some(addr) = state.config.validation.listen {
+        if !addr.ip().is_loopback() && !state.config.validation.allow_network {
+            return Err(ServeError::NotLoopback { addr });
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        bound.validation = Some(
+            listener
+                .local_addr()
+                .map_err(|source| ServeError::Bind { addr, source })?,
+        );
+        tasks.spawn(plain_validation_loop(state.clone(), listener, rx.clone()));
     }
     // Announced only once the stores are open, so a harness never talks to a half-started archive.
     if let Some(path) = &state.config.server.ready_file {
@@ -272,6 +305,48 @@ async fn accept_loop(
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!(listener = mode.as_str(), error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    conns.abort_all();
+}
+
+/// The plain-HTTP listener of Kela's validation service contract.
+async fn plain_validation_loop(
+    state: Arc<State>,
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    let state = state.clone();
+                    conns.spawn(async move {
+                        let service = {
+                            let state = state.clone();
+                            service_fn(move |req| {
+                                routes::handle_validation(state.clone(), peer.to_string(), req)
+                            })
+                        };
+                        let mut builder = hyper::server::conn::http1::Builder::new();
+                        builder
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(Duration::from_secs(
+                                state.config.server.header_timeout_secs,
+                            ));
+                        if let Err(e) = builder.serve_connection(TokioIo::new(tcp), service).await {
+                            tracing::debug!(peer = %peer, error = %e, "validation connection ended with an error");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(listener = "validation", error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },

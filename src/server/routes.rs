@@ -147,6 +147,61 @@ pub(super) async fn handle(
     Ok(outcome.response.into_hyper())
 }
 
+/// Entry point for one request on the plain-HTTP validation listener: Kela's validation
+/// service contract and nothing else (no client certificate, so no archive).
+pub(super) async fn handle_validation(
+    state: Arc<State>,
+    peer_addr: String,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let started = std::time::Instant::now();
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let mut request_body = None;
+    let outcome = match (req.method().as_str(), req.uri().path()) {
+        ("POST", VALIDATION_SERVICE) => validation_service(&state, req, &mut request_body).await,
+        (m, p) => Outcome {
+            response: json(
+                404,
+                &serde_json::json!({
+                    "error": format!("no route {m} {p}"),
+                    "routes": [format!("POST {VALIDATION_SERVICE} (Kela's validation service contract)")],
+                }),
+            ),
+            codes: vec![],
+            summary: format!("no route {m} {p}"),
+            detail: serde_json::Value::Null,
+        },
+    };
+    let status = outcome.response.status;
+    let record = ExchangeRecord {
+        message_id: None,
+        at: OffsetDateTime::now_utc(),
+        listener: "validation".to_owned(),
+        peer: peer_addr,
+        kind: ExchangeKind::Http,
+        outcome: if status < 400 {
+            "accepted".into()
+        } else {
+            "rejected".into()
+        },
+        codes: outcome.codes,
+        summary: outcome.summary,
+        detail: outcome.detail,
+        cert_subject: None,
+        cert_sha256: None,
+        org_oid: None,
+        method: Some(method),
+        path: Some(path),
+        status: Some(status),
+        request: request_body.map(|b: Bytes| b.to_vec()),
+        response: Some(outcome.response.body.to_vec()),
+        duration_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
+    };
+    state.record(record).await;
+    Ok(outcome.response.into_hyper())
+}
+
 async fn strict(
     state: &State,
     peer: &Peer,

@@ -63,6 +63,8 @@ pub struct WebState {
     pub log: ExchangeLog,
     /// The register.
     pub register: Arc<SoteRegister>,
+    /// The code lists in force (code names on the pages).
+    pub code_lists: Arc<crate::rules::codes::CodeLists>,
     /// Trust for signature checks.
     pub trust: Arc<TrustStore>,
     /// The deployment-test case.

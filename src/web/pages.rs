@@ -393,13 +393,13 @@ fn display_and_json(cda: &[u8]) -> (String, String, Option<crate::document::Pars
     let display = body
         .as_ref()
         .and_then(|b| b.display.as_ref())
-        .and_then(|d| b64(&d.value.1))
+        .and_then(|d| b64(&d.value.base64))
         .map(|x| sanitize_display(&x))
         .unwrap_or_default();
     let json = body
         .as_ref()
         .and_then(|b| b.structured.as_ref())
-        .and_then(|j| b64(&j.value))
+        .and_then(|j| b64(&j.value.base64))
         .map(|j| {
             serde_json::from_str::<serde_json::Value>(&j)
                 .map(|v| serde_json::to_string_pretty(&v).unwrap_or(j.clone()))
@@ -413,6 +413,7 @@ fn meta_rows(
     m: &DocumentMeta,
     parsed: Option<&crate::document::ParsedCda>,
     register: &crate::identity::SoteRegister,
+    code_lists: &crate::rules::codes::CodeLists,
 ) -> Vec<(String, String)> {
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
     let org_named = |oid: &str| {
@@ -423,13 +424,10 @@ fn meta_rows(
     // Codes with their names from the code-list snapshot, so the page reads as text.
     let named = |v: &Option<String>, system: &str| {
         v.as_ref()
-            .map_or_else(
-                String::new,
-                |c| match crate::rules::document::display_name(system, c) {
-                    Some(n) => format!("{c} {n}"),
-                    None => c.clone(),
-                },
-            )
+            .map_or_else(String::new, |c| match code_lists.display_name(system, c) {
+                Some(n) => format!("{c} {n}"),
+                None => c.clone(),
+            })
     };
     use crate::document::model::code_systems as cs;
     let mut rows = vec![
@@ -538,7 +536,7 @@ fn document(
     doc.cda = None;
     Ok(ctx.render(200, "document.html", &format!("{} {}", t(ctx.req.lang, "document"), m.document_oid), context! {
         doc,
-        meta => meta_rows(&m, parsed.as_ref(), &ctx.state.register),
+        meta => meta_rows(&m, parsed.as_ref(), &ctx.state.register, &ctx.state.code_lists),
         display,
         json,
         signatures,
@@ -557,8 +555,8 @@ fn compare(ctx: &Ctx<'_>) -> Result<Page, StoreError> {
     };
     let (da, _, pa) = display_and_json(a.cda.as_deref().unwrap_or_default());
     let (db, _, pb) = display_and_json(b.cda.as_deref().unwrap_or_default());
-    let ra = meta_rows(&a, pa.as_ref(), &ctx.state.register);
-    let rb = meta_rows(&b, pb.as_ref(), &ctx.state.register);
+    let ra = meta_rows(&a, pa.as_ref(), &ctx.state.register, &ctx.state.code_lists);
+    let rb = meta_rows(&b, pb.as_ref(), &ctx.state.register, &ctx.state.code_lists);
     let mut keys: Vec<String> = ra.iter().map(|(k, _)| k.clone()).collect();
     for (k, _) in &rb {
         if !keys.contains(k) {

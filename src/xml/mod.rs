@@ -183,6 +183,24 @@ fn check_shape(root: Node<'_, '_>, limits: &Limits) -> Result<(), XmlError> {
     Ok(())
 }
 
+/// The character data of `node`'s own text children, concatenated: what a reader of the
+/// element's value may rely on. Comments and processing instructions are skipped (exclusive
+/// C14N leaves them out of what a signature covers, so a value read from them would be
+/// unsigned), and so is the content of child elements.
+pub fn text_content(node: Node<'_, '_>) -> String {
+    let mut out = String::new();
+    for c in node.children().filter(Node::is_text) {
+        out.push_str(c.text().unwrap_or(""));
+    }
+    out
+}
+
+/// The first child element of `node`, if any: a value that should be plain text but carries
+/// markup.
+pub fn first_child_element<'a, 'i>(node: Node<'a, 'i>) -> Option<Node<'a, 'i>> {
+    node.children().find(Node::is_element)
+}
+
 /// An element path a person can follow: `/ClinicalDocument/component[1]/nonXMLBody`
 /// (local names; the position among same-named siblings when there are several).
 pub fn path_of(node: Node<'_, '_>) -> String {
@@ -279,6 +297,21 @@ mod tests {
                 &Limits::default()
             )
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn text_content_reads_text_nodes_only() {
+        let doc = parse(
+            "<t>QU<!--SU5KRUNU-->J<?pi x?>D<![CDATA[RA==]]><e>x</e></t>",
+            &Limits::default(),
+        )
+        .unwrap();
+        let t = doc.root_element();
+        assert_eq!(text_content(t), "QUJDRA==");
+        assert_eq!(
+            first_child_element(t).map(|e| e.tag_name().name()),
+            Some("e")
         );
     }
 

@@ -58,6 +58,22 @@ impl C14nOptions {
     }
 }
 
+/// How a diagnosis may reshape text nodes while canonicalizing: used only to explain a
+/// digest mismatch ("would the digest match if the reformatting were undone?"), never to
+/// verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reformatting {
+    /// Text as it is (real canonicalization).
+    None,
+    /// Whitespace-only text nodes beside elements left out (indentation between elements).
+    DropIndentation,
+    /// As `DropIndentation`, and leading and trailing whitespace of every text node trimmed
+    /// (a base64 value moved onto its own indented lines).
+    DropIndentationAndTrim,
+    /// Carriage returns left out of text (line endings written as `&#13;` after signing).
+    DropCarriageReturns,
+}
+
 /// Canonical bytes of `apex` and its descendants (the whole document when `None`), leaving
 /// out `exclude` and its descendants.
 pub fn canonicalize(
@@ -66,10 +82,22 @@ pub fn canonicalize(
     exclude: Option<NodeId>,
     opts: &C14nOptions,
 ) -> Vec<u8> {
+    canonicalize_reformatted(doc, apex, exclude, opts, Reformatting::None)
+}
+
+/// [`canonicalize`] with text nodes reshaped as `reformatting` says.
+pub fn canonicalize_reformatted(
+    doc: &Document<'_>,
+    apex: Option<Node<'_, '_>>,
+    exclude: Option<NodeId>,
+    opts: &C14nOptions,
+    reformatting: Reformatting,
+) -> Vec<u8> {
     let mut c = Canonicalizer {
         text: doc.input_text(),
         opts,
         exclude,
+        reformatting,
         out: Vec::new(),
     };
     match apex {
@@ -103,6 +131,7 @@ struct Canonicalizer<'o, 'i> {
     text: &'i str,
     opts: &'o C14nOptions,
     exclude: Option<NodeId>,
+    reformatting: Reformatting,
     out: Vec<u8>,
 }
 
@@ -263,7 +292,30 @@ impl<'o, 'i> Canonicalizer<'o, 'i> {
             return;
         }
         if node.is_text() {
-            escape_text(node.text().unwrap_or(""), &mut self.out);
+            let text = node.text().unwrap_or("");
+            match self.reformatting {
+                Reformatting::None => escape_text(text, &mut self.out),
+                Reformatting::DropIndentation | Reformatting::DropIndentationAndTrim => {
+                    let blank = text.bytes().all(|b| b.is_ascii_whitespace());
+                    let beside_element = node
+                        .parent()
+                        .is_some_and(|p| p.children().any(|c| c.is_element()));
+                    if blank && beside_element {
+                        return;
+                    }
+                    if self.reformatting == Reformatting::DropIndentationAndTrim {
+                        escape_text(
+                            text.trim_matches(|c: char| c.is_ascii_whitespace()),
+                            &mut self.out,
+                        );
+                    } else {
+                        escape_text(text, &mut self.out);
+                    }
+                }
+                Reformatting::DropCarriageReturns => {
+                    escape_text(&text.replace('\r', ""), &mut self.out);
+                }
+            }
         } else if node.is_comment() {
             if self.opts.with_comments {
                 self.out.extend_from_slice(b"<!--");

@@ -378,3 +378,78 @@ fn a_document_without_signatures_says_so() {
     let r = verify(&SampleDocument::default().to_xml());
     assert_eq!(r.codes(), vec!["G-001"]);
 }
+
+#[test]
+fn reindenting_a_signed_document_is_explained() {
+    let xml = signed(SYSTEM, SignatureType::System);
+    // What a pretty-printer does: indentation between the body's elements, the base64 value
+    // moved onto its own lines.
+    let body = xml.find("<nonXMLBody").unwrap();
+    let (head, tail) = xml.split_at(body);
+    let reindented = tail
+        .replacen(
+            "representation=\"B64\">",
+            "representation=\"B64\">\n\t\t\t\t",
+            1,
+        )
+        .replacen("</text>", "\n\t\t\t</text>\n\t\t\t", 1);
+    let r = verify(&format!("{head}{reindented}"));
+    assert_eq!(r.codes(), vec!["G-008"]);
+    let text = r.signatures[0].problems[0].to_string();
+    assert!(text.contains("pretty-printed after signing"), "{text}");
+    assert_eq!(
+        r.signatures[0]
+            .references
+            .iter()
+            .filter(|x| x.cause.is_some())
+            .count(),
+        1
+    );
+
+    // Indentation between elements only, with a comment beside it.
+    let indented = tail.replacen("</text>", "</text>\n\t\t\t<!-- lisätty -->\n\t\t\t", 1);
+    let r = verify(&format!("{head}{indented}"));
+    let text = r.signatures[0].problems[0].to_string();
+    assert!(
+        text.contains("re-indented after signing") && text.contains("Comments were added too"),
+        "{text}"
+    );
+
+    // A real change to the content is not explained away.
+    let pos = xml.find("representation=\"B64\">").unwrap() + 30;
+    let mut bytes = xml.into_bytes();
+    bytes[pos] = if bytes[pos] == b'A' { b'B' } else { b'A' };
+    let r = verify(&String::from_utf8(bytes).unwrap());
+    assert!(r.signatures[0].references.iter().all(|x| x.cause.is_none()));
+    assert!(!r.signatures[0].problems[0].to_string().contains("Why:"));
+}
+
+#[test]
+fn a_comment_in_a_signed_value_is_neither_read_nor_able_to_change_it() {
+    // The forgery of issue #12: base64 hidden in a comment used to be appended to the value.
+    let xml = signed(SYSTEM, SignatureType::System);
+    let injected = xml.replacen(
+        "representation=\"B64\">",
+        "representation=\"B64\"><!--PHA+aW5qZWN0ZWQ8L3A+-->",
+        1,
+    );
+    // Exclusive C14N leaves the comment out: the signature still verifies…
+    assert!(verify(&injected).is_valid());
+    // …and what is read as the display form is exactly the signed text.
+    let doc = crate::xml::parse(&injected, &crate::xml::Limits::default()).unwrap();
+    let body = crate::document::parse_document(&doc).unwrap().body.unwrap();
+    let original = crate::xml::parse(&xml, &crate::xml::Limits::default()).unwrap();
+    let original = crate::document::parse_document(&original)
+        .unwrap()
+        .body
+        .unwrap();
+    assert_eq!(
+        body.display.unwrap().value.base64,
+        original.display.unwrap().value.base64
+    );
+    // A comment inside a DigestValue or a SignatureValue changes nothing either.
+    let in_digest = xml.replacen("<ds:DigestValue>", "<ds:DigestValue><!--AAAA-->", 1);
+    assert!(verify(&in_digest).is_valid());
+    let in_value = xml.replacen("<ds:SignatureValue>", "<ds:SignatureValue><!--AAAA-->", 1);
+    assert!(verify(&in_value).is_valid());
+}

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::algorithms::*;
-use super::c14n::{C14nOptions, Method, canonicalize};
+use super::c14n::{C14nOptions, Method, Reformatting, canonicalize, canonicalize_reformatted};
 use crate::pki::{CertInfo, CertProblem, Purpose, TrustStore};
 use crate::xml::{Limits, XmlError, parse, path_of};
 
@@ -129,7 +129,8 @@ pub enum DsigProblem {
     },
     /// Digest differs.
     #[error(
-        "signature {signature}: reference {uri:?} ({target}) digest mismatch: stated {stated}, computed {computed} over {canonical_len} canonical bytes (SHA-256 of those bytes {canonical_sha256})"
+        "signature {signature}: reference {uri:?} ({target}) digest mismatch: stated {stated}, computed {computed} over {canonical_len} canonical bytes (SHA-256 of those bytes {canonical_sha256}){}",
+        cause.as_ref().map(|c| format!(". Why: {c}")).unwrap_or_default()
     )]
     DigestMismatch {
         /// 1-based signature number.
@@ -146,6 +147,9 @@ pub enum DsigProblem {
         canonical_len: usize,
         /// Its SHA-256, hex, to compare with a local run.
         canonical_sha256: String,
+        /// What changed after signing, when undoing a common reformatting makes the digest
+        /// match (re-indentation, comments, line endings).
+        cause: Option<String>,
     },
     /// SignatureValue does not verify.
     #[error(
@@ -276,6 +280,9 @@ pub struct ReferenceReport {
     pub computed_digest: Option<String>,
     /// Stated = computed.
     pub digest_ok: bool,
+    /// When the digest differs and undoing a common reformatting makes it match: what
+    /// changed after signing.
+    pub cause: Option<String>,
     /// The bytes digested (for `dsig verify --dump`).
     #[serde(skip)]
     pub canonical: Vec<u8>,
@@ -376,8 +383,10 @@ fn ds_children<'a, 'i>(
     })
 }
 
+/// A signature value's text: text nodes only, so a comment inside a DigestValue or a
+/// certificate is neither read nor able to change what is verified.
 fn text_of(node: Node<'_, '_>) -> String {
-    node.children().filter_map(|c| c.text()).collect::<String>()
+    crate::xml::text_content(node)
 }
 
 fn b64_decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
@@ -834,6 +843,57 @@ fn verify_signature<'a, 'i>(
     report
 }
 
+/// Tries to undo the reformattings that commonly happen to a document after it was signed
+/// (pretty-printing, comments, line endings) and says which one makes `stated` match.
+fn why_digest_differs(
+    doc: &Document<'_>,
+    apex: Option<Node<'_, '_>>,
+    exclude: Option<NodeId>,
+    opts: &C14nOptions,
+    alg: &'static aws_lc_rs::digest::Algorithm,
+    stated: &[u8],
+) -> Option<String> {
+    let matches = |o: &C14nOptions, r: Reformatting| {
+        let octets = canonicalize_reformatted(doc, apex, exclude, o, r);
+        aws_lc_rs::digest::digest(alg, &octets).as_ref() == stated
+    };
+    let without_comments = C14nOptions {
+        with_comments: false,
+        ..opts.clone()
+    };
+    let has_comments = apex
+        .unwrap_or_else(|| doc.root())
+        .descendants()
+        .any(|n| n.is_comment());
+    let comments_too = if has_comments {
+        " Comments were added too; exclusive C14N leaves them out, but they usually come with the reformatting."
+    } else {
+        ""
+    };
+    const SIGN_AS_SENT: &str = "Whitespace is significant in exclusive C14N: sign exactly the bytes you send, or send exactly the bytes you signed.";
+    if opts.with_comments && matches(&without_comments, Reformatting::None) {
+        return Some(format!(
+            "comments were added after signing: without them the digest matches (the reference's WithComments transform covers comments). {SIGN_AS_SENT}"
+        ));
+    }
+    if matches(&without_comments, Reformatting::DropIndentation) {
+        return Some(format!(
+            "the element was re-indented after signing: without the whitespace between elements the digest matches.{comments_too} {SIGN_AS_SENT}"
+        ));
+    }
+    if matches(&without_comments, Reformatting::DropIndentationAndTrim) {
+        return Some(format!(
+            "the element was pretty-printed after signing: without the whitespace between elements and around text values (e.g. a base64 value moved onto its own indented lines) the digest matches.{comments_too} {SIGN_AS_SENT}"
+        ));
+    }
+    if matches(opts, Reformatting::DropCarriageReturns) {
+        return Some(format!(
+            "line endings were changed after signing: without the carriage returns (written as &#13;) the digest matches. {SIGN_AS_SENT}"
+        ));
+    }
+    None
+}
+
 fn verify_reference<'a, 'i>(
     doc: &'a Document<'i>,
     sig: Node<'a, 'i>,
@@ -869,6 +929,7 @@ fn verify_reference<'a, 'i>(
         stated_digest: stated.clone(),
         computed_digest: None,
         digest_ok: false,
+        cause: None,
         canonical: Vec::new(),
     };
     // Dereference.
@@ -933,6 +994,8 @@ fn verify_reference<'a, 'i>(
         });
         return (rr, target);
     }
+    // What the octets were canonicalized from, to explain a mismatch afterwards.
+    let mut canonicalized: Option<(Option<Node<'a, 'i>>, Option<NodeId>, C14nOptions)> = None;
     for t in &transform_nodes {
         let alg = t.attribute("Algorithm").unwrap_or("");
         if let Err(p) = check_algorithm(number, "Transform", alg, &TRANSFORMS) {
@@ -955,7 +1018,9 @@ fn verify_reference<'a, 'i>(
             ) => {
                 let mut o = c14n_options(alg, *t);
                 o.with_comments &= comments;
-                Data::Octets(canonicalize(doc, apex, exclude, &o))
+                let octets = canonicalize(doc, apex, exclude, &o);
+                canonicalized = Some((apex, exclude, o));
+                Data::Octets(octets)
             }
             (_, Data::Octets(_)) => {
                 problems.push(DsigProblem::Malformed {
@@ -972,15 +1037,15 @@ fn verify_reference<'a, 'i>(
             apex,
             exclude,
             comments,
-        } => canonicalize(
-            doc,
-            apex,
-            exclude,
-            &C14nOptions {
+        } => {
+            let o = C14nOptions {
                 method: Method::Inclusive,
                 with_comments: comments,
-            },
-        ),
+            };
+            let octets = canonicalize(doc, apex, exclude, &o);
+            canonicalized = Some((apex, exclude, o));
+            octets
+        }
     };
     rr.canonical_len = octets.len();
     rr.canonical_sha256 = sha256_hex(&octets);
@@ -991,8 +1056,16 @@ fn verify_reference<'a, 'i>(
     }
     if let Some(alg) = digest_for(&digest_method) {
         let computed = B64.encode(aws_lc_rs::digest::digest(alg, &octets));
-        rr.digest_ok = b64_decode(&stated).ok() == B64.decode(&computed).ok();
+        let stated_bytes = b64_decode(&stated).ok();
+        rr.digest_ok =
+            stated_bytes.as_deref() == Some(aws_lc_rs::digest::digest(alg, &octets).as_ref());
         if !rr.digest_ok {
+            rr.cause = match (&canonicalized, &stated_bytes) {
+                (Some((apex, exclude, o)), Some(stated)) => {
+                    why_digest_differs(doc, *apex, *exclude, o, alg, stated)
+                }
+                _ => None,
+            };
             problems.push(DsigProblem::DigestMismatch {
                 signature: number,
                 uri: rr.uri.clone(),
@@ -1004,6 +1077,7 @@ fn verify_reference<'a, 'i>(
                 computed: computed.clone(),
                 canonical_len: octets.len(),
                 canonical_sha256: rr.canonical_sha256.clone(),
+                cause: rr.cause.clone(),
             });
         }
         rr.computed_digest = Some(computed);
