@@ -171,6 +171,37 @@ fn certs_show_explains_good_and_bad_certificates() {
         assert!(t.contains(needle), "missing {needle:?} in\n{t}");
     }
 
+    // A city: a seven-digit business-id arc and an organisation OID other than .10.0.
+    let o = run(&[
+        "certs",
+        "show",
+        &file("client:1.2.246.10.9990063.10.40"),
+        "--certs",
+        certs,
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    for needle in [
+        "Organisation:   1.2.246.10.9990063.10.40 = Harjoituslahden kaupunki",
+        "Business id:    0999006-3 (OID arc 9990063)",
+        "Chain status:   OK",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in\n{t}");
+    }
+    let o = run(&[
+        "certs",
+        "show",
+        &file("client:1.2.246.537.10.99900067.10.0"),
+        "--certs",
+        certs,
+    ]);
+    let t = text(&o);
+    assert!(
+        t.contains("Perinnelän sosiaalipalvelujen kuntayhtymä")
+            && t.contains("legacy root 1.2.246.537.10"),
+        "{t}"
+    );
+
     let o = run(&[
         "certs",
         "show",
@@ -304,6 +335,36 @@ fn configuration_errors_name_the_file_and_exit_2() {
     serve_fails_with(
         &["--config", cfg.to_str().unwrap()],
         &["gone.crl", "does not exist"],
+    );
+
+    // The plain-HTTP validation service stays on loopback unless the configuration says
+    // otherwise, by flag and by file.
+    serve_fails_with(
+        &["--validation-listen", "0.0.0.0:0"],
+        &["--validation-listen 0.0.0.0:0", "validation.allow_network"],
+    );
+    let cfg = tmp.path().join("validation.toml");
+    std::fs::write(&cfg, "[validation]\nlisten = \"0.0.0.0:0\"\n").unwrap();
+    serve_fails_with(
+        &["--config", cfg.to_str().unwrap()],
+        &["validation.listen", "validation.allow_network = true"],
+    );
+    // Code lists that do not hold together are named with the file.
+    let lists = tmp.path().join("lists.toml");
+    std::fs::write(
+        &lists,
+        "[[list]]\noid = \"1.2.246.537.6.1503.201601\"\nname = \"x\"\ncodes = { \"SP1\" = \"a\" }\n[[archiving]]\nservice_request = \"SP1\"\ndocument_groups = [\"1\"]\n",
+    )
+    .unwrap();
+    let cfg = tmp.path().join("lists-config.toml");
+    std::fs::write(
+        &cfg,
+        format!("[archive]\ncode_lists_file = {lists:?}\n[tls]\ncerts_dir = {kit:?}\n[data]\ndir = {d:?}\n"),
+    )
+    .unwrap();
+    serve_fails_with(
+        &["--config", cfg.to_str().unwrap()],
+        &["lists.toml", "document group \"1\""],
     );
 }
 

@@ -489,6 +489,26 @@ fn show(
         pki::OrgIdSource::OrganisationalUnit,
         pki::OrgIdSource::Organisation,
     ]);
+    // The business id an organisation OID encodes (JHS 159: no hyphen, no leading zero).
+    let business_id = org.as_ref().and_then(|(o, _)| {
+        let parts = crate::identity::OrgOid::split(o)?;
+        let legacy = parts.root == crate::identity::OidRoot::Legacy;
+        Some(match parts.ytunnus() {
+            Some(y) => format!(
+                "{y} (OID arc {}{})",
+                parts.business_arc,
+                if legacy {
+                    ", legacy root 1.2.246.537.10"
+                } else {
+                    ""
+                }
+            ),
+            None => format!(
+                "{} is not a valid business id (check digit)",
+                parts.business_arc
+            ),
+        })
+    });
     let problems = if files.anchors.is_empty() {
         None
     } else {
@@ -509,6 +529,7 @@ fn show(
         let v = serde_json::json!({
             "certificate": info,
             "organisation_oid": org.as_ref().map(|(o, _)| o),
+            "business_id": business_id,
             "organisation_in_register": org.as_ref().map(|(o, _)| register.resolve(o).map(|e| (&e.name, e.active))),
             "registration_number": info.registration_number(),
             "checked_for": purpose,
@@ -546,6 +567,9 @@ fn show(
                     println!("Organisation:   (no organisation OID found in serialNumber, OU or O)")
                 }
             },
+        }
+        if let Some(b) = &business_id {
+            println!("Business id:    {b}");
         }
         let what = match purpose {
             Purpose::ClientAuth => "TLS client authentication",

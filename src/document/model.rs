@@ -95,9 +95,10 @@ impl Profile {
 pub enum ClientId {
     /// A personal identity code (root 1.2.246.21).
     Hetu(String),
-    /// An organisation's temporary identifier, root `<org OID>.22.<year>`.
+    /// An organisation's temporary identifier, root `1.2.246.10.<business id>.22.<year>`
+    /// (recommended) or `<org OID>.22.<year>`.
     Temporary {
-        /// `<org OID>.22.<year>`.
+        /// `1.2.246.10.<business id>.22.<year>` or `<org OID>.22.<year>`.
         root: String,
         /// The 11-character identifier.
         extension: String,

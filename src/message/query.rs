@@ -93,7 +93,7 @@ impl RegisterScope {
 pub struct QueryRequest {
     /// The query's own id (root, extension).
     pub query_id: Option<(String, Option<String>)>,
-    /// Client id root (HETU root 1.2.246.21 or `<org>.22.<year>` for a temporary id).
+    /// Client id root (HETU root 1.2.246.21 or `1.2.246.10.<business id>.22.<year>` for a temporary id).
     pub client_root: Option<String>,
     /// Client id (the HETU or the temporary id).
     pub client_id: Option<String>,
