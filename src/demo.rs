@@ -471,7 +471,7 @@ fn signature_walkthrough(kit: &Path) -> Result<usize, Failure> {
     let trust = crate::pki::TrustStore::from_kit(kit).map_err(Failure::internal)?;
     let cfg = crate::config::Config::builtin().map_err(Failure::internal)?;
     let profile = crate::validate::ArchiveProfile::new(
-        &cfg.archive,
+        &cfg,
         crate::identity::SoteRegister::bundled().map_err(Failure::internal)?,
         crate::rules::codes::CodeLists::bundled().map_err(Failure::internal)?,
     );

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod archive;
+pub mod budget;
 pub mod calendar;
 pub mod cli;
 pub mod client;

@@ -6,11 +6,13 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::budget::Budget;
 use crate::document::parse::{CodedValue, InstanceId, Located, ParsedCda, parse_cda};
 use crate::identity::SoteRegister;
 use crate::message::ack::AckCode;
 use crate::message::hl7::{interaction_element, parse_request};
 use crate::message::lifecycle::{InvalidationRequest, parse_invalidation};
+use crate::message::mime::MimeLimits;
 use crate::message::query::{QueryRequest, parse_query};
 use crate::message::soap::SoapVersion;
 use crate::message::usecase::UseCase;
@@ -43,6 +45,8 @@ pub struct ValidateOptions<'a> {
     pub unknown_codes: Severity,
     /// Severity of identifiers with both a root and a nullFlavor.
     pub id_root_with_null_flavor: Severity,
+    /// Bounds on every XML document read (message, CDA, display form).
+    pub limits: Limits,
 }
 
 /// The outcome.
@@ -64,12 +68,7 @@ impl Validation {
 }
 
 fn xml_finding(e: &XmlError, where_: &str) -> Finding {
-    let code = if matches!(e, XmlError::Dtd { .. }) {
-        "W-003"
-    } else {
-        "W-001"
-    };
-    Finding::new(code, where_, e.to_string())
+    Finding::new(e.code(), where_, e.to_string())
 }
 
 /// Validates `text`: a bare CDA gets the document and signature rules; a message gets the
@@ -80,7 +79,7 @@ pub fn validate_text(text: &str, ctx: &MessageContext<'_>) -> Validation {
         carried_in_message: false,
         findings: Vec::new(),
     };
-    let doc = match parse(text, &Limits::default()) {
+    let doc = match parse(text, &ctx.validate.limits) {
         Ok(d) => d,
         Err(e) => {
             v.findings.push(xml_finding(&e, "document"));
@@ -124,6 +123,7 @@ fn check_cda(
         text,
         &DocumentContext {
             test_identities_only: opts.test_identities_only,
+            limits: &opts.limits,
             code_lists: opts.code_lists,
             unknown_codes: opts.unknown_codes,
             id_root_with_null_flavor: opts.id_root_with_null_flavor,
@@ -133,6 +133,7 @@ fn check_cda(
         doc,
         &VerifyOptions {
             now: opts.now,
+            limits: opts.limits,
             ..VerifyOptions::new(opts.trust)
         },
     );
@@ -238,6 +239,10 @@ pub struct MessageContext<'a> {
     pub invalidation_reason_required: bool,
     /// Severity of a frame effectiveTime that differs from the document's.
     pub frame_effective_time_mismatch: Severity,
+    /// Bounds on the MIME entity.
+    pub mime: MimeLimits,
+    /// This request's time budget.
+    pub budget: Budget,
 }
 
 /// The archiving profile, owned: built once from the configuration.
@@ -267,16 +272,32 @@ pub struct ArchiveProfile {
     pub id_root_with_null_flavor: Severity,
     /// Severity of a frame effectiveTime that differs from the document's.
     pub frame_effective_time_mismatch: Severity,
+    /// Bounds on every XML document read.
+    pub limits: Limits,
+    /// Bounds on the MIME entity.
+    pub mime: MimeLimits,
+    /// Time one request's work may take (`None`: unbounded, offline).
+    pub budget: Option<std::time::Duration>,
 }
 
 impl ArchiveProfile {
-    /// From the `[archive]` section, the register and the code lists in force.
+    /// From the configuration's `[archive]` and `[limits]` sections, the register and the
+    /// code lists in force.
     pub fn new(
-        cfg: &crate::config::ArchiveConfig,
+        config: &crate::config::Config,
         register: SoteRegister,
         code_lists: CodeLists,
     ) -> Self {
+        let cfg = &config.archive;
+        let l = &config.limits;
         Self {
+            limits: l.xml(config.server.max_body_bytes),
+            mime: MimeLimits {
+                max_parts: l.mime_max_parts,
+                max_headers: l.mime_max_headers,
+                max_header_bytes: l.mime_max_header_bytes,
+            },
+            budget: Some(std::time::Duration::from_millis(l.request_budget_ms)),
             code_lists,
             unknown_codes: cfg.unknown_codes.into(),
             id_root_with_null_flavor: cfg.id_root_with_null_flavor.into(),
@@ -308,6 +329,7 @@ impl ArchiveProfile {
                 code_lists: &self.code_lists,
                 unknown_codes: self.unknown_codes,
                 id_root_with_null_flavor: self.id_root_with_null_flavor,
+                limits: self.limits,
             },
             wrapper: WrapperContext {
                 receiver_device: &self.receiver_device,
@@ -321,6 +343,8 @@ impl ArchiveProfile {
             max_page_size: self.max_page_size,
             invalidation_reason_required: self.invalidation_reason_required,
             frame_effective_time_mismatch: self.frame_effective_time_mismatch,
+            mime: self.mime,
+            budget: self.budget.map_or_else(Budget::unlimited, Budget::new),
         }
     }
 }
@@ -372,7 +396,7 @@ pub struct ValidationServiceRequest {
 /// authorisation: the service judges content, not the caller).
 pub fn validate_pair(req: &ValidationServiceRequest, ctx: &MessageContext<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let frame_doc = match parse(&req.siirtokehys_xml, &Limits::default()) {
+    let frame_doc = match parse(&req.siirtokehys_xml, &ctx.validate.limits) {
         Ok(d) => d,
         Err(e) => return vec![xml_finding(&e, "siirtokehysXml")],
     };
@@ -398,7 +422,7 @@ pub fn validate_pair(req: &ValidationServiceRequest, ctx: &MessageContext<'_>) -
             ),
         ));
     }
-    match parse(&req.asiakirja_xml, &Limits::default()) {
+    match parse(&req.asiakirja_xml, &ctx.validate.limits) {
         Err(e) => findings.push(xml_finding(&e, "asiakirjaXml")),
         Ok(cda_doc) => {
             match check_cda(&req.asiakirja_xml, &cda_doc, &ctx.validate, &mut findings) {
@@ -465,6 +489,15 @@ fn finish_without_document(
     out
 }
 
+/// The answer to a request whose time budget ran out: W-007 and nothing else (the route
+/// answers it with a Receiver fault).
+fn over_budget(mut out: MessageOutcome, e: &crate::budget::OverBudget) -> MessageOutcome {
+    out.ack = AckCode::AR;
+    out.findings = vec![Finding::new("W-007", "request", e.to_string())];
+    out.document = None;
+    out
+}
+
 /// Reads and judges an archive message. Wrapper problems give AR and stop there; content
 /// problems give AE; otherwise AA (with any warnings) and the document to archive.
 pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome {
@@ -490,13 +523,16 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
             return out;
         }
     };
-    let doc = match parse(text, &Limits::default()) {
+    let doc = match parse(text, &ctx.validate.limits) {
         Ok(d) => d,
         Err(e) => {
             out.findings.push(xml_finding(&e, "message"));
             return out;
         }
     };
+    if let Err(e) = ctx.budget.check("reading the wrapper") {
+        return over_budget(out, &e);
+    }
     if doc.root_element().tag_name().namespace() == Some(crate::message::soap::SOAP12_NS) {
         out.soap = SoapVersion::V12;
     }
@@ -558,7 +594,10 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
         // Unreachable after the wrapper rules (W-011), kept total.
         None => return out,
     };
-    let carried = match crate::message::carried_cda(&doc) {
+    if let Err(e) = ctx.budget.check("reading the MIME entity") {
+        return over_budget(out, &e);
+    }
+    let carried = match crate::message::carried_cda(&doc, &ctx.mime) {
         Ok(Some(c)) => c,
         Ok(None) => {
             out.findings.push(Finding::new(
@@ -588,13 +627,36 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
             return out;
         }
     };
-    let cda_doc = match parse(&cda_text, &Limits::default()) {
+    if let Err(e) = ctx.budget.check("parsing the document") {
+        return over_budget(out, &e);
+    }
+    let cda_doc = match parse(&cda_text, &ctx.validate.limits) {
         Ok(d) => d,
         Err(e) => {
             out.findings.push(xml_finding(&e, "carried CDA"));
             return out;
         }
     };
+    if let Err(e) = ctx.budget.check("checking the document and its signatures") {
+        return over_budget(out, &e);
+    }
+    // Attachments travel as further parts that the document references by `cid:` [I]; a
+    // part nothing refers to would be archived for no reason.
+    for (number, cid) in &carried.others {
+        let referenced = cid
+            .as_deref()
+            .is_some_and(|c| cda_text.contains(&format!("cid:{c}")));
+        if !referenced {
+            out.findings.push(Finding::new(
+                "M-009",
+                "clinicalDocument/text",
+                format!(
+                    "MIME part {number} ({}) is not referenced by the document (no \"cid:\" reference to it); only the document and the attachments it references may be sent",
+                    cid.as_deref().map_or("no Content-ID".to_owned(), |c| format!("Content-ID {c}"))
+                ),
+            ));
+        }
+    }
     let Some(parsed) = check_cda(&cda_text, &cda_doc, &ctx.validate, &mut out.findings) else {
         out.findings.push(Finding::new(
             "H-001",
@@ -603,6 +665,9 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
         ));
         return out;
     };
+    if let Err(e) = ctx.budget.check("the consistency and authorisation rules") {
+        return over_budget(out, &e);
+    }
     let oid = parsed.id.as_ref().and_then(|i| i.value.root.clone());
     if let (Some(cid), Some(oid)) = (&carried.content_id, &oid)
         && cid != oid
@@ -719,7 +784,7 @@ mod tests {
 
     fn profile() -> ArchiveProfile {
         ArchiveProfile::new(
-            &crate::config::Config::builtin().unwrap().archive,
+            &crate::config::Config::builtin().unwrap(),
             SoteRegister::bundled().unwrap(),
             CodeLists::bundled().unwrap(),
         )
@@ -1007,6 +1072,61 @@ mod tests {
             .replacen("</assignedCustodian>", "</other>", 1);
         let o = process(&none, TESTILA);
         assert_eq!((o.ack, codes_of(&o)), (AckCode::AE, vec!["H-009"]));
+    }
+
+    #[test]
+    fn a_request_over_its_budget_stops_with_w007() {
+        let xml = message(&sp1(), SYSTEM_TESTILA, SignatureType::System, |_| {});
+        let trust = TrustStore::from_kit(&kit().0).unwrap();
+        let p = profile();
+        let mut ctx = p.context(Some(&trust), Some(TESTILA), OffsetDateTime::now_utc());
+        ctx.budget = Budget::new(std::time::Duration::ZERO);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let o = process_message(xml.as_bytes(), &ctx);
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AR, vec!["W-007"]));
+        assert!(o.document.is_none());
+        assert!(o.findings[0].message.contains("limits.request_budget_ms"));
+    }
+
+    #[test]
+    fn a_mime_part_the_document_does_not_reference_is_refused() {
+        let meta = sp1();
+        let xml = message(&meta, SYSTEM_TESTILA, SignatureType::System, |_| {});
+        let close = "------=_Part_1_kanta_sim--";
+        assert!(xml.contains(close), "the builder's boundary changed");
+        let extra = |cid: &str| {
+            xml.replacen(
+                close,
+                &format!(
+                    "------=_Part_1_kanta_sim\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: BASE64\r\nContent-ID: &lt;{cid}&gt;\r\n\r\nJVBERi0xLjc=\r\n{close}"
+                ),
+                1,
+            )
+        };
+        let o = process(&extra("liite-1"), TESTILA);
+        assert_eq!((o.ack, codes_of(&o)), (AckCode::AE, vec!["M-009"]));
+        assert!(o.findings[0].message.contains("liite-1"));
+        // A part the document refers to (a cid: URI in its XML, as a CDA `reference` would)
+        // is an attachment and passes.
+        let mut meta = meta;
+        meta.title = "Asiakkuusasiakirja, liite cid:liite-1".into();
+        let cda = sign(
+            &build_cda(&meta, &Body::example(&meta, 100)),
+            SYSTEM_TESTILA,
+            SignatureType::System,
+        );
+        let with_ref = build_archive_message(&MessageSpec::for_document(&meta, "1"), &meta, &cda);
+        let o = process(
+            &with_ref.replacen(
+                close,
+                &format!(
+                    "------=_Part_1_kanta_sim\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: BASE64\r\nContent-ID: &lt;liite-1&gt;\r\n\r\nJVBERi0xLjc=\r\n{close}"
+                ),
+                1,
+            ),
+            TESTILA,
+        );
+        assert_eq!(codes_of(&o), Vec::<&str>::new());
     }
 
     #[test]

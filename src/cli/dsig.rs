@@ -341,7 +341,7 @@ pub fn verify(args: VerifyArgs) -> Result<u8, Failure> {
         .map_err(|e| Failure::failed(format!("{}: {e}", args.file.display())))?;
     // A message carrying a CDA in its MIME entity: verify the CDA as it will be archived.
     let carried = if crate::xmldsig::clinical_document(&outer).is_none() {
-        crate::message::carried_cda(&outer)
+        crate::message::carried_cda(&outer, &crate::message::mime::MimeLimits::default())
             .map_err(|e| Failure::failed(format!("{}: {e}", args.file.display())))?
     } else {
         None
@@ -350,6 +350,7 @@ pub fn verify(args: VerifyArgs) -> Result<u8, Failure> {
         Some(crate::message::CarriedCda {
             bytes,
             content_id: cid,
+            ..
         }) => {
             if !args.json {
                 println!(
@@ -488,7 +489,7 @@ pub fn validate(
     .map_err(Failure::usage)?;
     let code_lists =
         crate::rules::codes::CodeLists::for_profile(&cfg.archive).map_err(Failure::usage)?;
-    let mut profile = crate::validate::ArchiveProfile::new(&cfg.archive, register, code_lists);
+    let mut profile = crate::validate::ArchiveProfile::new(&cfg, register, code_lists);
     profile.test_identities_only = !production;
     let mut all_passed = true;
     for file in files {

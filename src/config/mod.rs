@@ -204,6 +204,74 @@ pub struct Config {
     pub archivist: ArchivistConfig,
     /// `[validation]`.
     pub validation: ValidationConfig,
+    /// `[limits]`.
+    pub limits: LimitsConfig,
+    /// `[log]`.
+    pub log: LogConfig,
+}
+
+/// `[limits]`: what one message may make the archive do. Every limit is checked before the
+/// work it limits, in one linear pass, and each has a rule id (W-006 XML, M-007 MIME, W-007
+/// the time budget).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Deepest element nesting.
+    pub max_depth: usize,
+    /// Most nodes in one XML document.
+    pub max_nodes: u32,
+    /// Most attributes on one element.
+    pub max_attributes: usize,
+    /// Most namespace declarations on one element.
+    pub max_namespace_declarations: usize,
+    /// Most namespace declarations in scope.
+    pub max_namespaces_in_scope: usize,
+    /// Longest text node, in bytes.
+    pub max_text_bytes: usize,
+    /// Longest attribute value, in bytes.
+    pub max_attribute_value_bytes: usize,
+    /// Longest element or attribute name, in bytes.
+    pub max_name_bytes: usize,
+    /// Most parts in the MIME entity.
+    pub mime_max_parts: usize,
+    /// Most header lines of the entity or of one part.
+    pub mime_max_headers: usize,
+    /// Longest header line (folded lines together), in bytes.
+    pub mime_max_header_bytes: usize,
+    /// Time one request's work may take, in milliseconds.
+    pub request_budget_ms: u64,
+}
+
+impl LimitsConfig {
+    /// The XML limits, for a document of at most `max_bytes`.
+    pub fn xml(&self, max_bytes: usize) -> crate::xml::Limits {
+        crate::xml::Limits {
+            max_bytes,
+            max_nodes: self.max_nodes,
+            max_depth: self.max_depth,
+            max_attributes: self.max_attributes,
+            max_namespace_declarations: self.max_namespace_declarations,
+            max_namespaces_in_scope: self.max_namespaces_in_scope,
+            max_text_bytes: self.max_text_bytes,
+            max_attribute_value_bytes: self.max_attribute_value_bytes,
+            max_name_bytes: self.max_name_bytes,
+        }
+    }
+}
+
+/// `[log]`: how much the exchange log keeps.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Rows older than this many days are deleted (0: kept forever).
+    pub retention_days: u32,
+    /// At most this many rows are kept, the oldest deleted first (0: no limit).
+    pub max_rows: u64,
+    /// How much of a refused request's body is kept, in bytes.
+    pub refused_body_bytes: usize,
+    /// Refused handshakes from one peer address for one reason are logged once per window
+    /// of this many seconds and counted after that.
+    pub handshake_window_secs: u64,
 }
 
 /// `[validation]`: Kela's validation-service contract on a plain-HTTP listener of its own.

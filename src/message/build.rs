@@ -198,7 +198,10 @@ mod tests {
         let cda = sample.to_xml();
         let xml = build_archive_message(&MessageSpec::for_document(&meta, "1"), &meta, &cda);
         let doc = parse(&xml, &Limits::default()).unwrap();
-        let carried = crate::message::carried_cda(&doc).unwrap().unwrap();
+        let carried =
+            crate::message::carried_cda(&doc, &crate::message::mime::MimeLimits::default())
+                .unwrap()
+                .unwrap();
         assert_eq!(carried.bytes, cda.as_bytes());
         assert_eq!(
             carried.content_id.as_deref(),

@@ -7,10 +7,27 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
 
-/// Largest entity accepted, in bytes of text.
-pub const MAX_ENTITY_BYTES: usize = 64 * 1024 * 1024;
-/// Most parts accepted.
-pub const MAX_PARTS: usize = 64;
+/// What one entity may hold (the `limits.mime_*` settings); the entity's size is bounded by
+/// the message it travels in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MimeLimits {
+    /// Most parts.
+    pub max_parts: usize,
+    /// Most header lines of the entity or of one part.
+    pub max_headers: usize,
+    /// Longest header (continuation lines included), in bytes.
+    pub max_header_bytes: usize,
+}
+
+impl Default for MimeLimits {
+    fn default() -> Self {
+        Self {
+            max_parts: 16,
+            max_headers: 64,
+            max_header_bytes: 8192,
+        }
+    }
+}
 
 /// Why the entity could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -126,8 +143,13 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Header lines (with continuations) up to the first empty line; returns the headers and
-/// the index of the first body line.
-fn read_headers(lines: &[&str], start: usize) -> (Vec<(String, String)>, usize) {
+/// the index of the first body line. `what` names the entity or part in errors.
+fn read_headers(
+    lines: &[&str],
+    start: usize,
+    limits: &MimeLimits,
+    what: &str,
+) -> Result<(Vec<(String, String)>, usize), MimeError> {
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut i = start;
     while i < lines.len() {
@@ -145,12 +167,37 @@ fn read_headers(lines: &[&str], start: usize) -> (Vec<(String, String)>, usize) 
             if let Some(last) = headers.last_mut() {
                 last.1.push(' ');
                 last.1.push_str(line.trim());
+                if last.0.len() + last.1.len() > limits.max_header_bytes {
+                    return Err(MimeError::TooLarge {
+                        detail: format!(
+                            "{what}: header {:?} is longer than {} bytes (limits.mime_max_header_bytes)",
+                            last.0, limits.max_header_bytes
+                        ),
+                    });
+                }
             }
         } else if let Some((k, v)) = line.split_once(':') {
+            if line.len() > limits.max_header_bytes {
+                return Err(MimeError::TooLarge {
+                    detail: format!(
+                        "{what}: a header line of {} bytes exceeds {} (limits.mime_max_header_bytes)",
+                        line.len(),
+                        limits.max_header_bytes
+                    ),
+                });
+            }
+            if headers.len() == limits.max_headers {
+                return Err(MimeError::TooLarge {
+                    detail: format!(
+                        "{what}: more than {} header lines (limits.mime_max_headers)",
+                        limits.max_headers
+                    ),
+                });
+            }
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
         }
     }
-    (headers, i)
+    Ok((headers, i))
 }
 
 fn parameter(value: &str, name: &str) -> Option<String> {
@@ -160,23 +207,15 @@ fn parameter(value: &str, name: &str) -> Option<String> {
     })
 }
 
-/// Parses a multipart/related entity (as text, after XML unescaping).
-pub fn parse_related(text: &str) -> Result<MimeEntity, MimeError> {
-    if text.len() > MAX_ENTITY_BYTES {
-        return Err(MimeError::TooLarge {
-            detail: format!(
-                "the MIME entity is {} bytes, the limit is {MAX_ENTITY_BYTES}",
-                text.len()
-            ),
-        });
-    }
+/// Parses a multipart/related entity (as text, after XML unescaping), within `limits`.
+pub fn parse_related(text: &str, limits: &MimeLimits) -> Result<MimeEntity, MimeError> {
     // Line ends may be CRLF (MIME) or LF (after XML line-end normalisation).
     let lines: Vec<&str> = text
         .trim_start_matches(['\r', '\n', ' ', '\t'])
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .collect();
-    let (headers, body_start) = read_headers(&lines, 0);
+    let (headers, body_start) = read_headers(&lines, 0, limits, "the MIME entity")?;
     let ct = header(&headers, "content-type")
         .ok_or(MimeError::NoContentType)?
         .to_owned();
@@ -206,7 +245,17 @@ pub fn parse_related(text: &str) -> Result<MimeEntity, MimeError> {
     let mut parts = Vec::new();
     loop {
         // `lines[i]` is a delimiter.
-        let (part_headers, body_from) = read_headers(&lines, i + 1);
+        let number = parts.len() + 1;
+        if number > limits.max_parts {
+            return Err(MimeError::TooLarge {
+                detail: format!(
+                    "more than {} MIME parts (limits.mime_max_parts)",
+                    limits.max_parts
+                ),
+            });
+        }
+        let (part_headers, body_from) =
+            read_headers(&lines, i + 1, limits, &format!("MIME part {number}"))?;
         let end = lines[body_from..]
             .iter()
             .position(|l| {
@@ -220,13 +269,7 @@ pub fn parse_related(text: &str) -> Result<MimeEntity, MimeError> {
                     parts.len() + 1
                 ))
             })?;
-        let number = parts.len() + 1;
-        if number > MAX_PARTS {
-            return Err(MimeError::TooLarge {
-                detail: format!("more than {MAX_PARTS} MIME parts"),
-            });
-        }
-        let raw = lines[body_from..end].join("\n");
+        let raw = &lines[body_from..end];
         let encoding =
             header(&part_headers, "content-transfer-encoding").map(|e| e.to_ascii_lowercase());
         let content_id = header(&part_headers, "content-id").map(|c| {
@@ -237,14 +280,18 @@ pub fn parse_related(text: &str) -> Result<MimeEntity, MimeError> {
         });
         let body = match encoding.as_deref() {
             Some("base64") => {
-                let compact: String = raw.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-                B64.decode(compact).map_err(|e| MimeError::BadBase64 {
+                // One compact copy of the base64 (no joined intermediate), then the bytes.
+                let mut compact = Vec::with_capacity(raw.iter().map(|l| l.len()).sum());
+                for l in raw {
+                    compact.extend(l.bytes().filter(|b| !b.is_ascii_whitespace()));
+                }
+                B64.decode(&compact).map_err(|e| MimeError::BadBase64 {
                     part: number,
                     content_id: content_id.clone().unwrap_or_else(|| "no Content-ID".into()),
                     detail: e.to_string(),
                 })?
             }
-            None | Some("7bit" | "8bit" | "binary") => raw.into_bytes(),
+            None | Some("7bit" | "8bit" | "binary") => raw.join("\n").into_bytes(),
             Some(other) => {
                 return Err(MimeError::UnsupportedEncoding {
                     part: number,
@@ -297,7 +344,7 @@ mod tests {
     fn round_trips_and_tolerates_lf_line_ends() {
         let e = encode_related("<ClinicalDocument/>".as_bytes(), "1.2.3", "----=_Part_1");
         for text in [e.clone(), e.replace("\r\n", "\n")] {
-            let m = parse_related(&text).unwrap();
+            let m = parse_related(&text, &MimeLimits::default()).unwrap();
             assert_eq!(m.parts.len(), 1);
             assert_eq!(m.parts[0].content_id.as_deref(), Some("1.2.3"));
             assert_eq!(m.parts[0].media_type(), "text/xml");
@@ -307,7 +354,7 @@ mod tests {
 
     #[test]
     fn every_fault_has_its_code() {
-        let code = |t: &str| parse_related(t).unwrap_err().code();
+        let code = |t: &str| parse_related(t, &MimeLimits::default()).unwrap_err().code();
         assert_eq!(code("MIME-Version: 1.0\n\nbody"), "M-001");
         assert_eq!(code("Content-Type: text/plain\n\nbody"), "M-002");
         assert_eq!(code("Content-Type: multipart/related\n\nbody"), "M-003");
@@ -339,15 +386,39 @@ mod tests {
     fn a_parameter_broken_onto_an_unindented_line_is_read() {
         // The shape of a published health-care archive message's entity.
         let t = "Message-ID: <1.x@host>\nMIME-Version: 1.0\nContent-Type: multipart/related;\nboundary=\"----=_Part_9_1.2\"\n\n------=_Part_9_1.2\nContent-Type: text/xml; charset=UTF-8\nContent-Transfer-Encoding: BASE64\nContent-ID: <1.2.3>\n\nYQ==\n\n------=_Part_9_1.2--\n";
-        let m = parse_related(t).unwrap();
+        let m = parse_related(t, &MimeLimits::default()).unwrap();
         assert_eq!(m.boundary, "----=_Part_9_1.2");
         assert_eq!(m.parts[0].body, b"a");
     }
 
     #[test]
+    fn header_floods_and_part_floods_are_refused_before_decoding() {
+        let limits = MimeLimits::default();
+        let many_headers = format!(
+            "Content-Type: multipart/related; boundary=b\n{}\n--b\n\nx\n--b--\n",
+            "X-A: 1\n".repeat(200_000)
+        );
+        let e = parse_related(&many_headers, &limits).unwrap_err();
+        assert!(e.to_string().contains("mime_max_headers"), "{e}");
+        let long = format!(
+            "Content-Type: multipart/related; boundary=b\nX-A: {}\n\n--b\n\nx\n--b--\n",
+            "a".repeat(10_000_000)
+        );
+        let e = parse_related(&long, &limits).unwrap_err();
+        assert!(e.to_string().contains("mime_max_header_bytes"), "{e}");
+        let parts = format!(
+            "Content-Type: multipart/related; boundary=b\n\n{}--b--\n",
+            "--b\n\nx\n".repeat(17)
+        );
+        let e = parse_related(&parts, &limits).unwrap_err();
+        assert!(e.to_string().contains("mime_max_parts"), "{e}");
+        assert_eq!(e.code(), "M-007");
+    }
+
+    #[test]
     fn extra_parts_are_kept() {
         let t = "Content-Type: multipart/related;\n boundary=\"b\"\n\n--b\nContent-ID: <a>\nContent-Transfer-Encoding: base64\n\nYQ==\n--b\nContent-ID: <b>\n\nplain\n--b--\n";
-        let m = parse_related(t).unwrap();
+        let m = parse_related(t, &MimeLimits::default()).unwrap();
         assert_eq!(m.parts.len(), 2);
         assert_eq!(m.parts[0].body, b"a");
         assert_eq!(m.parts[1].body, b"plain");

@@ -139,12 +139,18 @@ pub struct CarriedCda {
     pub bytes: Vec<u8>,
     /// The part's Content-ID (the document OID).
     pub content_id: Option<String>,
+    /// The other parts (attachments): number and Content-ID, which the document must
+    /// reference (M-009).
+    pub others: Vec<(usize, Option<String>)>,
 }
 
 /// The CDA carried by an HL7 message: the first XML part of the MIME entity in
 /// `controlActProcess/subject/clinicalDocument/text`. `Ok(None)` when the document is not
 /// such a message.
-pub fn carried_cda(doc: &Document<'_>) -> Result<Option<CarriedCda>, mime::MimeError> {
+pub fn carried_cda(
+    doc: &Document<'_>,
+    limits: &mime::MimeLimits,
+) -> Result<Option<CarriedCda>, mime::MimeError> {
     let text = doc
         .descendants()
         .find(|n| {
@@ -158,22 +164,37 @@ pub fn carried_cda(doc: &Document<'_>) -> Result<Option<CarriedCda>, mime::MimeE
         })
         .map(crate::xml::text_content);
     let Some(text) = text else { return Ok(None) };
-    cda_in_mime(&text)
+    cda_in_mime(&text, limits)
 }
 
-/// The first XML part of a MIME multipart/related entity (as carried in a frame's `text`).
-pub fn cda_in_mime(text: &str) -> Result<Option<CarriedCda>, mime::MimeError> {
-    let entity = mime::parse_related(text)?;
-    Ok(entity
+/// The first XML part of a MIME multipart/related entity (as carried in a frame's `text`),
+/// with the other parts' Content-IDs.
+pub fn cda_in_mime(
+    text: &str,
+    limits: &mime::MimeLimits,
+) -> Result<Option<CarriedCda>, mime::MimeError> {
+    let entity = mime::parse_related(text, limits)?;
+    let Some(at) = entity
         .parts
-        .into_iter()
-        .find(|p| matches!(p.media_type().as_str(), "text/xml" | "application/xml"))
-        .map(|p| CarriedCda {
-            bytes: p
-                .body
-                .strip_prefix(b"\xEF\xBB\xBF")
-                .map(<[u8]>::to_vec)
-                .unwrap_or(p.body),
-            content_id: p.content_id,
-        }))
+        .iter()
+        .position(|p| matches!(p.media_type().as_str(), "text/xml" | "application/xml"))
+    else {
+        return Ok(None);
+    };
+    let others = entity
+        .parts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != at)
+        .map(|(i, p)| (i + 1, p.content_id.clone()))
+        .collect();
+    let part = entity.parts.into_iter().nth(at);
+    Ok(part.map(|p| CarriedCda {
+        bytes: match p.body.strip_prefix(b"\xEF\xBB\xBF") {
+            Some(rest) => rest.to_vec(),
+            None => p.body,
+        },
+        content_id: p.content_id,
+        others,
+    }))
 }

@@ -722,7 +722,7 @@ pub fn parse_response(xml: &str) -> Result<ParsedResponse, String> {
             "clinicalDocument" => {
                 let header = child(item, HL7FI_NS, "localSocialHeader");
                 let cda = match child(item, V3, "text") {
-                    Some(t) => super::cda_in_mime(&text(t))
+                    Some(t) => super::cda_in_mime(&text(t), &super::mime::MimeLimits::default())
                         .map_err(|e| e.to_string())?
                         .map(|c| c.bytes),
                     None => None,

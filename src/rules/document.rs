@@ -43,6 +43,8 @@ pub(crate) fn code_list_rule(
 pub struct DocumentContext<'a> {
     /// Test-environment profile: every identity code anywhere must be 900–999 [V].
     pub test_identities_only: bool,
+    /// Bounds on the display form's XHTML.
+    pub limits: &'a Limits,
     /// The code lists in force.
     pub code_lists: &'a CodeLists,
     /// Severity of a code missing from the lists (H-010, H-005).
@@ -55,8 +57,20 @@ impl DocumentContext<'static> {
     /// The built-in profile's context: test identities only, the bundled code lists, unknown
     /// codes and root-with-nullFlavor identifiers warned about.
     pub fn builtin() -> Self {
+        static LIMITS: Limits = Limits {
+            max_bytes: 64 * 1024 * 1024,
+            max_nodes: 4_000_000,
+            max_depth: 256,
+            max_attributes: 256,
+            max_namespace_declarations: 64,
+            max_namespaces_in_scope: 256,
+            max_text_bytes: 48 * 1024 * 1024,
+            max_attribute_value_bytes: 1024 * 1024,
+            max_name_bytes: 1024,
+        };
         Self {
             test_identities_only: true,
+            limits: &LIMITS,
             code_lists: CodeLists::bundled_static(),
             unknown_codes: Severity::Warning,
             id_root_with_null_flavor: Severity::Warning,
@@ -497,7 +511,7 @@ pub fn structure_rules(p: &ParsedCda) -> Vec<Finding> {
 
 /// Body rules (B): display form present, base64, well-formed XHTML rooted at
 /// `div.soc-document`; structured form present, base64, valid JSON.
-pub fn body_rules(p: &ParsedCda) -> (Vec<Finding>, DecodedBody) {
+pub fn body_rules(p: &ParsedCda, limits: &Limits) -> (Vec<Finding>, DecodedBody) {
     let mut out = Vec::new();
     let mut decoded = DecodedBody::default();
     let Some(body) = &p.body else {
@@ -550,7 +564,7 @@ pub fn body_rules(p: &ParsedCda) -> (Vec<Finding>, DecodedBody) {
                     format!("the display form is not UTF-8: {e}"),
                 )),
                 Ok(Ok(xhtml)) => {
-                    match parse(&xhtml, &Limits::default()) {
+                    match parse(&xhtml, limits) {
                         Err(e) => out.push(Finding::new(
                             "B-002",
                             &d.path,
@@ -677,7 +691,7 @@ pub fn person_rules(
 pub fn document_rules(p: &ParsedCda, xml_text: &str, ctx: &DocumentContext<'_>) -> Vec<Finding> {
     let mut out = structure_rules(p);
     out.extend(header_rules(p, ctx));
-    let (body, decoded) = body_rules(p);
+    let (body, decoded) = body_rules(p, ctx.limits);
     out.extend(body);
     out.extend(person_rules(p, xml_text, &decoded, ctx));
     out

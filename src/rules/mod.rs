@@ -559,6 +559,13 @@ pub const CATALOGUE: &[Rule] = &[
         "The MIME part's Content-ID is not the document id",
     ),
     rule(
+        "M-009",
+        Error,
+        Assumed,
+        "MIME-osaan ei viitata asiakirjasta",
+        "A MIME part is not referenced by the document",
+    ),
+    rule(
         "P-001",
         Error,
         Confirmed,
@@ -818,6 +825,34 @@ pub const CATALOGUE: &[Rule] = &[
         "The request is not the validation service's JSON",
     ),
     rule(
+        "W-006",
+        Error,
+        Assumed,
+        "XML-rajoitus ylittyi (syvyys, attribuutit, nimiavaruudet, tekstin tai nimen pituus, solmujen määrä)",
+        "An XML limit was exceeded (depth, attributes, namespace declarations, text or name length, node count)",
+    ),
+    rule(
+        "W-007",
+        Error,
+        Assumed,
+        "Pyynnön käsittely ylitti aikabudjettinsa",
+        "The request's processing exceeded its time budget",
+    ),
+    rule(
+        "W-008",
+        Error,
+        Assumed,
+        "Pyynnön runko saapui liian hitaasti tai pysähtyi",
+        "The request body arrived too slowly or stalled",
+    ),
+    rule(
+        "W-009",
+        Error,
+        Assumed,
+        "Arkisto on varattu; yritä uudelleen Retry-After-ajan kuluttua",
+        "The archive is busy; retry after the Retry-After time",
+    ),
+    rule(
         "W-010",
         Error,
         Confirmed,
@@ -984,7 +1019,7 @@ mod tests {
         }
         let classes = [
             ("G", 17),
-            ("M", 8),
+            ("M", 9),
             ("H", 13),
             ("B", 4),
             ("P", 6),

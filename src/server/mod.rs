@@ -181,7 +181,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
         .map_err(|e| ServeError::Ledger(e.to_string()))?;
     let shared = Arc::new(Judging {
         profile: ArchiveProfile::new(
-            &config.archive,
+            &config,
             (*material.register).clone(),
             crate::rules::codes::CodeLists::for_profile(&config.archive)?,
         ),
