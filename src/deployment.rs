@@ -302,6 +302,7 @@ mod tests {
                 b"r",
                 &doc("1.1", "1"),
                 time::OffsetDateTime::now_utc(),
+                None,
             )
             .unwrap();
         let a = checklist_a(&case, ORG, None, &all(), &store).unwrap();
@@ -321,6 +322,7 @@ mod tests {
                 b"r",
                 &doc("1.2", "5"),
                 time::OffsetDateTime::now_utc(),
+                None,
             )
             .unwrap();
         assert!(

@@ -104,6 +104,31 @@ pub struct StoredExchange {
     /// The record.
     #[serde(flatten)]
     pub record: ExchangeRecord,
+    /// How many more exchanges like it (the same refused handshake from the same peer
+    /// address) came within its window and were counted instead of logged one by one.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub repeats: u64,
+    /// When the last of those came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<String>,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// How a record is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The request was archived (its message row holds the body): the row refers to it,
+    /// is written in the archive's transaction and is exempt from retention.
+    Archived,
+    /// Anything else: the request body kept up to this many bytes.
+    Truncated(usize),
 }
 
 /// The exchange log: an SQLite table in the data directory, WAL mode, one row per exchange.
@@ -145,24 +170,96 @@ CREATE TABLE IF NOT EXISTS exchange (
 CREATE INDEX IF NOT EXISTS exchange_org ON exchange(org_oid);
 ";
 
-/// Schema 2 links exchanges to HL7 message ids; older logs gain the columns on opening.
+/// Schema 2 links exchanges to HL7 message ids; schema 3 counts repeats and marks archived
+/// exchanges. Older logs gain the columns on opening.
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let have: Vec<String> = conn
         .prepare("SELECT name FROM pragma_table_info('exchange')")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    for col in ["message_root", "message_extension"] {
+    for (col, ty) in [
+        ("message_root", "TEXT"),
+        ("message_extension", "TEXT"),
+        ("repeats", "INTEGER NOT NULL DEFAULT 0"),
+        ("last_at", "TEXT"),
+        ("archived", "INTEGER NOT NULL DEFAULT 0"),
+    ] {
         if !have.iter().any(|h| h == col) {
-            conn.execute_batch(&format!("ALTER TABLE exchange ADD COLUMN {col} TEXT"))?;
+            conn.execute_batch(&format!("ALTER TABLE exchange ADD COLUMN {col} {ty}"))?;
         }
     }
     conn.execute_batch(
-        "CREATE INDEX IF NOT EXISTS exchange_message ON exchange(message_root, message_extension)",
+        "CREATE INDEX IF NOT EXISTS exchange_message ON exchange(message_root, message_extension);
+         CREATE INDEX IF NOT EXISTS exchange_at ON exchange(at)",
     )
 }
 
+// An archived request's body lives in its message row; the exchange row refers to it.
 const COLUMNS: &str = "id, at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status,
-    request, response, duration_ms, message_root, message_extension";
+    COALESCE(request, (SELECT raw FROM message m WHERE m.root = exchange.message_root AND m.extension = exchange.message_extension AND exchange.archived = 1)),
+    response, duration_ms, message_root, message_extension, repeats, last_at";
+
+/// Inserts one record on `conn` (inside whatever transaction is open there).
+pub(crate) fn insert(conn: &Connection, r: &ExchangeRecord, keep: Keep) -> rusqlite::Result<i64> {
+    let at =
+        r.at.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+    let request = match keep {
+        Keep::Archived => None,
+        Keep::Truncated(n) => r.request.as_deref().map(|b| &b[..b.len().min(n)]),
+    };
+    let mut detail = r.detail.clone();
+    if let (Keep::Truncated(n), Some(body)) = (keep, &r.request)
+        && body.len() > n
+        && let Some(obj) = detail.as_object_mut()
+    {
+        obj.insert(
+            "request_truncated".into(),
+            serde_json::json!({
+                "kept_bytes": n,
+                "bytes": body.len(),
+                "sha256": sha256_hex(body),
+                "setting": "log.refused_body_bytes",
+            }),
+        );
+    }
+    conn.prepare_cached(
+        "INSERT INTO exchange (at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status, request, response, duration_ms,
+                               message_root, message_extension, archived)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+    )?
+    .execute(params![
+        at,
+        r.listener,
+        r.peer,
+        r.kind.as_str(),
+        r.outcome,
+        r.codes.join(" "),
+        r.summary,
+        detail.to_string(),
+        r.cert_subject,
+        r.cert_sha256,
+        r.org_oid,
+        r.method,
+        r.path,
+        r.status,
+        request,
+        r.response,
+        r.duration_ms,
+        r.message_id.as_ref().map(|m| &m.0),
+        r.message_id.as_ref().map(|m| &m.1),
+        i64::from(keep == Keep::Archived),
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredExchange> {
     let at: String = row.get(1)?;
@@ -198,16 +295,21 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredExchange> {
             duration_ms: row.get(17)?,
             message_id: root.zip(ext),
         },
+        repeats: u64::try_from(row.get::<_, i64>(20)?).unwrap_or(0),
+        last_at: row.get(21)?,
     })
 }
 
 impl ExchangeLog {
     /// Opens (creating when needed) the log in `dir`.
     pub fn open(dir: &Path) -> Result<Self, LogError> {
-        let (conn, path) = super::open_db(dir, "NORMAL", SCHEMA).map_err(|e| match e {
-            super::DbOpenError::Dir(path, source) => LogError::Dir { path, source },
-            super::DbOpenError::Sqlite(path, source) => LogError::Sqlite { path, source },
-        })?;
+        let (conn, path) =
+            super::open_db(dir, "NORMAL", &format!("{}{SCHEMA}", super::MESSAGE_TABLE)).map_err(
+                |e| match e {
+                    super::DbOpenError::Dir(path, source) => LogError::Dir { path, source },
+                    super::DbOpenError::Sqlite(path, source) => LogError::Sqlite { path, source },
+                },
+            )?;
         migrate(&conn).map_err(|source| LogError::Sqlite {
             path: path.clone(),
             source,
@@ -245,49 +347,90 @@ impl ExchangeLog {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends one record (blocking).
+    /// Appends one record (blocking), its request body kept whole.
     pub fn append(&self, r: &ExchangeRecord) -> Result<i64, LogError> {
+        self.append_keeping(r, Keep::Truncated(usize::MAX))
+    }
+
+    /// Appends one record (blocking), keeping its request body as `keep` says.
+    pub fn append_keeping(&self, r: &ExchangeRecord, keep: Keep) -> Result<i64, LogError> {
         let conn = self.lock();
-        let at =
-            r.at.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
+        insert(&conn, r, keep).map_err(|source| LogError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Records that `repeats` more exchanges like row `id` came, the last at `last_at`.
+    pub fn set_repeats(
+        &self,
+        id: i64,
+        repeats: u64,
+        last_at: OffsetDateTime,
+    ) -> Result<(), LogError> {
+        let conn = self.lock();
+        let last = last_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
         conn.execute(
-                        "INSERT INTO exchange (at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status, request, response, duration_ms,
-                                   message_root, message_extension)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-            params![
-                at,
-                r.listener,
-                r.peer,
-                r.kind.as_str(),
-                r.outcome,
-                r.codes.join(" "),
-                r.summary,
-                r.detail.to_string(),
-                r.cert_subject,
-                r.cert_sha256,
-                r.org_oid,
-                r.method,
-                r.path,
-                r.status,
-                r.request,
-                r.response,
-                                r.duration_ms,
-                r.message_id.as_ref().map(|m| &m.0),
-                r.message_id.as_ref().map(|m| &m.1),
-            ],
+            "UPDATE exchange SET repeats = ?1, last_at = ?2 WHERE id = ?3",
+            params![i64::try_from(repeats).unwrap_or(i64::MAX), last, id],
         )
+        .map(|_| ())
         .map_err(|source| LogError::Sqlite {
             path: self.path.clone(),
             source,
-        })?;
-        Ok(conn.last_insert_rowid())
+        })
+    }
+
+    /// Deletes rows older than `days` days (0: none) and, beyond the newest `max_rows` (0: no
+    /// limit), the oldest; rows of archived requests are the archive's audit trail and stay.
+    /// Returns how many were deleted.
+    pub fn prune(&self, days: u32, max_rows: u64, now: OffsetDateTime) -> Result<usize, LogError> {
+        let conn = self.lock();
+        let sql = |source| LogError::Sqlite {
+            path: self.path.clone(),
+            source,
+        };
+        let mut deleted = 0;
+        if days > 0 {
+            let cutoff = (now - time::Duration::days(i64::from(days)))
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            deleted += conn
+                .execute(
+                    "DELETE FROM exchange WHERE archived = 0 AND at < ?1",
+                    [cutoff],
+                )
+                .map_err(sql)?;
+        }
+        if max_rows > 0 {
+            deleted += conn
+                .execute(
+                    "DELETE FROM exchange WHERE archived = 0 AND id IN
+                       (SELECT id FROM exchange WHERE archived = 0 ORDER BY id DESC LIMIT -1 OFFSET ?1)",
+                    [i64::try_from(max_rows).unwrap_or(i64::MAX)],
+                )
+                .map_err(sql)?;
+        }
+        Ok(deleted)
+    }
+
+    /// How many rows the log holds.
+    pub fn count(&self) -> Result<u64, LogError> {
+        let conn = self.lock();
+        conn.query_row("SELECT COUNT(*) FROM exchange", [], |r| r.get::<_, i64>(0))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(|source| LogError::Sqlite {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     /// Appends from async code without blocking the runtime.
-    pub async fn append_async(&self, r: ExchangeRecord) -> Result<i64, LogError> {
+    pub async fn append_async(&self, r: ExchangeRecord, keep: Keep) -> Result<i64, LogError> {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.append(&r))
+        tokio::task::spawn_blocking(move || this.append_keeping(&r, keep))
             .await
             .map_err(|_| LogError::WriterGone)?
     }

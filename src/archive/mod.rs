@@ -6,6 +6,19 @@ mod exchange_log;
 
 use std::path::{Path, PathBuf};
 
+/// The archived messages, exactly as received: written by the store, read by the exchange
+/// log too (an archived request's exchange row refers to its message instead of copying it).
+pub(crate) const MESSAGE_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS message (
+    root TEXT NOT NULL,
+    extension TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    PRIMARY KEY (root, extension)
+);
+";
+
 /// Why the data directory's database could not be opened.
 #[derive(Debug)]
 pub(crate) enum DbOpenError {
@@ -37,7 +50,9 @@ pub(crate) fn open_db(
 mod query;
 mod store;
 
-pub use exchange_log::{ExchangeKind, ExchangeLog, ExchangeRecord, LogError, StoredExchange};
+pub use exchange_log::{
+    DB_FILE, ExchangeKind, ExchangeLog, ExchangeRecord, Keep, LogError, StoredExchange,
+};
 pub use query::{DocumentMeta, DocumentQuery, Group, HistoryEvent, Page, Summary};
 pub use store::{ArchiveStore, Invalidation, StoreError};
 
@@ -49,8 +64,11 @@ use crate::validate::ArchivedDocument;
 /// same trait. Every write is one transaction that re-checks the lifecycle rules.
 pub trait DocumentStore: Send + Sync {
     /// Stores a first version ([`UseCase::Archive`]) or a new version
-    /// ([`UseCase::NewVersion`], which marks the current one replaced) with its message;
-    /// refuses a replayed message id, an archived version, or a lifecycle rule's breach.
+    /// ([`UseCase::NewVersion`], which marks the current one replaced) with its message and,
+    /// when given, the exchange that brought it, all in one transaction (so an archived
+    /// document never lacks its audit row); refuses a replayed message id, an archived
+    /// version, or a lifecycle rule's breach. Returns the exchange row's id.
+    #[expect(clippy::too_many_arguments, reason = "the one transaction's inputs")]
     fn archive(
         &self,
         use_case: UseCase,
@@ -59,13 +77,15 @@ pub trait DocumentStore: Send + Sync {
         raw: &[u8],
         doc: &ArchivedDocument,
         at: time::OffsetDateTime,
-    ) -> Result<(), StoreError>;
-    /// Invalidates the current version of a set.
+        exchange: Option<&ExchangeRecord>,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Invalidates the current version of a set (with its exchange row in the same
+    /// transaction when `inv.exchange` is given; its id is returned beside the version).
     fn invalidate(
         &self,
         inv: &Invalidation<'_>,
         at: time::OffsetDateTime,
-    ) -> Result<DocumentMeta, StoreError>;
+    ) -> Result<(DocumentMeta, Option<i64>), StoreError>;
     /// One version by document OID, with its bytes, regardless of status or register (the
     /// caller scopes).
     fn get(&self, document_oid: &str) -> Result<Option<DocumentMeta>, StoreError>;

@@ -11,6 +11,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params, pa
 use time::OffsetDateTime;
 
 use super::DocumentStore;
+use super::exchange_log::{ExchangeRecord, Keep};
 use super::query::{DocumentMeta, DocumentQuery, Group, HistoryEvent, Page, Summary};
 use crate::document::model::hl7_ts_utc;
 use crate::message::usecase::UseCase;
@@ -61,7 +62,7 @@ pub enum StoreError {
 }
 
 /// An invalidation to apply.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Invalidation<'a> {
     /// The version named (must be the current one).
     pub document_oid: &'a str,
@@ -74,19 +75,13 @@ pub struct Invalidation<'a> {
     /// The message behind it (root, extension, sender, raw), when it came through the
     /// interface.
     pub message: Option<(&'a str, &'a str, &'a str, &'a [u8])>,
+    /// The exchange to log in the same transaction.
+    pub exchange: Option<&'a ExchangeRecord>,
 }
 
 // Uniqueness lives in indexes, not table constraints, so that a data directory written by
 // an older kanta-sim gains them on opening (see `migrate`).
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS message (
-    root TEXT NOT NULL,
-    extension TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    sender TEXT NOT NULL,
-    raw BLOB NOT NULL,
-    PRIMARY KEY (root, extension)
-);
 CREATE TABLE IF NOT EXISTS document (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     document_oid TEXT NOT NULL,
@@ -363,10 +358,13 @@ impl ArchiveStore {
     /// Opens (creating when needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         // FULL: an acknowledged AA survives power loss, not only a process crash.
-        let (conn, path) = super::open_db(dir, "FULL", SCHEMA).map_err(|e| match e {
-            super::DbOpenError::Dir(path, source) => StoreError::Dir { path, source },
-            super::DbOpenError::Sqlite(path, source) => StoreError::Sqlite { path, source },
-        })?;
+        let (conn, path) =
+            super::open_db(dir, "FULL", &format!("{}{SCHEMA}", super::MESSAGE_TABLE)).map_err(
+                |e| match e {
+                    super::DbOpenError::Dir(path, source) => StoreError::Dir { path, source },
+                    super::DbOpenError::Sqlite(path, source) => StoreError::Sqlite { path, source },
+                },
+            )?;
         migrate(&conn).map_err(|source| StoreError::Sqlite {
             path: path.clone(),
             source,
@@ -421,7 +419,8 @@ impl DocumentStore for ArchiveStore {
         raw: &[u8],
         doc: &ArchivedDocument,
         at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+        exchange: Option<&ExchangeRecord>,
+    ) -> Result<Option<i64>, StoreError> {
         let mut conn = self.lock();
         let at = rfc3339(at);
         let tx = conn.transaction().map_err(self.sql())?;
@@ -482,14 +481,19 @@ impl DocumentStore for ArchiveStore {
             doc.reason_of_correction.as_deref(),
         )
         .map_err(self.sql())?;
-        tx.commit().map_err(self.sql())
+        let id = exchange
+            .map(|r| super::exchange_log::insert(&tx, r, Keep::Archived))
+            .transpose()
+            .map_err(self.sql())?;
+        tx.commit().map_err(self.sql())?;
+        Ok(id)
     }
 
     fn invalidate(
         &self,
         inv: &Invalidation<'_>,
         at: OffsetDateTime,
-    ) -> Result<DocumentMeta, StoreError> {
+    ) -> Result<(DocumentMeta, Option<i64>), StoreError> {
         let mut conn = self.lock();
         let at = rfc3339(at);
         let tx = conn.transaction().map_err(self.sql())?;
@@ -563,8 +567,20 @@ impl DocumentStore for ArchiveStore {
                 |r| meta_row(r, false),
             )
             .map_err(self.sql())?;
+        // With a message, its body is stored: the exchange refers to it; an archivist's act
+        // (no message) keeps the view's small form body.
+        let keep = if inv.message.is_some() {
+            Keep::Archived
+        } else {
+            Keep::Truncated(usize::MAX)
+        };
+        let id = inv
+            .exchange
+            .map(|r| super::exchange_log::insert(&tx, r, keep))
+            .transpose()
+            .map_err(self.sql())?;
         tx.commit().map_err(self.sql())?;
-        Ok(meta)
+        Ok((meta, id))
     }
 
     fn get(&self, document_oid: &str) -> Result<Option<DocumentMeta>, StoreError> {
@@ -765,6 +781,7 @@ mod tests {
             b"raw",
             &doc("1.2.9", "1.2.9", 1, None),
             now(),
+            None,
         )
         .unwrap();
         assert!(matches!(
@@ -774,7 +791,8 @@ mod tests {
                 ORG,
                 b"raw",
                 &doc("1.2.10", "1.2.10", 1, None),
-                now()
+                now(),
+                None
             ),
             Err(StoreError::DuplicateMessage { .. })
         ));
@@ -786,7 +804,8 @@ mod tests {
                 ORG,
                 b"raw",
                 &doc("1.2.9", "1.2.9", 1, None),
-                now()
+                now(),
+                None
             ),
             Err(StoreError::Refused(_))
         ));
@@ -797,6 +816,7 @@ mod tests {
             b"raw",
             &doc("1.2.11", "1.2.11", 1, None),
             now(),
+            None,
         )
         .unwrap();
         assert_eq!(s.count().unwrap(), 2);
@@ -818,6 +838,7 @@ mod tests {
             b"r",
             &doc("1.1", "1.1", 1, None),
             now(),
+            None,
         )
         .unwrap();
         let handles: Vec<_> = (0..8)
@@ -831,6 +852,7 @@ mod tests {
                         b"r",
                         &doc(&format!("1.2.{i}"), "1.1", 2, Some("1.1")),
                         now(),
+                        None,
                     )
                     .is_ok()
                 })

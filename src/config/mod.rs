@@ -61,6 +61,24 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Ready file.
     pub ready_file: Option<PathBuf>,
+    /// Seconds a request body may take to arrive in full.
+    pub body_timeout_secs: u64,
+    /// Seconds without a byte of the body before it is cut.
+    pub body_idle_timeout_secs: u64,
+    /// Seconds a connection may stay open with no request in progress.
+    pub idle_timeout_secs: u64,
+    /// Most connections open at once per listener.
+    pub max_connections: usize,
+    /// Most requests processed at once (0: twice the number of cores).
+    pub max_concurrent_requests: usize,
+    /// Most request-body bytes held at once across all requests.
+    pub max_inflight_body_bytes: usize,
+    /// How long a request waits for a processing slot or body budget before 503.
+    pub busy_wait_ms: u64,
+    /// `Retry-After` of a 503, in seconds.
+    pub retry_after_secs: u64,
+    /// Seconds to finish in-flight work after SIGTERM/Ctrl-C.
+    pub shutdown_grace_secs: u64,
 }
 
 /// `[tls]`.
@@ -182,6 +200,20 @@ pub struct RegisterConfig {
 pub struct DataConfig {
     /// Data directory.
     pub dir: PathBuf,
+    /// The database check before serving.
+    pub integrity_check: IntegrityCheck,
+}
+
+/// How the database is checked before the archive serves from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntegrityCheck {
+    /// `PRAGMA quick_check`: linear in the file, catches damaged pages.
+    Quick,
+    /// `PRAGMA integrity_check`: also indexes against tables (slower).
+    Full,
+    /// No check.
+    Off,
 }
 
 /// The whole configuration.
@@ -322,6 +354,17 @@ fn parse_table(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
     })
 }
 
+impl ServerConfig {
+    /// Requests processed at once: the setting, or twice the cores when it is 0.
+    pub fn concurrent_requests(&self) -> usize {
+        if self.max_concurrent_requests > 0 {
+            self.max_concurrent_requests
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
+        }
+    }
+}
+
 impl Config {
     /// The built-in default.
     pub fn builtin() -> Result<Self, ConfigError> {
@@ -436,6 +479,20 @@ impl Config {
                 "archivist.listen",
                 a.to_string(),
                 "the archivist view listens on the network only with archivist.mtls = true (professional certificates)",
+            ));
+        }
+        if self.server.max_inflight_body_bytes < self.server.max_body_bytes {
+            return Err(invalid(
+                "server.max_inflight_body_bytes",
+                self.server.max_inflight_body_bytes.to_string(),
+                "must be at least server.max_body_bytes, or the largest allowed request could never be read",
+            ));
+        }
+        if self.server.max_connections == 0 {
+            return Err(invalid(
+                "server.max_connections",
+                "0".into(),
+                "at least 1 connection is needed",
             ));
         }
         if let Some(a) = self.validation.listen

@@ -74,13 +74,22 @@ pub struct Fault {
 impl Fault {
     /// A sender fault built from findings; the reason is the first finding's text.
     pub fn sender(version: SoapVersion, findings: Vec<Finding>) -> Self {
+        Self::with_code(version, FaultCode::Sender, findings)
+    }
+
+    /// A receiver fault (the archive cannot serve the request now: over its budget, busy).
+    pub fn receiver(version: SoapVersion, findings: Vec<Finding>) -> Self {
+        Self::with_code(version, FaultCode::Receiver, findings)
+    }
+
+    fn with_code(version: SoapVersion, code: FaultCode, findings: Vec<Finding>) -> Self {
         let reason = findings
             .first()
             .map(|f| format!("{}: {}", f.code, f.message))
             .unwrap_or_else(|| "request refused".into());
         Self {
             version,
-            code: FaultCode::Sender,
+            code,
             reason,
             findings,
         }

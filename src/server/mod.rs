@@ -1,6 +1,8 @@
 //! The archive's network edge: listeners, the TLS accept loop with handshake diagnostics,
 //! and HTTP routing (hyper, HTTP/1.1 and h2 by ALPN).
 
+mod admission;
+mod handshakes;
 mod routes;
 
 use std::net::SocketAddr;
@@ -17,8 +19,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::archive::{
-    ArchiveStore, DocumentStore, ExchangeKind, ExchangeLog, ExchangeRecord, LogError, StoreError,
-    StoredExchange,
+    ArchiveStore, DocumentStore, ExchangeKind, ExchangeLog, ExchangeRecord, Keep, LogError,
+    StoreError, StoredExchange,
 };
 use crate::config::Config;
 use crate::tls::{
@@ -56,6 +58,28 @@ pub enum ServeError {
         /// The address.
         addr: SocketAddr,
     },
+    /// Another `serve` holds the data directory.
+    #[error(
+        "the data directory {dir} is in use by another kanta-sim ({holder}); stop it or give --data another directory"
+    )]
+    DataInUse {
+        /// The directory.
+        dir: PathBuf,
+        /// What the lock file says about the holder.
+        holder: String,
+    },
+    /// The database failed its check before serving.
+    #[error(
+        "the database {path} is damaged ({check}: {problems}); restore it from a copy, or move it away to start with an empty archive"
+    )]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// `quick_check` or `integrity_check`.
+        check: &'static str,
+        /// What SQLite reported.
+        problems: String,
+    },
     /// Binding failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -86,18 +110,41 @@ pub(crate) struct State {
     pub(crate) events: tokio::sync::broadcast::Sender<Arc<StoredExchange>>,
     /// The test-identity ledger.
     pub(crate) ledger: crate::ledger::Ledger,
+    /// Request slots and the body budget.
+    pub(crate) admission: admission::Admission,
+    /// Refused handshakes, counted per peer and reason.
+    pub(crate) handshakes: handshakes::HandshakeCounter,
 }
 
 impl State {
-    /// Logs an exchange and tells the watchers.
-    pub(crate) async fn record(&self, record: ExchangeRecord) {
-        match self.log.append_async(record.clone()).await {
+    /// Logs an exchange (its request body cut to `log.refused_body_bytes`) and tells the
+    /// watchers, who get the whole record. Returns the row id.
+    pub(crate) async fn record(&self, record: ExchangeRecord) -> Option<i64> {
+        let keep = Keep::Truncated(self.config.log.refused_body_bytes);
+        // Only a watcher needs the record in memory; a plain `serve` has none.
+        let watched = (self.events.receiver_count() > 0).then(|| record.clone());
+        match self.log.append_async(record, keep).await {
             Ok(id) => {
-                // No watcher is the normal case for a plain `serve`.
-                let _ = self.events.send(Arc::new(StoredExchange { id, record }));
+                if let Some(r) = watched {
+                    self.broadcast(id, r);
+                }
+                Some(id)
             }
-            Err(e) => tracing::error!(error = %e, "could not write the exchange log"),
+            Err(e) => {
+                tracing::error!(error = %e, "could not write the exchange log");
+                None
+            }
         }
+    }
+
+    /// Tells the watchers about an exchange already written (row `id`).
+    pub(crate) fn broadcast(&self, id: i64, record: ExchangeRecord) {
+        let _ = self.events.send(Arc::new(StoredExchange {
+            id,
+            record,
+            repeats: 0,
+            last_at: None,
+        }));
     }
 }
 
@@ -126,6 +173,8 @@ pub struct Bound {
 pub struct ServerHandle {
     /// Bound addresses.
     pub bound: Bound,
+    /// The data directory's lock, held while serving.
+    _lock: Option<std::fs::File>,
     /// The exchange log.
     pub log: ExchangeLog,
     /// The document store.
@@ -148,9 +197,97 @@ impl ServerHandle {
     }
 }
 
+/// Takes the data directory's lock (`kanta-sim.lock`), writing who holds it; a second
+/// `serve` on the same directory is refused with the holder named.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, ServeError> {
+    use std::io::{Read as _, Seek as _, Write as _};
+    std::fs::create_dir_all(dir).map_err(|source| {
+        ServeError::Log(LogError::Dir {
+            path: dir.to_owned(),
+            source,
+        })
+    })?;
+    let path = dir.join("kanta-sim.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|source| {
+            ServeError::Log(LogError::Dir {
+                path: path.clone(),
+                source,
+            })
+        })?;
+    if file.try_lock().is_err() {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        return Err(ServeError::DataInUse {
+            dir: dir.to_owned(),
+            holder: if holder.trim().is_empty() {
+                "holder unknown".into()
+            } else {
+                holder.trim().to_owned()
+            },
+        });
+    }
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(
+        file,
+        "pid {} since {}",
+        std::process::id(),
+        OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    );
+    let _ = file.flush();
+    Ok(file)
+}
+
+/// `PRAGMA quick_check` (or `integrity_check`) before serving: a damaged file refuses to
+/// start instead of failing every request later.
+fn check_database(
+    dir: &std::path::Path,
+    how: crate::config::IntegrityCheck,
+) -> Result<(), ServeError> {
+    let check = match how {
+        crate::config::IntegrityCheck::Off => return Ok(()),
+        crate::config::IntegrityCheck::Quick => "quick_check",
+        crate::config::IntegrityCheck::Full => "integrity_check",
+    };
+    let path = dir.join(crate::archive::DB_FILE);
+    if !path.is_file() {
+        return Ok(());
+    }
+    let damaged = |problems: String| ServeError::Damaged {
+        path: path.clone(),
+        check,
+        problems,
+    };
+    let conn =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| damaged(e.to_string()))?;
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA {check}(20)"))
+        .map_err(|e| damaged(e.to_string()))?;
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect())
+        .map_err(|e| damaged(e.to_string()))?;
+    if rows.len() == 1 && rows[0] == "ok" {
+        Ok(())
+    } else {
+        Err(damaged(rows.join("; ")))
+    }
+}
+
 /// Loads everything, binds the listeners and starts serving. Returns once listening.
 pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
     let material = ServerMaterial::load(&config)?;
+    let lock = lock_data_dir(&config.data.dir)?;
+    check_database(&config.data.dir, config.data.integrity_check)?;
     let log = ExchangeLog::open(&config.data.dir)?;
     let listener = TcpListener::bind(config.server.listen)
         .await
@@ -190,6 +327,10 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
     // Generous: a watcher that falls this far behind is told so (Lagged), never blocks us.
     let (events, _) = tokio::sync::broadcast::channel(4096);
     let state = Arc::new(State {
+        admission: admission::Admission::new(&config.server),
+        handshakes: handshakes::HandshakeCounter::new(Duration::from_secs(
+            config.log.handshake_window_secs,
+        )),
         config,
         material,
         log: log.clone(),
@@ -254,6 +395,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
         );
         tasks.spawn(plain_validation_loop(state.clone(), listener, rx.clone()));
     }
+    tasks.spawn(maintenance(state.clone(), rx.clone()));
     // Announced only once the stores are open, so a harness never talks to a half-started archive.
     if let Some(path) = &state.config.server.ready_file {
         write_ready_file(path, &bound).map_err(|source| ServeError::ReadyFile {
@@ -272,12 +414,60 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
     }
     Ok(ServerHandle {
         bound,
+        _lock: Some(lock),
         log,
         store,
         events,
         shutdown: tx,
         tasks,
     })
+}
+
+/// Every few seconds: writes the counts of repeated refused handshakes; every minute (and
+/// at the start): prunes the exchange log (`[log]` retention). Flushes once more on stop.
+async fn maintenance(state: Arc<State>, mut stop: watch::Receiver<bool>) {
+    let flush = |state: &State| {
+        for (id, repeats, last) in state.handshakes.flush() {
+            tracing::warn!(
+                repeats,
+                "{repeats} further refused handshakes counted on exchange-log row {id} (log.handshake_window_secs)"
+            );
+            if let Err(e) = state.log.set_repeats(id, repeats, last) {
+                tracing::error!(error = %e, "could not write handshake counts");
+            }
+        }
+    };
+    let prune = |state: &State| {
+        let (days, rows) = (state.config.log.retention_days, state.config.log.max_rows);
+        match state.log.prune(days, rows, OffsetDateTime::now_utc()) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                deleted = n,
+                "exchange log pruned (log.retention_days, log.max_rows)"
+            ),
+            Err(e) => tracing::error!(error = %e, "could not prune the exchange log"),
+        }
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let mut n: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tick.tick() => {
+                let s = state.clone();
+                let prune_now = n.is_multiple_of(30);
+                n += 1;
+                let _ = tokio::task::spawn_blocking(move || {
+                    flush(&s);
+                    if prune_now {
+                        prune(&s);
+                    }
+                })
+                .await;
+            }
+        }
+    }
+    let _ = tokio::task::spawn_blocking(move || flush(&state)).await;
 }
 
 fn write_ready_file(path: &std::path::Path, bound: &Bound) -> std::io::Result<()> {
@@ -288,6 +478,30 @@ fn write_ready_file(path: &std::path::Path, bound: &Bound) -> std::io::Result<()
     std::fs::rename(&tmp, path)
 }
 
+/// Counts open connections of one listener; a guard decrements on drop.
+#[derive(Debug, Default)]
+struct OpenConnections(std::sync::atomic::AtomicUsize);
+
+struct ConnectionGuard(Arc<OpenConnections>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl OpenConnections {
+    /// A guard, unless `max` are open already.
+    fn admit(self: &Arc<Self>, max: usize) -> Option<ConnectionGuard> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n >= max {
+            self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            return None;
+        }
+        Some(ConnectionGuard(self.clone()))
+    }
+}
+
 async fn accept_loop(
     state: Arc<State>,
     listener: TcpListener,
@@ -295,12 +509,21 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut conns = JoinSet::new();
+    let open = Arc::new(OpenConnections::default());
     loop {
         tokio::select! {
             _ = stop.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
-                    conns.spawn(connection(state.clone(), mode, tcp, peer));
+                    let Some(guard) = open.admit(state.config.server.max_connections) else {
+                        // Closed at once: counted like a refused handshake.
+                        if state.handshakes.refused(peer.ip(), "T-020") == handshakes::Decision::Log {
+                            tracing::warn!(listener = mode.as_str(), peer = %peer, "connection refused: {} connections open (server.max_connections)", state.config.server.max_connections);
+                        }
+                        drop(tcp);
+                        continue;
+                    };
+                    conns.spawn(connection(state.clone(), mode, tcp, peer, guard));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -314,6 +537,88 @@ async fn accept_loop(
     conns.abort_all();
 }
 
+/// When a connection last finished a request, and how many it has in progress.
+#[derive(Debug)]
+struct Activity {
+    in_progress: std::sync::atomic::AtomicUsize,
+    last: Mutex<std::time::Instant>,
+}
+
+impl Activity {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            in_progress: std::sync::atomic::AtomicUsize::new(0),
+            last: Mutex::new(std::time::Instant::now()),
+        })
+    }
+
+    fn idle_for(&self) -> Option<Duration> {
+        (self.in_progress.load(std::sync::atomic::Ordering::Relaxed) == 0).then(|| {
+            self.last
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .elapsed()
+        })
+    }
+}
+
+/// Serves one accepted connection until it ends, or until it has had no request in
+/// progress for `server.idle_timeout_secs` (then it is shut down gracefully, and cut if it
+/// does not go within a few seconds more).
+async fn serve_until_idle<I, S>(
+    state: &State,
+    io: I,
+    service: S,
+    activity: Arc<Activity>,
+    peer: SocketAddr,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = hyper::Response<http_body_util::Full<bytes::Bytes>>,
+            Error = std::convert::Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let idle = Duration::from_secs(state.config.server.idle_timeout_secs);
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(state.config.server.header_timeout_secs));
+    builder.http2().timer(TokioTimer::new());
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut closing: Option<std::time::Instant> = None;
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = tick.tick() => {
+                match closing {
+                    Some(since) if since.elapsed() > Duration::from_secs(5) => {
+                        tracing::debug!(peer = %peer, "idle connection cut");
+                        return;
+                    }
+                    Some(_) => {}
+                    None if activity.idle_for().is_some_and(|d| d > idle) => {
+                        tracing::debug!(peer = %peer, "closing an idle connection (server.idle_timeout_secs)");
+                        conn.as_mut().graceful_shutdown();
+                        closing = Some(std::time::Instant::now());
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+}
+
 /// The plain-HTTP listener of Kela's validation service contract.
 async fn plain_validation_loop(
     state: Arc<State>,
@@ -321,28 +626,33 @@ async fn plain_validation_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut conns = JoinSet::new();
+    let open = Arc::new(OpenConnections::default());
     loop {
         tokio::select! {
             _ = stop.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
+                    let Some(guard) = open.admit(state.config.server.max_connections) else {
+                        drop(tcp);
+                        continue;
+                    };
                     let state = state.clone();
                     conns.spawn(async move {
+                        let _guard = guard;
+                        let activity = Activity::new();
                         let service = {
                             let state = state.clone();
+                            let activity = activity.clone();
                             service_fn(move |req| {
-                                routes::handle_validation(state.clone(), peer.to_string(), req)
+                                let state = state.clone();
+                                let activity = activity.clone();
+                                async move {
+                                    let _busy = Busy::start(&activity);
+                                    routes::handle_validation(state, peer.to_string(), req).await
+                                }
                             })
                         };
-                        let mut builder = hyper::server::conn::http1::Builder::new();
-                        builder
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(Duration::from_secs(
-                                state.config.server.header_timeout_secs,
-                            ));
-                        if let Err(e) = builder.serve_connection(TokioIo::new(tcp), service).await {
-                            tracing::debug!(peer = %peer, error = %e, "validation connection ended with an error");
-                        }
+                        serve_until_idle(&state, TokioIo::new(tcp), service, activity, peer).await;
                     });
                 }
                 Err(e) => {
@@ -356,7 +666,33 @@ async fn plain_validation_loop(
     conns.abort_all();
 }
 
-async fn connection(state: Arc<State>, mode: ListenerMode, tcp: TcpStream, peer_addr: SocketAddr) {
+/// Marks a request in progress on its connection for as long as it lives.
+struct Busy(Arc<Activity>);
+
+impl Busy {
+    fn start(a: &Arc<Activity>) -> Self {
+        a.in_progress
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(a.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        *self.0.last.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
+        self.0
+            .in_progress
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+async fn connection(
+    state: Arc<State>,
+    mode: ListenerMode,
+    tcp: TcpStream,
+    peer_addr: SocketAddr,
+    _guard: ConnectionGuard,
+) {
     let slot: VerdictSlot = Arc::new(Mutex::new(None));
     let config = match state.material.server_config(mode, slot.clone()) {
         Ok(c) => c,
@@ -407,21 +743,22 @@ async fn connection(state: Arc<State>, mode: ListenerMode, tcp: TcpStream, peer_
             .map(|p| String::from_utf8_lossy(p).into_owned()),
     ));
     let verdict = Arc::new(verdict.unwrap_or_default());
+    let activity = Activity::new();
     let service = {
         let state = state.clone();
+        let activity = activity.clone();
         service_fn(move |req| {
-            routes::handle(state.clone(), mode, peer.clone(), verdict.clone(), req)
+            let state = state.clone();
+            let peer = peer.clone();
+            let verdict = verdict.clone();
+            let activity = activity.clone();
+            async move {
+                let _busy = Busy::start(&activity);
+                routes::handle(state, mode, peer, verdict, req).await
+            }
         })
     };
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(state.config.server.header_timeout_secs));
-    builder.http2().timer(TokioTimer::new());
-    if let Err(e) = builder.serve_connection(TokioIo::new(tls), service).await {
-        tracing::debug!(peer = %peer_addr, error = %e, "connection ended with an error");
-    }
+    serve_until_idle(&state, TokioIo::new(tls), service, activity, peer_addr).await;
 }
 
 async fn record_handshake_failure(
@@ -431,10 +768,15 @@ async fn record_handshake_failure(
     verdict: Option<&crate::tls::CertVerdict>,
     problems: Vec<HandshakeProblem>,
 ) {
+    let codes: Vec<String> = problems.iter().map(|p| p.code().to_owned()).collect();
+    let joined = codes.join(" ");
+    // A storm of the same refusal from one address is counted, not logged row by row.
+    if state.handshakes.refused(peer.ip(), &joined) == handshakes::Decision::Count {
+        return;
+    }
     let leaf = verdict
         .and_then(|v| v.chain.first())
         .and_then(|d| crate::pki::CertInfo::from_der(d).ok());
-    let codes: Vec<String> = problems.iter().map(|p| p.code().to_owned()).collect();
     let summary = problems
         .iter()
         .map(|p| format!("{}: {p}", p.code()))
@@ -444,7 +786,7 @@ async fn record_handshake_failure(
         listener = mode.as_str(),
         peer = %peer,
         certificate = leaf.as_ref().map_or("(none)", |c| c.subject.as_str()),
-        codes = %codes.join(" "),
+        codes = %joined,
         "handshake refused: {summary}"
     );
     let org = leaf
@@ -471,5 +813,7 @@ async fn record_handshake_failure(
         response: None,
         duration_ms: None,
     };
-    state.record(record).await;
+    if let Some(id) = state.record(record).await {
+        state.handshakes.logged(peer.ip(), &joined, id);
+    }
 }

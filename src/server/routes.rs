@@ -1,23 +1,26 @@
 //! HTTP routes. Every outcome is a response (no dropped connections), and every request is
-//! written to the exchange log with the rule codes of its findings.
+//! written to the exchange log with the rule codes of its findings: an archived request in
+//! the archive's own transaction, anything else with its body truncated
+//! (`log.refused_body_bytes`).
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use time::OffsetDateTime;
 
 use super::State;
+use super::admission::BodyError;
 use crate::archive::Invalidation;
 use crate::archive::StoreError;
 use crate::archive::{ExchangeKind, ExchangeRecord};
 use crate::message::ack::{Ack, AckCode};
 use crate::message::query::{QueryResponse, QueryResult, execute};
-use crate::message::soap::{Fault, SoapVersion, summarise_envelope};
+use crate::message::soap::{Fault, FaultCode, SoapVersion, summarise_envelope};
 use crate::message::usecase::{QueryKind, UseCase};
 use crate::rules::Finding;
 use crate::rules::access::{AccessProblem, check_organisation};
@@ -32,6 +35,8 @@ struct Resp {
     body: Bytes,
     /// The HL7 acknowledgement code, sent as `x-kanta-sim-ack` for quick scripting.
     ack: Option<&'static str>,
+    /// Seconds for a `Retry-After` header (503).
+    retry_after: Option<u64>,
 }
 
 impl Resp {
@@ -45,6 +50,9 @@ impl Resp {
         if let Some(Ok(v)) = self.ack.map(str::parse) {
             r.headers_mut().insert("x-kanta-sim-ack", v);
         }
+        if let Some(Ok(v)) = self.retry_after.map(|s| s.to_string().parse()) {
+            r.headers_mut().insert(hyper::header::RETRY_AFTER, v);
+        }
         r
     }
 }
@@ -54,6 +62,20 @@ struct Outcome {
     codes: Vec<String>,
     summary: String,
     detail: serde_json::Value,
+    /// The exchange row, when it was already written (in the archive's transaction).
+    logged: Option<i64>,
+}
+
+impl Outcome {
+    fn new(response: Resp, codes: Vec<String>, summary: String, detail: serde_json::Value) -> Self {
+        Self {
+            response,
+            codes,
+            summary,
+            detail,
+            logged: None,
+        }
+    }
 }
 
 fn respond(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
@@ -62,6 +84,7 @@ fn respond(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> R
         content_type,
         body: body.into(),
         ack: None,
+        retry_after: None,
     }
 }
 
@@ -88,7 +111,105 @@ fn looked_in(state: &State) -> String {
     s.join(", ")
 }
 
-/// Entry point for one request.
+/// Who asked what, for the exchange record.
+struct RequestMeta {
+    started: std::time::Instant,
+    listener: &'static str,
+    peer: String,
+    method: String,
+    path: String,
+    cert_subject: Option<String>,
+    cert_sha256: Option<String>,
+    org_oid: Option<String>,
+}
+
+impl RequestMeta {
+    fn of(
+        req: &Request<Incoming>,
+        listener: &'static str,
+        peer: Option<&Peer>,
+        addr: String,
+    ) -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            listener,
+            peer: addr,
+            method: req.method().to_string(),
+            path: req.uri().path().to_owned(),
+            cert_subject: peer.and_then(|p| p.cert.as_ref().map(|c| c.subject.clone())),
+            cert_sha256: peer.and_then(|p| p.cert.as_ref().map(|c| c.sha256.clone())),
+            org_oid: peer.and_then(|p| p.organisation.as_ref().map(|o| o.oid.clone())),
+        }
+    }
+
+    /// The exchange record of `outcome`, with the request body as received.
+    fn record(&self, outcome: &Outcome, request: Option<&Bytes>) -> ExchangeRecord {
+        let status = outcome.response.status;
+        // The HL7 message id links the exchange to the document history (acknowledgements
+        // and query responses put it in their detail).
+        let message_id = outcome.detail.get("message_id").and_then(|m| {
+            let root = m.get(0)?.as_str()?.to_owned();
+            let ext = m
+                .get(1)
+                .and_then(|e| e.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            Some((root, ext))
+        });
+        ExchangeRecord {
+            message_id,
+            at: OffsetDateTime::now_utc(),
+            listener: self.listener.to_owned(),
+            peer: self.peer.clone(),
+            kind: ExchangeKind::Http,
+            outcome: if status < 400 {
+                "accepted".into()
+            } else {
+                "rejected".into()
+            },
+            codes: outcome.codes.clone(),
+            summary: outcome.summary.clone(),
+            detail: outcome.detail.clone(),
+            cert_subject: self.cert_subject.clone(),
+            cert_sha256: self.cert_sha256.clone(),
+            org_oid: self.org_oid.clone(),
+            method: Some(self.method.clone()),
+            path: Some(self.path.clone()),
+            status: Some(status),
+            request: request.map(|b| b.to_vec()),
+            response: Some(outcome.response.body.to_vec()),
+            duration_ms: Some(
+                u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            ),
+        }
+    }
+}
+
+/// Logs (unless already logged) and answers.
+async fn finish(
+    state: &State,
+    meta: &RequestMeta,
+    outcome: Outcome,
+    request: Option<Bytes>,
+) -> Response<Full<Bytes>> {
+    let status = outcome.response.status;
+    if !outcome.codes.is_empty() {
+        tracing::info!(peer = %meta.peer, method = %meta.method, path = %meta.path, status, codes = %outcome.codes.join(" "), "{}", outcome.summary);
+    }
+    match outcome.logged {
+        Some(id) => {
+            if state.events.receiver_count() > 0 {
+                state.broadcast(id, meta.record(&outcome, request.as_ref()));
+            }
+        }
+        None => {
+            state.record(meta.record(&outcome, request.as_ref())).await;
+        }
+    }
+    outcome.response.into_hyper()
+}
+
+/// Entry point for one request on a TLS listener.
 pub(super) async fn handle(
     state: Arc<State>,
     mode: ListenerMode,
@@ -96,55 +217,12 @@ pub(super) async fn handle(
     verdict: Arc<CertVerdict>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let started = std::time::Instant::now();
-    let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
-    let mut request_body = None;
-    let outcome = match mode {
-        ListenerMode::Diagnostic => diagnose(&state, &peer, &verdict, &req),
-        ListenerMode::Strict => strict(&state, &peer, req, &mut request_body).await,
+    let meta = RequestMeta::of(&req, mode.as_str(), Some(&peer), peer.addr.clone());
+    let (outcome, body) = match mode {
+        ListenerMode::Diagnostic => (diagnose(&state, &peer, &verdict, &req), None),
+        ListenerMode::Strict => strict(&state, &meta, &peer, req).await,
     };
-    let status = outcome.response.status;
-    if !outcome.codes.is_empty() {
-        tracing::info!(peer = %peer.addr, %method, %path, status, codes = %outcome.codes.join(" "), "{}", outcome.summary);
-    }
-    // The HL7 message id links the exchange to the document history (acknowledgements and
-    // query responses put it in their detail).
-    let message_id = outcome.detail.get("message_id").and_then(|m| {
-        let root = m.get(0)?.as_str()?.to_owned();
-        let ext = m
-            .get(1)
-            .and_then(|e| e.as_str())
-            .unwrap_or_default()
-            .to_owned();
-        Some((root, ext))
-    });
-    let record = ExchangeRecord {
-        message_id,
-        at: OffsetDateTime::now_utc(),
-        listener: mode.as_str().to_owned(),
-        peer: peer.addr.clone(),
-        kind: ExchangeKind::Http,
-        outcome: if status < 400 {
-            "accepted".into()
-        } else {
-            "rejected".into()
-        },
-        codes: outcome.codes,
-        summary: outcome.summary,
-        detail: outcome.detail,
-        cert_subject: peer.cert.as_ref().map(|c| c.subject.clone()),
-        cert_sha256: peer.cert.as_ref().map(|c| c.sha256.clone()),
-        org_oid: peer.organisation.as_ref().map(|o| o.oid.clone()),
-        method: Some(method),
-        path: Some(path),
-        status: Some(status),
-        request: request_body.map(|b: Bytes| b.to_vec()),
-        response: Some(outcome.response.body.to_vec()),
-        duration_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
-    };
-    state.record(record).await;
-    Ok(outcome.response.into_hyper())
+    Ok(finish(&state, &meta, outcome, body).await)
 }
 
 /// Entry point for one request on the plain-HTTP validation listener: Kela's validation
@@ -154,168 +232,194 @@ pub(super) async fn handle_validation(
     peer_addr: String,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let started = std::time::Instant::now();
-    let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
-    let mut request_body = None;
-    let outcome = match (req.method().as_str(), req.uri().path()) {
-        ("POST", VALIDATION_SERVICE) => validation_service(&state, req, &mut request_body).await,
-        (m, p) => Outcome {
-            response: json(
-                404,
-                &serde_json::json!({
-                    "error": format!("no route {m} {p}"),
-                    "routes": [format!("POST {VALIDATION_SERVICE} (Kela's validation service contract)")],
-                }),
+    let meta = RequestMeta::of(&req, "validation", None, peer_addr);
+    let (outcome, body) = match (req.method().as_str(), req.uri().path()) {
+        ("POST", VALIDATION_SERVICE) => validation_service(&state, req).await,
+        (m, p) => (
+            Outcome::new(
+                json(
+                    404,
+                    &serde_json::json!({
+                        "error": format!("no route {m} {p}"),
+                        "routes": [format!("POST {VALIDATION_SERVICE} (Kela's validation service contract)")],
+                    }),
+                ),
+                vec![],
+                format!("no route {m} {p}"),
+                serde_json::Value::Null,
             ),
-            codes: vec![],
-            summary: format!("no route {m} {p}"),
-            detail: serde_json::Value::Null,
-        },
+            None,
+        ),
     };
-    let status = outcome.response.status;
-    let record = ExchangeRecord {
-        message_id: None,
-        at: OffsetDateTime::now_utc(),
-        listener: "validation".to_owned(),
-        peer: peer_addr,
-        kind: ExchangeKind::Http,
-        outcome: if status < 400 {
-            "accepted".into()
-        } else {
-            "rejected".into()
-        },
-        codes: outcome.codes,
-        summary: outcome.summary,
-        detail: outcome.detail,
-        cert_subject: None,
-        cert_sha256: None,
-        org_oid: None,
-        method: Some(method),
-        path: Some(path),
-        status: Some(status),
-        request: request_body.map(|b: Bytes| b.to_vec()),
-        response: Some(outcome.response.body.to_vec()),
-        duration_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
-    };
-    state.record(record).await;
-    Ok(outcome.response.into_hyper())
+    Ok(finish(&state, &meta, outcome, body).await)
 }
 
 async fn strict(
     state: &State,
+    meta: &RequestMeta,
     peer: &Peer,
     req: Request<Incoming>,
-    request_body: &mut Option<Bytes>,
-) -> Outcome {
+) -> (Outcome, Option<Bytes>) {
     let access = check_organisation(peer, &state.material.register, &looked_in(state));
     match (req.method().as_str(), req.uri().path()) {
-        ("GET", "/health") => match access {
-            Ok(org) => Outcome {
-                response: json(
-                    200,
+        ("GET", "/health") => (
+            match access {
+                Ok(org) => Outcome::new(
+                    json(
+                        200,
+                        &serde_json::json!({
+                            "status": "ok",
+                            "organisation": { "oid": org.oid, "name": org.name },
+                            "tls_version": peer.tls_version,
+                            "alpn": peer.alpn,
+                        }),
+                    ),
+                    vec![],
+                    format!("health check by {}", org.oid),
+                    serde_json::Value::Null,
+                ),
+                Err(problem) => access_refused_json(&problem),
+            },
+            None,
+        ),
+        ("POST", "/archive") => archive(state, meta, access, req).await,
+        ("POST", VALIDATION_SERVICE) => match access {
+            Ok(_) => validation_service(state, req).await,
+            Err(problem) => (access_refused_json(&problem), None),
+        },
+        (m, p) => (
+            Outcome::new(
+                json(
+                    404,
                     &serde_json::json!({
-                        "status": "ok",
-                        "organisation": { "oid": org.oid, "name": org.name },
-                        "tls_version": peer.tls_version,
-                        "alpn": peer.alpn,
+                        "error": format!("no route {m} {p}"),
+                        "routes": ["POST /archive (SOAP 1.1 or 1.2 carrying HL7 V3)", format!("POST {VALIDATION_SERVICE} (Kela's validation service contract)"), "GET /health".to_owned()],
                     }),
                 ),
-                codes: vec![],
-                summary: format!("health check by {}", org.oid),
-                detail: serde_json::Value::Null,
-            },
-            Err(problem) => access_refused_json(&problem),
-        },
-        ("POST", "/archive") => archive(state, peer, access, req, request_body).await,
-        ("POST", VALIDATION_SERVICE) => match access {
-            Ok(_) => validation_service(state, req, request_body).await,
-            Err(problem) => access_refused_json(&problem),
-        },
-        (m, p) => Outcome {
-            response: json(
-                404,
-                &serde_json::json!({
-                    "error": format!("no route {m} {p}"),
-                    "routes": ["POST /archive (SOAP 1.1 or 1.2 carrying HL7 V3)", format!("POST {VALIDATION_SERVICE} (Kela's validation service contract)"), "GET /health".to_owned()],
-                }),
+                vec![],
+                format!("no route {m} {p}"),
+                serde_json::Value::Null,
             ),
-            codes: vec![],
-            summary: format!("no route {m} {p}"),
-            detail: serde_json::Value::Null,
-        },
+            None,
+        ),
     }
 }
 
 fn access_refused_json(problem: &AccessProblem) -> Outcome {
-    Outcome {
-        response: json(
+    Outcome::new(
+        json(
             403,
             &serde_json::json!({ "code": problem.code(), "error": problem.to_string(), "detail": problem }),
         ),
-        codes: vec![problem.code().to_owned()],
-        summary: problem.to_string(),
-        detail: serde_json::json!({ "access": problem }),
-    }
+        vec![problem.code().to_owned()],
+        problem.to_string(),
+        serde_json::json!({ "access": problem }),
+    )
 }
 
 fn fault_outcome(fault: Fault) -> Outcome {
     let codes = fault.findings.iter().map(|f| f.code.clone()).collect();
-    Outcome {
-        response: respond(
+    Outcome::new(
+        respond(
             fault.http_status(),
             fault.version.content_type(),
             fault.to_xml(),
         ),
         codes,
-        summary: fault.reason.clone(),
-        detail: serde_json::json!({ "fault": fault }),
+        fault.reason.clone(),
+        serde_json::json!({ "fault": fault }),
+    )
+}
+
+/// A 503 fault with `Retry-After` (W-009): the archive is at its budget.
+fn busy_outcome(state: &State, version: SoapVersion, why: String) -> Outcome {
+    let mut o = fault_outcome(Fault::receiver(
+        version,
+        vec![Finding::new("W-009", "HTTP request", why)],
+    ));
+    o.response.status = 503;
+    o.response.retry_after = Some(state.admission.retry_after_secs);
+    o
+}
+
+fn body_refused(state: &State, version: SoapVersion, e: &BodyError) -> Outcome {
+    let (code, message) = e.finding();
+    if code == "W-009" {
+        return busy_outcome(state, version, message);
     }
+    fault_outcome(Fault::sender(
+        version,
+        vec![Finding::new(code, "HTTP body", message)],
+    ))
 }
 
 async fn archive(
     state: &State,
-    peer: &Peer,
+    meta: &RequestMeta,
     access: Result<&crate::identity::Organisation, AccessProblem>,
     req: Request<Incoming>,
-    request_body: &mut Option<Bytes>,
-) -> Outcome {
+) -> (Outcome, Option<Bytes>) {
     let version = SoapVersion::from_content_type(
         req.headers()
             .get("content-type")
             .and_then(|v| v.to_str().ok()),
     );
     if let Err(problem) = access {
-        return fault_outcome(Fault::sender(
-            version,
-            vec![Finding::new(
-                problem.code(),
-                "TLS client certificate",
-                problem.to_string(),
-            )],
-        ));
-    }
-    let limit = state.config.server.max_body_bytes;
-    let body = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(b) => {
-            let b = b.to_bytes();
-            *request_body = Some(b.clone());
-            b
-        }
-        Err(e) => {
-            return fault_outcome(Fault::sender(
+        return (
+            fault_outcome(Fault::sender(
                 version,
                 vec![Finding::new(
-                    "W-004",
-                    "HTTP body",
-                    format!(
-                        "request body refused: {e} (limit {limit} bytes, server.max_body_bytes)"
-                    ),
+                    problem.code(),
+                    "TLS client certificate",
+                    problem.to_string(),
                 )],
-            ));
-        }
+            )),
+            None,
+        );
+    }
+    let Some(slot) = state.admission.slot().await else {
+        return (
+            busy_outcome(
+                state,
+                version,
+                format!(
+                    "the archive is processing as many requests as it may ({}; server.max_concurrent_requests); retry later",
+                    state.config.server.concurrent_requests()
+                ),
+            ),
+            None,
+        );
     };
-    let envelope = match summarise_envelope(&body) {
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let (body, _held) = match state
+        .admission
+        .read_body(slot, declared, req.into_body())
+        .await
+    {
+        Ok(b) => b,
+        Err(e) => return (body_refused(state, version, &e), None),
+    };
+    // The limits before any work: the pre-pass refuses what is out of bounds in one
+    // linear pass, before the envelope is even looked at.
+    let limits = state.shared.profile.limits;
+    let envelope = match std::str::from_utf8(&body)
+        .map_err(|e| {
+            Finding::new(
+                "W-001",
+                "message",
+                format!("the message is not UTF-8 (byte {})", e.valid_up_to()),
+            )
+        })
+        .and_then(|t| {
+            crate::xml::prescan(t, &limits)
+                .map_err(|e| Finding::new(e.code(), "message", e.to_string()))
+        })
+        .and_then(|()| summarise_envelope(&body))
+    {
         Ok(e) => e,
         // A bare HL7 interaction (no SOAP) when the profile allows it [U].
         Err(finding) if finding.code == "W-002" && state.config.archive.accept_bare_hl7 => {
@@ -324,13 +428,14 @@ async fn archive(
                 interaction: None,
             }
         }
-        Err(finding) => return fault_outcome(Fault::sender(version, vec![finding])),
+        Err(finding) => {
+            return (
+                fault_outcome(Fault::sender(version, vec![finding])),
+                Some(body),
+            );
+        }
     };
-    let org = peer
-        .organisation
-        .as_ref()
-        .map(|o| o.oid.clone())
-        .unwrap_or_default();
+    let org = state_org(meta);
     let now = OffsetDateTime::now_utc();
     // Parsing, canonicalization and RSA are CPU work: off the async workers.
     let judged = {
@@ -343,96 +448,220 @@ async fn archive(
         })
         .await
     };
-    let mut outcome = match judged {
+    let outcome = match judged {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(error = %e, "the archive pipeline panicked");
-            return fault_outcome(Fault {
-                version: envelope.version,
-                code: crate::message::soap::FaultCode::Receiver,
-                reason: "internal error while processing the message".into(),
-                findings: vec![],
-            });
+            return (
+                fault_outcome(Fault {
+                    version: envelope.version,
+                    code: FaultCode::Receiver,
+                    reason: "internal error while processing the message".into(),
+                    findings: vec![],
+                }),
+                Some(body),
+            );
         }
     };
-    let result = match apply(state, &mut outcome, body, &org, now).await {
-        Ok(r) => r,
-        Err(reason) => {
-            return fault_outcome(Fault {
-                version: envelope.version,
-                code: crate::message::soap::FaultCode::Receiver,
-                reason,
-                findings: vec![],
-            });
-        }
-    };
-    if let Some(UseCase::Query(kind)) = outcome.use_case
-        && outcome.ack != AckCode::AR
-    {
-        return query_outcome(
-            state,
-            &outcome,
-            kind,
-            result.as_ref(),
-            envelope.version,
-            now,
+    if outcome.findings.iter().any(|f| f.code == "W-007") {
+        return (
+            fault_outcome(Fault::receiver(envelope.version, outcome.findings)),
+            Some(body),
         );
     }
-    ack_outcome(state, &outcome, envelope.version, now)
+    let done = match (outcome.ack, outcome.use_case) {
+        (AckCode::AA, Some(u @ (UseCase::Archive | UseCase::NewVersion))) => {
+            archive_document(state, meta, outcome, u, &body, envelope.version, now).await
+        }
+        (AckCode::AA, Some(UseCase::Invalidate)) => {
+            invalidate_document(state, meta, outcome, &body, &org, envelope.version, now).await
+        }
+        (ack, Some(UseCase::Query(kind))) if ack != AckCode::AR => {
+            run_query(state, outcome, kind, &org, envelope.version, now).await
+        }
+        _ => Ok(ack_outcome(state, &outcome, envelope.version, now)),
+    };
+    match done {
+        Ok(o) => (o, Some(body)),
+        Err(reason) => (
+            fault_outcome(Fault {
+                version: envelope.version,
+                code: FaultCode::Receiver,
+                reason,
+                findings: vec![],
+            }),
+            Some(body),
+        ),
+    }
 }
 
-/// Carries out what an accepted message asks of the store. A lifecycle refusal turns the
-/// verdict into AE with its L findings; `Err` is an internal failure (answered with a
-/// Receiver fault, nothing written).
-async fn apply(
-    state: &State,
-    outcome: &mut MessageOutcome,
-    body: Bytes,
-    org: &str,
-    now: OffsetDateTime,
-) -> Result<Option<QueryResult>, String> {
-    if outcome.ack != AckCode::AA {
-        return Ok(None);
-    }
-    let Some(use_case) = outcome.use_case else {
-        return Ok(None);
+fn state_org(meta: &RequestMeta) -> String {
+    meta.org_oid.clone().unwrap_or_default()
+}
+
+/// A store refusal as AE findings; `Err` is an internal failure (a Receiver fault, nothing
+/// written).
+fn refusal(outcome: &mut MessageOutcome, e: StoreError) -> Result<(), String> {
+    let f = match e {
+        StoreError::DuplicateMessage { root, extension } => Finding::new(
+            "W-016",
+            "/*/id",
+            format!("message id {root} / {extension} has been received before"),
+        ),
+        StoreError::DuplicateDocument {
+            document_oid,
+            version,
+        } => Finding::new(
+            "L-001",
+            "/ClinicalDocument/id",
+            format!(
+                "document {document_oid} version {version} is already archived; a new version needs its own id and versionNumber + 1"
+            ),
+        ),
+        StoreError::Refused(findings) => {
+            outcome.ack = AckCode::AE;
+            outcome.findings.extend(findings);
+            outcome.findings.sort_by(|a, b| a.code.cmp(&b.code));
+            return Ok(());
+        }
+        e => {
+            tracing::error!(error = %e, "archive store failed");
+            return Err(format!("the archive could not complete the request: {e}"));
+        }
     };
+    outcome.ack = AckCode::AE;
+    outcome.findings.push(f);
+    Ok(())
+}
+
+/// Archives an accepted document: the AA acknowledgement is written first, then the
+/// document, its message and the exchange (with that acknowledgement) in one transaction,
+/// so an AA is never sent for a document that is not durable, and an archived document
+/// never lacks its exchange row. A lifecycle refusal turns the answer into AE.
+async fn archive_document(
+    state: &State,
+    meta: &RequestMeta,
+    mut outcome: MessageOutcome,
+    use_case: UseCase,
+    body: &Bytes,
+    version: SoapVersion,
+    now: OffsetDateTime,
+) -> Result<Outcome, String> {
+    let Some(doc) = outcome.document.clone() else {
+        return Ok(ack_outcome(state, &outcome, version, now));
+    };
+    // The identity ledger's warnings (P-005/P-006) travel in the AA itself.
+    if let Some(pool) = crate::ledger::Pool::parse(&state.config.archive.identity_pool) {
+        match state.ledger.warnings(&doc.client_id, &doc.producer, pool) {
+            Ok(w) => outcome.findings.extend(w),
+            Err(e) => tracing::warn!(error = %e, "identity ledger lookup failed"),
+        }
+    }
+    let mut answer = ack_outcome(state, &outcome, version, now);
+    let record = meta.record(&answer, Some(body));
     let (root, ext) = outcome.message_id.clone().unwrap_or_default();
     let ext = ext.unwrap_or_default();
     let sender = outcome.sender.clone().unwrap_or_default();
     let store = state.store.clone();
+    let raw = body.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        store.archive(
+            use_case,
+            (&root, &ext),
+            &sender,
+            &raw,
+            &doc,
+            now,
+            Some(&record),
+        )
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "archive store task failed");
+        "internal error in the archive store".to_owned()
+    })?;
+    match stored {
+        Ok(id) => {
+            answer.logged = id;
+            Ok(answer)
+        }
+        Err(e) => {
+            outcome.document = None;
+            refusal(&mut outcome, e)?;
+            Ok(ack_outcome(state, &outcome, version, now))
+        }
+    }
+}
+
+/// Invalidates as an accepted message asks, in one transaction with its exchange row.
+async fn invalidate_document(
+    state: &State,
+    meta: &RequestMeta,
+    mut outcome: MessageOutcome,
+    body: &Bytes,
+    org: &str,
+    version: SoapVersion,
+    now: OffsetDateTime,
+) -> Result<Outcome, String> {
+    let Some(inv) = outcome.invalidation.clone() else {
+        return Ok(ack_outcome(state, &outcome, version, now));
+    };
+    let mut answer = ack_outcome(state, &outcome, version, now);
+    let record = meta.record(&answer, Some(body));
+    let (root, ext) = outcome.message_id.clone().unwrap_or_default();
+    let ext = ext.unwrap_or_default();
+    let sender = outcome.sender.clone().unwrap_or_default();
+    let store = state.store.clone();
+    let raw = body.clone();
     let org = org.to_owned();
-    let shared = state.shared.clone();
-    let default_page = state.config.archive.default_page_size;
-    let doc = outcome.document.clone();
-    let inv = outcome.invalidation.clone();
-    let query = outcome.query.clone();
-    let done = tokio::task::spawn_blocking(move || -> Result<Option<QueryResult>, StoreError> {
-        match use_case {
-            UseCase::Archive | UseCase::NewVersion => {
-                if let Some(doc) = doc {
-                    store.archive(use_case, (&root, &ext), &sender, &body, &doc, now)?;
-                }
-                Ok(None)
-            }
-            UseCase::Invalidate => {
-                let Some(inv) = inv else { return Ok(None) };
-                let oid = inv.document_oid.map(|d| d.value).unwrap_or_default();
-                store.invalidate(
-                    &Invalidation {
-                        document_oid: &oid,
-                        reason: inv.reason.as_deref(),
-                        actor: Actor::Organisation(&org),
-                        // Checked when the message was read (L-023).
-                        reason_required: false,
-                        message: Some((&root, &ext, &sender, &body)),
-                    },
-                    now,
-                )?;
-                Ok(None)
-            }
-            UseCase::Query(kind) => {
-                let Some(q) = query else { return Ok(None) };
+    let stored = tokio::task::spawn_blocking(move || {
+        let oid = inv.document_oid.map(|d| d.value).unwrap_or_default();
+        store.invalidate(
+            &Invalidation {
+                document_oid: &oid,
+                reason: inv.reason.as_deref(),
+                actor: Actor::Organisation(&org),
+                // Checked when the message was read (L-023).
+                reason_required: false,
+                message: Some((&root, &ext, &sender, &raw)),
+                exchange: Some(&record),
+            },
+            now,
+        )
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "archive store task failed");
+        "internal error in the archive store".to_owned()
+    })?;
+    match stored {
+        Ok((_, id)) => {
+            answer.logged = id;
+            Ok(answer)
+        }
+        Err(e) => {
+            refusal(&mut outcome, e)?;
+            Ok(ack_outcome(state, &outcome, version, now))
+        }
+    }
+}
+
+/// Runs an accepted query, scoped to the registers the caller may read.
+async fn run_query(
+    state: &State,
+    outcome: MessageOutcome,
+    kind: QueryKind,
+    org: &str,
+    version: SoapVersion,
+    now: OffsetDateTime,
+) -> Result<Outcome, String> {
+    let result = match (outcome.ack, outcome.query.clone()) {
+        (AckCode::AA, Some(q)) => {
+            let store = state.store.clone();
+            let shared = state.shared.clone();
+            let org = org.to_owned();
+            let default_page = state.config.archive.default_page_size;
+            tokio::task::spawn_blocking(move || {
                 let scoped = q.scoped(
                     kind,
                     &org,
@@ -440,70 +669,29 @@ async fn apply(
                     now.date(),
                     default_page,
                 );
-                execute(store.as_ref(), kind, &scoped).map(Some)
-            }
+                execute(store.as_ref(), kind, &scoped)
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "archive store task failed");
+                "internal error in the archive store".to_owned()
+            })?
+            .map(Some)
+            .map_err(|e| {
+                tracing::error!(error = %e, "archive store failed");
+                format!("the archive could not complete the request: {e}")
+            })?
         }
-    })
-    .await;
-    let refuse = |outcome: &mut MessageOutcome, f: Finding| {
-        outcome.ack = AckCode::AE;
-        outcome.findings.push(f);
+        _ => None,
     };
-    match done {
-        Ok(Ok(r)) => {
-            if let (Some(doc), Some(pool)) = (
-                &outcome.document,
-                crate::ledger::Pool::parse(&state.config.archive.identity_pool),
-            ) {
-                match state.ledger.warnings(&doc.client_id, &doc.producer, pool) {
-                    Ok(w) => outcome.findings.extend(w),
-                    Err(e) => tracing::warn!(error = %e, "identity ledger lookup failed"),
-                }
-            }
-            Ok(r)
-        }
-        Ok(Err(StoreError::DuplicateMessage { root, extension })) => {
-            refuse(
-                outcome,
-                Finding::new(
-                    "W-016",
-                    "/*/id",
-                    format!("message id {root} / {extension} has been received before"),
-                ),
-            );
-            Ok(None)
-        }
-        Ok(Err(StoreError::DuplicateDocument {
-            document_oid,
-            version,
-        })) => {
-            refuse(
-                outcome,
-                Finding::new(
-                    "L-001",
-                    "/ClinicalDocument/id",
-                    format!(
-                        "document {document_oid} version {version} is already archived; a new version needs its own id and versionNumber + 1"
-                    ),
-                ),
-            );
-            Ok(None)
-        }
-        Ok(Err(StoreError::Refused(findings))) => {
-            outcome.ack = AckCode::AE;
-            outcome.findings.extend(findings);
-            outcome.findings.sort_by(|a, b| a.code.cmp(&b.code));
-            Ok(None)
-        }
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "archive store failed");
-            Err(format!("the archive could not complete the request: {e}"))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "archive store task failed");
-            Err("internal error in the archive store".into())
-        }
-    }
+    Ok(query_outcome(
+        state,
+        &outcome,
+        kind,
+        result.as_ref(),
+        version,
+        now,
+    ))
 }
 
 fn query_outcome(
@@ -558,11 +746,11 @@ fn query_outcome(
     );
     let mut response = respond(200, version.content_type(), xml);
     response.ack = Some(outcome.ack.as_str());
-    Outcome {
+    Outcome::new(
         response,
-        codes: outcome.findings.iter().map(|f| f.code.clone()).collect(),
+        outcome.findings.iter().map(|f| f.code.clone()).collect(),
         summary,
-        detail: serde_json::json!({
+        serde_json::json!({
             "ack": outcome.ack,
             "use_case": outcome.use_case,
             "findings": outcome.findings,
@@ -570,7 +758,7 @@ fn query_outcome(
             "query": outcome.query,
             "total": total,
         }),
-    }
+    )
 }
 
 /// The creation time and id of an answer made at `now`.
@@ -612,45 +800,64 @@ const VALIDATION_SERVICE: &str = "/shark-validointi/validoi/asiakirja/tulos";
 
 /// The validation-service clone: an empty 200 when valid, otherwise 400 with a JSON
 /// `description` of numbered findings (and, beyond Kela's contract, the findings themselves).
-async fn validation_service(
-    state: &State,
-    req: Request<Incoming>,
-    request_body: &mut Option<Bytes>,
-) -> Outcome {
-    let limit = state.config.server.max_body_bytes;
-    let refuse = |code: &str, message: String| {
+async fn validation_service(state: &State, req: Request<Incoming>) -> (Outcome, Option<Bytes>) {
+    let refuse = |code: &str, message: String, status: u16| {
         let f = vec![Finding::new(code, "request body", message)];
-        Outcome {
-            response: json(
-                400,
-                &serde_json::json!({ "description": crate::validate::kela_description(&f), "findings": f }),
-            ),
-            codes: vec![code.to_owned()],
-            summary: f[0].message.clone(),
-            detail: serde_json::json!({ "findings": f }),
+        let mut response = json(
+            status,
+            &serde_json::json!({ "description": crate::validate::kela_description(&f), "findings": f }),
+        );
+        if status == 503 {
+            response.retry_after = Some(state.admission.retry_after_secs);
         }
+        Outcome::new(
+            response,
+            vec![code.to_owned()],
+            f[0].message.clone(),
+            serde_json::json!({ "findings": f }),
+        )
     };
-    let body = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(b) => {
-            let b = b.to_bytes();
-            *request_body = Some(b.clone());
-            b
-        }
+    let Some(slot) = state.admission.slot().await else {
+        return (
+            refuse(
+                "W-009",
+                "the validation service is processing as many requests as it may (server.max_concurrent_requests); retry later".into(),
+                503,
+            ),
+            None,
+        );
+    };
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let (body, _held) = match state
+        .admission
+        .read_body(slot, declared, req.into_body())
+        .await
+    {
+        Ok(b) => b,
         Err(e) => {
-            return refuse(
-                "W-004",
-                format!("request body refused: {e} (limit {limit} bytes)"),
+            let (code, message) = e.finding();
+            return (
+                refuse(code, message, if code == "W-009" { 503 } else { 400 }),
+                None,
             );
         }
     };
     let request: crate::validate::ValidationServiceRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
-            return refuse(
-                "W-005",
-                format!(
-                    "expected {{messageId, palveluPyynto, level, siirtokehysXml, asiakirjaXml}}: {e}"
+            return (
+                refuse(
+                    "W-005",
+                    format!(
+                        "expected {{messageId, palveluPyynto, level, siirtokehysXml, asiakirjaXml}}: {e}"
+                    ),
+                    400,
                 ),
+                Some(body),
             );
         }
     };
@@ -669,25 +876,26 @@ async fn validation_service(
         )]
     });
     let codes: Vec<String> = findings.iter().map(|f| f.code.clone()).collect();
-    if findings.iter().any(Finding::is_error) {
+    let outcome = if findings.iter().any(Finding::is_error) {
         let description = crate::validate::kela_description(&findings);
-        Outcome {
-            response: json(
+        Outcome::new(
+            json(
                 400,
                 &serde_json::json!({ "description": description, "findings": findings }),
             ),
             codes,
-            summary: description.clone(),
-            detail: serde_json::json!({ "findings": findings }),
-        }
+            description.clone(),
+            serde_json::json!({ "findings": findings }),
+        )
     } else {
-        Outcome {
-            response: respond(200, "application/json", Bytes::new()),
+        Outcome::new(
+            respond(200, "application/json", Bytes::new()),
             codes,
-            summary: "validation service: valid".into(),
-            detail: serde_json::json!({ "findings": findings }),
-        }
-    }
+            "validation service: valid".into(),
+            serde_json::json!({ "findings": findings }),
+        )
+    };
+    (outcome, Some(body))
 }
 
 fn ack_outcome(
@@ -735,11 +943,11 @@ fn ack_outcome(
     // HL7-level outcomes travel as HTTP 200 (interface.md §1.8); the verdict is in the ack.
     let mut response = respond(200, version.content_type(), xml);
     response.ack = Some(outcome.ack.as_str());
-    Outcome {
+    Outcome::new(
         response,
         codes,
         summary,
-        detail: serde_json::json!({
+        serde_json::json!({
             "ack": outcome.ack,
             "use_case": outcome.use_case,
             "findings": outcome.findings,
@@ -754,7 +962,7 @@ fn ack_outcome(
             })),
             "invalidated": invalidated,
         }),
-    }
+    )
 }
 
 fn diagnose(state: &State, peer: &Peer, verdict: &CertVerdict, req: &Request<Incoming>) -> Outcome {
@@ -822,14 +1030,14 @@ fn diagnose(state: &State, peer: &Peer, verdict: &CertVerdict, req: &Request<Inc
         }
         respond(200, "text/plain; charset=utf-8", s)
     };
-    Outcome {
+    Outcome::new(
         response,
         codes,
-        summary: if accepted {
+        if accepted {
             "diagnosis: acceptable".into()
         } else {
             "diagnosis: would be refused".into()
         },
         detail,
-    }
+    )
 }

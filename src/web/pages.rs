@@ -608,6 +608,7 @@ fn invalidate(ctx: &Ctx<'_>) -> Result<Page, StoreError> {
             actor: Actor::Archivist(&ctx.org),
             reason_required: ctx.state.reason_required,
             message: None,
+            exchange: None,
         },
         time::OffsetDateTime::now_utc(),
     );

@@ -1,0 +1,222 @@
+//! Budgets that keep the archive responsive and its memory bounded whatever the load: a
+//! bounded number of requests processed at once, a bounded number of request-body bytes held
+//! at once, and timeouts on how long a body may take to arrive (slow-drip) or stall.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::ServerConfig;
+
+/// Body bytes are counted in units of this many bytes (a semaphore counts in u32).
+const UNIT: usize = 1024;
+
+/// The shared budgets.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    requests: Arc<Semaphore>,
+    body_units: Arc<Semaphore>,
+    wait: Duration,
+    body_timeout: Duration,
+    body_idle: Duration,
+    max_body: usize,
+    /// `Retry-After` of a 503.
+    pub(crate) retry_after_secs: u64,
+}
+
+/// What a request holds while it is processed; dropping it gives the budget back.
+#[derive(Debug)]
+pub(crate) struct Held {
+    _slot: OwnedSemaphorePermit,
+    _body: Option<OwnedSemaphorePermit>,
+}
+
+/// Why a body was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BodyError {
+    /// Larger than `server.max_body_bytes` (W-004).
+    TooLarge {
+        /// The limit.
+        limit: usize,
+        /// What was seen (declared or received).
+        seen: usize,
+    },
+    /// Not complete within `server.body_timeout_secs` (W-008).
+    TooSlow {
+        /// Seconds allowed.
+        secs: u64,
+        /// Bytes received by then.
+        received: usize,
+    },
+    /// No byte for `server.body_idle_timeout_secs` (W-008).
+    Stalled {
+        /// Seconds allowed.
+        secs: u64,
+        /// Bytes received by then.
+        received: usize,
+    },
+    /// The body budget stayed full (W-009).
+    Busy,
+    /// The connection failed while reading.
+    Io(String),
+}
+
+impl BodyError {
+    /// The rule id and a sentence naming the setting.
+    pub(crate) fn finding(&self) -> (&'static str, String) {
+        match self {
+            Self::TooLarge { limit, seen } => (
+                "W-004",
+                format!("request body of {seen} bytes refused: the limit is {limit} bytes (server.max_body_bytes)"),
+            ),
+            Self::TooSlow { secs, received } => (
+                "W-008",
+                format!("the request body did not arrive within {secs} s ({received} bytes received; server.body_timeout_secs)"),
+            ),
+            Self::Stalled { secs, received } => (
+                "W-008",
+                format!("the request body stalled: no byte for {secs} s after {received} bytes (server.body_idle_timeout_secs)"),
+            ),
+            Self::Busy => (
+                "W-009",
+                "the archive is holding as many request bodies as it may (server.max_inflight_body_bytes); retry later".to_owned(),
+            ),
+            Self::Io(e) => ("W-008", format!("the request body could not be read: {e}")),
+        }
+    }
+}
+
+fn units(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(UNIT)).unwrap_or(u32::MAX)
+}
+
+impl Admission {
+    /// From `[server]`.
+    pub(crate) fn new(cfg: &ServerConfig) -> Self {
+        Self {
+            requests: Arc::new(Semaphore::new(cfg.concurrent_requests())),
+            body_units: Arc::new(Semaphore::new(
+                usize::try_from(units(cfg.max_inflight_body_bytes)).unwrap_or(usize::MAX),
+            )),
+            wait: Duration::from_millis(cfg.busy_wait_ms),
+            body_timeout: Duration::from_secs(cfg.body_timeout_secs),
+            body_idle: Duration::from_secs(cfg.body_idle_timeout_secs),
+            max_body: cfg.max_body_bytes,
+            retry_after_secs: cfg.retry_after_secs,
+        }
+    }
+
+    /// A processing slot, waiting at most `server.busy_wait_ms`; `None` means 503.
+    pub(crate) async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        tokio::time::timeout(self.wait, self.requests.clone().acquire_owned())
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// Grows a body's share of the budget from `have` to `need` units.
+    async fn grow(
+        &self,
+        permit: Option<OwnedSemaphorePermit>,
+        have: u32,
+        need: u32,
+    ) -> Result<Option<OwnedSemaphorePermit>, BodyError> {
+        let extra = need.saturating_sub(have);
+        if extra == 0 {
+            return Ok(permit);
+        }
+        let more =
+            tokio::time::timeout(self.wait, self.body_units.clone().acquire_many_owned(extra))
+                .await
+                .map_err(|_| BodyError::Busy)?
+                .map_err(|_| BodyError::Busy)?;
+        Ok(Some(match permit {
+            Some(mut p) => {
+                p.merge(more);
+                p
+            }
+            None => more,
+        }))
+    }
+
+    /// Reads a whole body within the size limit, the timeouts and the shared body budget.
+    /// The returned [`Held`] keeps both the slot and the body's share of the budget.
+    pub(crate) async fn read_body(
+        &self,
+        slot: OwnedSemaphorePermit,
+        declared: Option<usize>,
+        mut body: Incoming,
+    ) -> Result<(Bytes, Held), BodyError> {
+        if let Some(n) = declared
+            && n > self.max_body
+        {
+            return Err(BodyError::TooLarge {
+                limit: self.max_body,
+                seen: n,
+            });
+        }
+        let started = Instant::now();
+        let deadline = started + self.body_timeout;
+        // A declared length is reserved at once; otherwise the budget grows with the body.
+        let mut permit: Option<OwnedSemaphorePermit> = None;
+        let mut reserved = 0u32;
+        if let Some(n) = declared {
+            permit = self.grow(permit, reserved, units(n)).await?;
+            reserved = units(n);
+        }
+        let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(self.max_body));
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(BodyError::TooSlow {
+                    secs: self.body_timeout.as_secs(),
+                    received: buf.len(),
+                });
+            }
+            let wait = self.body_idle.min(deadline - now);
+            let frame = match tokio::time::timeout(wait, body.frame()).await {
+                Err(_) if Instant::now() >= deadline => {
+                    return Err(BodyError::TooSlow {
+                        secs: self.body_timeout.as_secs(),
+                        received: buf.len(),
+                    });
+                }
+                Err(_) => {
+                    return Err(BodyError::Stalled {
+                        secs: self.body_idle.as_secs(),
+                        received: buf.len(),
+                    });
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => return Err(BodyError::Io(e.to_string())),
+                Ok(Some(Ok(f))) => f,
+            };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if buf.len() + data.len() > self.max_body {
+                return Err(BodyError::TooLarge {
+                    limit: self.max_body,
+                    seen: buf.len() + data.len(),
+                });
+            }
+            let need = units(buf.len() + data.len());
+            if need > reserved {
+                permit = self.grow(permit, reserved, need).await?;
+                reserved = need;
+            }
+            buf.extend_from_slice(&data);
+        }
+        Ok((
+            buf.freeze(),
+            Held {
+                _slot: slot,
+                _body: permit,
+            },
+        ))
+    }
+}
