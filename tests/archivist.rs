@@ -26,13 +26,18 @@ struct Http {
 }
 
 fn http(addr: SocketAddr, method: &str, path: &str, form: Option<&str>) -> Http {
+    raw_http(addr, method, path, form, &format!("Host: {addr}\r\n"))
+}
+
+/// A request with extra header lines (each ending in CRLF; `Host` among them).
+fn raw_http(addr: SocketAddr, method: &str, path: &str, form: Option<&str>, headers: &str) -> Http {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     let body = form.unwrap_or("");
     // A server that refuses a body early may close before all of it is written: what it
     // answered is still read.
     let _ = write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\n{headers}Connection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     let mut out = Vec::new();
@@ -194,15 +199,108 @@ async fn every_page_answers_with_its_facts_and_invalidation_follows_the_rules() 
     assert_eq!(cmp.status, 200);
     assert!(cmp.body.contains("class=\"diff\""));
 
-    // Invalidation through the view: the interface's rules, with the archivist as actor.
+    // Invalidation through the view: the interface's rules, with the archivist as actor. A
+    // form carries the session's anti-forgery token (the cookie a page set, in a hidden
+    // field of that page).
+    let page = get(&format!("/document?{q}&oid={}", enc(&v2.document_oid)));
+    let token = page
+        .headers
+        .split("ksim_csrf=")
+        .nth(1)
+        .and_then(|t| t.split(';').next())
+        .expect("the page sets the session cookie")
+        .to_owned();
+    assert!(
+        page.body
+            .contains(&format!("name=\"csrf\" value=\"{token}\""))
+    );
+    assert!(page.headers.contains("cache-control: no-store"));
+    assert!(page.headers.contains("samesite=strict") && page.headers.contains("httponly"));
+    let session = format!("Host: {a}\r\nCookie: ksim_csrf={token}\r\n");
     let post = |oid: &str, reason: &str| {
+        raw_http(
+            a,
+            "POST",
+            &format!("/invalidate?{q}"),
+            Some(&format!(
+                "csrf={token}&oid={}&reason={}",
+                enc(oid),
+                enc(reason)
+            )),
+            &session,
+        )
+    };
+    // Forged requests (issue #12): no token, another site's token, a cross-origin form, a
+    // foreign Host (DNS rebinding) are refused with 403 and change nothing.
+    let forged = [
         http(
             a,
             "POST",
             &format!("/invalidate?{q}"),
-            Some(&format!("oid={}&reason={}", enc(oid), enc(reason))),
-        )
-    };
+            Some(&format!("oid={}&reason=x", enc(&v2.document_oid))),
+        ),
+        raw_http(
+            a,
+            "POST",
+            &format!("/invalidate?{q}"),
+            Some(&format!(
+                "csrf={}&oid={}&reason=x",
+                "0".repeat(48),
+                enc(&v2.document_oid)
+            )),
+            &session,
+        ),
+        raw_http(
+            a,
+            "POST",
+            &format!("/invalidate?{q}"),
+            Some(&format!(
+                "csrf={token}&oid={}&reason=x",
+                enc(&v2.document_oid)
+            )),
+            &format!("{session}Origin: http://evil.example\r\n"),
+        ),
+        raw_http(
+            a,
+            "POST",
+            &format!("/invalidate?{q}"),
+            Some(&format!(
+                "csrf={token}&oid={}&reason=x",
+                enc(&v2.document_oid)
+            )),
+            &format!("{session}Sec-Fetch-Site: cross-site\r\n"),
+        ),
+        raw_http(
+            a,
+            "POST",
+            &format!("/invalidate?{q}"),
+            Some(&format!("oid={}&reason=x", enc(&v2.document_oid))),
+            "Host: attacker.example\r\nOrigin: http://evil.example\r\n",
+        ),
+        raw_http(
+            a,
+            "GET",
+            &format!("/document?{q}&oid={}", enc(&v2.document_oid)),
+            None,
+            "Host: attacker.example\r\n",
+        ),
+    ];
+    for (i, r) in forged.iter().enumerate() {
+        assert_eq!(r.status, 403, "forged request {i}: {}", r.body);
+        assert!(r.body.contains("refused"), "{}", r.body);
+    }
+    assert_eq!(
+        server
+            .handle
+            .store
+            .get(&v2.document_oid)
+            .unwrap()
+            .unwrap()
+            .status
+            .as_str(),
+        "active",
+        "nothing was invalidated by a forged request"
+    );
     let r = post(&v2.document_oid, "");
     assert_eq!(r.status, 422);
     assert!(r.body.contains("L-023"));
@@ -231,11 +329,12 @@ async fn every_page_answers_with_its_facts_and_invalidation_follows_the_rules() 
         "[[document]]\noid = \"{}\"\nclient_id = \"{PERSON}\"\neffective_time = \"20261231000000+0200\"\n",
         plan.document_oid
     );
-    let r = http(
+    let r = raw_http(
         a,
         "POST",
         &format!("/deployment?{q}&person={}", enc(PERSON)),
-        Some(&format!("recorded={}", enc(&toml_export))),
+        Some(&format!("csrf={token}&recorded={}", enc(&toml_export))),
+        &session,
     );
     assert_eq!(r.status, 200);
     assert!(
@@ -248,11 +347,12 @@ async fn every_page_answers_with_its_facts_and_invalidation_follows_the_rules() 
         http(a, "POST", &format!("/deployment?{q}"), Some(&huge)).status,
         413
     );
-    let r = http(
+    let r = raw_http(
         a,
         "POST",
         &format!("/deployment?{q}"),
-        Some("recorded=%5Bbroken"),
+        Some(&format!("csrf={token}&recorded=%5Bbroken")),
+        &session,
     );
     assert!(r.body.contains("TOML:"));
 

@@ -130,6 +130,19 @@ async fn killing_the_server_mid_load_leaves_no_half_written_document() {
         )
         .unwrap();
     assert_eq!(orphans, 0);
+    // The audit trail: every archived document has its exchange row (written in the same
+    // transaction), which refers to the archived message instead of copying it.
+    let unaudited: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM document d WHERE NOT EXISTS (SELECT 1 FROM exchange e WHERE e.message_root = d.message_root AND e.message_extension = d.message_extension AND e.archived = 1 AND e.request IS NULL)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        unaudited, 0,
+        "archived documents without their exchange row"
+    );
     drop(conn);
     let store = ArchiveStore::open(&data).unwrap();
     let trust = TrustStore::from_kit(&kit).unwrap();

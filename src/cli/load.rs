@@ -124,15 +124,20 @@ pub async fn run(args: LoadArgs) -> Result<u8, Failure> {
             args.health,
         );
         workers.spawn(async move {
+            // What was measured is kept when the connection fails (the server died, was
+            // stopped, or cut us off): the statistics are printed all the same.
             let mut latencies = Vec::new();
             let mut not_accepted = 0usize;
-            let mut conn = client.connect(target).await?;
+            let mut conn = match client.connect(target).await {
+                Ok(c) => c,
+                Err(e) => return (latencies, not_accepted, Some(e.to_string())),
+            };
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { break };
                 let t = Instant::now();
-                let (status, resp) = if health {
-                    conn.request("GET", "/health", None, Bytes::new()).await?
+                let sent = if health {
+                    conn.request("GET", "/health", None, Bytes::new()).await
                 } else {
                     conn.request(
                         "POST",
@@ -140,7 +145,11 @@ pub async fn run(args: LoadArgs) -> Result<u8, Failure> {
                         Some("text/xml; charset=UTF-8"),
                         body.clone(),
                     )
-                    .await?
+                    .await
+                };
+                let (status, resp) = match sent {
+                    Ok(r) => r,
+                    Err(e) => return (latencies, not_accepted, Some(e.to_string())),
                 };
                 latencies.push(t.elapsed());
                 let accepted =
@@ -149,15 +158,17 @@ pub async fn run(args: LoadArgs) -> Result<u8, Failure> {
                     not_accepted += 1;
                 }
             }
-            Ok::<_, crate::client::ClientError>((latencies, not_accepted))
+            (latencies, not_accepted, None)
         });
     }
     let mut latencies = Vec::new();
     let mut not_accepted = 0;
+    let mut errors: Vec<String> = Vec::new();
     while let Some(r) = workers.join_next().await {
-        let (l, n) = r.map_err(Failure::internal)?.map_err(Failure::failed)?;
+        let (l, n, e) = r.map_err(Failure::internal)?;
         latencies.extend(l);
         not_accepted += n;
+        errors.extend(e);
     }
     let elapsed = started.elapsed();
     latencies.sort();
@@ -170,6 +181,7 @@ pub async fn run(args: LoadArgs) -> Result<u8, Failure> {
                 "requests": latencies.len(), "concurrency": args.concurrency, "bytes_per_request": size,
                 "seconds": elapsed.as_secs_f64(), "per_second": rate,
                 "p50_ms": p50.as_secs_f64() * 1e3, "p99_ms": p99.as_secs_f64() * 1e3, "not_accepted": not_accepted,
+                "connection_errors": errors,
             })
         );
     } else {
@@ -189,8 +201,17 @@ pub async fn run(args: LoadArgs) -> Result<u8, Failure> {
             p99.as_secs_f64() * 1e3,
             not_accepted
         );
+        if !errors.is_empty() {
+            println!(
+                "{} of {} connections failed before their share was sent (first: {}); {} requests unsent",
+                errors.len(),
+                args.concurrency.max(1),
+                errors[0],
+                args.requests.saturating_sub(latencies.len())
+            );
+        }
     }
-    Ok(if not_accepted == 0 {
+    Ok(if not_accepted == 0 && errors.is_empty() {
         exit::OK
     } else {
         exit::FAILED

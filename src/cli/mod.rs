@@ -640,14 +640,15 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
     }
     let rt = runtime()?;
     let args_mtls = cfg.archivist.mtls;
-    rt.block_on(async move {
+    let grace = std::time::Duration::from_secs(cfg.server.shutdown_grace_secs);
+    let result = rt.block_on(async move {
         let server = crate::server::start(cfg).await.map_err(Failure::usage)?;
         println!("kanta-sim archive listening on https://{} (mutual TLS, strict)", server.bound.listen);
         if let Some(d) = server.bound.diagnostic {
             println!("kanta-sim diagnostic listener on https://{d} (accepts any client certificate, explains)");
         }
-                if let Some(a) = server.bound.archivist {
-            println!("kanta-sim archivist view on {}://{a}/", if server.bound.archivist.is_some() && args_mtls { "https" } else { "http" });
+        if let Some(a) = server.bound.archivist {
+            println!("kanta-sim archivist view on {}://{a}/", if args_mtls { "https" } else { "http" });
         }
         if let Some(v) = server.bound.validation {
             println!("kanta-sim validation service on http://{v}/shark-validointi/validoi/asiakirja/tulos (Kela's contract, plain HTTP)");
@@ -655,9 +656,16 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
         println!("exchange log: {}", server.log.path().display());
         wait_for_signal().await;
         tracing::info!("shutting down");
-        server.shutdown().await;
+        // Stop accepting; connections are closed. Work already running gets the grace time.
+        if tokio::time::timeout(grace, server.shutdown()).await.is_err() {
+            tracing::warn!("listeners did not stop within server.shutdown_grace_secs");
+        }
         Ok(exit::OK)
-    })
+    });
+    // Blocking work still in flight (a request's parse or signature check) is not waited
+    // for beyond the grace time: the process exits within a few seconds of SIGTERM.
+    rt.shutdown_timeout(grace);
+    result
 }
 
 async fn wait_for_signal() {

@@ -124,6 +124,21 @@ impl MtlsClient {
         })
     }
 
+    /// The TLS stream alone, for a caller that writes HTTP itself (hostile-input tests: a
+    /// body that stalls, a connection that says nothing).
+    pub async fn tls_stream(
+        &self,
+        addr: SocketAddr,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, ClientError> {
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|source| ClientError::Connect { addr, source })?;
+        tokio_rustls::TlsConnector::from(self.config.clone())
+            .connect(ServerName::IpAddress(addr.ip().into()), tcp)
+            .await
+            .map_err(|source| ClientError::Handshake { addr, source })
+    }
+
     /// A kept-alive HTTP/1.1 connection for many requests.
     pub async fn connect(&self, addr: SocketAddr) -> Result<Connection, ClientError> {
         let tcp = tokio::net::TcpStream::connect(addr)

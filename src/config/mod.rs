@@ -334,6 +334,10 @@ pub struct ArchivistConfig {
     /// they act for. Empty: the kit's professionals, each for their own organisation.
     #[serde(default)]
     pub roles: std::collections::BTreeMap<String, String>,
+    /// Further `Host` names (with port) the view answers to, beside its listen address and
+    /// `localhost`; any other Host is refused (DNS-rebinding defence).
+    #[serde(default)]
+    pub host_names: Vec<String>,
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {

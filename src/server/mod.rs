@@ -364,6 +364,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
             reason_required: state.config.archive.invalidation_reason_required,
             data_dir: state.config.data.dir.display().to_string(),
             roles: state.config.archivist.roles.clone(),
+            host_names: state.config.archivist.host_names.clone(),
         });
         let tls = if state.config.archivist.mtls {
             Some(

@@ -77,6 +77,9 @@ pub struct WebState {
     pub data_dir: String,
     /// Archivists by registration number (empty: the kit's professionals).
     pub roles: BTreeMap<String, String>,
+    /// Further names the view may be reached by (`archivist.host_names`), beside the
+    /// address it listens on and `localhost`.
+    pub host_names: Vec<String>,
 }
 
 impl std::fmt::Debug for WebState {
@@ -150,6 +153,7 @@ pub async fn start(
     let bound = listener
         .local_addr()
         .map_err(|source| WebError::Bind { addr, source })?;
+    let hosts = Arc::new(allowed_hosts(bound, &state.host_names));
     let task = tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
         loop {
@@ -159,15 +163,16 @@ pub async fn start(
                     let Ok((tcp, _peer)) = accepted else { continue };
                     let state = state.clone();
                     let tls = tls.clone();
+                    let hosts = hosts.clone();
                     conns.spawn(async move {
                         match tls {
-                            None => serve_conn(TokioIo::new(tcp), state, Viewer::Loopback).await,
+                            None => serve_conn(TokioIo::new(tcp), state, Viewer::Loopback, hosts).await,
                             Some(cfg) => {
                                 let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
                                 let Ok(Ok(stream)) = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await else { return };
                                 let viewer = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(|der| viewer_from_cert(&state.roles, der));
                                 match viewer {
-                                    Some(v) => serve_conn(TokioIo::new(stream), state, v).await,
+                                    Some(v) => serve_conn(TokioIo::new(stream), state, v, hosts).await,
                                     None => serve_forbidden(TokioIo::new(stream)).await,
                                 }
                             }
@@ -180,6 +185,22 @@ pub async fn start(
         conns.abort_all();
     });
     Ok((bound, task))
+}
+
+/// The Host values the view answers to: the bound address, `localhost` and the loopback
+/// names with its port, and the configured names.
+fn allowed_hosts(bound: SocketAddr, names: &[String]) -> Vec<String> {
+    let port = bound.port();
+    let mut hosts = vec![
+        bound.to_string(),
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+    ];
+    hosts.extend(names.iter().cloned());
+    hosts.sort();
+    hosts.dedup();
+    hosts
 }
 
 /// The rustls configuration for the mutual-TLS archivist view: the archive's server
@@ -225,14 +246,15 @@ where
         .await;
 }
 
-async fn serve_conn<I>(io: I, state: Arc<WebState>, viewer: Viewer)
+async fn serve_conn<I>(io: I, state: Arc<WebState>, viewer: Viewer, hosts: Arc<Vec<String>>)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
         let state = state.clone();
         let viewer = viewer.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(state, viewer, req).await) }
+        let hosts = hosts.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(state, viewer, hosts, req).await) }
     });
     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
         .serve_connection(io, svc)
@@ -248,6 +270,94 @@ pub(crate) struct Req {
     pub(crate) form: BTreeMap<String, String>,
     pub(crate) lang: Lang,
     pub(crate) viewer: Viewer,
+    /// This browser session's anti-forgery token: every state-changing form carries it.
+    pub(crate) csrf: String,
+}
+
+/// The session cookie that carries the anti-forgery token.
+const CSRF_COOKIE: &str = "ksim_csrf";
+
+fn new_token() -> String {
+    let mut b = [0u8; 24];
+    // aws-lc's system RNG; a failure leaves a token no form can match (forms refused).
+    if aws_lc_rs::rand::fill(&mut b).is_err() {
+        return String::new();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn cookie(headers: &hyper::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| v.len() == 48 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Why a request is refused before any page runs (403).
+fn forbidden_reason(
+    req: &Request<hyper::body::Incoming>,
+    allowed_hosts: &[String],
+) -> Option<String> {
+    // DNS rebinding: a page of another site resolving its name to this machine reaches the
+    // view with its own name in Host. Only the names the view listens by are served.
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    match host {
+        Some(h) if allowed_hosts.iter().any(|a| a.eq_ignore_ascii_case(&h)) => {}
+        Some(h) => {
+            return Some(format!(
+                "Host {h:?} is not a name of this view ({}; archivist.host_names)",
+                allowed_hosts.join(", ")
+            ));
+        }
+        None => return Some("no Host header".into()),
+    }
+    if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
+        if let Some(site) = req
+            .headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            && site != "same-origin"
+            && site != "none"
+        {
+            return Some(format!("a cross-site form (Sec-Fetch-Site: {site})"));
+        }
+        if let Some(origin) = req
+            .headers()
+            .get(hyper::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+        {
+            let same = allowed_hosts.iter().any(|a| {
+                origin.eq_ignore_ascii_case(&format!("http://{a}"))
+                    || origin.eq_ignore_ascii_case(&format!("https://{a}"))
+            });
+            if !same {
+                return Some(format!("a form from another origin ({origin})"));
+            }
+        }
+    }
+    None
+}
+
+fn plain(status: hyper::StatusCode, text: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(text)));
+    *r.status_mut() = status;
+    if let Ok(v) = "text/plain; charset=utf-8".parse() {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = "no-store".parse() {
+        r.headers_mut().insert(hyper::header::CACHE_CONTROL, v);
+    }
+    r
 }
 
 /// A response body with its status and type.
@@ -264,8 +374,22 @@ fn parse_pairs(s: &str) -> BTreeMap<String, String> {
 async fn handle(
     state: Arc<WebState>,
     viewer: Viewer,
+    hosts: Arc<Vec<String>>,
     req: Request<hyper::body::Incoming>,
 ) -> Response<Full<Bytes>> {
+    if let Some(why) = forbidden_reason(&req, &hosts) {
+        tracing::warn!(
+            "archivist view: refused {} {}: {why}",
+            req.method(),
+            req.uri().path()
+        );
+        return plain(
+            hyper::StatusCode::FORBIDDEN,
+            format!("403: refused: {why}\n"),
+        );
+    }
+    let session = cookie(req.headers(), CSRF_COOKIE);
+    let csrf = session.clone().unwrap_or_else(new_token);
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
     let query = parse_pairs(req.uri().query().unwrap_or(""));
@@ -280,16 +404,24 @@ async fn handle(
             Ok(b) => parse_pairs(&String::from_utf8_lossy(&b.to_bytes())),
             Err(e) => {
                 // Refused whole: an action on half a form could do the wrong thing.
-                let mut r = Response::new(Full::new(Bytes::from(format!(
-                    "413: the form was not read ({e}); forms are limited to 1 MiB\n"
-                ))));
-                *r.status_mut() = hyper::StatusCode::PAYLOAD_TOO_LARGE;
-                return r;
+                return plain(
+                    hyper::StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("413: the form was not read ({e}); forms are limited to 1 MiB\n"),
+                );
             }
         }
     } else {
         BTreeMap::new()
     };
+    // Every state-changing form carries this session's token (double submit: the cookie
+    // is SameSite=Strict and HttpOnly, the form field comes from a page this view served).
+    if method == "POST" && (session.is_none() || form.get("csrf") != session.as_ref()) {
+        tracing::warn!("archivist view: refused POST {path}: no valid anti-forgery token");
+        return plain(
+            hyper::StatusCode::FORBIDDEN,
+            "403: refused: the form carries no valid anti-forgery token (reload the page and send the form again)\n".into(),
+        );
+    }
     let r = Req {
         method,
         path,
@@ -297,6 +429,7 @@ async fn handle(
         form,
         lang,
         viewer,
+        csrf: csrf.clone(),
     };
     let page = tokio::task::spawn_blocking(move || pages::route(&state, &r))
         .await
@@ -323,5 +456,14 @@ async fn handle(
     );
     set(headers, "x-content-type-options", "nosniff");
     set(headers, "referrer-policy", "no-referrer");
+    // Documents about clients: never kept by a browser or a proxy.
+    set(headers, "cache-control", "no-store");
+    if session.is_none() && !csrf.is_empty() {
+        set(
+            headers,
+            "set-cookie",
+            &format!("{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict"),
+        );
+    }
     resp
 }

@@ -99,6 +99,7 @@ impl Ctx<'_> {
             org_name,
             viewer,
             page_title => title,
+            csrf => self.req.csrf.clone(),
             t => Value::from_function(move |key: String| t(lang, &key)),
         };
         let ctx = context! { ..base, ..extra };
