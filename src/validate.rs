@@ -110,12 +110,12 @@ fn validate_cda(
 }
 
 /// Document (H, B, P) and signature (G) rules over a parsed CDA; returns what was read.
-fn check_cda(
+fn check_cda<'d>(
     text: &str,
-    doc: &roxmltree::Document<'_>,
+    doc: &'d roxmltree::Document<'_>,
     opts: &ValidateOptions<'_>,
     findings: &mut Vec<Finding>,
-) -> Option<ParsedCda> {
+) -> Option<ParsedCda<'d>> {
     let cda = clinical_document(doc)?;
     let parsed = parse_cda(cda);
     findings.extend(document_rules(

@@ -277,7 +277,10 @@ async fn a_certificate_storm_and_refused_bodies_stay_bounded_in_the_log() {
     let (status, _) = post(&server, junk).await;
     assert_eq!(status, 500);
     let last = server.handle.log.recent(1).unwrap().pop().unwrap();
-    assert_eq!(last.record.request.as_ref().map(Vec::len), Some(1024));
+    assert_eq!(
+        last.record.request.as_ref().map(bytes::Bytes::len),
+        Some(1024)
+    );
     assert_eq!(
         last.record.detail["request_truncated"]["bytes"],
         (1 << 20) + 7
@@ -465,5 +468,47 @@ fn the_limits_are_configuration_values() {
     let c = config(k(), std::path::Path::new("/tmp"));
     assert_eq!(c.limits.max_attributes, 256);
     assert_eq!(c.limits.max_namespace_declarations, 64);
-    assert!(c.server.max_inflight_body_bytes >= c.server.max_body_bytes);
+    assert!(c.server.request_memory_bytes >= c.server.max_body_bytes);
+}
+
+/// SIGTERM ends the process within its grace time whatever is in flight (the 1 M-attribute
+/// request once ran on for minutes and SIGTERM could not stop it).
+#[test]
+fn sigterm_ends_the_server_within_its_grace_time_whatever_is_in_flight() {
+    let data = tempfile::tempdir().unwrap();
+    let ready = data.path().join("ready.json");
+    let (mut child, addr) = common::spawn_serve(&k().0, &data.path().join("d"), &ready);
+    // Requests in flight: large signed messages on several connections.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let body = signed_message(7, 3_000_000, |c| c);
+    let senders: Vec<_> = (0..4)
+        .map(|_| {
+            let body = body.clone();
+            rt.spawn(async move {
+                let _ = testila()
+                    .request(addr, "POST", "/archive", Some("text/xml"), body)
+                    .await;
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "still running 8 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for s in senders {
+        s.abort();
+    }
 }

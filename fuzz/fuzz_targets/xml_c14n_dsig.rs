@@ -32,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
             now: time::OffsetDateTime::UNIX_EPOCH,
             kanta_coverage: true,
             limits,
+            keep_canonical: false,
         },
     );
 });

@@ -84,11 +84,12 @@ pub struct ExchangeRecord {
     /// HTTP status.
     pub status: Option<u16>,
     /// Request body, where there was one (evidence; not serialised into JSON output).
+    /// Shared, not copied: a 30 MB request is held once.
     #[serde(skip)]
-    pub request: Option<Vec<u8>>,
+    pub request: Option<bytes::Bytes>,
     /// Response body.
     #[serde(skip)]
-    pub response: Option<Vec<u8>>,
+    pub response: Option<bytes::Bytes>,
     /// Time from request to response, in milliseconds.
     pub duration_ms: Option<u64>,
     /// The HL7 message id (root, extension) of the request, linking it to the document
@@ -244,7 +245,7 @@ pub(crate) fn insert(conn: &Connection, r: &ExchangeRecord, keep: Keep) -> rusql
         r.path,
         r.status,
         request,
-        r.response,
+        r.response.as_deref(),
         r.duration_ms,
         r.message_id.as_ref().map(|m| &m.0),
         r.message_id.as_ref().map(|m| &m.1),
@@ -290,8 +291,8 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredExchange> {
             method: row.get(12)?,
             path: row.get(13)?,
             status: row.get(14)?,
-            request: row.get(15)?,
-            response: row.get(16)?,
+            request: row.get::<_, Option<Vec<u8>>>(15)?.map(bytes::Bytes::from),
+            response: row.get::<_, Option<Vec<u8>>>(16)?.map(bytes::Bytes::from),
             duration_ms: row.get(17)?,
             message_id: root.zip(ext),
         },
@@ -476,7 +477,7 @@ mod tests {
             method: None,
             path: None,
             status: Some(403),
-            request: Some(b"<x/>".to_vec()),
+            request: Some(bytes::Bytes::from_static(b"<x/>")),
             response: None,
             duration_ms: Some(3),
             message_id: Some(("1.2.3".into(), "9".into())),

@@ -381,6 +381,7 @@ pub fn verify(args: VerifyArgs) -> Result<u8, Failure> {
             now: time::OffsetDateTime::now_utc(),
             kanta_coverage: !args.no_kanta_rule,
             limits: Limits::default(),
+            keep_canonical: args.dump.is_some(),
         },
     );
     if let Some(dir) = &args.dump {

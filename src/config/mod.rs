@@ -71,8 +71,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Most requests processed at once (0: twice the number of cores).
     pub max_concurrent_requests: usize,
-    /// Most request-body bytes held at once across all requests.
-    pub max_inflight_body_bytes: usize,
+    /// Memory all requests may hold at once: bodies while they arrive, working sets while
+    /// they are judged.
+    pub request_memory_bytes: usize,
     /// How long a request waits for a processing slot or body budget before 503.
     pub busy_wait_ms: u64,
     /// `Retry-After` of a 503, in seconds.
@@ -485,10 +486,10 @@ impl Config {
                 "the archivist view listens on the network only with archivist.mtls = true (professional certificates)",
             ));
         }
-        if self.server.max_inflight_body_bytes < self.server.max_body_bytes {
+        if self.server.request_memory_bytes < self.server.max_body_bytes {
             return Err(invalid(
-                "server.max_inflight_body_bytes",
-                self.server.max_inflight_body_bytes.to_string(),
+                "server.request_memory_bytes",
+                self.server.request_memory_bytes.to_string(),
                 "must be at least server.max_body_bytes, or the largest allowed request could never be read",
             ));
         }

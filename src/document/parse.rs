@@ -2,6 +2,8 @@
 //! judges: absent values are `None`, and the rules (`rules::document`) decide what is
 //! required for which profile.
 
+use std::borrow::Cow;
+
 use roxmltree::{Document, Node};
 use serde::Serialize;
 
@@ -43,31 +45,32 @@ pub struct CodedValue {
 
 /// One base64 form in the body (`text` or `hl7fi:json`) as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BodyForm {
+pub struct BodyForm<'a> {
     /// `@mediaType`.
     pub media_type: Option<String>,
-    /// The base64 text: the element's own text nodes only, so never a comment's content.
-    pub base64: String,
+    /// The base64 text: the element's own text nodes only, so never a comment's content;
+    /// borrowed from the parsed document when it is one text node.
+    pub base64: Cow<'a, str>,
     /// The name of an element found inside, where only base64 text belongs.
     pub stray_element: Option<String>,
 }
 
 /// The `nonXMLBody` as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ParsedBody {
+pub struct ParsedBody<'a> {
     /// `@ID`.
     pub id: Option<String>,
     /// Element path.
     pub path: String,
     /// The display form's `text` (base64 XHTML).
-    pub display: Option<Located<BodyForm>>,
+    pub display: Option<Located<BodyForm<'a>>>,
     /// The structured form's `hl7fi:json` (base64 JSON).
-    pub structured: Option<Located<BodyForm>>,
+    pub structured: Option<Located<BodyForm<'a>>>,
 }
 
-/// A CDA header and body as found.
+/// A CDA header and body as found (the body's base64 borrowed from the document).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ParsedCda {
+pub struct ParsedCda<'a> {
     /// Path of `ClinicalDocument`.
     pub path: String,
     /// `id`.
@@ -109,7 +112,7 @@ pub struct ParsedCda {
     /// `…/hl7fi:serviceProcess/hl7fi:code`.
     pub service_process: Option<Located<CodedValue>>,
     /// `component/nonXMLBody`.
-    pub body: Option<ParsedBody>,
+    pub body: Option<ParsedBody<'a>>,
     /// The `ClinicalDocument`'s children in the CDA namespace, in document order.
     pub header_sequence: Vec<Located<String>>,
     /// `realmCode/@code`.
@@ -120,6 +123,55 @@ pub struct ParsedCda {
     pub related: Option<Located<RelatedDocument>>,
     /// `…/hl7fi:reasonOfCorrection`.
     pub reason_of_correction: Option<Located<CodedValue>>,
+}
+
+impl ParsedCda<'_> {
+    /// The same, owning its base64 (to outlive the parsed document).
+    pub fn into_owned(self) -> ParsedCda<'static> {
+        let own = |f: Option<Located<BodyForm<'_>>>| {
+            f.map(|l| Located {
+                value: BodyForm {
+                    media_type: l.value.media_type,
+                    base64: Cow::Owned(l.value.base64.into_owned()),
+                    stray_element: l.value.stray_element,
+                },
+                path: l.path,
+            })
+        };
+        ParsedCda {
+            body: self.body.map(|b| ParsedBody {
+                id: b.id,
+                path: b.path,
+                display: own(b.display),
+                structured: own(b.structured),
+            }),
+            path: self.path,
+            id: self.id,
+            set_id: self.set_id,
+            version: self.version,
+            effective_time: self.effective_time,
+            title: self.title,
+            code: self.code,
+            confidentiality: self.confidentiality,
+            language: self.language,
+            client: self.client,
+            author: self.author,
+            custodian: self.custodian,
+            case_id: self.case_id,
+            document_group: self.document_group,
+            specific_document_type: self.specific_document_type,
+            register: self.register,
+            organiser: self.organiser,
+            client_relationship: self.client_relationship,
+            service_task: self.service_task,
+            service_process: self.service_process,
+            header_sequence: self.header_sequence,
+            realm: self.realm,
+            type_id: self.type_id,
+            related: self.related,
+            reason_of_correction: self.reason_of_correction,
+        }
+    }
 }
 
 /// `relatedDocument/parentDocument` as written.
@@ -177,14 +229,14 @@ pub(crate) fn cd(node: Node<'_, '_>) -> Located<CodedValue> {
 /// An element's value: its own text nodes only (never comments or processing instructions,
 /// which no signature covers).
 pub(crate) fn text(node: Node<'_, '_>) -> String {
-    crate::xml::text_content(node)
+    crate::xml::text_content(node).into_owned()
 }
 
-fn body_form(node: Node<'_, '_>) -> Located<BodyForm> {
+fn body_form<'a>(node: Node<'a, '_>) -> Located<BodyForm<'a>> {
     Located {
         value: BodyForm {
             media_type: attr(node, "mediaType"),
-            base64: text(node),
+            base64: crate::xml::text_content(node),
             stray_element: crate::xml::first_child_element(node)
                 .map(|e| e.tag_name().name().to_owned()),
         },
@@ -196,7 +248,7 @@ const V3: &str = HL7_NS;
 const FI: &str = HL7FI_NS;
 
 /// Reads the CDA rooted at `cda` (a `urn:hl7-org:v3` `ClinicalDocument`).
-pub fn parse_cda(cda: Node<'_, '_>) -> ParsedCda {
+pub fn parse_cda<'a>(cda: Node<'a, '_>) -> ParsedCda<'a> {
     let header = child(cda, FI, "localSocialHeader");
     let in_header = |name: &str| header.and_then(|h| child(h, FI, name));
     let value_at = |n: Node<'_, '_>, a: &str| {
@@ -291,7 +343,7 @@ pub fn parse_cda(cda: Node<'_, '_>) -> ParsedCda {
 }
 
 /// Reads the CDA of a parsed document, if it has one.
-pub fn parse_document(doc: &Document<'_>) -> Option<ParsedCda> {
+pub fn parse_document<'a>(doc: &'a Document<'_>) -> Option<ParsedCda<'a>> {
     crate::xmldsig::clinical_document(doc).map(parse_cda)
 }
 

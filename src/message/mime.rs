@@ -280,15 +280,13 @@ pub fn parse_related(text: &str, limits: &MimeLimits) -> Result<MimeEntity, Mime
         });
         let body = match encoding.as_deref() {
             Some("base64") => {
-                // One compact copy of the base64 (no joined intermediate), then the bytes.
-                let mut compact = Vec::with_capacity(raw.iter().map(|l| l.len()).sum());
-                for l in raw {
-                    compact.extend(l.bytes().filter(|b| !b.is_ascii_whitespace()));
-                }
-                B64.decode(&compact).map_err(|e| MimeError::BadBase64 {
-                    part: number,
-                    content_id: content_id.clone().unwrap_or_else(|| "no Content-ID".into()),
-                    detail: e.to_string(),
+                // Straight from the lines into the bytes: no copy of the base64 in between.
+                crate::xml::decode_base64(raw.iter().copied()).map_err(|e| {
+                    MimeError::BadBase64 {
+                        part: number,
+                        content_id: content_id.clone().unwrap_or_else(|| "no Content-ID".into()),
+                        detail: e.to_string(),
+                    }
                 })?
             }
             None | Some("7bit" | "8bit" | "binary") => raw.join("\n").into_bytes(),

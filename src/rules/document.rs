@@ -1,9 +1,6 @@
 //! Rules over a parsed CDA: structure (X), header (H), body (B) and persons (P). Pure functions over
 //! [`ParsedCda`]: no I/O, one finding per broken rule with its element path.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
-
 use super::codes::{CodeLists, Lookup};
 use super::{Finding, Severity};
 use crate::document::model::code_systems;
@@ -517,13 +514,7 @@ pub fn body_rules(p: &ParsedCda, limits: &Limits) -> (Vec<Finding>, DecodedBody)
     let Some(body) = &p.body else {
         return (out, decoded);
     };
-    let b64 = |s: &str| {
-        B64.decode(
-            s.chars()
-                .filter(|c| !c.is_ascii_whitespace())
-                .collect::<String>(),
-        )
-    };
+    let b64 = |s: &str| crate::xml::decode_base64(std::iter::once(s));
     let stray = |out: &mut Vec<Finding>, code: &str, form: &Located<BodyForm>, what: &str| {
         if let Some(e) = &form.value.stray_element {
             out.push(Finding::new(

@@ -176,8 +176,8 @@ impl RequestMeta {
             method: Some(self.method.clone()),
             path: Some(self.path.clone()),
             status: Some(status),
-            request: request.map(|b| b.to_vec()),
-            response: Some(outcome.response.body.to_vec()),
+            request: request.cloned(),
+            response: Some(outcome.response.body.clone()),
             duration_ms: Some(
                 u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             ),
@@ -395,7 +395,7 @@ async fn archive(
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let (body, _held) = match state
+    let (body, mut held) = match state
         .admission
         .read_body(slot, declared, req.into_body())
         .await
@@ -403,6 +403,9 @@ async fn archive(
         Ok(b) => b,
         Err(e) => return (body_refused(state, version, &e), None),
     };
+    if let Err(e) = state.admission.for_work(&mut held, body.len()).await {
+        return (body_refused(state, version, &e), Some(body));
+    }
     // The limits before any work: the pre-pass refuses what is out of bounds in one
     // linear pass, before the envelope is even looked at.
     let limits = state.shared.profile.limits;

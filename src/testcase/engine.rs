@@ -162,8 +162,12 @@ fn evidence(ex: &StoredExchange) -> Evidence {
             .and_then(|a| a.as_str())
             .map(str::to_owned),
         codes: r.codes.clone(),
-        request: r.request.clone().unwrap_or_default(),
-        response: r.response.clone().unwrap_or_default(),
+        request: r.request.as_deref().map(<[u8]>::to_vec).unwrap_or_default(),
+        response: r
+            .response
+            .as_deref()
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default(),
     }
 }
 

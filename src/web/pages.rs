@@ -2,7 +2,6 @@
 
 use std::sync::OnceLock;
 
-use base64::Engine as _;
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
@@ -376,7 +375,7 @@ pub fn sanitize_display(xhtml: &str) -> String {
         .to_string()
 }
 
-fn display_and_json(cda: &[u8]) -> (String, String, Option<crate::document::ParsedCda>) {
+fn display_and_json(cda: &[u8]) -> (String, String, Option<crate::document::ParsedCda<'static>>) {
     let Ok(text) = std::str::from_utf8(cda) else {
         return (String::new(), String::new(), None);
     };
@@ -385,8 +384,7 @@ fn display_and_json(cda: &[u8]) -> (String, String, Option<crate::document::Pars
     };
     let parsed = crate::document::parse_document(&doc);
     let b64 = |s: &str| {
-        base64::engine::general_purpose::STANDARD
-            .decode(s.split_whitespace().collect::<String>())
+        crate::xml::decode_base64(std::iter::once(s))
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
     };
@@ -407,12 +405,16 @@ fn display_and_json(cda: &[u8]) -> (String, String, Option<crate::document::Pars
                 .unwrap_or(j)
         })
         .unwrap_or_default();
-    (display, json, parsed)
+    (
+        display,
+        json,
+        parsed.map(crate::document::ParsedCda::into_owned),
+    )
 }
 
 fn meta_rows(
     m: &DocumentMeta,
-    parsed: Option<&crate::document::ParsedCda>,
+    parsed: Option<&crate::document::ParsedCda<'_>>,
     register: &crate::identity::SoteRegister,
     code_lists: &crate::rules::codes::CodeLists,
 ) -> Vec<(String, String)> {

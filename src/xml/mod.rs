@@ -238,12 +238,61 @@ fn check_shape(root: Node<'_, '_>, limits: &Limits) -> Result<(), XmlError> {
 /// element's value may rely on. Comments and processing instructions are skipped (exclusive
 /// C14N leaves them out of what a signature covers, so a value read from them would be
 /// unsigned), and so is the content of child elements.
-pub fn text_content(node: Node<'_, '_>) -> String {
-    let mut out = String::new();
-    for c in node.children().filter(Node::is_text) {
-        out.push_str(c.text().unwrap_or(""));
+/// Borrowed when there is a single text node (the usual case, and the large one: a base64
+/// body is read without a copy).
+pub fn text_content<'a>(node: Node<'a, '_>) -> std::borrow::Cow<'a, str> {
+    let mut texts = node.children().filter(Node::is_text);
+    let Some(first) = texts.next() else {
+        return std::borrow::Cow::Borrowed("");
+    };
+    let first = first.text().unwrap_or("");
+    match texts.next() {
+        None => std::borrow::Cow::Borrowed(first),
+        Some(second) => {
+            let mut out = String::with_capacity(first.len());
+            out.push_str(first);
+            out.push_str(second.text().unwrap_or(""));
+            for t in texts {
+                out.push_str(t.text().unwrap_or(""));
+            }
+            std::borrow::Cow::Owned(out)
+        }
     }
-    out
+}
+
+/// Decodes base64 spread over `pieces` (lines, or one text value) ignoring ASCII
+/// whitespace, without first copying the compacted text: large bodies (a 20 MB display
+/// form) are decoded in fixed chunks straight into the output. Padding is accepted only at
+/// the very end, as a whole-string decoder would.
+pub fn decode_base64<'a>(
+    pieces: impl Iterator<Item = &'a str> + Clone,
+) -> Result<Vec<u8>, base64::DecodeError> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let significant = |b: &u8| !b.is_ascii_whitespace();
+    let total: usize = pieces
+        .clone()
+        .map(|p| p.bytes().filter(significant).count())
+        .sum();
+    let mut out = Vec::with_capacity(total / 4 * 3 + 3);
+    let mut chunk = [0u8; 4096];
+    let (mut len, mut seen) = (0usize, 0usize);
+    for b in pieces.flat_map(str::bytes).filter(significant) {
+        if b == b'=' && seen + 2 < total {
+            return Err(base64::DecodeError::InvalidByte(seen, b));
+        }
+        chunk[len] = b;
+        len += 1;
+        seen += 1;
+        if len == chunk.len() {
+            STANDARD.decode_vec(&chunk[..], &mut out)?;
+            len = 0;
+        }
+    }
+    if len > 0 {
+        STANDARD.decode_vec(&chunk[..len], &mut out)?;
+    }
+    Ok(out)
 }
 
 /// The first child element of `node`, if any: a value that should be plain text but carries
@@ -430,6 +479,32 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn base64_is_decoded_in_chunks_exactly_as_a_whole() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::STANDARD;
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let b64 = STANDARD.encode(&data);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        assert_eq!(decode_base64(lines.iter().copied()).unwrap(), data);
+        let spaced = format!("\n\t {}\n ", lines.join("\r\n  "));
+        assert_eq!(
+            decode_base64(std::iter::once(spaced.as_str())).unwrap(),
+            data
+        );
+        // What a whole-string decoder refuses, this refuses too.
+        for bad in ["QQ==QUJD", "QUJD!", "QUJ", "Q===", "QUJDRA=x"] {
+            assert!(STANDARD.decode(bad).is_err(), "{bad}");
+            assert!(decode_base64(std::iter::once(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(decode_base64(std::iter::once("QUJDRA==")).unwrap(), b"ABCD");
+        assert_eq!(decode_base64(std::iter::once(" ")).unwrap(), b"");
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub struct VerifyOptions<'a> {
     pub kanta_coverage: bool,
     /// Parser limits.
     pub limits: Limits,
+    /// Keep each reference's canonical bytes in its report (`dsig verify --dump`); the
+    /// archive does not, so a large body is not held twice.
+    pub keep_canonical: bool,
 }
 
 impl<'a> VerifyOptions<'a> {
@@ -51,6 +54,7 @@ impl<'a> VerifyOptions<'a> {
             now: OffsetDateTime::now_utc(),
             kanta_coverage: true,
             limits: Limits::default(),
+            keep_canonical: false,
         }
     }
 }
@@ -283,7 +287,7 @@ pub struct ReferenceReport {
     /// When the digest differs and undoing a common reformatting makes it match: what
     /// changed after signing.
     pub cause: Option<String>,
-    /// The bytes digested (for `dsig verify --dump`).
+    /// The bytes digested, when `VerifyOptions::keep_canonical` asked for them.
     #[serde(skip)]
     pub canonical: Vec<u8>,
 }
@@ -386,7 +390,7 @@ fn ds_children<'a, 'i>(
 /// A signature value's text: text nodes only, so a comment inside a DigestValue or a
 /// certificate is neither read nor able to change what is verified.
 fn text_of(node: Node<'_, '_>) -> String {
-    crate::xml::text_content(node)
+    crate::xml::text_content(node).into_owned()
 }
 
 fn b64_decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
@@ -705,7 +709,15 @@ fn verify_signature<'a, 'i>(
     }
     let mut covered: Vec<NodeId> = Vec::new();
     for r in refs {
-        let (rr, target) = verify_reference(doc, sig, r, number, ids, &mut report.problems);
+        let (rr, target) = verify_reference(
+            doc,
+            sig,
+            r,
+            number,
+            ids,
+            &mut report.problems,
+            opts.keep_canonical,
+        );
         if let Some(t) = target {
             if !required.is_empty() && !required.iter().any(|(id, _, _)| *id == t.id()) {
                 report.problems.push(DsigProblem::UnexpectedReference {
@@ -901,6 +913,7 @@ fn verify_reference<'a, 'i>(
     number: usize,
     ids: &IdIndex<'a, 'i>,
     problems: &mut Vec<DsigProblem>,
+    keep: bool,
 ) -> (ReferenceReport, Option<Node<'a, 'i>>) {
     let uri = r.attribute("URI").unwrap_or("").to_owned();
     let digest_method_node = ds_child(r, "DigestMethod");
@@ -1051,7 +1064,9 @@ fn verify_reference<'a, 'i>(
     rr.canonical_sha256 = sha256_hex(&octets);
     if let Err(p) = check_algorithm(number, "DigestMethod", &digest_method, &DIGESTS) {
         problems.push(*p);
-        rr.canonical = octets;
+        if keep {
+            rr.canonical = octets;
+        }
         return (rr, target);
     }
     if let Some(alg) = digest_for(&digest_method) {
@@ -1082,6 +1097,8 @@ fn verify_reference<'a, 'i>(
         }
         rr.computed_digest = Some(computed);
     }
-    rr.canonical = octets;
+    if keep {
+        rr.canonical = octets;
+    }
     (rr, target)
 }
