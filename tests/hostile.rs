@@ -512,3 +512,49 @@ fn sigterm_ends_the_server_within_its_grace_time_whatever_is_in_flight() {
         s.abort();
     }
 }
+
+/// Defect 8 (low): `load` printed no statistics when the server died under it.
+#[test]
+fn load_reports_what_it_measured_when_the_server_dies() {
+    let data = tempfile::tempdir().unwrap();
+    let ready = data.path().join("ready.json");
+    let (mut child, addr) = common::spawn_serve(&k().0, &data.path().join("d"), &ready);
+    let load = std::process::Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
+        .args(["load", "--target", &addr.to_string(), "--certs"])
+        .arg(&k().0)
+        .args([
+            "--requests",
+            "400",
+            "--concurrency",
+            "2",
+            "--body-bytes",
+            "200000",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let some requests through, then kill the server.
+    let started = Instant::now();
+    loop {
+        let n = kanta_sim::archive::ExchangeLog::open(&data.path().join("d"))
+            .and_then(|l| l.count())
+            .unwrap_or(0);
+        if n >= 5 || started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = load.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert!(v["requests"].as_u64().unwrap() >= 1, "{v}");
+    assert!(v["requests"].as_u64().unwrap() < 400, "{v}");
+    assert!(
+        !v["connection_errors"].as_array().unwrap().is_empty(),
+        "{v}"
+    );
+}
