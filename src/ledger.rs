@@ -6,6 +6,7 @@
 //! Pools [I]: test-environment codes take individual numbers 900–949, deployment-test codes
 //! 950–999, so that the two never mix (the real allocation is not public).
 
+use crate::finding::RuleId;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -13,8 +14,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use time::{Date, Duration, Month, OffsetDateTime};
 
+use crate::finding::Finding;
 use crate::identity::Hetu;
-use crate::rules::Finding;
 
 /// Which pool a code belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -297,7 +298,7 @@ impl Ledger {
             && o != org
         {
             out.push(Finding::new(
-                "P-005",
+                RuleId::P005,
                 "recordTarget/patientRole/id",
                 format!(
                     "identity code {code} was issued to {} ({o}) for {} on {}, not to {org}",
@@ -306,7 +307,7 @@ impl Ledger {
             ));
         }
         if i.pool != pool.as_str() {
-            out.push(Finding::new("P-006", "recordTarget/patientRole/id", format!("identity code {code} is from the {} pool; this archive's profile uses the {} pool", i.pool, pool.as_str())));
+            out.push(Finding::new(RuleId::P006, "recordTarget/patientRole/id", format!("identity code {code} is from the {} pool; this archive's profile uses the {} pool", i.pool, pool.as_str())));
         }
         Ok(out)
     }
@@ -427,7 +428,7 @@ mod tests {
             .warnings(&code, "1.2.246.10.99900024.10.0", Pool::DeploymentTest)
             .unwrap()
             .into_iter()
-            .map(|f| f.code)
+            .map(|f| f.code.to_string())
             .collect();
         assert_eq!(w, ["P-005", "P-006"]);
         assert!(

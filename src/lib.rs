@@ -16,6 +16,7 @@ pub mod config;
 pub mod demo;
 pub mod deployment;
 pub mod document;
+pub mod finding;
 pub mod identity;
 pub mod ledger;
 pub mod message;

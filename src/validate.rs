@@ -3,11 +3,13 @@
 //! it; [`validate_text`] does the same for a bare CDA. The archive endpoint and
 //! `kanta-sim validate` both call these, so they cannot disagree.
 
+use crate::finding::RuleId;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::budget::Budget;
 use crate::document::parse::{CodedValue, InstanceId, Located, ParsedCda, parse_cda};
+use crate::finding::{Finding, Severity};
 use crate::identity::SoteRegister;
 use crate::message::ack::AckCode;
 use crate::message::hl7::{interaction_element, parse_request};
@@ -24,7 +26,6 @@ use crate::rules::wrapper::{
     WrapperContext, authorisation_rules, frame_consistency, sender_rule, service_request_matches,
     wrapper_rules,
 };
-use crate::rules::{Finding, Severity};
 use crate::xml::{Limits, XmlError, parse};
 use crate::xmldsig::{VerifyOptions, clinical_document, verify_parsed};
 
@@ -106,7 +107,7 @@ fn validate_cda(
     if let Some(parsed) = check_cda(text, doc, opts, &mut v.findings) {
         v.document_oid = parsed.id.as_ref().and_then(|i| i.value.root.clone());
     }
-    v.findings.sort_by(|a, b| a.code.cmp(&b.code));
+    v.findings.sort_by_key(|a| a.code);
 }
 
 /// Document (H, B, P) and signature (G) rules over a parsed CDA; returns what was read.
@@ -402,7 +403,7 @@ pub fn validate_pair(req: &ValidationServiceRequest, ctx: &MessageContext<'_>) -
     };
     let Some(root) = interaction_element(&frame_doc) else {
         return vec![Finding::new(
-            "W-002",
+            RuleId::W002,
             "siirtokehysXml",
             "no HL7 interaction",
         )];
@@ -413,7 +414,7 @@ pub fn validate_pair(req: &ValidationServiceRequest, ctx: &MessageContext<'_>) -
         && sr.value.code.as_deref() != Some(req.palvelu_pyynto.as_str())
     {
         findings.push(Finding::new(
-            "S-005",
+            RuleId::S005,
             &sr.path,
             format!(
                 "palveluPyynto {:?} differs from the frame's service request {:?}",
@@ -427,7 +428,7 @@ pub fn validate_pair(req: &ValidationServiceRequest, ctx: &MessageContext<'_>) -
         Ok(cda_doc) => {
             match check_cda(&req.asiakirja_xml, &cda_doc, &ctx.validate, &mut findings) {
                 None => findings.push(Finding::new(
-                    "H-001",
+                    RuleId::H001,
                     "asiakirjaXml",
                     "no urn:hl7-org:v3 ClinicalDocument",
                 )),
@@ -446,7 +447,7 @@ pub fn validate_pair(req: &ValidationServiceRequest, ctx: &MessageContext<'_>) -
             }
         }
     }
-    findings.sort_by(|a, b| a.code.cmp(&b.code));
+    findings.sort_by_key(|a| a.code);
     findings
 }
 
@@ -458,7 +459,7 @@ pub fn kela_description(findings: &[Finding]) -> String {
         .filter(|f| f.is_error())
         .enumerate()
         .map(|(i, f)| {
-            let fi = crate::rules::rule_by_id(&f.code).map_or("", |r| r.fi);
+            let fi = f.code.rule().fi;
             format!(
                 "{}: {} {} ({}; {})",
                 i + 1,
@@ -482,7 +483,7 @@ fn finish_without_document(
     if let Some(org) = ctx.cert_org {
         out.findings.extend(sender_rule(req, org, ctx.register));
     }
-    out.findings.sort_by(|a, b| a.code.cmp(&b.code));
+    out.findings.sort_by_key(|a| a.code);
     if !out.findings.iter().any(Finding::is_error) {
         out.ack = AckCode::AA;
     }
@@ -493,7 +494,7 @@ fn finish_without_document(
 /// answers it with a Receiver fault).
 fn over_budget(mut out: MessageOutcome, e: &crate::budget::OverBudget) -> MessageOutcome {
     out.ack = AckCode::AR;
-    out.findings = vec![Finding::new("W-007", "request", e.to_string())];
+    out.findings = vec![Finding::new(RuleId::W007, "request", e.to_string())];
     out.document = None;
     out
 }
@@ -516,7 +517,7 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
         Ok(t) => t,
         Err(e) => {
             out.findings.push(Finding::new(
-                "W-001",
+                RuleId::W001,
                 "message",
                 format!("the message is not UTF-8 (byte {})", e.valid_up_to()),
             ));
@@ -538,7 +539,7 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
     }
     let Some(root) = interaction_element(&doc) else {
         out.findings.push(Finding::new(
-            "W-002",
+            RuleId::W002,
             "/Envelope/Body",
             "the SOAP Body holds no HL7 interaction",
         ));
@@ -558,7 +559,7 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
         for cand in crate::identity::scan_hetus(text) {
             if cand.test_range == Some(false) {
                 out.findings.push(Finding::new(
-                    "P-002",
+                    RuleId::P002,
                     "message frame",
                     format!(
                         "identity code {} at byte {} is outside the 900–999 test series",
@@ -601,7 +602,7 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
         Ok(Some(c)) => c,
         Ok(None) => {
             out.findings.push(Finding::new(
-                "H-009",
+                RuleId::H009,
                 &req.interaction.path,
                 "no controlActProcess/subject/clinicalDocument/text carrying the document",
             ));
@@ -620,7 +621,7 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
         Ok(t) => t,
         Err(e) => {
             out.findings.push(Finding::new(
-                "M-005",
+                RuleId::M005,
                 "clinicalDocument/text",
                 format!("the carried CDA is not UTF-8: {e}"),
             ));
@@ -648,7 +649,7 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
             .is_some_and(|c| cda_text.contains(&format!("cid:{c}")));
         if !referenced {
             out.findings.push(Finding::new(
-                "M-009",
+                RuleId::M009,
                 "clinicalDocument/text",
                 format!(
                     "MIME part {number} ({}) is not referenced by the document (no \"cid:\" reference to it); only the document and the attachments it references may be sent",
@@ -659,7 +660,7 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
     }
     let Some(parsed) = check_cda(&cda_text, &cda_doc, &ctx.validate, &mut out.findings) else {
         out.findings.push(Finding::new(
-            "H-001",
+            RuleId::H001,
             "carried CDA",
             "the MIME part holds no ClinicalDocument",
         ));
@@ -673,7 +674,7 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
         && cid != oid
     {
         out.findings.push(Finding::new(
-            "M-008",
+            RuleId::M008,
             "clinicalDocument/text",
             format!("Content-ID {cid:?} differs from the document id {oid:?}"),
         ));
@@ -706,7 +707,7 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
             ctx.validate.now.date(),
         ));
     }
-    out.findings.sort_by(|a, b| a.code.cmp(&b.code));
+    out.findings.sort_by_key(|a| a.code);
     if out.findings.iter().any(Finding::is_error) {
         return out;
     }
@@ -802,7 +803,7 @@ mod tests {
             text,
             &p.context(Some(&trust), None, OffsetDateTime::now_utc()),
         );
-        v.findings.into_iter().map(|f| f.code).collect()
+        v.findings.into_iter().map(|f| f.code.to_string()).collect()
     }
 
     fn process(body: &str, cert_org: &str) -> MessageOutcome {

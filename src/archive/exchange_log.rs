@@ -66,7 +66,7 @@ pub struct ExchangeRecord {
     /// `accepted`, `rejected`, `error`, …
     pub outcome: String,
     /// Rule codes of every finding, in order.
-    pub codes: Vec<String>,
+    pub codes: Vec<crate::finding::RuleId>,
     /// One line a person can read.
     pub summary: String,
     /// Structured detail (every finding with its context).
@@ -235,7 +235,11 @@ pub(crate) fn insert(conn: &Connection, r: &ExchangeRecord, keep: Keep) -> rusql
         r.peer,
         r.kind.as_str(),
         r.outcome,
-        r.codes.join(" "),
+        r.codes
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
         r.summary,
         detail.to_string(),
         r.cert_subject,
@@ -282,7 +286,19 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredExchange> {
                 ExchangeKind::Handshake
             },
             outcome: row.get(5)?,
-            codes: codes.split_whitespace().map(str::to_owned).collect(),
+            codes: codes
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|e| {
+                    // Written from the catalogue; an id this build does not know means the
+                    // log came from another version, which must not pass silently.
+                    rusqlite::Error::FromSqlConversionFailure(
+                        6,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?,
             summary: row.get(7)?,
             detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
             cert_subject: row.get(9)?,
@@ -468,7 +484,7 @@ mod tests {
             peer: "127.0.0.1:5".into(),
             kind: ExchangeKind::Handshake,
             outcome: outcome.into(),
-            codes: vec!["T-003".into(), "T-005".into()],
+            codes: vec![crate::finding::RuleId::T003, crate::finding::RuleId::T005],
             summary: "s".into(),
             detail: serde_json::json!({"a": 1}),
             cert_subject: Some("CN=x".into()),

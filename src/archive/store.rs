@@ -14,8 +14,8 @@ use super::DocumentStore;
 use super::exchange_log::{ExchangeRecord, Keep};
 use super::query::{DocumentMeta, DocumentQuery, Group, HistoryEvent, Page, Summary};
 use crate::document::model::hl7_ts_utc;
+use crate::finding::Finding;
 use crate::message::usecase::UseCase;
-use crate::rules::Finding;
 use crate::rules::lifecycle::{
     Actor, DocStatus, SetState, VersionState, check_invalidation, check_version,
 };

@@ -321,7 +321,7 @@ pub fn train(args: TrainArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Failur
         let runs = drive_against(&handle, &setup, &opts).await;
         for r in &runs {
             for (step, o) in r.case.steps.iter().zip(&r.steps) {
-                let why = crate::rules::Finding::one_line(&o.reasons);
+                let why = crate::finding::Finding::one_line(&o.reasons);
                 println!("  {:?}: {} {}", o.verdict, step.title_en, why);
             }
         }

@@ -528,7 +528,7 @@ pub fn validate(
         }
         let mut class = ' ';
         for f in &v.findings {
-            let c = f.code.chars().next().unwrap_or('?');
+            let c = f.code.class();
             if c != class {
                 class = c;
                 let name = match c {

@@ -377,18 +377,18 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Rules { json } => {
             if json {
-                let v = serde_json::to_string_pretty(crate::rules::CATALOGUE)
+                let v = serde_json::to_string_pretty(crate::finding::CATALOGUE)
                     .map_err(Failure::internal)?;
                 println!("{v}");
             } else {
-                for r in crate::rules::CATALOGUE {
+                for r in crate::finding::CATALOGUE {
                     let sev = match r.severity {
-                        crate::rules::Severity::Error => "error",
-                        crate::rules::Severity::Warning => "warning",
+                        crate::finding::Severity::Error => "error",
+                        crate::finding::Severity::Warning => "warning",
                     };
                     let basis = match r.basis {
-                        crate::rules::Basis::Confirmed => "confirmed",
-                        crate::rules::Basis::Assumed => "assumed",
+                        crate::finding::Basis::Confirmed => "confirmed",
+                        crate::finding::Basis::Assumed => "assumed",
                     };
                     println!(
                         "{}  {sev:<7}  {basis:<9}  {}\n                             {}",
@@ -717,7 +717,7 @@ fn log(args: LogArgs) -> Result<u8, Failure> {
             rec.listener,
             rec.peer,
             rec.outcome,
-            rec.codes.join(" ")
+            crate::finding::RuleId::join(&rec.codes)
         );
         println!(
             "        cert: {}",

@@ -161,6 +161,15 @@ pub enum Strictness {
     Error,
 }
 
+impl From<Strictness> for crate::finding::Severity {
+    fn from(s: Strictness) -> Self {
+        match s {
+            Strictness::Warning => Self::Warning,
+            Strictness::Error => Self::Error,
+        }
+    }
+}
+
 /// `[archive.interactions]`: the HL7 interaction id of each interface use case
 /// (interface.md §1.4–1.5). Only the archiving one is confirmed [V]; the rest are assumed by
 /// analogy with the Patient Data Repository and can be aligned here.

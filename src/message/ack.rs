@@ -7,7 +7,7 @@ use crate::xml::XmlWriter as W;
 use serde::Serialize;
 
 use super::soap::SoapVersion;
-use crate::rules::{Finding, Severity, rule_by_id};
+use crate::finding::{Finding, Severity};
 
 /// Acknowledgement type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,11 +80,11 @@ fn write_acknowledgement(
             Severity::Warning => "W",
         };
         w.start("acknowledgementDetail", &[("typeCode", type_code)]);
-        let display = rule_by_id(&f.code).map_or("", |r| r.en);
+        let display = f.code.rule().en;
         w.empty(
             "code",
             &[
-                ("code", &f.code),
+                ("code", f.code.as_str()),
                 ("codeSystem", RULE_CODE_SYSTEM),
                 ("displayName", display),
             ],
@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn details_carry_code_text_and_location() {
         let findings = vec![Finding::new(
-            "H-001",
+            crate::finding::RuleId::H001,
             "/ClinicalDocument/setId",
             "setId is required <but> absent",
         )];

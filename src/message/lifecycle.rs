@@ -3,11 +3,12 @@
 //! invalidate (id, setId, versionNumber, custodian) with `statusCode nullified`, and
 //! `controlActProcess/text` says why.
 
+use crate::finding::RuleId;
 use roxmltree::Node;
 use serde::Serialize;
 
 use crate::document::parse::{Located, child, path, text};
-use crate::rules::Finding;
+use crate::finding::Finding;
 use crate::xml::{XmlWriter as W, path_of};
 use crate::xmldsig::HL7_NS;
 
@@ -60,14 +61,14 @@ pub fn parse_invalidation(
     };
     if req.document_oid.is_none() {
         out.push(Finding::new(
-            "L-025",
+            RuleId::L025,
             frame.map_or_else(|| path_of(root), path_of),
             "controlActProcess/subject/clinicalDocument/id/@root (the version to invalidate) is absent",
         ));
     }
     if reason_required && req.reason.is_none() {
         out.push(Finding::new(
-            "L-023",
+            RuleId::L023,
             cap.map_or_else(|| path_of(root), path_of),
             "an invalidation needs a reason in controlActProcess/text (archive.invalidation_reason_required)",
         ));

@@ -3,6 +3,7 @@
 //! document, `Content-ID` = the document OID. Parsed strictly into typed parts; every way it
 //! can be wrong has an `M-` code.
 
+use crate::finding::RuleId;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
@@ -83,15 +84,15 @@ pub enum MimeError {
 
 impl MimeError {
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> RuleId {
         match self {
-            Self::NoContentType => "M-001",
-            Self::NotMultipartRelated { .. } => "M-002",
-            Self::NoBoundary => "M-003",
-            Self::Delimiters { .. } => "M-004",
-            Self::BadBase64 { .. } => "M-005",
-            Self::UnsupportedEncoding { .. } => "M-006",
-            Self::TooLarge { .. } => "M-007",
+            Self::NoContentType => RuleId::M001,
+            Self::NotMultipartRelated { .. } => RuleId::M002,
+            Self::NoBoundary => RuleId::M003,
+            Self::Delimiters { .. } => RuleId::M004,
+            Self::BadBase64 { .. } => RuleId::M005,
+            Self::UnsupportedEncoding { .. } => RuleId::M006,
+            Self::TooLarge { .. } => RuleId::M007,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! Each result is a `clinicalDocument` frame like the archiving message's, so a client that
 //! builds one can read the other; retrieval adds the MIME-carried CDA exactly as archived.
 
+use crate::finding::RuleId;
 use roxmltree::Node;
 use serde::{Deserialize, Serialize};
 
@@ -17,8 +18,8 @@ use super::usecase::QueryKind;
 use crate::archive::{DocumentMeta, Group, Page, Summary};
 use crate::document::model::hl7_ts_utc;
 use crate::document::parse::{child, path, text};
+use crate::finding::Finding;
 use crate::identity::HETU_OID;
-use crate::rules::Finding;
 use crate::xml::{XmlWriter as W, path_of};
 use crate::xmldsig::{HL7_NS, HL7FI_NS};
 
@@ -163,7 +164,7 @@ pub fn parse_query(
     let mut out = Vec::new();
     let Some(qbp) = path(root, &[(V3, "controlActProcess"), (V3, "queryByParameter")]) else {
         out.push(Finding::new(
-            "Q-001",
+            RuleId::Q001,
             path_of(root),
             "controlActProcess/queryByParameter is absent",
         ));
@@ -178,7 +179,7 @@ pub fn parse_query(
         match n.attribute("value").and_then(|v| v.parse::<u32>().ok()) {
             Some(v) if (1..=max_page_size).contains(&v) => q.page_size = Some(v),
             _ => out.push(Finding::new(
-                "Q-002",
+                RuleId::Q002,
                 path_of(n),
                 format!(
                     "initialQuantity {:?} is not a page size from 1 to {max_page_size} (archive.max_page_size)",
@@ -191,7 +192,7 @@ pub fn parse_query(
         match n.attribute("value").and_then(|v| v.parse::<u32>().ok()) {
             Some(v) => q.start = v,
             None => out.push(Finding::new(
-                "Q-002",
+                RuleId::Q002,
                 path_of(n),
                 format!(
                     "startResultNumber {:?} is not a number",
@@ -206,7 +207,7 @@ pub fn parse_query(
             q.client_id = p.attribute("extension").map(str::to_owned);
             if q.client_id.is_none() {
                 out.push(Finding::new(
-                    "Q-002",
+                    RuleId::Q002,
                     path_of(p),
                     "clientId/value has no @extension (the identity code)",
                 ));
@@ -228,7 +229,7 @@ pub fn parse_query(
                         *slot = Some(ts.to_owned());
                     } else {
                         out.push(Finding::new(
-                            "Q-002",
+                            RuleId::Q002,
                             path_of(n),
                             format!(
                                 "{bound} {ts:?} is not an HL7 timestamp (YYYYMMDD[HHMMSS][±ZZZZ])"
@@ -243,7 +244,7 @@ pub fn parse_query(
             ) && f > t
             {
                 out.push(Finding::new(
-                    "Q-002",
+                    RuleId::Q002,
                     path_of(v),
                     format!(
                         "the time range is empty: low {} is after high {}",
@@ -257,7 +258,7 @@ pub fn parse_query(
             match StatusFilter::parse(&s) {
                 Some(f) => q.status = f,
                 None => out.push(Finding::new(
-                    "Q-002",
+                    RuleId::Q002,
                     p,
                     format!("documentStatus {s:?} is not current, replaced, invalidated or all"),
                 )),
@@ -268,7 +269,7 @@ pub fn parse_query(
                 "true" => q.include_history = true,
                 "false" => {}
                 _ => out.push(Finding::new(
-                    "Q-002",
+                    RuleId::Q002,
                     p,
                     format!("includeHistory {v:?} is not true or false"),
                 )),
@@ -278,7 +279,7 @@ pub fn parse_query(
             match RegisterScope::parse(&s) {
                 Some(r) => q.register = r,
                 None => out.push(Finding::new(
-                    "Q-002",
+                    RuleId::Q002,
                     p,
                     format!("register {s:?} is not all, own or organiser"),
                 )),
@@ -288,7 +289,7 @@ pub fn parse_query(
     let needs = |ok: bool, what: &str, out: &mut Vec<Finding>| {
         if !ok {
             out.push(Finding::new(
-                "Q-001",
+                RuleId::Q001,
                 &at,
                 format!("{} needs {what}", kind.finnish()),
             ));
@@ -318,9 +319,13 @@ pub fn parse_query(
         && root == HETU_OID
     {
         match id.parse::<crate::identity::Hetu>() {
-            Err(e) => out.push(Finding::new("P-001", &at, format!("clientId {id:?}: {e}"))),
+            Err(e) => out.push(Finding::new(
+                RuleId::P001,
+                &at,
+                format!("clientId {id:?}: {e}"),
+            )),
             Ok(h) if test_identities_only && !h.is_test_or_temporary() => out.push(Finding::new(
-                "P-002",
+                RuleId::P002,
                 &at,
                 format!("clientId {id} is outside the 900–999 test series"),
             )),

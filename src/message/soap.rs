@@ -2,10 +2,11 @@
 //! writing faults. [U] Kanta's SOAP profile is not public; both versions are accepted and
 //! answered in kind (interface.md §1.8).
 
+use crate::finding::RuleId;
 use quick_xml::events::Event;
 use serde::Serialize;
 
-use crate::rules::{Finding, Severity, rule_by_id};
+use crate::finding::{Finding, Severity};
 use crate::xml::XmlWriter;
 
 /// SOAP 1.1 envelope namespace.
@@ -157,10 +158,9 @@ impl Fault {
             );
             w.text("ks:location", &[], &f.location);
             w.text("ks:message", &[], &f.message);
-            if let Some(rule) = rule_by_id(&f.code) {
-                w.text("ks:rule", &[("xml:lang", "fi")], rule.fi);
-                w.text("ks:rule", &[("xml:lang", "en")], rule.en);
-            }
+            let rule = f.code.rule();
+            w.text("ks:rule", &[("xml:lang", "fi")], rule.fi);
+            w.text("ks:rule", &[("xml:lang", "en")], rule.en);
             w.end("ks:finding");
         }
         w.end("ks:findings");
@@ -191,7 +191,7 @@ pub fn summarise_envelope(body: &[u8]) -> Result<EnvelopeSummary, Finding> {
             Err(e) => {
                 let at = reader.buffer_position();
                 return Err(Finding::new(
-                    "W-001",
+                    RuleId::W001,
                     format!("byte {at}"),
                     format!("not well-formed XML: {e}"),
                 ));
@@ -200,7 +200,7 @@ pub fn summarise_envelope(body: &[u8]) -> Result<EnvelopeSummary, Finding> {
         match ev {
             (_, Event::DocType(_)) => {
                 return Err(Finding::new(
-                    "W-003",
+                    RuleId::W003,
                     "prolog",
                     "a DOCTYPE declaration was found; DTDs and entities are refused",
                 ));
@@ -218,7 +218,7 @@ pub fn summarise_envelope(body: &[u8]) -> Result<EnvelopeSummary, Finding> {
                         (SOAP12_NS, "Envelope") => Some(SoapVersion::V12),
                         _ => {
                             return Err(Finding::new(
-                                "W-002",
+                                RuleId::W002,
                                 format!("/{local}"),
                                 format!(
                                     "expected a SOAP Envelope ({SOAP11_NS} or {SOAP12_NS}), found element {local:?} in namespace {ns:?}"
@@ -254,7 +254,7 @@ pub fn summarise_envelope(body: &[u8]) -> Result<EnvelopeSummary, Finding> {
             version,
             interaction: None,
         }),
-        None => Err(Finding::new("W-001", "document", "no root element")),
+        None => Err(Finding::new(RuleId::W001, "document", "no root element")),
     }
 }
 
@@ -293,7 +293,7 @@ mod tests {
             let f = Fault::sender(
                 v,
                 vec![Finding::new(
-                    "A-002",
+                    crate::finding::RuleId::A002,
                     "TLS client certificate",
                     "organisation 1.2.3 <unknown> & co",
                 )],

@@ -3,6 +3,7 @@
 //! with the context a supplier needs, so that the diagnostic listener and `certs show` can
 //! say all at once why a certificate would be refused.
 
+use crate::finding::RuleId;
 use std::path::{Path, PathBuf};
 
 use ::time::OffsetDateTime;
@@ -179,20 +180,20 @@ pub enum CertProblem {
 
 impl CertProblem {
     /// The stable rule code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> RuleId {
         match self {
-            Self::NoCertificate => "T-001",
-            Self::UnknownIssuer { .. } | Self::UntrustedRoot { .. } => "T-002",
-            Self::Expired { .. } => "T-003",
-            Self::NotYetValid { .. } => "T-004",
-            Self::Revoked { .. } => "T-005",
-            Self::WrongExtendedKeyUsage { .. } | Self::WrongKeyUsage { .. } => "T-006",
-            Self::WeakKey { .. } => "T-007",
-            Self::BadSignature { .. } => "T-008",
-            Self::Unparseable { .. } => "T-009",
-            Self::StaleCrl { .. } => "T-013",
-            Self::IncompleteChain { .. } => "T-015",
-            Self::PathValidation { .. } => "T-016",
+            Self::NoCertificate => RuleId::T001,
+            Self::UnknownIssuer { .. } | Self::UntrustedRoot { .. } => RuleId::T002,
+            Self::Expired { .. } => RuleId::T003,
+            Self::NotYetValid { .. } => RuleId::T004,
+            Self::Revoked { .. } => RuleId::T005,
+            Self::WrongExtendedKeyUsage { .. } | Self::WrongKeyUsage { .. } => RuleId::T006,
+            Self::WeakKey { .. } => RuleId::T007,
+            Self::BadSignature { .. } => RuleId::T008,
+            Self::Unparseable { .. } => RuleId::T009,
+            Self::StaleCrl { .. } => RuleId::T013,
+            Self::IncompleteChain { .. } => RuleId::T015,
+            Self::PathValidation { .. } => RuleId::T016,
         }
     }
 

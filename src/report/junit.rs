@@ -27,11 +27,11 @@ pub(super) fn render(r: &Report) -> Result<String, ReportError> {
                     let first = s
                         .reasons
                         .iter()
-                        .find(|f| !f.code.starts_with("C-"))
+                        .find(|f| f.code.class() != 'C')
                         .or(s.reasons.first());
-                    st.set_message(crate::rules::Finding::one_line(&s.reasons));
+                    st.set_message(crate::finding::Finding::one_line(&s.reasons));
                     if let Some(f) = first {
-                        st.set_type(f.code.clone());
+                        st.set_type(f.code.as_str());
                     }
                     let mut text = String::new();
                     for f in &s.findings {

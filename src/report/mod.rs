@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::rules::Finding;
+use crate::finding::Finding;
 use crate::testcase::engine::{CheckResult, Evidence, Verdict};
 use crate::testcase::run::RunResult;
 

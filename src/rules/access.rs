@@ -1,6 +1,7 @@
 //! Class A at the connection: the client's organisation must be in the SOTE register and
 //! active.
 
+use crate::finding::RuleId;
 use serde::Serialize;
 
 use crate::identity::{Organisation, SoteRegister};
@@ -46,11 +47,11 @@ pub enum AccessProblem {
 
 impl AccessProblem {
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> RuleId {
         match self {
-            Self::NoOrganisation { .. } => "A-001",
-            Self::Unknown { .. } => "A-002",
-            Self::Inactive { .. } => "A-003",
+            Self::NoOrganisation { .. } => RuleId::A001,
+            Self::Unknown { .. } => RuleId::A002,
+            Self::Inactive { .. } => RuleId::A003,
         }
     }
 }

@@ -5,6 +5,7 @@ use super::codes::{CodeLists, Lookup};
 use super::{Finding, Severity};
 use crate::document::model::code_systems;
 use crate::document::parse::{BodyForm, CodedValue, InstanceId, Located, ParsedCda};
+use crate::finding::RuleId;
 use crate::identity::{HETU_OID, Hetu, scan_hetus};
 use crate::xml::{Limits, parse};
 
@@ -23,7 +24,7 @@ pub(crate) fn code_list_rule(
     if let Lookup::Missing(list) = lists.lookup(system, code) {
         out.push(
             Finding::new(
-                "H-010",
+                RuleId::H010,
                 &v.path,
                 format!(
                     "{field} code {code:?} is not in kanta-sim's code list {} ({system}); the bundled snapshot is partial: check the code against THL's code service (archive.code_lists_file, archive.unknown_codes)",
@@ -107,7 +108,7 @@ fn is_hl7_ts_with_zone(s: &str) -> bool {
 
 fn missing(out: &mut Vec<Finding>, what: &str, at: &str, why: &str) {
     out.push(Finding::new(
-        "H-001",
+        RuleId::H001,
         at,
         format!("{what} is required{why} but absent"),
     ));
@@ -117,7 +118,7 @@ fn group_of(p: &ParsedCda, ctx: &DocumentContext<'_>, out: &mut Vec<Finding>) ->
     let g = p.document_group.as_ref()?;
     if g.value.code_system.as_deref() != Some(code_systems::DOCUMENT_GROUP) {
         out.push(Finding::new(
-            "H-006",
+            RuleId::H006,
             &g.path,
             format!(
                 "documentGroup codeSystem is {:?}, expected {}",
@@ -138,7 +139,7 @@ fn group_of(p: &ParsedCda, ctx: &DocumentContext<'_>, out: &mut Vec<Finding>) ->
                 .unwrap_or_default();
             out.push(
                 Finding::new(
-                    "H-005",
+                    RuleId::H005,
                     &g.path,
                     format!("documentGroup {code:?}{named} has no profile in kanta-sim (it knows 1 asiakkuusasiakirja and 5 phase-II asiakasasiakirja); only the common header rules were checked"),
                 )
@@ -152,7 +153,7 @@ fn group_of(p: &ParsedCda, ctx: &DocumentContext<'_>, out: &mut Vec<Finding>) ->
 fn coded_in(out: &mut Vec<Finding>, field: &str, v: &Located<CodedValue>, system: &str) {
     if v.value.null_flavor.is_none() && v.value.code_system.as_deref() != Some(system) {
         out.push(Finding::new(
-            "H-006",
+            RuleId::H006,
             &v.path,
             format!(
                 "{field} codeSystem is {:?}, expected {system}",
@@ -185,7 +186,7 @@ fn root_with_null_flavor(p: &ParsedCda, severity: Severity) -> Vec<Finding> {
         let (root, nf) = (v.value.root.as_deref()?, v.value.null_flavor.as_deref()?);
         Some(
             Finding::new(
-                "H-012",
+                RuleId::H012,
                 &v.path,
                 format!("{what} has both root {root:?} and nullFlavor {nf:?}; kanta-sim reads the root (archive.id_root_with_null_flavor)"),
             )
@@ -293,7 +294,7 @@ pub fn header_rules(p: &ParsedCda, ctx: &DocumentContext<'_>) -> Vec<Finding> {
             match &p.author {
                 Some(a) if a.value.root.as_deref() == Some("1.2.246.537.26") && a.value.extension.is_some() => {}
                 Some(a) => out.push(Finding::new(
-                    "H-001",
+                    RuleId::H001,
                     &a.path,
                     format!("an author registration number (root 1.2.246.537.26 with extension) is required{why}"),
                 )),
@@ -313,7 +314,7 @@ pub fn header_rules(p: &ParsedCda, ctx: &DocumentContext<'_>) -> Vec<Finding> {
                 Some(r) if is_oid(r) => {}
                 Some(r) if crate::identity::zero_padded_business_arc(r).is_some() => {
                     out.push(Finding::new(
-                        "H-002",
+                        RuleId::H002,
                         &v.path,
                         format!(
                             "{what} root {r:?} writes the business id with its leading zero; an OID arc never starts with 0, and JHS 159 drops it (0204819-8 → 1.2.246.10.2048198): {:?}",
@@ -322,7 +323,7 @@ pub fn header_rules(p: &ParsedCda, ctx: &DocumentContext<'_>) -> Vec<Finding> {
                     ));
                 }
                 other => out.push(Finding::new(
-                    "H-002",
+                    RuleId::H002,
                     &v.path,
                     format!(
                         "{what} root must be an OID, found {:?}",
@@ -340,7 +341,7 @@ pub fn header_rules(p: &ParsedCda, ctx: &DocumentContext<'_>) -> Vec<Finding> {
                     && id.value.root != set.value.root
                 {
                     out.push(Finding::new(
-                        "H-003",
+                        RuleId::H003,
                         &set.path,
                         format!(
                             "version 1 must have setId = id: id {:?}, setId {:?}",
@@ -351,7 +352,7 @@ pub fn header_rules(p: &ParsedCda, ctx: &DocumentContext<'_>) -> Vec<Finding> {
                 }
             }
             _ => out.push(Finding::new(
-                "H-004",
+                RuleId::H004,
                 &v.path,
                 format!(
                     "versionNumber must be a positive integer, found {:?}",
@@ -364,7 +365,7 @@ pub fn header_rules(p: &ParsedCda, ctx: &DocumentContext<'_>) -> Vec<Finding> {
         && !is_hl7_ts_with_zone(&t.value)
     {
         out.push(Finding::new(
-            "H-008",
+            RuleId::H008,
             &t.path,
             format!("expected YYYYMMDDHHMMSS±ZZZZ, found {:?}", t.value),
         ));
@@ -408,7 +409,7 @@ pub fn header_rules(p: &ParsedCda, ctx: &DocumentContext<'_>) -> Vec<Finding> {
         let expected = format!("OID{id}");
         if body.id.as_deref() != Some(expected.as_str()) {
             out.push(Finding::new(
-                "H-007",
+                RuleId::H007,
                 &body.path,
                 format!(
                     "nonXMLBody ID must be {expected:?}, found {:?}",
@@ -469,12 +470,12 @@ pub fn structure_rules(p: &ParsedCda) -> Vec<Finding> {
     for el in &p.header_sequence {
         match CDA_SEQUENCE.iter().position(|n| *n == el.value) {
             None => out.push(Finding::new(
-                "X-001",
+                RuleId::X001,
                 &el.path,
                 format!("{:?} is not an element of a CDA R2 ClinicalDocument (urn:hl7-org:v3); Finnish extensions belong to urn:hl7finland", el.value),
             )),
             Some(i) if i < last => out.push(Finding::new(
-                "X-002",
+                RuleId::X002,
                 &el.path,
                 format!("{} is out of order: CDA R2 puts it before {}", el.value, CDA_SEQUENCE[last]),
             )),
@@ -484,11 +485,15 @@ pub fn structure_rules(p: &ParsedCda) -> Vec<Finding> {
     match &p.realm {
         Some(r) if r.value == "FI" => {}
         Some(r) => out.push(Finding::new(
-            "X-003",
+            RuleId::X003,
             &r.path,
             format!("realmCode must be FI, found {:?}", r.value),
         )),
-        None => out.push(Finding::new("X-003", &p.path, "realmCode (FI) is absent")),
+        None => out.push(Finding::new(
+            RuleId::X003,
+            &p.path,
+            "realmCode (FI) is absent",
+        )),
     }
     let type_ok = p.type_id.as_ref().is_some_and(|t| {
         t.value.root.as_deref() == Some("2.16.840.1.113883.1.3")
@@ -496,7 +501,7 @@ pub fn structure_rules(p: &ParsedCda) -> Vec<Finding> {
     });
     if !type_ok {
         out.push(Finding::new(
-            "X-004",
+            RuleId::X004,
             p.type_id
                 .as_ref()
                 .map_or(p.path.as_str(), |t| t.path.as_str()),
@@ -515,7 +520,7 @@ pub fn body_rules(p: &ParsedCda, limits: &Limits) -> (Vec<Finding>, DecodedBody)
         return (out, decoded);
     };
     let b64 = |s: &str| crate::xml::decode_base64(std::iter::once(s));
-    let stray = |out: &mut Vec<Finding>, code: &str, form: &Located<BodyForm>, what: &str| {
+    let stray = |out: &mut Vec<Finding>, code: RuleId, form: &Located<BodyForm>, what: &str| {
         if let Some(e) = &form.value.stray_element {
             out.push(Finding::new(
                 code,
@@ -526,16 +531,16 @@ pub fn body_rules(p: &ParsedCda, limits: &Limits) -> (Vec<Finding>, DecodedBody)
     };
     match &body.display {
         None => out.push(Finding::new(
-            "B-001",
+            RuleId::B001,
             &body.path,
             "the display form (text, base64 XHTML) is absent",
         )),
         Some(d) => {
-            stray(&mut out, "B-001", d, "the display form");
+            stray(&mut out, RuleId::B001, d, "the display form");
             let media = &d.value.media_type;
             if media.as_deref() != Some("application/xhtml+xml") {
                 out.push(Finding::new(
-                    "B-004",
+                    RuleId::B004,
                     &d.path,
                     format!(
                         "text/@mediaType must be application/xhtml+xml, found {:?}",
@@ -545,19 +550,19 @@ pub fn body_rules(p: &ParsedCda, limits: &Limits) -> (Vec<Finding>, DecodedBody)
             }
             match b64(&d.value.base64).map(String::from_utf8) {
                 Err(e) => out.push(Finding::new(
-                    "B-001",
+                    RuleId::B001,
                     &d.path,
                     format!("the display form is not valid base64: {e}"),
                 )),
                 Ok(Err(e)) => out.push(Finding::new(
-                    "B-001",
+                    RuleId::B001,
                     &d.path,
                     format!("the display form is not UTF-8: {e}"),
                 )),
                 Ok(Ok(xhtml)) => {
                     match parse(&xhtml, limits) {
                         Err(e) => out.push(Finding::new(
-                            "B-002",
+                            RuleId::B002,
                             &d.path,
                             format!("the display form is not well-formed XHTML: {e}"),
                         )),
@@ -571,7 +576,7 @@ pub fn body_rules(p: &ParsedCda, limits: &Limits) -> (Vec<Finding>, DecodedBody)
                                 });
                             if !ok {
                                 out.push(Finding::new(
-                                    "B-002",
+                                    RuleId::B002,
                                     &d.path,
                                     format!("the display form's root must be an XHTML div with class soc-document, found <{}>", root.tag_name().name()),
                                 ));
@@ -585,27 +590,27 @@ pub fn body_rules(p: &ParsedCda, limits: &Limits) -> (Vec<Finding>, DecodedBody)
     }
     match &body.structured {
         None => out.push(Finding::new(
-            "B-003",
+            RuleId::B003,
             &body.path,
             "the structured form (hl7fi:json, base64 JSON) is absent",
         )),
         Some(j) => {
-            stray(&mut out, "B-003", j, "the structured form");
+            stray(&mut out, RuleId::B003, j, "the structured form");
             match b64(&j.value.base64).map(String::from_utf8) {
                 Err(e) => out.push(Finding::new(
-                    "B-003",
+                    RuleId::B003,
                     &j.path,
                     format!("the structured form is not valid base64: {e}"),
                 )),
                 Ok(Err(e)) => out.push(Finding::new(
-                    "B-003",
+                    RuleId::B003,
                     &j.path,
                     format!("the structured form is not UTF-8: {e}"),
                 )),
                 Ok(Ok(json)) => {
                     if let Err(e) = serde_json::from_str::<serde_json::Value>(&json) {
                         out.push(Finding::new(
-                            "B-003",
+                            RuleId::B003,
                             &j.path,
                             format!("the structured form is not valid JSON: {e}"),
                         ));
@@ -633,25 +638,25 @@ pub fn person_rules(
         if root == HETU_OID {
             if let Err(e) = ext.parse::<Hetu>() {
                 out.push(Finding::new(
-                    "P-001",
+                    RuleId::P001,
                     &c.path,
                     format!("the client's identity code is invalid: {e}"),
                 ));
             }
         } else if root.contains(".22.") {
             if let Err(e) = crate::identity::temporary_root(root) {
-                out.push(Finding::new("P-003", &c.path, format!("a temporary identifier's root must be 1.2.246.10.<business id>.22.<year> (or <organisation OID>.22.<year>): {e}")));
+                out.push(Finding::new(RuleId::P003, &c.path, format!("a temporary identifier's root must be 1.2.246.10.<business id>.22.<year> (or <organisation OID>.22.<year>): {e}")));
             }
             if ext.len() != 11 {
                 out.push(Finding::new(
-                    "P-003",
+                    RuleId::P003,
                     &c.path,
                     format!("a temporary identifier has 11 characters, found {ext:?}"),
                 ));
             }
         } else {
             out.push(Finding::new(
-                "P-004",
+                RuleId::P004,
                 &c.path,
                 format!("the client id root must be {HETU_OID} (identity code) or 1.2.246.10.<business id>.22.<year> (temporary identifier), found {root:?}"),
             ));
@@ -667,7 +672,7 @@ pub fn person_rules(
             for cand in scan_hetus(text) {
                 if cand.test_range == Some(false) {
                     out.push(Finding::new(
-                        "P-002",
+                        RuleId::P002,
                         where_,
                         format!("identity code {} at byte {} is outside the 900–999 test series; only Kela-issued test codes may be used", cand.text, cand.offset),
                     ));
@@ -704,7 +709,7 @@ mod tests {
         let p = parse_document(&doc).unwrap();
         document_rules(&p, xml, &ctx())
             .into_iter()
-            .map(|f| f.code)
+            .map(|f| f.code.to_string())
             .collect()
     }
 

@@ -5,6 +5,7 @@
 //! over what the store knows of the set, called by the store inside its transaction so the
 //! check and the write cannot race.
 
+use crate::finding::RuleId;
 use serde::Serialize;
 
 use super::Finding;
@@ -101,14 +102,14 @@ const RPLC_AT: &str = "/ClinicalDocument/relatedDocument";
 pub fn version_fits_interaction(use_case: UseCase, version: u32) -> Option<Finding> {
     match (use_case, version) {
         (UseCase::Archive, v) if v > 1 => Some(Finding::new(
-            "L-010",
+            RuleId::L010,
             "/ClinicalDocument/versionNumber",
             format!(
                 "version {v} sent with the archiving interaction; a new version has its own interaction (archive.interactions.new_version)"
             ),
         )),
         (UseCase::NewVersion, 1) => Some(Finding::new(
-            "L-010",
+            RuleId::L010,
             "/ClinicalDocument/versionNumber",
             "version 1 sent with the new-version interaction; archive the first version with the archiving interaction",
         )),
@@ -131,7 +132,7 @@ pub fn check_version(
     if use_case == UseCase::Archive {
         if set.is_some() {
             out.push(Finding::new(
-                "L-001",
+                RuleId::L001,
                 "/ClinicalDocument/setId",
                 format!(
                     "setId {} is already archived; send a new version instead",
@@ -143,7 +144,7 @@ pub fn check_version(
     }
     let Some(set) = set else {
         return vec![Finding::new(
-            "L-002",
+            RuleId::L002,
             "/ClinicalDocument/setId",
             format!(
                 "no archived document has setId {}; archive version 1 first",
@@ -153,7 +154,7 @@ pub fn check_version(
     };
     let Some(current) = set.current() else {
         return vec![Finding::new(
-            "L-002",
+            RuleId::L002,
             "/ClinicalDocument/setId",
             format!("setId {} has no versions", doc.set_id),
         )];
@@ -161,7 +162,7 @@ pub fn check_version(
     if !set.owned_by(caller) {
         // Say no more than that: the set's details belong to another organisation.
         return vec![Finding::new(
-            "L-009",
+            RuleId::L009,
             "/ClinicalDocument/setId",
             format!(
                 "setId {} is not in a register that {caller} may write to",
@@ -171,7 +172,7 @@ pub fn check_version(
     }
     if current.status == DocStatus::Invalidated {
         out.push(Finding::new(
-            "L-006",
+            RuleId::L006,
             "/ClinicalDocument/setId",
             format!(
                 "the document {} (version {}) has been invalidated; it cannot get new versions",
@@ -181,12 +182,12 @@ pub fn check_version(
     }
     match &doc.replaces {
         None => out.push(Finding::new(
-            "L-004",
+            RuleId::L004,
             RPLC_AT,
             format!("a new version needs relatedDocument typeCode=\"RPLC\" naming the current version {} (version {})", current.document_oid, current.version),
         )),
         Some(r) if r.type_code.as_deref() != Some("RPLC") => out.push(Finding::new(
-            "L-004",
+            RuleId::L004,
             RPLC_AT,
             format!("relatedDocument/@typeCode is {:?}; a replacing version needs \"RPLC\"", r.type_code.as_deref().unwrap_or("")),
         )),
@@ -195,19 +196,19 @@ pub fn check_version(
             match named {
                 Some(v) if v.document_oid == current.document_oid => {
                     if r.version.is_some_and(|n| n != v.version) {
-                        out.push(Finding::new("L-005", RPLC_AT, format!("parentDocument names {} as version {:?}, but it is version {}", v.document_oid, r.version, v.version)));
+                        out.push(Finding::new(RuleId::L005, RPLC_AT, format!("parentDocument names {} as version {:?}, but it is version {}", v.document_oid, r.version, v.version)));
                     }
                     if r.set_id.as_deref().is_some_and(|s| s != set.set_id) {
-                        out.push(Finding::new("L-005", RPLC_AT, format!("parentDocument/setId {:?} is not the set's {}", r.set_id, set.set_id)));
+                        out.push(Finding::new(RuleId::L005, RPLC_AT, format!("parentDocument/setId {:?} is not the set's {}", r.set_id, set.set_id)));
                     }
                 }
                 Some(v) => out.push(Finding::new(
-                    "L-005",
+                    RuleId::L005,
                     RPLC_AT,
                     format!("parentDocument names version {} ({}), which is {}; the current version is {} ({})", v.version, v.document_oid, v.status.as_str(), current.version, current.document_oid),
                 )),
                 None => out.push(Finding::new(
-                    "L-005",
+                    RuleId::L005,
                     RPLC_AT,
                     format!("parentDocument id {:?} is not a version of setId {}; the current version is {}", r.document_oid.as_deref().unwrap_or(""), set.set_id, current.document_oid),
                 )),
@@ -216,7 +217,7 @@ pub fn check_version(
     }
     if doc.version != current.version + 1 {
         out.push(Finding::new(
-            "L-003",
+            RuleId::L003,
             "/ClinicalDocument/versionNumber",
             format!(
                 "versionNumber {} does not follow the current version {} (expected {})",
@@ -228,7 +229,7 @@ pub fn check_version(
     }
     if doc.custodian != current.custodian {
         out.push(Finding::new(
-            "L-007",
+            RuleId::L007,
             "/ClinicalDocument/custodian",
             format!(
                 "custodian {} differs from the earlier version's {}",
@@ -238,7 +239,7 @@ pub fn check_version(
     }
     if doc.register_owner != current.register_owner || doc.register != current.register {
         out.push(Finding::new(
-            "L-008",
+            RuleId::L008,
             "/ClinicalDocument/localSocialHeader",
             format!(
                 "the new version goes to register {:?} of {}; the earlier version is in register {:?} of {}",
@@ -287,7 +288,7 @@ pub fn check_invalidation(
     });
     let Some((set, version)) = target else {
         return vec![Finding::new(
-            "L-020",
+            RuleId::L020,
             at,
             format!("no archived document {document_oid}"),
         )];
@@ -301,7 +302,7 @@ pub fn check_invalidation(
         // The same words as for an unknown document would leak less, but a supplier needs
         // to know which; the message names nothing of the document's content.
         return vec![Finding::new(
-            "L-021",
+            RuleId::L021,
             at,
             format!(
                 "document {document_oid} is not in a register that {} may change",
@@ -312,7 +313,7 @@ pub fn check_invalidation(
     let mut out = Vec::new();
     match version.status {
         DocStatus::Invalidated => out.push(Finding::new(
-            "L-022",
+            RuleId::L022,
             at,
             format!(
                 "document {document_oid} (version {}) is already invalidated",
@@ -323,13 +324,13 @@ pub fn check_invalidation(
             let current = set.current().map_or(String::new(), |c| {
                 format!("{} (version {})", c.document_oid, c.version)
             });
-            out.push(Finding::new("L-024", at, format!("document {document_oid} is version {}, replaced by a newer one; invalidate the current version {current}", version.version)));
+            out.push(Finding::new(RuleId::L024, at, format!("document {document_oid} is version {}, replaced by a newer one; invalidate the current version {current}", version.version)));
         }
         DocStatus::Active => {}
     }
     if reason_required && reason.is_none_or(|r| r.trim().is_empty()) {
         out.push(Finding::new(
-            "L-023",
+            RuleId::L023,
             "controlActProcess/text",
             "an invalidation needs a reason (controlActProcess/text)",
         ));

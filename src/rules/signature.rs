@@ -3,6 +3,7 @@
 
 use super::Finding;
 use crate::document::parse::ParsedCda;
+use crate::finding::RuleId;
 use crate::xmldsig::{DsigProblem, VerifyReport};
 
 fn location(p: &DsigProblem, report: &VerifyReport) -> String {
@@ -89,7 +90,7 @@ pub fn signature_rules(
                     .any(|v| allowed.iter().any(|a| a.as_str() == *v))
                 {
                     out.push(Finding::new(
-                        "G-016",
+                        RuleId::G016,
                         &s.path,
                         format!(
                             "a system signature (signatureDescription 3) must be made with the system-signature certificate of the custodian or organiser ({}); the certificate's serialNumber is {:?}",
@@ -102,7 +103,7 @@ pub fn signature_rules(
             Some("1") => {
                 if author.as_deref().is_none_or(|a| !serial.contains(&a)) {
                     out.push(Finding::new(
-                        "G-017",
+                        RuleId::G017,
                         &s.path,
                         format!(
                             "a professional signature (signatureDescription 1) must be made with the author's certificate: author registration number {:?}, certificate serialNumber {:?}",
@@ -113,7 +114,7 @@ pub fn signature_rules(
                 }
             }
             other => out.push(Finding::new(
-                "G-002",
+                RuleId::G002,
                 &s.path,
                 format!(
                     "signatureDescription code must be 1 (professional) or 3 (system), found {:?}",

@@ -1,6 +1,7 @@
 //! Rules over the HL7 request (W wrapper, S service request), the frame ↔ document
 //! consistency (H-009) and who may archive what (A-004…A-006). Pure functions.
 
+use crate::finding::RuleId;
 use time::Date;
 
 use super::codes::{CodeLists, Lookup, systems};
@@ -32,19 +33,19 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
     match &r.interaction_id {
         Some(id) if id.value == r.interaction.value => {}
         Some(id) => out.push(Finding::new(
-            "W-010",
+            RuleId::W010,
             &id.path,
             format!(
                 "interactionId/@extension {:?} differs from the root element {:?}",
                 id.value, r.interaction.value
             ),
         )),
-        None => out.push(Finding::new("W-010", at, "interactionId is absent")),
+        None => out.push(Finding::new(RuleId::W010, at, "interactionId is absent")),
     }
     let use_case = ctx.interactions.use_case(&r.interaction.value);
     if use_case.is_none() {
         out.push(Finding::new(
-            "W-011",
+            RuleId::W011,
             at,
             format!(
                 "interaction {:?} is not one this archive accepts here ({}; archive.interactions)",
@@ -61,21 +62,25 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
     match &r.receiver {
         Some(d) if d.value == ctx.receiver_device => {}
         Some(d) => out.push(Finding::new(
-            "W-012",
+            RuleId::W012,
             &d.path,
             format!(
                 "receiver device {:?} is not the archive ({})",
                 d.value, ctx.receiver_device
             ),
         )),
-        None => out.push(Finding::new("W-012", at, "receiver/device/id is absent")),
+        None => out.push(Finding::new(
+            RuleId::W012,
+            at,
+            "receiver/device/id is absent",
+        )),
     }
     if r.creation_time
         .as_ref()
         .is_none_or(|t| t.value.len() < 8 || !t.value[..8].bytes().all(|b| b.is_ascii_digit()))
     {
         out.push(Finding::new(
-            "W-014",
+            RuleId::W014,
             at,
             "creationTime/@value is absent or not an HL7 timestamp",
         ));
@@ -86,7 +91,7 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
         .is_none()
     {
         out.push(Finding::new(
-            "W-015",
+            RuleId::W015,
             at,
             "the message id (id/@root) is absent",
         ));
@@ -94,7 +99,7 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
     match &r.processing_code {
         Some(p) if ctx.processing_codes.contains(&p.value) => {}
         Some(p) => out.push(Finding::new(
-            "W-017",
+            RuleId::W017,
             &p.path,
             format!(
                 "processingCode {:?} is not accepted by this profile ({})",
@@ -102,7 +107,7 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
                 ctx.processing_codes.join(", ")
             ),
         )),
-        None => out.push(Finding::new("W-017", at, "processingCode is absent")),
+        None => out.push(Finding::new(RuleId::W017, at, "processingCode is absent")),
     }
     // Service request and usage situation are known for the document-carrying messages
     // only [V]; whether invalidations and queries carry them is not public [U].
@@ -115,7 +120,7 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
             match ctx.code_lists.lookup(systems::SERVICE_REQUEST, code) {
                 Lookup::Known(name) if ctx.code_lists.groups_archived_by(code).is_none() => {
                     out.push(Finding::new(
-                        "S-002",
+                        RuleId::S002,
                         &one.path,
                         format!(
                             "service request {code:?} ({name}) does not archive a document (archiving requests: {})",
@@ -126,7 +131,7 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
                 Lookup::Known(_) => {}
                 Lookup::Missing(_) | Lookup::NoList => out.push(
                     Finding::new(
-                        "H-010",
+                        RuleId::H010,
                         &one.path,
                         format!(
                             "service request {code:?} is not in kanta-sim's code list {}; the archiving requests it knows are {} (archive.code_lists_file, archive.unknown_codes)",
@@ -139,12 +144,12 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
             }
         }
         [] => out.push(Finding::new(
-            "S-001",
+            RuleId::S001,
             at,
             "no reasonCode in the service-request code system 1.2.246.537.6.1503.201601",
         )),
         many => out.push(Finding::new(
-            "S-001",
+            RuleId::S001,
             &many[1].path,
             format!("{} service requests; exactly one is allowed", many.len()),
         )),
@@ -160,7 +165,7 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
     }
     if r.usage_situations.is_empty() {
         out.push(Finding::new(
-            "S-004",
+            RuleId::S004,
             at,
             "no reasonCode in the usage-situation code system 1.2.246.537.6.1289.201901",
         ));
@@ -171,7 +176,7 @@ pub fn wrapper_rules(r: &Hl7Request, ctx: &WrapperContext<'_>) -> Vec<Finding> {
             .is_none_or(|m| m.value != "multipart/related")
     {
         out.push(Finding::new(
-            "M-002",
+            RuleId::M002,
             &f.path,
             "clinicalDocument/text/@mediaType must be multipart/related",
         ));
@@ -211,7 +216,7 @@ pub fn service_request_matches(r: &Hl7Request, cda: &ParsedCda, lists: &CodeList
         return Vec::new();
     }
     vec![Finding::new(
-        "S-003",
+        RuleId::S003,
         &sr.path,
         format!(
             "service request {code:?} does not match documentGroup {group_code:?} ({code} archives group {}; group {group_code} is archived with {})",
@@ -241,13 +246,13 @@ pub fn frame_consistency(
     let mut out = Vec::new();
     let Some(f) = &r.frame else {
         out.push(Finding::new(
-            "H-009",
+            RuleId::H009,
             &r.interaction.path,
             "controlActProcess/subject/clinicalDocument (the frame) is absent",
         ));
         return out;
     };
-    let mut same = |code: &str, what: &str, frame: Option<&str>, doc: Option<&str>| {
+    let mut same = |code: RuleId, what: &str, frame: Option<&str>, doc: Option<&str>| {
         if frame != doc {
             let f = Finding::new(
                 code,
@@ -258,29 +263,29 @@ pub fn frame_consistency(
                     doc.unwrap_or("(absent)")
                 ),
             );
-            out.push(if code == "H-013" {
+            out.push(if code == RuleId::H013 {
                 f.with_severity(effective_time_mismatch)
             } else {
                 f
             });
         }
     };
-    same("H-009", "id", root(&f.id), root(&cda.id));
-    same("H-009", "setId", root(&f.set_id), root(&cda.set_id));
+    same(RuleId::H009, "id", root(&f.id), root(&cda.id));
+    same(RuleId::H009, "setId", root(&f.set_id), root(&cda.set_id));
     same(
-        "H-009",
+        RuleId::H009,
         "versionNumber",
         f.version.as_ref().map(|v| v.value.as_str()),
         cda.version.as_ref().map(|v| v.value.as_str()),
     );
     same(
-        "H-013",
+        RuleId::H013,
         "effectiveTime",
         f.effective_time.as_ref().map(|v| v.value.as_str()),
         cda.effective_time.as_ref().map(|v| v.value.as_str()),
     );
     same(
-        "H-009",
+        RuleId::H009,
         "client id",
         f.client.as_ref().and_then(|c| c.value.extension.as_deref()),
         cda.client
@@ -288,14 +293,14 @@ pub fn frame_consistency(
             .and_then(|c| c.value.extension.as_deref()),
     );
     same(
-        "H-009",
+        RuleId::H009,
         "custodian",
         root(&f.custodian),
         root(&cda.custodian),
     );
     if let Some(at) = &f.custodian_misplaced {
         out.push(Finding::new(
-            "H-011",
+            RuleId::H011,
             at,
             "the frame's custodian was read from custodian/assignedEntity/representedOrganization/id; every published frame writes custodian/assignedCustodian/representedOrganization/id",
         ));
@@ -309,7 +314,7 @@ pub fn sender_rule(r: &Hl7Request, cert_org: &str, register: &SoteRegister) -> O
     let org = register.resolve(&s.value).map(|o| o.oid.as_str());
     (org != Some(cert_org) && s.value != cert_org).then(|| {
         Finding::new(
-            "A-004",
+            RuleId::A004,
             &s.path,
             format!(
                 "sender device {:?} is not the organisation of the client certificate ({cert_org})",
@@ -336,10 +341,10 @@ pub fn authorisation_rules(
         && let Some(custodian) = &c.value.root
     {
         match register.resolve(custodian) {
-            None => out.push(Finding::new("A-002", &c.path, format!("custodian {custodian} is not in the SOTE organisation register"))),
-            Some(o) if !o.active => out.push(Finding::new("A-003", &c.path, format!("custodian {custodian} ({}) is inactive in the register", o.name))),
+            None => out.push(Finding::new(RuleId::A002, &c.path, format!("custodian {custodian} is not in the SOTE organisation register"))),
+            Some(o) if !o.active => out.push(Finding::new(RuleId::A003, &c.path, format!("custodian {custodian} ({}) is inactive in the register", o.name))),
             Some(o) if o.oid != cert_org => out.push(Finding::new(
-                "A-005",
+                RuleId::A005,
                 &c.path,
                 format!("custodian {custodian} ({}) is not the organisation of the client certificate ({cert_org})", o.name),
             )),
@@ -348,9 +353,9 @@ pub fn authorisation_rules(
                     && org.value != o.oid
                 {
                     match register.resolve(&org.value) {
-                        None => out.push(Finding::new("A-002", &org.path, format!("organiser {} is not in the SOTE organisation register", org.value))),
+                        None => out.push(Finding::new(RuleId::A002, &org.path, format!("organiser {} is not in the SOTE organisation register", org.value))),
                         Some(organiser) if !register.may_write_into(&o.oid, &organiser.oid, today) => out.push(Finding::new(
-                            "A-006",
+                            RuleId::A006,
                             &org.path,
                             format!(
                                 "{} ({}) has no register use right into the register of {} ({}) on {today}",
@@ -396,7 +401,7 @@ mod tests {
             .into_iter()
             .map(|f| {
                 if f.is_error() {
-                    f.code
+                    f.code.to_string()
                 } else {
                     format!("{}(warning)", f.code)
                 }

@@ -5,6 +5,7 @@
 //! display form, the canonical form); and timeouts on how long a body may take to arrive
 //! (slow-drip) or stall.
 
+use crate::finding::RuleId;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -76,25 +77,25 @@ pub(crate) enum BodyError {
 
 impl BodyError {
     /// The rule id and a sentence naming the setting.
-    pub(crate) fn finding(&self) -> (&'static str, String) {
+    pub(crate) fn finding(&self) -> (RuleId, String) {
         match self {
             Self::TooLarge { limit, seen } => (
-                "W-004",
+                RuleId::W004,
                 format!("request body of {seen} bytes refused: the limit is {limit} bytes (server.max_body_bytes)"),
             ),
             Self::TooSlow { secs, received } => (
-                "W-008",
+                RuleId::W008,
                 format!("the request body did not arrive within {secs} s ({received} bytes received; server.body_timeout_secs)"),
             ),
             Self::Stalled { secs, received } => (
-                "W-008",
+                RuleId::W008,
                 format!("the request body stalled: no byte for {secs} s after {received} bytes (server.body_idle_timeout_secs)"),
             ),
             Self::Busy => (
-                "W-009",
+                RuleId::W009,
                 "the archive is holding as much request data as it may (server.request_memory_bytes); retry later".to_owned(),
             ),
-            Self::Io(e) => ("W-008", format!("the request body could not be read: {e}")),
+            Self::Io(e) => (RuleId::W008, format!("the request body could not be read: {e}")),
         }
     }
 }

@@ -769,8 +769,8 @@ async fn record_handshake_failure(
     verdict: Option<&crate::tls::CertVerdict>,
     problems: Vec<HandshakeProblem>,
 ) {
-    let codes: Vec<String> = problems.iter().map(|p| p.code().to_owned()).collect();
-    let joined = codes.join(" ");
+    let codes: Vec<crate::finding::RuleId> = problems.iter().map(|p| p.code()).collect();
+    let joined = crate::finding::RuleId::join(&codes);
     // A storm of the same refusal from one address is counted, not logged row by row.
     if state.handshakes.refused(peer.ip(), &joined) == handshakes::Decision::Count {
         return;

@@ -3,6 +3,7 @@
 //! the archive's own transaction, anything else with its body truncated
 //! (`log.refused_body_bytes`).
 
+use crate::finding::RuleId;
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -18,11 +19,11 @@ use super::admission::BodyError;
 use crate::archive::Invalidation;
 use crate::archive::StoreError;
 use crate::archive::{ExchangeKind, ExchangeRecord};
+use crate::finding::Finding;
 use crate::message::ack::{Ack, AckCode};
 use crate::message::query::{QueryResponse, QueryResult, execute};
 use crate::message::soap::{Fault, FaultCode, SoapVersion, summarise_envelope};
 use crate::message::usecase::{QueryKind, UseCase};
-use crate::rules::Finding;
 use crate::rules::access::{AccessProblem, check_organisation};
 use crate::rules::lifecycle::Actor;
 use crate::tls::{CertVerdict, ListenerMode, Peer};
@@ -59,7 +60,7 @@ impl Resp {
 
 struct Outcome {
     response: Resp,
-    codes: Vec<String>,
+    codes: Vec<RuleId>,
     summary: String,
     detail: serde_json::Value,
     /// The exchange row, when it was already written (in the archive's transaction).
@@ -67,7 +68,7 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn new(response: Resp, codes: Vec<String>, summary: String, detail: serde_json::Value) -> Self {
+    fn new(response: Resp, codes: Vec<RuleId>, summary: String, detail: serde_json::Value) -> Self {
         Self {
             response,
             codes,
@@ -194,7 +195,7 @@ async fn finish(
 ) -> Response<Full<Bytes>> {
     let status = outcome.response.status;
     if !outcome.codes.is_empty() {
-        tracing::info!(peer = %meta.peer, method = %meta.method, path = %meta.path, status, codes = %outcome.codes.join(" "), "{}", outcome.summary);
+        tracing::info!(peer = %meta.peer, method = %meta.method, path = %meta.path, status, codes = %RuleId::join(&outcome.codes), "{}", outcome.summary);
     }
     match outcome.logged {
         Some(id) => {
@@ -311,14 +312,14 @@ fn access_refused_json(problem: &AccessProblem) -> Outcome {
             403,
             &serde_json::json!({ "code": problem.code(), "error": problem.to_string(), "detail": problem }),
         ),
-        vec![problem.code().to_owned()],
+        vec![problem.code()],
         problem.to_string(),
         serde_json::json!({ "access": problem }),
     )
 }
 
 fn fault_outcome(fault: Fault) -> Outcome {
-    let codes = fault.findings.iter().map(|f| f.code.clone()).collect();
+    let codes = fault.findings.iter().map(|f| f.code).collect();
     Outcome::new(
         respond(
             fault.http_status(),
@@ -335,7 +336,7 @@ fn fault_outcome(fault: Fault) -> Outcome {
 fn busy_outcome(state: &State, version: SoapVersion, why: String) -> Outcome {
     let mut o = fault_outcome(Fault::receiver(
         version,
-        vec![Finding::new("W-009", "HTTP request", why)],
+        vec![Finding::new(RuleId::W009, "HTTP request", why)],
     ));
     o.response.status = 503;
     o.response.retry_after = Some(state.admission.retry_after_secs);
@@ -344,7 +345,7 @@ fn busy_outcome(state: &State, version: SoapVersion, why: String) -> Outcome {
 
 fn body_refused(state: &State, version: SoapVersion, e: &BodyError) -> Outcome {
     let (code, message) = e.finding();
-    if code == "W-009" {
+    if code == RuleId::W009 {
         return busy_outcome(state, version, message);
     }
     fault_outcome(Fault::sender(
@@ -412,7 +413,7 @@ async fn archive(
     let envelope = match std::str::from_utf8(&body)
         .map_err(|e| {
             Finding::new(
-                "W-001",
+                RuleId::W001,
                 "message",
                 format!("the message is not UTF-8 (byte {})", e.valid_up_to()),
             )
@@ -425,7 +426,7 @@ async fn archive(
     {
         Ok(e) => e,
         // A bare HL7 interaction (no SOAP) when the profile allows it [U].
-        Err(finding) if finding.code == "W-002" && state.config.archive.accept_bare_hl7 => {
+        Err(finding) if finding.code == RuleId::W002 && state.config.archive.accept_bare_hl7 => {
             crate::message::soap::EnvelopeSummary {
                 version,
                 interaction: None,
@@ -466,7 +467,7 @@ async fn archive(
             );
         }
     };
-    if outcome.findings.iter().any(|f| f.code == "W-007") {
+    if outcome.findings.iter().any(|f| f.code == RuleId::W007) {
         return (
             fault_outcome(Fault::receiver(envelope.version, outcome.findings)),
             Some(body),
@@ -507,7 +508,7 @@ fn state_org(meta: &RequestMeta) -> String {
 fn refusal(outcome: &mut MessageOutcome, e: StoreError) -> Result<(), String> {
     let f = match e {
         StoreError::DuplicateMessage { root, extension } => Finding::new(
-            "W-016",
+            RuleId::W016,
             "/*/id",
             format!("message id {root} / {extension} has been received before"),
         ),
@@ -515,7 +516,7 @@ fn refusal(outcome: &mut MessageOutcome, e: StoreError) -> Result<(), String> {
             document_oid,
             version,
         } => Finding::new(
-            "L-001",
+            RuleId::L001,
             "/ClinicalDocument/id",
             format!(
                 "document {document_oid} version {version} is already archived; a new version needs its own id and versionNumber + 1"
@@ -524,7 +525,7 @@ fn refusal(outcome: &mut MessageOutcome, e: StoreError) -> Result<(), String> {
         StoreError::Refused(findings) => {
             outcome.ack = AckCode::AE;
             outcome.findings.extend(findings);
-            outcome.findings.sort_by(|a, b| a.code.cmp(&b.code));
+            outcome.findings.sort_by_key(|a| a.code);
             return Ok(());
         }
         e => {
@@ -751,7 +752,7 @@ fn query_outcome(
     response.ack = Some(outcome.ack.as_str());
     Outcome::new(
         response,
-        outcome.findings.iter().map(|f| f.code.clone()).collect(),
+        outcome.findings.iter().map(|f| f.code).collect(),
         summary,
         serde_json::json!({
             "ack": outcome.ack,
@@ -804,7 +805,7 @@ const VALIDATION_SERVICE: &str = "/shark-validointi/validoi/asiakirja/tulos";
 /// The validation-service clone: an empty 200 when valid, otherwise 400 with a JSON
 /// `description` of numbered findings (and, beyond Kela's contract, the findings themselves).
 async fn validation_service(state: &State, req: Request<Incoming>) -> (Outcome, Option<Bytes>) {
-    let refuse = |code: &str, message: String, status: u16| {
+    let refuse = |code: RuleId, message: String, status: u16| {
         let f = vec![Finding::new(code, "request body", message)];
         let mut response = json(
             status,
@@ -815,7 +816,7 @@ async fn validation_service(state: &State, req: Request<Incoming>) -> (Outcome, 
         }
         Outcome::new(
             response,
-            vec![code.to_owned()],
+            vec![code],
             f[0].message.clone(),
             serde_json::json!({ "findings": f }),
         )
@@ -823,7 +824,7 @@ async fn validation_service(state: &State, req: Request<Incoming>) -> (Outcome, 
     let Some(slot) = state.admission.slot().await else {
         return (
             refuse(
-                "W-009",
+                RuleId::W009,
                 "the validation service is processing as many requests as it may (server.max_concurrent_requests); retry later".into(),
                 503,
             ),
@@ -844,7 +845,7 @@ async fn validation_service(state: &State, req: Request<Incoming>) -> (Outcome, 
         Err(e) => {
             let (code, message) = e.finding();
             return (
-                refuse(code, message, if code == "W-009" { 503 } else { 400 }),
+                refuse(code, message, if code == RuleId::W009 { 503 } else { 400 }),
                 None,
             );
         }
@@ -854,7 +855,7 @@ async fn validation_service(state: &State, req: Request<Incoming>) -> (Outcome, 
         Err(e) => {
             return (
                 refuse(
-                    "W-005",
+                    RuleId::W005,
                     format!(
                         "expected {{messageId, palveluPyynto, level, siirtokehysXml, asiakirjaXml}}: {e}"
                     ),
@@ -873,12 +874,12 @@ async fn validation_service(state: &State, req: Request<Incoming>) -> (Outcome, 
     .await
     .unwrap_or_else(|_| {
         vec![Finding::new(
-            "W-001",
+            RuleId::W001,
             "request",
             "internal error while validating",
         )]
     });
-    let codes: Vec<String> = findings.iter().map(|f| f.code.clone()).collect();
+    let codes: Vec<RuleId> = findings.iter().map(|f| f.code).collect();
     let outcome = if findings.iter().any(Finding::is_error) {
         let description = crate::validate::kela_description(&findings);
         Outcome::new(
@@ -916,7 +917,7 @@ fn ack_outcome(
         (&stamp, &ack_id),
     )
     .to_xml();
-    let codes = outcome.findings.iter().map(|f| f.code.clone()).collect();
+    let codes = outcome.findings.iter().map(|f| f.code).collect();
     let invalidated = outcome
         .invalidation
         .as_ref()
@@ -969,20 +970,20 @@ fn ack_outcome(
 }
 
 fn diagnose(state: &State, peer: &Peer, verdict: &CertVerdict, req: &Request<Incoming>) -> Outcome {
-    let mut findings: Vec<(String, String)> = verdict
+    let mut findings: Vec<(RuleId, String)> = verdict
         .problems
         .iter()
-        .map(|p| (p.code().to_owned(), p.to_string()))
+        .map(|p| (p.code(), p.to_string()))
         .collect();
     let mut refused = verdict.refused();
     if peer.cert.is_none() {
         findings.push((
-            "T-001".into(),
+            RuleId::T001,
             crate::pki::CertProblem::NoCertificate.to_string(),
         ));
         refused = true;
     } else if let Err(p) = check_organisation(peer, &state.material.register, &looked_in(state)) {
-        findings.push((p.code().to_owned(), p.to_string()));
+        findings.push((p.code(), p.to_string()));
         refused = true;
     }
     let accepted = !refused;
@@ -992,7 +993,7 @@ fn diagnose(state: &State, peer: &Peer, verdict: &CertVerdict, req: &Request<Inc
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"))
         || req.uri().query().is_some_and(|q| q.contains("format=json"));
-    let codes: Vec<String> = findings.iter().map(|(c, _)| c.clone()).collect();
+    let codes: Vec<RuleId> = findings.iter().map(|(c, _)| *c).collect();
     let detail = serde_json::json!({
         "listener": "diagnostic",
         "strict_listener_would_accept": accepted,

@@ -3,15 +3,16 @@
 //! and a read-only view of the store: the same whether the exchange came from the reference
 //! client or from a supplier's system in a live run.
 
+use crate::finding::RuleId;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::model::{Action, Check, Expect, Step};
 use crate::archive::{DocumentQuery, DocumentStore, ExchangeKind, StoredExchange};
+use crate::finding::Finding;
 use crate::identity::SoteRegister;
 use crate::pki::TrustStore;
-use crate::rules::Finding;
 use crate::rules::lifecycle::DocStatus;
 
 /// What a label stands for: one archived version.
@@ -71,7 +72,7 @@ pub struct Evidence {
     /// AA, AE, AR, when an acknowledgement was sent.
     pub ack: Option<String>,
     /// Rule ids the archive reported.
-    pub codes: Vec<String>,
+    pub codes: Vec<RuleId>,
     /// The request body.
     #[serde(skip)]
     pub request: Vec<u8>,
@@ -180,7 +181,7 @@ fn archive_findings(ex: &StoredExchange) -> Vec<Finding> {
         .and_then(|f| serde_json::from_value::<Vec<FindingIn>>(f.clone()).ok())
         .map(|v| {
             v.into_iter()
-                .map(|f| Finding::new(&f.code, f.location, f.message))
+                .map(|f| Finding::new(f.code, f.location, f.message))
                 .collect()
         })
         .unwrap_or_default();
@@ -190,7 +191,7 @@ fn archive_findings(ex: &StoredExchange) -> Vec<Finding> {
             .record
             .codes
             .iter()
-            .map(|c| Finding::new(c, "connection", ex.record.summary.clone()))
+            .map(|c| Finding::new(*c, "connection", ex.record.summary.clone()))
             .collect();
     }
     out
@@ -198,7 +199,7 @@ fn archive_findings(ex: &StoredExchange) -> Vec<Finding> {
 
 #[derive(serde::Deserialize)]
 struct FindingIn {
-    code: String,
+    code: RuleId,
     location: String,
     message: String,
 }
@@ -233,7 +234,7 @@ pub fn judge(step: &Step, ex: &StoredExchange, labels: &mut Labels) -> StepOutco
     let r = &ex.record;
     let codes = &r.codes;
     let rule = step.rule.as_deref().unwrap_or("");
-    let fail = |out: &mut StepOutcome, code: &str, msg: String| {
+    let fail = |out: &mut StepOutcome, code: RuleId, msg: String| {
         out.reasons
             .push(Finding::new(code, format!("step {}", step.id), msg))
     };
@@ -249,20 +250,20 @@ pub fn judge(step: &Step, ex: &StoredExchange, labels: &mut Labels) -> StepOutco
             Expect::Rejected if codes.iter().any(|c| c == rule) => out.verdict = Verdict::Passed,
             Expect::Rejected => fail(
                 &mut out,
-                "C-004",
+                RuleId::C004,
                 format!(
                     "the handshake was refused with {}, not {rule}",
-                    codes.join(" ")
+                    RuleId::join(codes)
                 ),
             ),
             Expect::Accepted => {
                 out.reasons.extend(errors());
                 fail(
                     &mut out,
-                    "C-004",
+                    RuleId::C004,
                     format!(
                         "the TLS handshake was refused ({}); the step needs an accepted connection",
-                        codes.join(" ")
+                        RuleId::join(codes)
                     ),
                 );
             }
@@ -279,7 +280,7 @@ pub fn judge(step: &Step, ex: &StoredExchange, labels: &mut Labels) -> StepOutco
     {
         fail(
             &mut out,
-            "C-001",
+            RuleId::C001,
             format!(
                 "expected a {} message, received {}",
                 describe_use_case(&expected),
@@ -293,7 +294,7 @@ pub fn judge(step: &Step, ex: &StoredExchange, labels: &mut Labels) -> StepOutco
             if accepted {
                 fail(
                     &mut out,
-                    "C-004",
+                    RuleId::C004,
                     format!(
                         "accepted ({}); the step expects a rejection with {rule}",
                         ack.unwrap_or("HTTP 200")
@@ -304,13 +305,13 @@ pub fn judge(step: &Step, ex: &StoredExchange, labels: &mut Labels) -> StepOutco
             } else {
                 fail(
                     &mut out,
-                    "C-004",
+                    RuleId::C004,
                     format!(
                         "rejected with {}, but not with {rule}",
                         if codes.is_empty() {
                             "no rule id".to_owned()
                         } else {
-                            codes.join(" ")
+                            RuleId::join(codes)
                         }
                     ),
                 );
@@ -325,7 +326,7 @@ pub fn judge(step: &Step, ex: &StoredExchange, labels: &mut Labels) -> StepOutco
             };
             fail(
                 &mut out,
-                "C-004",
+                RuleId::C004,
                 format!("{what}; the step expects acceptance"),
             );
             return out;
@@ -346,7 +347,7 @@ pub fn judge(step: &Step, ex: &StoredExchange, labels: &mut Labels) -> StepOutco
             {
                 fail(
                     &mut out,
-                    "C-001",
+                    RuleId::C001,
                     format!(
                         "the document is about {:?}, the step asks for {p}",
                         field("client_id").unwrap_or_default()
@@ -358,7 +359,7 @@ pub fn judge(step: &Step, ex: &StoredExchange, labels: &mut Labels) -> StepOutco
             {
                 fail(
                     &mut out,
-                    "C-001",
+                    RuleId::C001,
                     format!(
                         "the document group is {:?}; the step asks for {}",
                         field("document_group").unwrap_or_default(),
@@ -373,7 +374,7 @@ pub fn judge(step: &Step, ex: &StoredExchange, labels: &mut Labels) -> StepOutco
             {
                 fail(
                     &mut out,
-                    "C-001",
+                    RuleId::C001,
                     format!(
                         "the new version belongs to setId {:?}, the step is about {}",
                         field("set_id").unwrap_or_default(),
@@ -393,7 +394,7 @@ pub fn judge(step: &Step, ex: &StoredExchange, labels: &mut Labels) -> StepOutco
             {
                 fail(
                     &mut out,
-                    "C-001",
+                    RuleId::C001,
                     format!("invalidated {got:?}; the step is about {}", l.document_oid),
                 );
             }
@@ -410,7 +411,7 @@ pub fn judge(step: &Step, ex: &StoredExchange, labels: &mut Labels) -> StepOutco
             {
                 fail(
                     &mut out,
-                    "C-001",
+                    RuleId::C001,
                     format!(
                         "the query asks about {:?}, the step about {p}",
                         qf("client_id").unwrap_or_default()
@@ -423,7 +424,7 @@ pub fn judge(step: &Step, ex: &StoredExchange, labels: &mut Labels) -> StepOutco
             {
                 fail(
                     &mut out,
-                    "C-001",
+                    RuleId::C001,
                     format!(
                         "the query asks for {:?}, the step for {}",
                         qf("document_oid").unwrap_or_default(),
@@ -468,7 +469,7 @@ pub fn run_checks(step: &Step, labels: &Labels, view: StateView<'_>, out: &mut S
         let result = check_one(check, labels, view, out.evidence.as_ref());
         if !result.passed {
             out.reasons.push(Finding::new(
-                "C-003",
+                RuleId::C003,
                 format!("step {} check", step.id),
                 format!("{}: {}", result.description, result.found),
             ));
@@ -613,7 +614,7 @@ fn check_one(
                     if report.is_valid() {
                         "valid".into()
                     } else {
-                        report.codes().join(" ")
+                        RuleId::join(&report.codes())
                     },
                 ))
             }),
@@ -638,7 +639,7 @@ pub fn timed_out(step: &Step, waited_secs: u64) -> StepOutcome {
     StepOutcome {
         verdict: Verdict::TimedOut,
         reasons: vec![Finding::new(
-            "C-002",
+            RuleId::C002,
             format!("step {}", step.id),
             if waited_secs == 0 {
                 "the step's message was never sent".to_owned()

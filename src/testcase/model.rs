@@ -664,7 +664,7 @@ pub fn lint(
                 (Expect::Accepted, Some(r)) => {
                     problem(sid, format!("an accepted step names rule {r}"))
                 }
-                (_, Some(r)) if crate::rules::rule_by_id(r).is_none() => {
+                (_, Some(r)) if r.parse::<crate::finding::RuleId>().is_err() => {
                     problem(sid, format!("unknown rule id {r} (see `kanta-sim rules`)"))
                 }
                 _ => {}

@@ -3,6 +3,7 @@
 //! wait for it (live). Sessions belong to the organisation of the client certificate, so
 //! several suppliers or trainees share one archive without logins.
 
+use crate::finding::RuleId;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -564,7 +565,7 @@ pub async fn run(opts: RunOptions) -> Result<RunResult, RunError> {
                     let v = view(OffsetDateTime::now_utc().date());
                     tokio::task::block_in_place(|| engine::run_checks(&step, &s.labels, v, &mut o));
                     rep.step_done();
-                    let why = crate::rules::Finding::one_line(&o.reasons);
+                    let why = crate::finding::Finding::one_line(&o.reasons);
                     rep.line(&format!(
                         "  {:<7} {} / {} ({}){}",
                         verdict_word(o.verdict),
@@ -686,8 +687,8 @@ async fn drive_cases(
                                 Some(ex) => engine::judge(&step, &ex, &mut session.labels),
                                 None => StepOutcome {
                                     verdict: Verdict::Failed,
-                                    reasons: vec![crate::rules::Finding::new(
-                                        "C-001",
+                                    reasons: vec![crate::finding::Finding::new(
+                                        RuleId::C001,
                                         format!("step {}", step.id),
                                         format!(
                                             "the reference client could not perform the step: {e}"
@@ -726,7 +727,7 @@ async fn drive_cases(
             };
             rep.step_done();
             let word = verdict_word(outcome.verdict);
-            let why = crate::rules::Finding::one_line(&outcome.reasons);
+            let why = crate::finding::Finding::one_line(&outcome.reasons);
             rep.line(&format!(
                 "  {word:<7} {} / {} {}{}",
                 case.id,

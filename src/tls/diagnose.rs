@@ -1,3 +1,4 @@
+use crate::finding::RuleId;
 use serde::Serialize;
 
 use super::verifier::CertVerdict;
@@ -62,16 +63,16 @@ pub enum HandshakeProblem {
 
 impl HandshakeProblem {
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> RuleId {
         match self {
             Self::Certificate(p) => p.code(),
-            Self::ProtocolVersion { .. } => "T-010",
-            Self::NotTls { .. } => "T-011",
-            Self::ClientAlert { .. } => "T-012",
-            Self::Timeout { .. } => "T-014",
-            Self::Closed { .. } => "T-017",
-            Self::Incompatible { .. } => "T-018",
-            Self::BadHandshakeSignature { .. } => "T-019",
+            Self::ProtocolVersion { .. } => RuleId::T010,
+            Self::NotTls { .. } => RuleId::T011,
+            Self::ClientAlert { .. } => RuleId::T012,
+            Self::Timeout { .. } => RuleId::T014,
+            Self::Closed { .. } => RuleId::T017,
+            Self::Incompatible { .. } => RuleId::T018,
+            Self::BadHandshakeSignature { .. } => RuleId::T019,
         }
     }
 }

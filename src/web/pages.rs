@@ -1,5 +1,6 @@
 //! The pages: plain functions from a parsed request and the state to HTML.
 
+use crate::finding::RuleId;
 use std::sync::OnceLock;
 
 use minijinja::{Environment, Value, context};
@@ -485,7 +486,7 @@ fn meta_rows(
 
 fn document(
     ctx: &Ctx<'_>,
-    message: Option<(bool, String, Vec<crate::rules::Finding>)>,
+    message: Option<(bool, String, Vec<crate::finding::Finding>)>,
 ) -> Result<Page, StoreError> {
     let oid = ctx
         .req
@@ -514,7 +515,7 @@ fn document(
                     time => s.signing_time.clone().unwrap_or_default(),
                     kind => match s.signature_type.as_deref() { Some("1") => "1 professional", Some("3") => "3 system", _ => "?" },
                     valid => s.is_valid(),
-                    codes => s.problems.iter().map(|p| p.code()).collect::<Vec<_>>().join(" "),
+                    codes => crate::finding::RuleId::join(&s.problems.iter().map(|p| p.code()).collect::<Vec<_>>()),
                 })
                 .collect()
         })
@@ -592,8 +593,8 @@ fn invalidate(ctx: &Ctx<'_>) -> Result<Page, StoreError> {
     let reason = ctx.req.form.get("reason").cloned().unwrap_or_default();
     // Not visible is answered as unknown, exactly as the message interface does.
     if ctx.visible(&oid)?.is_none() {
-        let f = vec![crate::rules::Finding::new(
-            "L-020",
+        let f = vec![crate::finding::Finding::new(
+            RuleId::L020,
             "form oid",
             format!("no archived document {oid}"),
         )];

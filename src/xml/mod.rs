@@ -11,6 +11,7 @@
 mod prescan;
 mod write;
 
+use crate::finding::RuleId;
 pub use prescan::check as prescan;
 use roxmltree::{Document, Node, ParsingOptions};
 use serde::Serialize;
@@ -135,15 +136,15 @@ pub enum XmlError {
 impl XmlError {
     /// The rule it breaks: W-003 a DTD, W-004 too large, W-006 another limit, W-001 not
     /// well-formed (or not UTF-8).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> RuleId {
         match self {
-            Self::Dtd { .. } => "W-003",
-            Self::TooLarge { .. } => "W-004",
+            Self::Dtd { .. } => RuleId::W003,
+            Self::TooLarge { .. } => RuleId::W004,
             Self::TooDeep { .. }
             | Self::TooManyAttributes { .. }
             | Self::TextTooLong { .. }
-            | Self::Limit { .. } => "W-006",
-            Self::NotUtf8 { .. } | Self::Malformed { .. } => "W-001",
+            | Self::Limit { .. } => RuleId::W006,
+            Self::NotUtf8 { .. } | Self::Malformed { .. } => RuleId::W001,
         }
     }
 }

@@ -181,7 +181,8 @@ fn moved_body_wrapping_attack_fails() {
     assert!(!r.is_valid());
     let codes = r.codes();
     assert!(
-        codes.contains(&"G-015") && codes.contains(&"G-013"),
+        codes.contains(&crate::finding::RuleId::G015)
+            && codes.contains(&crate::finding::RuleId::G013),
         "{codes:?}"
     );
     // The digests themselves still match: only the coverage rule catches this.
@@ -208,7 +209,11 @@ fn duplicated_id_wrapping_attack_fails() {
     );
     let r = verify(&attacked);
     assert!(!r.is_valid());
-    assert!(r.codes().contains(&"G-006"), "{:?}", r.codes());
+    assert!(
+        r.codes().contains(&crate::finding::RuleId::G006),
+        "{:?}",
+        r.codes()
+    );
     let text = r.signatures[0]
         .problems
         .iter()
@@ -240,7 +245,8 @@ fn reference_to_a_copy_inside_an_ignored_element_fails() {
     );
     let codes = verify(&attacked).codes();
     assert!(
-        codes.contains(&"G-015") && codes.contains(&"G-013"),
+        codes.contains(&crate::finding::RuleId::G015)
+            && codes.contains(&crate::finding::RuleId::G013),
         "{codes:?}"
     );
 }
@@ -285,7 +291,11 @@ fn forbidden_algorithms_and_references_are_named() {
     let xml = signed(SYSTEM, SignatureType::System);
     let sha1 = xml.replace(algorithms::SHA256, algorithms::SHA1);
     let r = verify(&sha1);
-    assert!(r.codes().contains(&"G-004"), "{:?}", r.codes());
+    assert!(
+        r.codes().contains(&crate::finding::RuleId::G004),
+        "{:?}",
+        r.codes()
+    );
     assert!(
         r.signatures[0]
             .problems
@@ -311,9 +321,17 @@ fn forbidden_algorithms_and_references_are_named() {
         "URI=\"http://example.org/body.xml\"",
         1,
     ));
-    assert!(r.codes().contains(&"G-007"), "{:?}", r.codes());
+    assert!(
+        r.codes().contains(&crate::finding::RuleId::G007),
+        "{:?}",
+        r.codes()
+    );
     let r = verify(&xml.replacen(&format!("URI=\"#{BODY_ID}\""), "URI=\"#nowhere\"", 1));
-    assert!(r.codes().contains(&"G-005"), "{:?}", r.codes());
+    assert!(
+        r.codes().contains(&crate::finding::RuleId::G005),
+        "{:?}",
+        r.codes()
+    );
 }
 
 #[test]
@@ -332,7 +350,8 @@ fn signer_certificate_is_checked_at_signing_time_and_at_receipt() {
     let r = verify(&xml);
     let codes = r.codes();
     assert!(
-        codes.contains(&"G-011") && codes.contains(&"G-012"),
+        codes.contains(&crate::finding::RuleId::G011)
+            && codes.contains(&crate::finding::RuleId::G012),
         "{codes:?}"
     );
     let text: Vec<String> = r.signatures[0]

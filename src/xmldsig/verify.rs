@@ -2,6 +2,7 @@
 //! canonical form's length and hash and both digests, for the SignedInfo its canonical
 //! form, and every problem as a typed value with a stable `G-` code.
 
+use crate::finding::RuleId;
 use std::collections::HashMap;
 
 use base64::Engine as _;
@@ -233,23 +234,23 @@ pub enum DsigProblem {
 
 impl DsigProblem {
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> RuleId {
         match self {
-            Self::NoSignature => "G-001",
-            Self::Malformed { .. } => "G-002",
-            Self::UnsupportedAlgorithm { .. } => "G-003",
-            Self::Sha1Refused { .. } => "G-004",
-            Self::UnresolvedReference { .. } => "G-005",
-            Self::DuplicateId { .. } => "G-006",
-            Self::ExternalReference { .. } => "G-007",
-            Self::DigestMismatch { .. } => "G-008",
-            Self::SignatureValueInvalid { .. } => "G-009",
-            Self::SignerCertificate { .. } => "G-010",
-            Self::CertificateAtSigning { .. } => "G-011",
-            Self::CertificateAtReceipt { .. } => "G-012",
-            Self::NotCovered { .. } => "G-013",
-            Self::SigningTime { .. } => "G-014",
-            Self::UnexpectedReference { .. } => "G-015",
+            Self::NoSignature => RuleId::G001,
+            Self::Malformed { .. } => RuleId::G002,
+            Self::UnsupportedAlgorithm { .. } => RuleId::G003,
+            Self::Sha1Refused { .. } => RuleId::G004,
+            Self::UnresolvedReference { .. } => RuleId::G005,
+            Self::DuplicateId { .. } => RuleId::G006,
+            Self::ExternalReference { .. } => RuleId::G007,
+            Self::DigestMismatch { .. } => RuleId::G008,
+            Self::SignatureValueInvalid { .. } => RuleId::G009,
+            Self::SignerCertificate { .. } => RuleId::G010,
+            Self::CertificateAtSigning { .. } => RuleId::G011,
+            Self::CertificateAtReceipt { .. } => RuleId::G012,
+            Self::NotCovered { .. } => RuleId::G013,
+            Self::SigningTime { .. } => RuleId::G014,
+            Self::UnexpectedReference { .. } => RuleId::G015,
         }
     }
 
@@ -350,7 +351,7 @@ impl VerifyReport {
     }
 
     /// Every problem's code, in order.
-    pub fn codes(&self) -> Vec<&'static str> {
+    pub fn codes(&self) -> Vec<RuleId> {
         self.problems
             .iter()
             .chain(self.signatures.iter().flat_map(|s| s.problems.iter()))
