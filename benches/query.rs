@@ -9,15 +9,15 @@
 
 use std::time::Instant;
 
-use kanta_sim::archive::{ArchiveStore, DocumentQuery, DocumentStore};
+use kanta_sim::archive::{ArchiveStore, DocumentQuery, DocumentStore, execute};
 use kanta_sim::client::reference::ReferenceClient;
 use kanta_sim::config::Config;
+use kanta_sim::document::ArchivedDocument;
+use kanta_sim::document::DocStatus;
 use kanta_sim::identity::{HETU_OID, Hetu};
-use kanta_sim::message::query::{QueryRequest, execute};
+use kanta_sim::message::query::QueryRequest;
 use kanta_sim::message::usecase::QueryKind;
 use kanta_sim::pki::{GenerateOptions, generate_kit};
-use kanta_sim::rules::lifecycle::DocStatus;
-use kanta_sim::validate::ArchivedDocument;
 use time::OffsetDateTime;
 
 const ORGS: [&str; 3] = [
@@ -127,7 +127,10 @@ fn main() {
                     )),
                     _ => QueryRequest::for_client(&client_of(i)),
                 };
-                let scoped = q.scoped(kind, ORGS[0], &register, today, 20);
+                let registers = kanta_sim::rules::access::readable_registers(
+                    q.register, ORGS[0], &register, today,
+                );
+                let scoped = DocumentQuery::for_request(&q, kind, registers, 20);
                 let r = execute(&store, kind, &scoped).unwrap();
                 std::hint::black_box(r);
             });

@@ -467,11 +467,11 @@ fn tempdir() -> Result<TempDir, Failure> {
 /// with another organisation's signature; returns how many of these behaved unexpectedly.
 fn signature_walkthrough(kit: &Path) -> Result<usize, Failure> {
     use crate::document::sample::SampleDocument;
-    use crate::validate::validate_text;
+    use crate::pipeline::validate_text;
     use crate::xmldsig::{SignatureType, Signer, new_signature_id, sign_kanta_document};
     let trust = crate::pki::TrustStore::from_kit(kit).map_err(Failure::internal)?;
     let cfg = crate::config::Config::builtin().map_err(Failure::internal)?;
-    let profile = crate::validate::ArchiveProfile::new(
+    let profile = crate::pipeline::ArchiveProfile::new(
         &cfg,
         crate::identity::SoteRegister::bundled().map_err(Failure::internal)?,
         crate::rules::codes::CodeLists::bundled().map_err(Failure::internal)?,

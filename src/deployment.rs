@@ -8,7 +8,7 @@ use time::Date;
 
 use crate::archive::{DocumentMeta, DocumentQuery, DocumentStore, StoreError};
 use crate::calendar::{DueDate, due_date};
-use crate::rules::lifecycle::DocStatus;
+use crate::document::DocStatus;
 use crate::testcase::model::{Action, TestCase};
 
 /// One expected document and what the archive holds of it.
@@ -260,8 +260,8 @@ pub fn report_due(completed: Date, count_saturdays: bool) -> DueDate {
 mod tests {
     use super::*;
     use crate::archive::ArchiveStore;
+    use crate::document::ArchivedDocument;
     use crate::message::usecase::UseCase;
-    use crate::validate::ArchivedDocument;
 
     const ORG: &str = "1.2.246.10.99900016.10.0";
 

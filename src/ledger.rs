@@ -16,49 +16,7 @@ use time::{Date, Duration, Month, OffsetDateTime};
 
 use crate::finding::Finding;
 use crate::identity::Hetu;
-
-/// Which pool a code belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Pool {
-    /// Kanta's customer test environment (individual numbers 900–949).
-    TestEnv,
-    /// The deployment test (individual numbers 950–999).
-    DeploymentTest,
-}
-
-impl Pool {
-    /// As stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TestEnv => "test-env",
-            Self::DeploymentTest => "deployment-test",
-        }
-    }
-
-    /// From [`Self::as_str`].
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "test-env" => Some(Self::TestEnv),
-            "deployment-test" => Some(Self::DeploymentTest),
-            _ => None,
-        }
-    }
-
-    fn individuals(self) -> std::ops::RangeInclusive<u16> {
-        match self {
-            Self::TestEnv => 900..=949,
-            Self::DeploymentTest => 950..=999,
-        }
-    }
-
-    /// The pool an identity code's individual number falls in (none below 900).
-    pub fn of(h: &Hetu) -> Option<Self> {
-        [Self::TestEnv, Self::DeploymentTest]
-            .into_iter()
-            .find(|p| p.individuals().contains(&h.individual_number()))
-    }
-}
+pub use crate::identity::Pool;
 
 /// One issued code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -6,7 +6,7 @@
 
 use kanta_sim::identity::SoteRegister;
 use kanta_sim::rules::codes::CodeLists;
-use kanta_sim::validate::{ArchiveProfile, process_message};
+use kanta_sim::pipeline::{ArchiveProfile, process_message};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 

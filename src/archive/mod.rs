@@ -50,14 +50,15 @@ pub(crate) fn open_db(
 mod query;
 mod store;
 
+pub use crate::message::results::{DocumentMeta, Group, Page, Summary};
 pub use exchange_log::{
     DB_FILE, ExchangeKind, ExchangeLog, ExchangeRecord, Keep, LogError, StoredExchange,
 };
-pub use query::{DocumentMeta, DocumentQuery, Group, HistoryEvent, Page, Summary};
+pub use query::{DocumentQuery, HistoryEvent, execute};
 pub use store::{ArchiveStore, Invalidation, StoreError};
 
+use crate::document::ArchivedDocument;
 use crate::message::usecase::UseCase;
-use crate::validate::ArchivedDocument;
 
 /// What the archive needs from a document store. SQLite ([`ArchiveStore`]) is the embedded
 /// default; a shared PostgreSQL store for multi-instance test environments can implement the

@@ -1,10 +1,14 @@
-//! What the store answers queries with, and the typed query it takes. The message layer
-//! turns a query message into a [`DocumentQuery`] (scoped to the registers the caller may
-//! read) and writes these results into the response.
+//! The typed query the store takes, built from a query message and the registers the
+//! caller may read (`rules::access::readable_registers`), and [`execute`], which runs it.
+//! The answers are `message::results`, which the query response writes.
 
 use serde::Serialize;
 
-use crate::rules::lifecycle::DocStatus;
+use super::{DocumentStore, StoreError};
+use crate::document::DocStatus;
+use crate::document::model::hl7_ts_utc;
+use crate::message::query::{QueryRequest, QueryResult, StatusFilter};
+use crate::message::usecase::QueryKind;
 
 /// A query over archived documents, already scoped: only `registers` are searched.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,111 +44,6 @@ pub struct DocumentQuery {
     pub with_content: bool,
 }
 
-/// One archived version's metadata (and, on request, its bytes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DocumentMeta {
-    /// Document OID.
-    pub document_oid: String,
-    /// setId.
-    pub set_id: String,
-    /// Version.
-    pub version: u32,
-    /// Status.
-    pub status: DocStatus,
-    /// Client id.
-    pub client_id: String,
-    /// Custodian OID as written.
-    pub custodian: String,
-    /// Organisation that archived it.
-    pub producer: String,
-    /// Whose register holds it.
-    pub register_owner: String,
-    /// Organiser named in the document.
-    pub organiser: Option<String>,
-    /// Register code.
-    pub register: Option<String>,
-    /// Document group.
-    pub document_group: Option<String>,
-    /// Specific document type.
-    pub document_type: Option<String>,
-    /// Case id.
-    pub case_id: Option<String>,
-    /// Client relationship id.
-    pub client_relationship: Option<String>,
-    /// effectiveTime as written.
-    pub effective_time: Option<String>,
-    /// When archived (RFC 3339).
-    pub archived_at: String,
-    /// Document OID of the version it replaced.
-    pub replaces: Option<String>,
-    /// Reason-of-correction code.
-    pub reason_of_correction: Option<String>,
-    /// When it was replaced or invalidated (RFC 3339).
-    pub status_changed_at: Option<String>,
-    /// Why it was invalidated.
-    pub invalidation_reason: Option<String>,
-    /// The message that archived it (root, extension).
-    pub message: (String, String),
-    /// The CDA exactly as archived, when asked for.
-    #[serde(skip)]
-    pub cda: Option<Vec<u8>>,
-}
-
-/// One page of results.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Page<T> {
-    /// How many match in all.
-    pub total: u64,
-    /// Index of the first item in the whole result.
-    pub offset: u32,
-    /// This page.
-    pub items: Vec<T>,
-}
-
-impl<T> Page<T> {
-    /// How many remain after this page.
-    pub fn remaining(&self) -> u64 {
-        self.total
-            .saturating_sub(u64::from(self.offset) + self.items.len() as u64)
-    }
-}
-
-/// A client relationship or a case, with what the archive holds of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Group {
-    /// The relationship or case id.
-    pub id: String,
-    /// Whose register.
-    pub register_owner: String,
-    /// Documents (matching the status filter) in it.
-    pub documents: u64,
-    /// Earliest effectiveTime (UTC `YYYYMMDDHHMMSS`).
-    pub first: Option<String>,
-    /// Latest effectiveTime (UTC `YYYYMMDDHHMMSS`).
-    pub last: Option<String>,
-}
-
-/// Hae kooste: counts over the client's documents.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
-    /// Documents (matching the status filter).
-    pub documents: u64,
-    /// Count by status.
-    pub by_status: Vec<(String, u64)>,
-    /// Count by document group.
-    pub by_group: Vec<(String, u64)>,
-    /// Count by specific document type.
-    pub by_type: Vec<(String, u64)>,
-    /// Distinct client relationships.
-    pub client_relationships: u64,
-    /// Distinct cases.
-    pub cases: u64,
-    /// Earliest effectiveTime (UTC).
-    pub first: Option<String>,
-    /// Latest effectiveTime (UTC).
-    pub last: Option<String>,
-}
-
 /// One step of a document's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HistoryEvent {
@@ -164,4 +63,59 @@ pub struct HistoryEvent {
     pub message: Option<(String, String)>,
     /// Reason (invalidation) or reason-of-correction code (new version).
     pub reason: Option<String>,
+}
+
+impl DocumentQuery {
+    /// The store query `q` of `kind` stands for, searching only `registers` (the ones the
+    /// caller may read, narrowed by the message's register scope). The normal status filter
+    /// hides replaced and invalidated versions.
+    pub fn for_request(
+        q: &QueryRequest,
+        kind: QueryKind,
+        registers: Vec<String>,
+        default_page_size: u32,
+    ) -> Self {
+        use DocStatus::{Active, Invalidated, Replaced};
+        let statuses = match q.status {
+            // A version named by its OID is found even when replaced: retrieval by id is
+            // how a client reads the history it was told about.
+            StatusFilter::Current if q.include_history || q.document_oid.is_some() => {
+                vec![Active, Replaced]
+            }
+            StatusFilter::Current => vec![Active],
+            StatusFilter::Replaced => vec![Replaced],
+            StatusFilter::Invalidated => vec![Invalidated],
+            StatusFilter::All => vec![Active, Replaced, Invalidated],
+        };
+        Self {
+            registers,
+            client_id: q.client_id.clone(),
+            case_id: q.case_id.clone(),
+            client_relationship: q.client_relationship.clone(),
+            document_oid: q.document_oid.clone(),
+            set_id: q.set_id.clone(),
+            document_group: q.document_group.clone(),
+            document_type: q.document_type.clone(),
+            from_utc: q.from.as_deref().and_then(hl7_ts_utc),
+            to_utc: q.to.as_deref().and_then(hl7_ts_utc),
+            statuses,
+            limit: q.page_size.unwrap_or(default_page_size),
+            offset: q.start,
+            with_content: kind == QueryKind::Document,
+        }
+    }
+}
+
+/// Runs a scoped query of `kind` against `store`.
+pub fn execute(
+    store: &dyn DocumentStore,
+    kind: QueryKind,
+    q: &DocumentQuery,
+) -> Result<QueryResult, StoreError> {
+    Ok(match kind {
+        QueryKind::Metadata | QueryKind::Document => QueryResult::Documents(store.query(q)?),
+        QueryKind::ClientRelationships => QueryResult::Groups(store.groups(q, false)?),
+        QueryKind::Cases => QueryResult::Groups(store.groups(q, true)?),
+        QueryKind::Summary => QueryResult::Summary(store.summary(q)?),
+    })
 }

@@ -12,14 +12,13 @@ use time::OffsetDateTime;
 
 use super::DocumentStore;
 use super::exchange_log::{ExchangeRecord, Keep};
-use super::query::{DocumentMeta, DocumentQuery, Group, HistoryEvent, Page, Summary};
+use super::query::{DocumentQuery, HistoryEvent};
 use crate::document::model::hl7_ts_utc;
+use crate::document::{ArchivedDocument, DocStatus};
 use crate::finding::Finding;
+use crate::message::results::{DocumentMeta, Group, Page, Summary};
 use crate::message::usecase::UseCase;
-use crate::rules::lifecycle::{
-    Actor, DocStatus, SetState, VersionState, check_invalidation, check_version,
-};
-use crate::validate::ArchivedDocument;
+use crate::rules::lifecycle::{Actor, SetState, VersionState, check_invalidation, check_version};
 
 /// Why an operation was not stored.
 #[derive(Debug, thiserror::Error)]
@@ -748,7 +747,7 @@ impl DocumentStore for ArchiveStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::RelatedRef;
+    use crate::document::RelatedRef;
 
     const ORG: &str = "1.2.246.10.99900016.10.0";
 

@@ -252,7 +252,7 @@ pub fn train(args: TrainArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Failur
     config.server.diagnostic_listen = None;
     config.tls.certs_dir = kit.clone();
     config.data.dir = base.join("data");
-    config.archive.identity_pool = "deployment-test".into();
+    config.archive.identity_pool = crate::identity::Pool::DeploymentTest;
     config.archivist.listen = Some(args.archivist_listen);
     config.archivist.count_saturdays = args.count_saturdays;
     let mut case = crate::testcase::model::embedded()

@@ -490,12 +490,12 @@ pub fn validate(
     .map_err(Failure::usage)?;
     let code_lists =
         crate::rules::codes::CodeLists::for_profile(&cfg.archive).map_err(Failure::usage)?;
-    let mut profile = crate::validate::ArchiveProfile::new(&cfg, register, code_lists);
+    let mut profile = crate::pipeline::ArchiveProfile::new(&cfg, register, code_lists);
     profile.test_identities_only = !production;
     let mut all_passed = true;
     for file in files {
         let text = read(file)?;
-        let v = crate::validate::validate_text(
+        let v = crate::pipeline::validate_text(
             &text,
             &profile.context(
                 trust.as_ref().map(|(t, _)| t),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::pki::OrgIdSource;
+use crate::identity::{OrgIdSource, Pool};
 
 /// The built-in configuration, with every key documented.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
@@ -139,7 +139,7 @@ pub struct ArchiveConfig {
     /// Invalidation needs a reason text.
     pub invalidation_reason_required: bool,
     /// The test-identity pool of this profile (`test-env` or `deployment-test`).
-    pub identity_pool: String,
+    pub identity_pool: Pool,
     /// An identifier with both `@root` and `@nullFlavor` (H-012).
     pub id_root_with_null_flavor: Strictness,
     /// A code missing from the shipped code lists (H-010, H-005, unknown service requests).
@@ -524,13 +524,6 @@ impl Config {
                 "archive.interactions",
                 id.to_owned(),
                 "two use cases share this interaction id, so messages could not be routed",
-            ));
-        }
-        if crate::ledger::Pool::parse(&self.archive.identity_pool).is_none() {
-            return Err(invalid(
-                "archive.identity_pool",
-                self.archive.identity_pool.clone(),
-                "test-env or deployment-test",
             ));
         }
         let a = &self.archive;

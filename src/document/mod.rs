@@ -3,11 +3,13 @@
 //! (base64 XHTML) and the structured form (base64 JSON). `model` is the typed metadata,
 //! `build` writes a document from it; the parser and the H/B/P rules build on the same model.
 
+pub mod archived;
 pub mod build;
 pub mod model;
 pub mod parse;
 pub mod sample;
 
+pub use archived::{ArchivedDocument, DocStatus, RelatedRef};
 pub use build::{Body, build_cda};
 pub use model::{ClientId, Code, DocumentRef, Metadata, Profile};
 pub use parse::{ParsedCda, parse_cda, parse_document};

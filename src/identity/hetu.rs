@@ -210,6 +210,53 @@ pub fn scan(text: &str) -> Vec<HetuCandidate> {
     out
 }
 
+/// A pool of test identity codes: which part of the 900–999 test series a code comes from
+/// (Kela's allocation is not public [I]; `archive.identity_pool` chooses the one in force).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pool {
+    /// Kanta's customer test environment (individual numbers 900–949).
+    TestEnv,
+    /// The deployment test (individual numbers 950–999).
+    DeploymentTest,
+}
+
+impl Pool {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TestEnv => "test-env",
+            Self::DeploymentTest => "deployment-test",
+        }
+    }
+
+    /// From [`Self::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "test-env" => Some(Self::TestEnv),
+            "deployment-test" => Some(Self::DeploymentTest),
+            _ => None,
+        }
+    }
+
+    /// The individual numbers (the three digits after the century sign) of the pool.
+    pub fn individuals(self) -> std::ops::RangeInclusive<u16> {
+        match self {
+            Self::TestEnv => 900..=949,
+            Self::DeploymentTest => 950..=999,
+        }
+    }
+
+    /// The pool an identity code's individual number falls in (none below 900).
+    pub fn of(h: &Hetu) -> Option<Self> {
+        [Self::TestEnv, Self::DeploymentTest]
+            .into_iter()
+            .find(|p| p.individuals().contains(&h.individual_number()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,10 +7,10 @@ mod oid;
 mod register;
 mod ytunnus;
 
-pub use hetu::{HETU_OID, Hetu, HetuCandidate, HetuError, scan as scan_hetus};
+pub use hetu::{HETU_OID, Hetu, HetuCandidate, HetuError, Pool, scan as scan_hetus};
 pub use oid::{
-    LEGACY_OID_ARC, OidRoot, OrgOid, TemporaryRoot, TemporaryRootError, YTUNNUS_OID_ARC,
-    business_arc, business_root, looks_like_org_oid, provider_oid, temporary_root,
+    LEGACY_OID_ARC, OidRoot, OrgIdSource, OrgOid, TemporaryRoot, TemporaryRootError,
+    YTUNNUS_OID_ARC, business_arc, business_root, looks_like_org_oid, provider_oid, temporary_root,
     zero_padded_business_arc,
 };
 pub use register::{

@@ -200,6 +200,20 @@ pub fn zero_padded_business_arc(oid: &str) -> Option<String> {
     None
 }
 
+/// Where the organisation OID may be found in a certificate subject, in the order tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum OrgIdSource {
+    /// Subject `serialNumber` (2.5.4.5): where DVV puts it [V].
+    #[serde(rename = "subject.serialNumber")]
+    SerialNumber,
+    /// Subject `OU`.
+    #[serde(rename = "subject.OU")]
+    OrganisationalUnit,
+    /// Subject `O`.
+    #[serde(rename = "subject.O")]
+    Organisation,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

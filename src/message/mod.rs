@@ -7,6 +7,7 @@ pub mod hl7;
 pub mod lifecycle;
 pub mod mime;
 pub mod query;
+pub mod results;
 pub mod soap;
 pub mod usecase;
 

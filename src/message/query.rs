@@ -14,8 +14,8 @@ use roxmltree::Node;
 use serde::{Deserialize, Serialize};
 
 use super::ack::AckCode;
+use super::results::{DocumentMeta, Group, Page, Summary};
 use super::usecase::QueryKind;
-use crate::archive::{DocumentMeta, Group, Page, Summary};
 use crate::document::model::hl7_ts_utc;
 use crate::document::parse::{child, path, text};
 use crate::finding::Finding;
@@ -772,71 +772,4 @@ pub fn parse_response(xml: &str) -> Result<ParsedResponse, String> {
         }
     }
     Ok(r)
-}
-
-impl QueryRequest {
-    /// The store query this request stands for when `caller` asks on `day`: only the
-    /// registers the caller may read (its own; organisers' through a use right in force),
-    /// narrowed by the register scope; the normal status filter hides replaced and
-    /// invalidated versions.
-    pub fn scoped(
-        &self,
-        kind: QueryKind,
-        caller: &str,
-        register: &crate::identity::SoteRegister,
-        day: time::Date,
-        default_page_size: u32,
-    ) -> crate::archive::DocumentQuery {
-        use crate::rules::lifecycle::DocStatus::{Active, Invalidated, Replaced};
-        let readable = register.readable_registers(caller, day);
-        let registers = readable
-            .into_iter()
-            .filter(|r| match self.register {
-                RegisterScope::All => true,
-                RegisterScope::Own => r == caller,
-                RegisterScope::Organiser => r != caller,
-            })
-            .collect();
-        let statuses = match self.status {
-            // A version named by its OID is found even when replaced: retrieval by id is
-            // how a client reads the history it was told about.
-            StatusFilter::Current if self.include_history || self.document_oid.is_some() => {
-                vec![Active, Replaced]
-            }
-            StatusFilter::Current => vec![Active],
-            StatusFilter::Replaced => vec![Replaced],
-            StatusFilter::Invalidated => vec![Invalidated],
-            StatusFilter::All => vec![Active, Replaced, Invalidated],
-        };
-        crate::archive::DocumentQuery {
-            registers,
-            client_id: self.client_id.clone(),
-            case_id: self.case_id.clone(),
-            client_relationship: self.client_relationship.clone(),
-            document_oid: self.document_oid.clone(),
-            set_id: self.set_id.clone(),
-            document_group: self.document_group.clone(),
-            document_type: self.document_type.clone(),
-            from_utc: self.from.as_deref().and_then(hl7_ts_utc),
-            to_utc: self.to.as_deref().and_then(hl7_ts_utc),
-            statuses,
-            limit: self.page_size.unwrap_or(default_page_size),
-            offset: self.start,
-            with_content: kind == QueryKind::Document,
-        }
-    }
-}
-
-/// Runs a scoped query of `kind` against `store`.
-pub fn execute(
-    store: &dyn crate::archive::DocumentStore,
-    kind: QueryKind,
-    q: &crate::archive::DocumentQuery,
-) -> Result<QueryResult, crate::archive::StoreError> {
-    Ok(match kind {
-        QueryKind::Metadata | QueryKind::Document => QueryResult::Documents(store.query(q)?),
-        QueryKind::ClientRelationships => QueryResult::Groups(store.groups(q, false)?),
-        QueryKind::Cases => QueryResult::Groups(store.groups(q, true)?),
-        QueryKind::Summary => QueryResult::Summary(store.summary(q)?),
-    })
 }

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use ::time::OffsetDateTime;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use x509_parser::prelude::*;
 
 use super::{hex_colon, sha256_fingerprint};
+pub use crate::identity::OrgIdSource;
 use crate::identity::looks_like_org_oid;
 
 /// Why a certificate could not be read.
@@ -39,20 +40,6 @@ pub enum InspectError {
         /// The parser's message.
         detail: String,
     },
-}
-
-/// Where the organisation OID may be found in a certificate subject, in the order tried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OrgIdSource {
-    /// Subject `serialNumber` (2.5.4.5): where DVV puts it [V].
-    #[serde(rename = "subject.serialNumber")]
-    SerialNumber,
-    /// Subject `OU`.
-    #[serde(rename = "subject.OU")]
-    OrganisationalUnit,
-    /// Subject `O`.
-    #[serde(rename = "subject.O")]
-    Organisation,
 }
 
 /// Key algorithm and strength.

@@ -5,6 +5,7 @@ use crate::finding::RuleId;
 use serde::Serialize;
 
 use crate::identity::{Organisation, SoteRegister};
+use crate::message::query::RegisterScope;
 use crate::tls::Peer;
 
 /// Why an authenticated client may not use the archive.
@@ -89,6 +90,25 @@ pub fn check_organisation<'r>(
         });
     }
     Ok(entry)
+}
+
+/// The registers `caller` may read on `day` that a query's register scope asks for: its
+/// own, and organisers' through a register use right in force.
+pub fn readable_registers(
+    scope: RegisterScope,
+    caller: &str,
+    register: &SoteRegister,
+    day: time::Date,
+) -> Vec<String> {
+    register
+        .readable_registers(caller, day)
+        .into_iter()
+        .filter(|r| match scope {
+            RegisterScope::All => true,
+            RegisterScope::Own => r == caller,
+            RegisterScope::Organiser => r != caller,
+        })
+        .collect()
 }
 
 #[cfg(test)]

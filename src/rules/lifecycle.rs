@@ -6,53 +6,11 @@
 //! check and the write cannot race.
 
 use crate::finding::RuleId;
-use serde::Serialize;
 
 use super::Finding;
+use crate::document::ArchivedDocument;
+use crate::document::DocStatus;
 use crate::message::usecase::UseCase;
-use crate::validate::ArchivedDocument;
-
-/// Status of one archived version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DocStatus {
-    /// The current version of a set that is not invalidated.
-    Active,
-    /// Replaced by a newer version.
-    Replaced,
-    /// Invalidated (*mitätöity*): hidden from normal queries, kept for the archivist.
-    Invalidated,
-}
-
-impl DocStatus {
-    /// As stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Replaced => "replaced",
-            Self::Invalidated => "invalidated",
-        }
-    }
-
-    /// From [`Self::as_str`].
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "active" => Some(Self::Active),
-            "replaced" => Some(Self::Replaced),
-            "invalidated" => Some(Self::Invalidated),
-            _ => None,
-        }
-    }
-
-    /// HL7 ActStatus for query responses: completed, obsolete (replaced), nullified.
-    pub fn hl7(self) -> &'static str {
-        match self {
-            Self::Active => "completed",
-            Self::Replaced => "obsolete",
-            Self::Invalidated => "nullified",
-        }
-    }
-}
 
 /// One stored version, as the lifecycle rules see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -370,7 +328,7 @@ mod tests {
         ArchivedDocument {
             set_id: "1.1".into(),
             version: 3,
-            replaces: Some(crate::validate::RelatedRef {
+            replaces: Some(crate::document::RelatedRef {
                 type_code: Some("RPLC".into()),
                 document_oid: Some("1.2".into()),
                 set_id: Some("1.1".into()),

@@ -23,11 +23,11 @@ use crate::archive::{
     StoreError, StoredExchange,
 };
 use crate::config::Config;
+use crate::pipeline::ArchiveProfile;
 use crate::tls::{
     HandshakeProblem, ListenerMode, Peer, ServerMaterial, StartupError, VerdictSlot,
     classify_handshake_error,
 };
-use crate::validate::ArchiveProfile;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

@@ -18,16 +18,17 @@ use super::State;
 use super::admission::BodyError;
 use crate::archive::Invalidation;
 use crate::archive::StoreError;
+use crate::archive::{DocumentQuery, execute};
 use crate::archive::{ExchangeKind, ExchangeRecord};
 use crate::finding::Finding;
 use crate::message::ack::{Ack, AckCode};
-use crate::message::query::{QueryResponse, QueryResult, execute};
+use crate::message::query::{QueryResponse, QueryResult};
 use crate::message::soap::{Fault, FaultCode, SoapVersion, summarise_envelope};
 use crate::message::usecase::{QueryKind, UseCase};
+use crate::pipeline::{MessageOutcome, process_message};
 use crate::rules::access::{AccessProblem, check_organisation};
 use crate::rules::lifecycle::Actor;
 use crate::tls::{CertVerdict, ListenerMode, Peer};
-use crate::validate::{MessageOutcome, process_message};
 
 /// A response before it becomes hyper's, so that the exchange log can keep its body.
 struct Resp {
@@ -555,11 +556,13 @@ async fn archive_document(
         return Ok(ack_outcome(state, &outcome, version, now));
     };
     // The identity ledger's warnings (P-005/P-006) travel in the AA itself.
-    if let Some(pool) = crate::ledger::Pool::parse(&state.config.archive.identity_pool) {
-        match state.ledger.warnings(&doc.client_id, &doc.producer, pool) {
-            Ok(w) => outcome.findings.extend(w),
-            Err(e) => tracing::warn!(error = %e, "identity ledger lookup failed"),
-        }
+    match state.ledger.warnings(
+        &doc.client_id,
+        &doc.producer,
+        state.config.archive.identity_pool,
+    ) {
+        Ok(w) => outcome.findings.extend(w),
+        Err(e) => tracing::warn!(error = %e, "identity ledger lookup failed"),
     }
     let mut answer = ack_outcome(state, &outcome, version, now);
     let record = meta.record(&answer, Some(body));
@@ -666,13 +669,13 @@ async fn run_query(
             let org = org.to_owned();
             let default_page = state.config.archive.default_page_size;
             tokio::task::spawn_blocking(move || {
-                let scoped = q.scoped(
-                    kind,
+                let registers = crate::rules::access::readable_registers(
+                    q.register,
                     &org,
                     &shared.profile.register,
                     now.date(),
-                    default_page,
                 );
+                let scoped = DocumentQuery::for_request(&q, kind, registers, default_page);
                 execute(store.as_ref(), kind, &scoped)
             })
             .await
@@ -809,7 +812,7 @@ async fn validation_service(state: &State, req: Request<Incoming>) -> (Outcome, 
         let f = vec![Finding::new(code, "request body", message)];
         let mut response = json(
             status,
-            &serde_json::json!({ "description": crate::validate::kela_description(&f), "findings": f }),
+            &serde_json::json!({ "description": crate::pipeline::kela_description(&f), "findings": f }),
         );
         if status == 503 {
             response.retry_after = Some(state.admission.retry_after_secs);
@@ -850,7 +853,7 @@ async fn validation_service(state: &State, req: Request<Incoming>) -> (Outcome, 
             );
         }
     };
-    let request: crate::validate::ValidationServiceRequest = match serde_json::from_slice(&body) {
+    let request: crate::pipeline::ValidationServiceRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             return (
@@ -869,7 +872,7 @@ async fn validation_service(state: &State, req: Request<Incoming>) -> (Outcome, 
     let now = OffsetDateTime::now_utc();
     let findings = tokio::task::spawn_blocking(move || {
         let ctx = shared.profile.context(Some(&shared.trust), None, now);
-        crate::validate::validate_pair(&request, &ctx)
+        crate::pipeline::validate_pair(&request, &ctx)
     })
     .await
     .unwrap_or_else(|_| {
@@ -881,7 +884,7 @@ async fn validation_service(state: &State, req: Request<Incoming>) -> (Outcome, 
     });
     let codes: Vec<RuleId> = findings.iter().map(|f| f.code).collect();
     let outcome = if findings.iter().any(Finding::is_error) {
-        let description = crate::validate::kela_description(&findings);
+        let description = crate::pipeline::kela_description(&findings);
         Outcome::new(
             json(
                 400,

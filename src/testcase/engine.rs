@@ -10,10 +10,10 @@ use serde::Serialize;
 
 use super::model::{Action, Check, Expect, Step};
 use crate::archive::{DocumentQuery, DocumentStore, ExchangeKind, StoredExchange};
+use crate::document::DocStatus;
 use crate::finding::Finding;
 use crate::identity::SoteRegister;
 use crate::pki::TrustStore;
-use crate::rules::lifecycle::DocStatus;
 
 /// What a label stands for: one archived version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -606,7 +606,7 @@ pub fn lint(
                 match ch {
                     Check::Status { doc, status } => {
                         uses.push(doc);
-                        if crate::rules::lifecycle::DocStatus::parse(status).is_none() {
+                        if crate::document::DocStatus::parse(status).is_none() {
                             problem(
                                 sid,
                                 format!("status {status:?} is not active, replaced or invalidated"),

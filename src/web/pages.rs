@@ -10,7 +10,8 @@ use super::i18n::{Lang, t};
 use super::{Page, Req, Viewer, WebState};
 use crate::archive::{DocumentMeta, DocumentQuery, DocumentStore, Invalidation, StoreError};
 use crate::deployment::{Recorded, checklist_a, checklist_b, recorded_from, report_due};
-use crate::rules::lifecycle::{Actor, DocStatus};
+use crate::document::DocStatus;
+use crate::rules::lifecycle::Actor;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("templates/layout.html")),

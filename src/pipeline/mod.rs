@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use crate::budget::Budget;
 use crate::document::parse::{CodedValue, InstanceId, Located, ParsedCda, parse_cda};
+use crate::document::{ArchivedDocument, RelatedRef};
 use crate::finding::{Finding, Severity};
 use crate::identity::SoteRegister;
 use crate::message::ack::AckCode;
@@ -140,87 +141,6 @@ fn check_cda<'d>(
     );
     findings.extend(signature_rules(&report, &parsed, opts.register));
     Some(parsed)
-}
-
-/// What the archive keeps of an accepted document besides its bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ArchivedDocument {
-    /// Document OID.
-    pub document_oid: String,
-    /// setId.
-    pub set_id: String,
-    /// Version.
-    pub version: u32,
-    /// Client id (extension, or root when there is none).
-    pub client_id: String,
-    /// Custodian OID.
-    pub custodian: String,
-    /// Organiser OID (register use right), if any.
-    pub organiser: Option<String>,
-    /// Register code.
-    pub register: Option<String>,
-    /// Document group code.
-    pub document_group: Option<String>,
-    /// Specific document type code.
-    pub document_type: Option<String>,
-    /// Case id.
-    pub case_id: Option<String>,
-    /// Client relationship id.
-    pub client_relationship: Option<String>,
-    /// effectiveTime.
-    pub effective_time: Option<String>,
-    /// The organisation that archived it (the custodian's organisation in the register).
-    pub producer: String,
-    /// Whose register holds it: the organiser under a register use right, otherwise the
-    /// producer.
-    pub register_owner: String,
-    /// The version it replaces, as `relatedDocument` names it.
-    pub replaces: Option<RelatedRef>,
-    /// `hl7fi:reasonOfCorrection/@code`.
-    pub reason_of_correction: Option<String>,
-    /// The CDA exactly as received.
-    #[serde(skip)]
-    pub cda: Vec<u8>,
-}
-
-impl ArchivedDocument {
-    /// A first version of a client-relationship document (group 1, register 1) about
-    /// 010190-902S, archived by `org` into its own register, with a placeholder CDA: for
-    /// seeding stores in tests and benchmarks, where no message is involved.
-    pub fn minimal(document_oid: &str, org: &str) -> Self {
-        Self {
-            document_oid: document_oid.into(),
-            set_id: document_oid.into(),
-            version: 1,
-            client_id: "010190-902S".into(),
-            custodian: org.into(),
-            organiser: None,
-            register: Some("1".into()),
-            document_group: Some("1".into()),
-            document_type: None,
-            case_id: None,
-            client_relationship: None,
-            effective_time: Some("20261123100000+0200".into()),
-            producer: org.into(),
-            register_owner: org.into(),
-            replaces: None,
-            reason_of_correction: None,
-            cda: b"<ClinicalDocument/>".to_vec(),
-        }
-    }
-}
-
-/// What `relatedDocument` names, as read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RelatedRef {
-    /// `@typeCode`.
-    pub type_code: Option<String>,
-    /// `parentDocument/id/@root`.
-    pub document_oid: Option<String>,
-    /// `parentDocument/setId/@root`.
-    pub set_id: Option<String>,
-    /// `parentDocument/versionNumber/@value`, when a number.
-    pub version: Option<u32>,
 }
 
 /// The archiving profile and the parties' context for one message.
