@@ -128,8 +128,9 @@ fn steps(index: &Index) -> Vec<Step> {
 /// A signed SP1 archive message from the kit's first organisation (Testilä).
 fn archive_message(kit: &Path) -> Result<String, Failure> {
     use crate::document::{Body, Metadata, build_cda};
+    use crate::document::{SignatureType, sign_kanta_document};
     use crate::message::build::{MessageSpec, build_archive_message};
-    use crate::xmldsig::{SignatureType, Signer, new_signature_id, sign_kanta_document};
+    use crate::xmldsig::{Signer, new_signature_id};
     // Unique per run, so that a kept data directory does not see a replay.
     let run = time::OffsetDateTime::now_utc()
         .unix_timestamp_nanos()
@@ -403,7 +404,7 @@ async fn run_suite(
     base: &std::path::Path,
     reports: &std::path::Path,
 ) -> Result<u8, Failure> {
-    let cases: Vec<_> = crate::testcase::model::embedded()
+    let cases: Vec<_> = crate::cases::embedded()
         .map_err(Failure::internal)?
         .into_iter()
         .filter(|c| c.suite == suite)
@@ -467,8 +468,9 @@ fn tempdir() -> Result<TempDir, Failure> {
 /// with another organisation's signature; returns how many of these behaved unexpectedly.
 fn signature_walkthrough(kit: &Path) -> Result<usize, Failure> {
     use crate::document::sample::SampleDocument;
+    use crate::document::{SignatureType, sign_kanta_document};
     use crate::pipeline::validate_text;
-    use crate::xmldsig::{SignatureType, Signer, new_signature_id, sign_kanta_document};
+    use crate::xmldsig::{Signer, new_signature_id};
     let trust = crate::pki::TrustStore::from_kit(kit).map_err(Failure::internal)?;
     let cfg = crate::config::Config::builtin().map_err(Failure::internal)?;
     let profile = crate::pipeline::ArchiveProfile::new(

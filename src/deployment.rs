@@ -8,8 +8,8 @@ use time::Date;
 
 use crate::archive::{DocumentMeta, DocumentQuery, DocumentStore, StoreError};
 use crate::calendar::{DueDate, due_date};
+use crate::cases::{Action, TestCase};
 use crate::document::DocStatus;
-use crate::testcase::model::{Action, TestCase};
 
 /// One expected document and what the archive holds of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -287,7 +287,7 @@ mod tests {
     fn checklists_pass_and_fail_on_what_they_should() {
         let dir = tempfile::tempdir().unwrap();
         let store = ArchiveStore::open(dir.path()).unwrap();
-        let case = crate::testcase::model::embedded()
+        let case = crate::cases::embedded()
             .unwrap()
             .into_iter()
             .find(|c| c.id == "SIM-KOE-01")

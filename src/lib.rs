@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod budget;
 pub mod calendar;
+pub mod cases;
 pub mod cli;
 pub mod client;
 

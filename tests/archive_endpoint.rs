@@ -9,8 +9,9 @@ use common::*;
 use kanta_sim::archive::DocumentStore;
 use kanta_sim::client::HttpVersion;
 use kanta_sim::document::{Body, Metadata, build_cda};
+use kanta_sim::document::{SignatureType, sign_kanta_document};
 use kanta_sim::message::build::{MessageSpec, build_archive_message};
-use kanta_sim::xmldsig::{SignatureType, Signer, new_signature_id, sign_kanta_document};
+use kanta_sim::xmldsig::{Signer, new_signature_id};
 use time::OffsetDateTime;
 
 const S11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -157,7 +158,7 @@ async fn valid_sp1_and_sp17_documents_are_archived_and_survive_a_restart() {
     let trust = kanta_sim::pki::TrustStore::from_kit(kit_dir()).unwrap();
     let report = kanta_sim::xmldsig::verify_document(
         std::str::from_utf8(stored.cda.as_deref().unwrap()).unwrap(),
-        &kanta_sim::xmldsig::VerifyOptions::new(Some(&trust)),
+        &kanta_sim::document::kanta_verify_options(Some(&trust)),
     )
     .unwrap();
     assert!(report.is_valid(), "{:?}", report.codes());

@@ -12,11 +12,10 @@ use bytes::Bytes;
 use kanta_sim::archive::{ArchiveStore, DocumentStore};
 use kanta_sim::client::{HttpVersion, MtlsClient, load_identity};
 use kanta_sim::document::{Body, Metadata, build_cda};
+use kanta_sim::document::{SignatureType, kanta_verify_options, sign_kanta_document};
 use kanta_sim::message::build::{MessageSpec, build_archive_message};
 use kanta_sim::pki::{GenerateOptions, TrustStore, generate_kit};
-use kanta_sim::xmldsig::{
-    SignatureType, Signer, VerifyOptions, sign_kanta_document, verify_document,
-};
+use kanta_sim::xmldsig::{Signer, verify_document};
 use time::OffsetDateTime;
 
 const ORG: &str = "1.2.246.10.99900016.10.0";
@@ -153,7 +152,7 @@ async fn killing_the_server_mid_load_leaves_no_half_written_document() {
             .unwrap_or_else(|| panic!("{oid} was acknowledged but is not stored"));
         let report = verify_document(
             std::str::from_utf8(stored.cda.as_deref().unwrap()).unwrap(),
-            &VerifyOptions::new(Some(&trust)),
+            &kanta_verify_options(Some(&trust)),
         )
         .unwrap();
         assert!(report.is_valid(), "{oid}: {:?}", report.codes());

@@ -12,8 +12,9 @@ use bytes::Bytes;
 use common::{TESTILA, client, config, kit, start_with};
 use kanta_sim::client::HttpVersion;
 use kanta_sim::document::{Body, Metadata, build_cda};
+use kanta_sim::document::{SignatureType, sign_kanta_document};
 use kanta_sim::message::build::{MessageSpec, build_archive_message};
-use kanta_sim::xmldsig::{SignatureType, Signer, sign_kanta_document};
+use kanta_sim::xmldsig::Signer;
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

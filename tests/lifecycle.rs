@@ -213,7 +213,7 @@ async fn every_way_a_new_version_goes_wrong_has_its_rule() {
     m.custodian = "1.2.246.10.99900016.10.1".into();
     let system = Signing::Role(
         format!("system-signature:{TESTILA}"),
-        kanta_sim::xmldsig::SignatureType::System,
+        kanta_sim::document::SignatureType::System,
     );
     assert_ack(&t.archive(&m, &system).await.unwrap(), "AE", &["L-007"]);
     // L-008: another register.

@@ -5,12 +5,11 @@
 use std::sync::OnceLock;
 
 use kanta_sim::document::sample::SampleDocument;
+use kanta_sim::document::{SignatureType, kanta_verify_options, sign_kanta_document};
 use kanta_sim::pki::{GenerateOptions, TrustStore, generate_kit};
 use kanta_sim::xml::{Limits, parse};
 use kanta_sim::xmldsig::c14n::{C14nOptions, Method, canonicalize};
-use kanta_sim::xmldsig::{
-    SignatureType, Signer, VerifyOptions, sign_kanta_document, verify_document,
-};
+use kanta_sim::xmldsig::{Signer, verify_document};
 use proptest::prelude::*;
 use time::OffsetDateTime;
 
@@ -250,7 +249,7 @@ proptest! {
         .to_xml();
         let k = kit();
         let signed = sign_kanta_document(&doc, &k.signer, SignatureType::System, OffsetDateTime::now_utc(), &format!("sig_{serial}")).unwrap();
-        let r = verify_document(&signed, &VerifyOptions::new(Some(&k.trust))).unwrap();
+        let r = verify_document(&signed, &kanta_verify_options(Some(&k.trust))).unwrap();
         prop_assert!(r.is_valid(), "{:?}", r.codes());
     }
 }

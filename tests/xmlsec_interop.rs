@@ -7,12 +7,11 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use kanta_sim::document::sample::SampleDocument;
+use kanta_sim::document::{KANTA_COVERAGE, SignatureType, sign_kanta_document};
 use kanta_sim::pki::{GenerateOptions, Index, TrustStore, generate_kit};
 use kanta_sim::xml::{Limits, parse};
 use kanta_sim::xmldsig::c14n::{C14nOptions, Method, canonicalize};
-use kanta_sim::xmldsig::{
-    SignatureType, Signer, VerifyOptions, VerifyReport, sign_kanta_document, verify_document,
-};
+use kanta_sim::xmldsig::{CoveragePolicy, Signer, VerifyOptions, VerifyReport, verify_document};
 use time::OffsetDateTime;
 
 struct Kit {
@@ -155,7 +154,7 @@ fn verify_here(xml: &str, kanta: bool) -> VerifyReport {
     verify_document(
         xml,
         &VerifyOptions {
-            kanta_coverage: kanta,
+            coverage: kanta.then_some(&KANTA_COVERAGE as &dyn CoveragePolicy),
             ..VerifyOptions::new(Some(&trust))
         },
     )

@@ -5,6 +5,7 @@
 
 use kanta_sim::xml::{Limits, parse_bytes};
 use kanta_sim::xmldsig::c14n::{C14nOptions, canonicalize};
+use kanta_sim::document::KANTA_COVERAGE;
 use kanta_sim::xmldsig::{DEFAULT_ID_ATTRIBUTES, VerifyOptions, verify_parsed};
 use libfuzzer_sys::fuzz_target;
 
@@ -30,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
             id_attributes: &DEFAULT_ID_ATTRIBUTES,
             trust: None,
             now: time::OffsetDateTime::UNIX_EPOCH,
-            kanta_coverage: true,
+            coverage: Some(&KANTA_COVERAGE),
             limits,
             keep_canonical: false,
         },

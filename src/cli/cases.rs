@@ -9,13 +9,13 @@ use clap::{Args, Subcommand};
 use time::OffsetDateTime;
 
 use super::{Failure, exit};
+use crate::cases::{self as model, SUITES, TestCase};
 use crate::client::reference::{ReferenceClient, Signing};
 use crate::config::Config;
 use crate::document::{DocumentRef, Metadata};
 use crate::identity::SoteRegister;
 use crate::message::query::{QueryRequest, RegisterScope, StatusFilter};
 use crate::message::usecase::QueryKind;
-use crate::testcase::model::{self, SUITES, TestCase};
 use crate::testcase::run::{Progress, RunOptions, parse_deviation, parse_step_ref};
 
 /// `testcases …`.

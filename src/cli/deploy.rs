@@ -255,7 +255,7 @@ pub fn train(args: TrainArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Failur
     config.archive.identity_pool = crate::identity::Pool::DeploymentTest;
     config.archivist.listen = Some(args.archivist_listen);
     config.archivist.count_saturdays = args.count_saturdays;
-    let mut case = crate::testcase::model::embedded()
+    let mut case = crate::cases::embedded()
         .map_err(Failure::internal)?
         .into_iter()
         .find(|c| c.id == config.archivist.deployment_case)

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 
 use super::{Failure, exit};
+use crate::document::{KANTA_COVERAGE, SignatureType, clinical_document, sign_kanta_document};
 use crate::pki::{Index, TrustStore};
 use crate::xml::{Limits, parse};
 use crate::xmldsig::c14n::{C14nOptions, Method, canonicalize};
 use crate::xmldsig::{
-    DEFAULT_ID_ATTRIBUTES, IdIndex, SignatureType, Signer, VerifyOptions, VerifyReport,
-    new_signature_id, sign_kanta_document, verify_parsed,
+    CoveragePolicy, DEFAULT_ID_ATTRIBUTES, IdIndex, Signer, VerifyOptions, VerifyReport,
+    new_signature_id, verify_parsed,
 };
 
 /// `kanta-sim c14n`.
@@ -209,7 +210,7 @@ fn short_alg(uri: &str) -> &str {
 
 fn describe(report: &VerifyReport, trust: Option<&str>) -> String {
     let mut s = String::new();
-    if report.kanta_document {
+    if report.coverage.is_some() {
         let _ = writeln!(
             s,
             "Kanta CDA: the coverage rule applies (each signature must cover the archived nonXMLBody and its own signatureTimestamp)"
@@ -340,7 +341,7 @@ pub fn verify(args: VerifyArgs) -> Result<u8, Failure> {
     let outer = parse(&text, &Limits::default())
         .map_err(|e| Failure::failed(format!("{}: {e}", args.file.display())))?;
     // A message carrying a CDA in its MIME entity: verify the CDA as it will be archived.
-    let carried = if crate::xmldsig::clinical_document(&outer).is_none() {
+    let carried = if clinical_document(&outer).is_none() {
         crate::message::carried_cda(&outer, &crate::message::mime::MimeLimits::default())
             .map_err(|e| Failure::failed(format!("{}: {e}", args.file.display())))?
     } else {
@@ -379,7 +380,7 @@ pub fn verify(args: VerifyArgs) -> Result<u8, Failure> {
             id_attributes: &names,
             trust: trust.as_ref().map(|(t, _)| t),
             now: time::OffsetDateTime::now_utc(),
-            kanta_coverage: !args.no_kanta_rule,
+            coverage: (!args.no_kanta_rule).then_some(&KANTA_COVERAGE as &dyn CoveragePolicy),
             limits: Limits::default(),
             keep_canonical: args.dump.is_some(),
         },

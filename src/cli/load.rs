@@ -14,9 +14,10 @@ use clap::Args;
 use super::{Failure, exit};
 use crate::client::{HttpVersion, MtlsClient, load_identity};
 use crate::document::{Body, Metadata, build_cda};
+use crate::document::{SignatureType, sign_kanta_document};
 use crate::message::build::{MessageSpec, build_archive_message};
 use crate::pki::Index;
-use crate::xmldsig::{SignatureType, Signer, sign_kanta_document};
+use crate::xmldsig::Signer;
 
 /// `kanta-sim load` arguments.
 #[derive(Debug, Args)]

@@ -13,12 +13,13 @@ use time::OffsetDateTime;
 use super::{ClientError, HttpVersion, MtlsClient, load_identity};
 use crate::config::Interactions;
 use crate::document::{Body, DocumentRef, Metadata, build_cda};
+use crate::document::{SignatureType, sign_kanta_document};
 use crate::message::build::{KANTA_ARCHIVE_DEVICE, MessageSpec, build_archive_message};
 use crate::message::lifecycle::{InvalidationMessage, build_invalidation};
 use crate::message::query::{ParsedResponse, QueryRequest, build_query, parse_response};
 use crate::message::soap::SoapVersion;
 use crate::message::usecase::{QueryKind, UseCase};
-use crate::xmldsig::{SignatureType, Signer, new_signature_id, sign_kanta_document};
+use crate::xmldsig::{Signer, new_signature_id};
 
 /// Why the reference client could not do what it was asked.
 #[derive(Debug, thiserror::Error)]

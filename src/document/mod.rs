@@ -8,8 +8,18 @@ pub mod build;
 pub mod model;
 pub mod parse;
 pub mod sample;
+pub mod signature;
 
 pub use archived::{ArchivedDocument, DocStatus, RelatedRef};
 pub use build::{Body, build_cda};
 pub use model::{ClientId, Code, DocumentRef, Metadata, Profile};
 pub use parse::{ParsedCda, parse_cda, parse_document};
+pub use signature::{
+    KANTA_COVERAGE, SignatureType, archived_body, clinical_document, kanta_verify_options,
+    sign_kanta_document,
+};
+
+/// The HL7 V3 namespace: CDA documents and the HL7 messages that carry them.
+pub const HL7_NS: &str = "urn:hl7-org:v3";
+/// The Finnish CDA extensions namespace (`hl7fi:`).
+pub const HL7FI_NS: &str = "urn:hl7finland";

@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use roxmltree::{Document, Node};
 use serde::Serialize;
 
+use crate::document::{HL7_NS, HL7FI_NS};
 use crate::xml::path_of;
-use crate::xmldsig::{HL7_NS, HL7FI_NS};
 
 /// A value and the element path it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -344,7 +344,7 @@ pub fn parse_cda<'a>(cda: Node<'a, '_>) -> ParsedCda<'a> {
 
 /// Reads the CDA of a parsed document, if it has one.
 pub fn parse_document<'a>(doc: &'a Document<'_>) -> Option<ParsedCda<'a>> {
-    crate::xmldsig::clinical_document(doc).map(parse_cda)
+    super::clinical_document(doc).map(parse_cda)
 }
 
 #[cfg(test)]

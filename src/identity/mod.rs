@@ -2,11 +2,13 @@
 //! (Y-tunnus), organisation OIDs and the
 //! mock THL SOTE organisation register (SOTE-organisaatiorekisteri).
 
+mod claimant;
 mod hetu;
 mod oid;
 mod register;
 mod ytunnus;
 
+pub use claimant::{Claimant, OrgIdentity};
 pub use hetu::{HETU_OID, Hetu, HetuCandidate, HetuError, Pool, scan as scan_hetus};
 pub use oid::{
     LEGACY_OID_ARC, OidRoot, OrgIdSource, OrgOid, TemporaryRoot, TemporaryRootError,

@@ -5,10 +5,10 @@
 use roxmltree::{Document, Node};
 use serde::Serialize;
 
+use crate::document::HL7_NS;
 use crate::document::model::code_systems::{SERVICE_REQUEST, USAGE_SITUATION};
 use crate::document::parse::{CodedValue, InstanceId, Located, cd, child, ii, path, text};
 use crate::xml::path_of;
-use crate::xmldsig::HL7_NS;
 
 const V3: &str = HL7_NS;
 

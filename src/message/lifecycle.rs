@@ -7,10 +7,10 @@ use crate::finding::RuleId;
 use roxmltree::Node;
 use serde::Serialize;
 
+use crate::document::HL7_NS;
 use crate::document::parse::{Located, child, path, text};
 use crate::finding::Finding;
 use crate::xml::{XmlWriter as W, path_of};
-use crate::xmldsig::HL7_NS;
 
 const V3: &str = HL7_NS;
 

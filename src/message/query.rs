@@ -18,10 +18,10 @@ use super::results::{DocumentMeta, Group, Page, Summary};
 use super::usecase::QueryKind;
 use crate::document::model::hl7_ts_utc;
 use crate::document::parse::{child, path, text};
+use crate::document::{HL7_NS, HL7FI_NS};
 use crate::finding::Finding;
 use crate::identity::HETU_OID;
 use crate::xml::{XmlWriter as W, path_of};
-use crate::xmldsig::{HL7_NS, HL7FI_NS};
 
 const V3: &str = HL7_NS;
 

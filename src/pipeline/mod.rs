@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use crate::budget::Budget;
 use crate::document::parse::{CodedValue, InstanceId, Located, ParsedCda, parse_cda};
 use crate::document::{ArchivedDocument, RelatedRef};
+use crate::document::{clinical_document, kanta_verify_options};
 use crate::finding::{Finding, Severity};
 use crate::identity::SoteRegister;
 use crate::message::ack::AckCode;
@@ -28,7 +29,7 @@ use crate::rules::wrapper::{
     wrapper_rules,
 };
 use crate::xml::{Limits, XmlError, parse};
-use crate::xmldsig::{VerifyOptions, clinical_document, verify_parsed};
+use crate::xmldsig::{VerifyOptions, verify_parsed};
 
 /// How to validate.
 #[derive(Debug, Clone, Copy)]
@@ -136,7 +137,7 @@ fn check_cda<'d>(
         &VerifyOptions {
             now: opts.now,
             limits: opts.limits,
-            ..VerifyOptions::new(opts.trust)
+            ..kanta_verify_options(opts.trust)
         },
     );
     findings.extend(signature_rules(&report, &parsed, opts.register));
@@ -687,9 +688,10 @@ mod tests {
     use super::*;
     use crate::document::sample::SampleDocument;
     use crate::document::{Body, Metadata, Profile, build_cda};
+    use crate::document::{SignatureType, sign_kanta_document};
     use crate::message::build::{MessageSpec, build_archive_message};
     use crate::pki::{GenerateOptions, generate_kit};
-    use crate::xmldsig::{SignatureType, Signer, sign_kanta_document};
+    use crate::xmldsig::Signer;
     use std::path::PathBuf;
     use std::sync::OnceLock;
 

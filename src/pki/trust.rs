@@ -387,24 +387,58 @@ impl TrustStore {
         purpose: Purpose,
         chain_must_be_complete: bool,
     ) -> Vec<CertProblem> {
-        let mut problems = Vec::new();
+        self.assess_leaf(chain, at, purpose, chain_must_be_complete)
+            .1
+    }
+
+    /// [`Self::assess`], also giving back the leaf as parsed, so that whoever identifies
+    /// the peer next does not parse it again.
+    pub fn assess_leaf(
+        &self,
+        chain: &[CertificateDer<'_>],
+        at: OffsetDateTime,
+        purpose: Purpose,
+        chain_must_be_complete: bool,
+    ) -> (Option<CertInfo>, Vec<CertProblem>) {
         let Some(leaf_der) = chain.first() else {
-            return vec![CertProblem::NoCertificate];
+            return (None, vec![CertProblem::NoCertificate]);
         };
         let leaf = match CertInfo::from_der(leaf_der) {
             Ok(i) => i,
             Err(e) => {
-                return vec![CertProblem::Unparseable {
-                    position: 0,
-                    detail: e.to_string(),
-                }];
+                return (
+                    None,
+                    vec![CertProblem::Unparseable {
+                        position: 0,
+                        detail: e.to_string(),
+                    }],
+                );
             }
         };
-        self.check_key(&leaf, &mut problems);
-        check_validity(&leaf, at, &mut problems);
-        check_purpose(&leaf, purpose, &mut problems);
+        let problems = self.assess_parsed(
+            (leaf_der, &leaf),
+            &chain[1..],
+            at,
+            purpose,
+            chain_must_be_complete,
+        );
+        (Some(leaf), problems)
+    }
 
-        let presented: Vec<(CertificateDer<'static>, CertInfo)> = chain[1..]
+    fn assess_parsed(
+        &self,
+        (leaf_der, leaf): (&CertificateDer<'_>, &CertInfo),
+        intermediates: &[CertificateDer<'_>],
+        at: OffsetDateTime,
+        purpose: Purpose,
+        chain_must_be_complete: bool,
+    ) -> Vec<CertProblem> {
+        let mut problems = Vec::new();
+        self.check_key(leaf, &mut problems);
+        check_validity(leaf, at, &mut problems);
+        check_purpose(leaf, purpose, &mut problems);
+
+        let presented: Vec<(CertificateDer<'static>, CertInfo)> = intermediates
             .iter()
             .enumerate()
             .filter_map(|(i, d)| match CertInfo::from_der(d) {
@@ -420,7 +454,7 @@ impl TrustStore {
             .collect();
 
         let mut current_der: CertificateDer<'static> = leaf_der.clone().into_owned();
-        let mut current = leaf;
+        let mut current = leaf.clone();
         for _depth in 0..8 {
             if self.anchors.iter().any(|a| a.info.sha256 == current.sha256) {
                 break;

@@ -11,17 +11,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use crate::cases::{DISCLAIMER_EN, DISCLAIMER_FI};
 use crate::finding::Finding;
 use crate::testcase::engine::{CheckResult, Evidence, Verdict};
 use crate::testcase::run::RunResult;
 
 /// The schema id of `report.json`.
 pub const SCHEMA: &str = "kanta-sim/report/1";
-
-/// The disclaimer every report carries.
-pub const DISCLAIMER_EN: &str = "This is a pre-test result from kanta-sim, a simulator of the Kanta Client Data Archive for Social Welfare. It is not a statement by Kela, and passing it does not replace Kela's joint testing or the deployment test. Test case ids (SIM-…) are kanta-sim's own.";
-/// The same in Finnish.
-pub const DISCLAIMER_FI: &str = "Tämä on kanta-sim-simulaattorin esitestauksen tulos, ei Kelan lausunto. Sen läpäiseminen ei korvaa Kelan yhteistestausta eikä käyttöönottokoetta. Testitapausten tunnukset (SIM-…) ovat kanta-simin omia.";
 
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]

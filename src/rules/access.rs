@@ -4,9 +4,8 @@
 use crate::finding::RuleId;
 use serde::Serialize;
 
-use crate::identity::{Organisation, SoteRegister};
+use crate::identity::{Claimant, Organisation, SoteRegister};
 use crate::message::query::RegisterScope;
-use crate::tls::Peer;
 
 /// Why an authenticated client may not use the archive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -57,21 +56,16 @@ impl AccessProblem {
     }
 }
 
-/// The register entry of the peer's organisation, or why there is none. `looked_in`
+/// The register entry of the client's organisation, or why there is none. `looked_in`
 /// describes the configured extraction rule, for the message.
 pub fn check_organisation<'r>(
-    peer: &Peer,
+    client: Claimant<'_>,
     register: &'r SoteRegister,
     looked_in: &str,
 ) -> Result<&'r Organisation, AccessProblem> {
-    let subject = peer
-        .cert
-        .as_ref()
-        .map(|c| c.subject.clone())
-        .unwrap_or_default();
-    let org = peer
+    let subject = client.subject.to_owned();
+    let org = client
         .organisation
-        .as_ref()
         .ok_or_else(|| AccessProblem::NoOrganisation {
             subject: subject.clone(),
             looked_in: looked_in.to_owned(),
@@ -114,40 +108,39 @@ pub fn readable_registers(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tls::OrgIdentity;
+    use crate::identity::OrgIdentity;
 
-    fn peer(oid: Option<&str>) -> Peer {
-        Peer {
-            addr: "127.0.0.1:1".into(),
-            cert: None,
-            organisation: oid.map(|o| OrgIdentity {
-                oid: o.into(),
-                source: "subject.serialNumber".into(),
-            }),
-            tls_version: "TLSv1_3".into(),
-            alpn: None,
-        }
+    fn check<'r>(
+        oid: Option<&str>,
+        r: &'r SoteRegister,
+    ) -> Result<&'r Organisation, AccessProblem> {
+        let org = oid.map(|o| OrgIdentity {
+            oid: o.into(),
+            source: "subject.serialNumber".into(),
+        });
+        check_organisation(
+            Claimant {
+                subject: "",
+                organisation: org.as_ref(),
+            },
+            r,
+            "x",
+        )
     }
 
     #[test]
     fn each_outcome_has_its_code() {
         let r = SoteRegister::bundled().unwrap();
         assert_eq!(
-            check_organisation(&peer(Some("1.2.246.10.99900016.10.0")), &r, "x")
-                .unwrap()
-                .name,
+            check(Some("1.2.246.10.99900016.10.0"), &r).unwrap().name,
             "Testilän hyvinvointialue"
         );
-        assert_eq!(
-            check_organisation(&peer(None), &r, "x").unwrap_err().code(),
-            "A-001"
-        );
-        let unknown =
-            check_organisation(&peer(Some("1.2.246.10.99900059.10.0")), &r, "x").unwrap_err();
+        assert_eq!(check(None, &r).unwrap_err().code(), "A-001");
+        let unknown = check(Some("1.2.246.10.99900059.10.0"), &r).unwrap_err();
         assert_eq!(unknown.code(), "A-002");
         assert!(unknown.to_string().contains("1.2.246.10.99900059.10.0"));
         assert_eq!(
-            check_organisation(&peer(Some("1.2.246.10.99900040.10.0")), &r, "x")
+            check(Some("1.2.246.10.99900040.10.0"), &r)
                 .unwrap_err()
                 .code(),
             "A-003"

@@ -344,7 +344,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
     let mut bound = bound;
     if let Some(addr) = state.config.archivist.listen {
         let case_id = &state.config.archivist.deployment_case;
-        let deployment_case = crate::testcase::model::embedded()
+        let deployment_case = crate::cases::embedded()
             .map_err(|e| ServeError::Web(e.to_string()))?
             .into_iter()
             .find(|c| &c.id == case_id)
@@ -730,12 +730,17 @@ async fn connection(
         }
     };
     let (_, conn) = tls.get_ref();
-    let chain = conn
-        .peer_certificates()
-        .map(|c| c.iter().map(|d| d.clone().into_owned()).collect::<Vec<_>>());
+    let verdict = verdict.unwrap_or_default();
+    // The verifier parsed the leaf; only a connection it did not see (a resumed session)
+    // needs it parsed here.
+    let leaf = verdict.leaf.clone().or_else(|| {
+        conn.peer_certificates()
+            .and_then(|c| c.first())
+            .and_then(|d| crate::pki::CertInfo::from_der(d).ok())
+    });
     let peer = Arc::new(Peer::identify(
         peer_addr.to_string(),
-        chain.as_deref(),
+        leaf,
         &state.config.identity,
         conn.protocol_version()
             .map(|v| format!("{v:?}"))
@@ -743,7 +748,7 @@ async fn connection(
         conn.alpn_protocol()
             .map(|p| String::from_utf8_lossy(p).into_owned()),
     ));
-    let verdict = Arc::new(verdict.unwrap_or_default());
+    let verdict = Arc::new(verdict);
     let activity = Activity::new();
     let service = {
         let state = state.clone();
@@ -775,9 +780,7 @@ async fn record_handshake_failure(
     if state.handshakes.refused(peer.ip(), &joined) == handshakes::Decision::Count {
         return;
     }
-    let leaf = verdict
-        .and_then(|v| v.chain.first())
-        .and_then(|d| crate::pki::CertInfo::from_der(d).ok());
+    let leaf = verdict.and_then(|v| v.leaf.as_ref());
     let summary = problems
         .iter()
         .map(|p| format!("{}: {p}", p.code()))

@@ -262,7 +262,7 @@ async fn strict(
     peer: &Peer,
     req: Request<Incoming>,
 ) -> (Outcome, Option<Bytes>) {
-    let access = check_organisation(peer, &state.material.register, &looked_in(state));
+    let access = check_organisation(peer.claimant(), &state.material.register, &looked_in(state));
     match (req.method().as_str(), req.uri().path()) {
         ("GET", "/health") => (
             match access {
@@ -985,7 +985,9 @@ fn diagnose(state: &State, peer: &Peer, verdict: &CertVerdict, req: &Request<Inc
             crate::pki::CertProblem::NoCertificate.to_string(),
         ));
         refused = true;
-    } else if let Err(p) = check_organisation(peer, &state.material.register, &looked_in(state)) {
+    } else if let Err(p) =
+        check_organisation(peer.claimant(), &state.material.register, &looked_in(state))
+    {
         findings.push((p.code(), p.to_string()));
         refused = true;
     }

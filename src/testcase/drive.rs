@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use super::engine::Labels;
-use super::model::{Action, Deviation, DocKind, Step};
+use crate::cases::{Action, Deviation, DocKind, Step};
 use crate::client::reference::{ReferenceClient, ReferenceError, Signing};
 use crate::client::{HttpVersion, MtlsClient, load_identity};
 use crate::config::Interactions;

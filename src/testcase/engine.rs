@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::model::{Action, Check, Expect, Step};
 use crate::archive::{DocumentQuery, DocumentStore, ExchangeKind, StoredExchange};
+use crate::cases::{Action, Check, Expect, Step};
 use crate::document::DocStatus;
 use crate::finding::Finding;
 use crate::identity::SoteRegister;
@@ -606,7 +606,7 @@ fn check_one(
                 let text = String::from_utf8(cda).map_err(|e| e.to_string())?;
                 let report = crate::xmldsig::verify_document(
                     &text,
-                    &crate::xmldsig::VerifyOptions::new(view.trust),
+                    &crate::document::kanta_verify_options(view.trust),
                 )
                 .map_err(|e| e.to_string())?;
                 Ok((

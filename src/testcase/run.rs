@@ -16,8 +16,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::drive::Driver;
 use super::engine::{self, Labels, StateView, StepOutcome, Verdict};
-use super::model::{Action, Deviation, Expect, Step, TestCase};
 use crate::archive::StoredExchange;
+use crate::cases::{Action, Deviation, Expect, Step, TestCase};
 use crate::config::Config;
 
 /// The organisation a case runs as when neither it nor the run names one.

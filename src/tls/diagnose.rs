@@ -254,6 +254,7 @@ mod tests {
     fn recorded_verdict_wins() {
         let v = CertVerdict {
             chain: vec![],
+            leaf: None,
             problems: vec![CertProblem::WeakKey {
                 subject: "CN=x".into(),
                 key: "RSA 1024 bits".into(),

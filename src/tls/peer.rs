@@ -1,17 +1,9 @@
-use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 
 use crate::config::IdentityConfig;
+use crate::identity::Claimant;
+pub use crate::identity::OrgIdentity;
 use crate::pki::{CertInfo, OrgIdSource};
-
-/// How the organisation was identified from the certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OrgIdentity {
-    /// The OID found.
-    pub oid: String,
-    /// Where: `subject.serialNumber`, `subject.OU`, `subject.O` or `fingerprint_map`.
-    pub source: String,
-}
 
 /// The authenticated client of one connection.
 #[derive(Debug, Clone, Serialize)]
@@ -29,17 +21,14 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Identifies the peer from its presented chain.
+    /// Identifies the peer from its leaf certificate, as the verifier parsed it.
     pub fn identify(
         addr: String,
-        chain: Option<&[CertificateDer<'static>]>,
+        cert: Option<CertInfo>,
         identity: &IdentityConfig,
         tls_version: String,
         alpn: Option<String>,
     ) -> Self {
-        let cert = chain
-            .and_then(|c| c.first())
-            .and_then(|d| CertInfo::from_der(d).ok());
         let organisation = cert.as_ref().and_then(|c| {
             identity
                 .fingerprint_map
@@ -68,6 +57,14 @@ impl Peer {
             organisation,
             tls_version,
             alpn,
+        }
+    }
+
+    /// What its certificate claims, for the access rules.
+    pub fn claimant(&self) -> Claimant<'_> {
+        Claimant {
+            subject: self.cert.as_ref().map_or("", |c| c.subject.as_str()),
+            organisation: self.organisation.as_ref(),
         }
     }
 }

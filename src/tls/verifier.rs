@@ -37,6 +37,9 @@ impl ListenerMode {
 pub struct CertVerdict {
     /// The chain as presented, leaf first.
     pub chain: Vec<CertificateDer<'static>>,
+    /// The leaf as parsed while judging it (absent when none was sent or it does not
+    /// parse): the peer is identified from it without parsing it again.
+    pub leaf: Option<crate::pki::CertInfo>,
     /// Every problem found (empty = acceptable).
     pub problems: Vec<CertProblem>,
 }
@@ -140,7 +143,9 @@ impl ClientCertVerifier for RecordingVerifier {
             .chain(intermediates)
             .map(|c| c.clone().into_owned())
             .collect();
-        let mut problems = self.trust.assess(&chain, at, Purpose::ClientAuth, true);
+        let (leaf, mut problems) = self
+            .trust
+            .assess_leaf(&chain, at, Purpose::ClientAuth, true);
         let webpki = self
             .webpki
             .verify_client_cert(end_entity, intermediates, now);
@@ -152,7 +157,11 @@ impl ClientCertVerifier for RecordingVerifier {
                 detail: e.to_string(),
             });
         }
-        let verdict = CertVerdict { chain, problems };
+        let verdict = CertVerdict {
+            chain,
+            leaf,
+            problems,
+        };
         let first_fatal = verdict.problems.iter().find(|p| p.is_fatal()).cloned();
         *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(verdict);
         match (self.mode, first_fatal) {

@@ -68,7 +68,7 @@ pub struct WebState {
     /// Trust for signature checks.
     pub trust: Arc<TrustStore>,
     /// The deployment-test case.
-    pub deployment_case: crate::testcase::TestCase,
+    pub deployment_case: crate::cases::TestCase,
     /// Saturdays count as working days.
     pub count_saturdays: bool,
     /// Invalidations need a reason.

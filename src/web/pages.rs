@@ -506,7 +506,7 @@ fn document(
     let (display, json, parsed) = display_and_json(&cda);
     let signatures: Vec<Value> = std::str::from_utf8(&cda)
         .ok()
-        .and_then(|text| crate::xmldsig::verify_document(text, &crate::xmldsig::VerifyOptions::new(Some(&ctx.state.trust))).ok())
+        .and_then(|text| crate::xmldsig::verify_document(text, &crate::document::kanta_verify_options(Some(&ctx.state.trust))).ok())
         .map(|r| {
             r.signatures
                 .iter()
@@ -729,7 +729,7 @@ fn report(ctx: &Ctx<'_>) -> Result<Page, StoreError> {
     let org = ctx.state.register.resolve(&ctx.org);
     let case = &ctx.state.deployment_case;
     Ok(ctx.render(200, "report.html", &t(ctx.req.lang, "report"), context! {
-        disclaimer => crate::report::DISCLAIMER_EN,
+        disclaimer => crate::cases::DISCLAIMER_EN,
         ytunnus => org.map(|o| o.ytunnus.to_string()).unwrap_or_default(),
         units => org.map(|o| o.units.iter().map(|u| context! { name => u.name.clone(), oid => u.oid.clone() }).collect::<Vec<_>>()).unwrap_or_default(),
         case => context! { id => case.id.clone(), title => case.title_en.clone() },

@@ -1,6 +1,8 @@
-//! XML digital signatures as Kanta uses them: detached same-document signatures with
-//! exclusive C14N 1.0, SHA-256 digests and RSA-SHA256, checked reference by reference with
-//! every intermediate value kept for the person whose digest does not match.
+//! XML digital signatures (XMLDSig) and canonicalization (C14N 1.0, exclusive C14N):
+//! same-document signatures checked reference by reference with every intermediate value
+//! kept for the person whose digest does not match, and signatures produced from a
+//! template. Generic: what a profile requires a signature to cover comes in as a
+//! [`CoveragePolicy`]; Kanta's and the Kanta document signature are `document::signature`.
 
 pub mod algorithms;
 pub mod c14n;
@@ -9,12 +11,10 @@ mod c14n_tests;
 mod verify;
 
 pub use verify::{
-    DEFAULT_ID_ATTRIBUTES, DsigProblem, HL7_NS, HL7FI_NS, IdIndex, ReferenceReport,
-    SignatureReport, VerifyOptions, VerifyReport, archived_body, clinical_document,
-    verify_document, verify_parsed,
+    CoveragePolicy, CoverageProblem, DEFAULT_ID_ATTRIBUTES, DsigProblem, IdIndex, ReferenceReport,
+    SignatureCoverage, SignatureReport, Target, VerifyOptions, VerifyReport, verify_document,
+    verify_parsed,
 };
 mod sign;
 
-pub use sign::{SignError, SignatureType, Signer, new_signature_id, sign_kanta_document};
-#[cfg(test)]
-mod tests;
+pub use sign::{SignError, Signer, complete_signature, new_signature_id, signature_template};

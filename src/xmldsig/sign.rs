@@ -1,8 +1,9 @@
-//! Producing Kanta-shaped signatures for the reference client: an
-//! `hl7fi:signatureCollection/hl7fi:signature` in `hl7fi:localSocialHeader`, holding the
-//! `signatureDescription`, an `ID`'d `signatureTimestamp` and a `ds:Signature` with two
-//! References (the timestamp and the `nonXMLBody`), exclusive C14N, SHA-256 and RSA-SHA256
-//! (ECDSA for EC keys). The XML is compact: whitespace inside a signature is significant.
+//! Producing signatures from a template: [`signature_template`] writes a `ds:Signature`
+//! whose References point at IDs (exclusive C14N, SHA-256, RSA-SHA256 or ECDSA for EC
+//! keys) with placeholder values; the caller places it in the document where its profile
+//! wants it (Kanta's: `document::signature::sign_kanta_document`); [`complete_signature`]
+//! computes the digests over the document as it then is, and the signature value. The XML
+//! is compact: whitespace inside a signature is significant.
 
 use std::path::Path;
 
@@ -10,40 +11,14 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair as _, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use roxmltree::Node;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use time::OffsetDateTime;
 
 use super::algorithms::*;
 use super::c14n::{C14nOptions, canonicalize};
-use super::verify::{HL7FI_NS, IdIndex, archived_body, clinical_document};
+use super::verify::IdIndex;
 use crate::pki::read_pem_certs;
 use crate::xml::{Limits, XmlError, parse};
-
-/// `signatureDescription` codes (code system 1.2.246.537.5.40127.2006).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SignatureType {
-    /// `1` Ammattihenkilön allekirjoitus: a professional's signature.
-    Professional,
-    /// `3` Järjestelmäallekirjoitus: the system signature.
-    System,
-}
-
-impl SignatureType {
-    fn code(self) -> &'static str {
-        match self {
-            Self::Professional => "1",
-            Self::System => "3",
-        }
-    }
-    fn display_name(self) -> &'static str {
-        match self {
-            Self::Professional => "Ammattihenkilön allekirjoitus",
-            Self::System => "Järjestelmäallekirjoitus",
-        }
-    }
-}
 
 /// Why a document could not be signed.
 #[derive(Debug, thiserror::Error)]
@@ -51,9 +26,10 @@ pub enum SignError {
     /// The input is not XML we accept.
     #[error(transparent)]
     Xml(#[from] XmlError),
-    /// Not a Kanta CDA.
-    #[error("not a Kanta CDA: {0}")]
-    NotKanta(String),
+    /// The document does not have what the signature needs (an ID to reference, the
+    /// place its profile puts signatures).
+    #[error("{0}")]
+    Document(String),
     /// Certificate or key unusable.
     #[error("signer: {0}")]
     Signer(String),
@@ -193,148 +169,65 @@ pub fn new_signature_id() -> String {
     )
 }
 
-fn qname_of<'i>(text: &'i str, node: Node<'_, 'i>) -> &'i str {
-    let rest = text.get(node.range().start + 1..).unwrap_or("");
-    let end = rest
-        .find(|c: char| c.is_whitespace() || c == '/' || c == '>')
-        .unwrap_or(rest.len());
-    &rest[..end]
+/// The placeholder written where reference `n`'s digest will go.
+fn digest_placeholder(n: usize) -> String {
+    format!("KANTA-SIM-DIGEST-{n}")
 }
 
-/// Byte offset where content can be appended inside `node` (before its end tag), and
-/// whether the element is self-closing (`<x/>`) and must be opened first.
-fn insertion_point(text: &str, node: Node<'_, '_>) -> (usize, bool) {
-    let r = node.range();
-    let src = &text[r.clone()];
-    if src.ends_with("/>") && !src.contains("</") {
-        (r.end - 2, true)
-    } else {
-        (r.start + src.rfind("</").unwrap_or(src.len()), false)
-    }
-}
-
-const D1: &str = "KANTA-SIM-DIGEST-1";
-const D2: &str = "KANTA-SIM-DIGEST-2";
 const SV: &str = "KANTA-SIM-SIGNATURE-VALUE";
 
-/// Adds a Kanta signature to a CDA and returns the signed document.
-pub fn sign_kanta_document(
+/// A `ds:Signature` with `Id="{ds_id}"` whose References point at the elements with the
+/// given IDs (same-document, exclusive C14N, SHA-256), the signer's certificate in
+/// KeyInfo, and placeholders for the digests and the value: place it in the document, then
+/// call [`complete_signature`].
+pub fn signature_template(signer: &Signer, ds_id: &str, reference_ids: &[&str]) -> String {
+    let references: String = reference_ids
+        .iter()
+        .enumerate()
+        .map(|(n, uri)| {
+            format!(
+                "<ds:Reference URI=\"#{uri}\"><ds:Transforms><ds:Transform Algorithm=\"{EXC_C14N}\"/></ds:Transforms>\
+                 <ds:DigestMethod Algorithm=\"{SHA256}\"/><ds:DigestValue>{}</ds:DigestValue></ds:Reference>",
+                digest_placeholder(n + 1)
+            )
+        })
+        .collect();
+    format!(
+        "<ds:Signature xmlns:ds=\"{DSIG_NS}\" Id=\"{ds_id}\"><ds:SignedInfo>\
+         <ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"/><ds:SignatureMethod Algorithm=\"{method}\"/>{references}</ds:SignedInfo>\
+         <ds:SignatureValue>{SV}</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate>\
+         </ds:X509Data></ds:KeyInfo></ds:Signature>",
+        method = signer.method(),
+        cert = B64.encode(&signer.cert),
+    )
+}
+
+/// Fills in a placed [`signature_template`]: the digest of every referenced element over
+/// the document as it now is, then the value over the canonical SignedInfo of the
+/// signature with `Id="{ds_id}"`.
+pub fn complete_signature(
     xml: &str,
     signer: &Signer,
-    kind: SignatureType,
-    at: OffsetDateTime,
-    signature_id: &str,
+    ds_id: &str,
+    reference_ids: &[&str],
 ) -> Result<String, SignError> {
     let limits = Limits::default();
-    let doc = parse(xml, &limits)?;
-    let cda = clinical_document(&doc)
-        .ok_or_else(|| SignError::NotKanta("no urn:hl7-org:v3 ClinicalDocument".into()))?;
-    let body = archived_body(cda).map_err(SignError::NotKanta)?;
-    let body_id = body
-        .attribute("ID")
-        .ok_or_else(|| SignError::NotKanta("nonXMLBody has no ID attribute to reference".into()))?
-        .to_owned();
-    let header = cda
-        .children()
-        .find(|c| {
-            c.is_element()
-                && c.tag_name().namespace() == Some(HL7FI_NS)
-                && c.tag_name().name() == "localSocialHeader"
-        })
-        .ok_or_else(|| {
-            SignError::NotKanta("no hl7fi:localSocialHeader in ClinicalDocument".into())
-        })?;
-    let collection = header.children().find(|c| {
-        c.is_element()
-            && c.tag_name().namespace() == Some(HL7FI_NS)
-            && c.tag_name().name() == "signatureCollection"
-    });
-
-    // Use the document's own prefix for urn:hl7finland, declaring one where there is none.
-    let (prefix, declare) = match header.lookup_prefix(HL7FI_NS) {
-        Some(p) if !p.is_empty() => (format!("{p}:"), String::new()),
-        Some(_) => (String::new(), String::new()),
-        None => ("hl7fi:".to_owned(), format!(" xmlns:hl7fi=\"{HL7FI_NS}\"")),
-    };
-    let ts_id = format!("{signature_id}.timestamp");
-    let stamp = at
-        .to_offset(time::UtcOffset::UTC)
-        .format(&time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-        ))
-        .map_err(|e| SignError::Crypto(e.to_string()))?;
-    let cert_b64 = B64.encode(&signer.cert);
-    let method = signer.method();
-    let reference = |uri: &str, placeholder: &str| {
-        format!(
-            "<ds:Reference URI=\"#{uri}\"><ds:Transforms><ds:Transform Algorithm=\"{EXC_C14N}\"/></ds:Transforms>\
-             <ds:DigestMethod Algorithm=\"{SHA256}\"/><ds:DigestValue>{placeholder}</ds:DigestValue></ds:Reference>"
-        )
-    };
-    let signature = format!(
-        "<{prefix}signature{decl} ID=\"{signature_id}\"><{prefix}signatureDescription code=\"{code}\" codeSystem=\"1.2.246.537.5.40127.2006\" \
-         codeSystemName=\"KanTa-palvelut - Sähköisen allekirjoituksen tyyppi\" displayName=\"{display}\"/>\
-         <{prefix}signatureTimestamp ID=\"{ts_id}\">{stamp}</{prefix}signatureTimestamp>\
-         <ds:Signature xmlns:ds=\"{DSIG_NS}\" Id=\"{signature_id}.ds\"><ds:SignedInfo>\
-         <ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"/><ds:SignatureMethod Algorithm=\"{method}\"/>{r1}{r2}</ds:SignedInfo>\
-         <ds:SignatureValue>{SV}</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_b64}</ds:X509Certificate>\
-         </ds:X509Data></ds:KeyInfo></ds:Signature></{prefix}signature>",
-        decl = if collection.is_some() {
-            declare.as_str()
-        } else {
-            ""
-        },
-        code = kind.code(),
-        display = kind.display_name(),
-        r1 = reference(&ts_id, D1),
-        r2 = reference(&body_id, D2),
-    );
-    let (at_byte, open, fragment) = match collection {
-        Some(c) => {
-            let (pos, self_closing) = insertion_point(xml, c);
-            let frag = if self_closing {
-                format!(">{signature}</{}>", qname_of(xml, c))
-            } else {
-                signature
-            };
-            (pos, self_closing, frag)
-        }
-        None => {
-            let (pos, self_closing) = insertion_point(xml, header);
-            let coll = format!(
-                "<{prefix}signatureCollection{declare}>{signature}</{prefix}signatureCollection>"
-            );
-            let frag = if self_closing {
-                format!(">{coll}</{}>", qname_of(xml, header))
-            } else {
-                coll
-            };
-            (pos, self_closing, frag)
-        }
-    };
-    let end_skip = if open { 2 } else { 0 };
-    let mut out = String::with_capacity(xml.len() + fragment.len());
-    out.push_str(&xml[..at_byte]);
-    out.push_str(&fragment);
-    out.push_str(&xml[at_byte + end_skip..]);
-
-    // Digests over the document as it now is.
-    let (d1, d2) = {
-        let doc = parse(&out, &limits)?;
+    let mut out = xml.to_owned();
+    {
+        let doc = parse(xml, &limits)?;
         let ids = IdIndex::new(&doc, &["ID", "Id", "id"]);
-        let digest = |id: &str| -> Result<String, SignError> {
+        for (n, id) in reference_ids.iter().enumerate() {
             let node = ids
                 .resolve(id, 1, id)
-                .map_err(|p| SignError::NotKanta(p.to_string()))?;
+                .map_err(|p| SignError::Document(p.to_string()))?;
             let bytes = canonicalize(&doc, Some(node), None, &C14nOptions::exclusive());
-            Ok(B64.encode(aws_lc_rs::digest::digest(
+            let digest = B64.encode(aws_lc_rs::digest::digest(
                 &aws_lc_rs::digest::SHA256,
                 &bytes,
-            )))
-        };
-        (digest(&ts_id)?, digest(&body_id)?)
-    };
-    let out = out.replacen(D1, &d1, 1).replacen(D2, &d2, 1);
+            ));
+            out = out.replacen(&digest_placeholder(n + 1), &digest, 1);
+        }
+    }
     let value = {
         let doc = parse(&out, &limits)?;
         let signed_info = doc
@@ -342,10 +235,9 @@ pub fn sign_kanta_document(
             .find(|n| {
                 n.tag_name().namespace() == Some(DSIG_NS)
                     && n.tag_name().name() == "SignedInfo"
-                    && n.parent().and_then(|p| p.attribute("Id"))
-                        == Some(&format!("{signature_id}.ds"))
+                    && n.parent().and_then(|p| p.attribute("Id")) == Some(ds_id)
             })
-            .ok_or_else(|| SignError::Crypto("inserted SignedInfo not found".into()))?;
+            .ok_or_else(|| SignError::Crypto("the placed SignedInfo was not found".into()))?;
         let bytes = canonicalize(&doc, Some(signed_info), None, &C14nOptions::exclusive());
         B64.encode(signer.sign(&bytes)?)
     };

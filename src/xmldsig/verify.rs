@@ -18,10 +18,56 @@ use super::c14n::{C14nOptions, Method, Reformatting, canonicalize, canonicalize_
 use crate::pki::{CertInfo, CertProblem, Purpose, TrustStore};
 use crate::xml::{Limits, XmlError, parse, path_of};
 
-/// CDA namespace.
-pub const HL7_NS: &str = "urn:hl7-org:v3";
-/// Finnish CDA extensions namespace.
-pub const HL7FI_NS: &str = "urn:hl7finland";
+/// A profile's rule on what each signature must cover, passed in by the caller. The
+/// verifier checks that every reference is sound; the policy says which nodes the
+/// references must reach (Kanta's: the archived body and the signature's own timestamp,
+/// `document::signature::KantaCoverage`), so this module stays generic XMLDSig.
+pub trait CoveragePolicy: Sync + std::fmt::Debug {
+    /// Its name in reports (`kanta`).
+    fn name(&self) -> &'static str;
+
+    /// The nodes every signature of `doc` must cover: `None` when the policy does not apply
+    /// to this document; `Err` (with why) when the document's shape breaks the policy, in
+    /// which case each signature's own rules still apply.
+    fn document_targets<'a, 'i>(
+        &self,
+        doc: &'a Document<'i>,
+    ) -> Option<Result<Vec<Target<'a, 'i>>, String>>;
+
+    /// What one signature must cover besides, and what its surroundings say of it.
+    fn signature_targets<'a, 'i>(&self, signature: Node<'a, 'i>) -> SignatureCoverage<'a, 'i>;
+}
+
+/// A node a signature must cover, and how to name it in a finding.
+#[derive(Debug, Clone)]
+pub struct Target<'a, 'i> {
+    /// The node.
+    pub node: Node<'a, 'i>,
+    /// What it is, e.g. "the archived nonXMLBody".
+    pub what: String,
+}
+
+/// A policy's view of one signature.
+#[derive(Debug, Clone, Default)]
+pub struct SignatureCoverage<'a, 'i> {
+    /// Nodes this signature must cover.
+    pub targets: Vec<Target<'a, 'i>>,
+    /// The signing time the surroundings assert.
+    pub signing_time: Option<String>,
+    /// The signature's type code, as the surroundings give it.
+    pub signature_type: Option<String>,
+    /// Where the signature or its surroundings break the policy.
+    pub problems: Vec<CoverageProblem>,
+}
+
+/// How a signature's surroundings break a coverage policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoverageProblem {
+    /// The signature is not where the policy puts signatures.
+    Placement(String),
+    /// The signing time is missing or not one value.
+    SigningTime(String),
+}
 
 /// Most References one signature may have; most Transforms one Reference may have.
 const MAX_REFERENCES: usize = 16;
@@ -37,8 +83,8 @@ pub struct VerifyOptions<'a> {
     pub trust: Option<&'a TrustStore>,
     /// The time of receipt.
     pub now: OffsetDateTime,
-    /// Apply the Kanta coverage rule when the document is a CDA.
-    pub kanta_coverage: bool,
+    /// What each signature must cover (`None`: any sound reference will do).
+    pub coverage: Option<&'a dyn CoveragePolicy>,
     /// Parser limits.
     pub limits: Limits,
     /// Keep each reference's canonical bytes in its report (`dsig verify --dump`); the
@@ -47,13 +93,13 @@ pub struct VerifyOptions<'a> {
 }
 
 impl<'a> VerifyOptions<'a> {
-    /// Kanta defaults: `ID`/`Id`/`id`, the coverage rule on, received now, default limits.
+    /// `ID`/`Id`/`id`, no coverage policy, received now, default limits.
     pub fn new(trust: Option<&'a TrustStore>) -> Self {
         Self {
             id_attributes: &DEFAULT_ID_ATTRIBUTES,
             trust,
             now: OffsetDateTime::now_utc(),
-            kanta_coverage: true,
+            coverage: None,
             limits: Limits::default(),
             keep_canonical: false,
         }
@@ -316,9 +362,9 @@ pub struct SignatureReport {
     pub signature_value_ok: bool,
     /// The signer's certificate.
     pub signer: Option<CertInfo>,
-    /// The signer-asserted signing time (Kanta: signatureTimestamp).
+    /// The signer-asserted signing time (as the coverage policy reads it).
     pub signing_time: Option<String>,
-    /// `signatureDescription` code (Kanta: 1 professional, 3 system).
+    /// The signature's type code (as the coverage policy reads it).
     pub signature_type: Option<String>,
     /// Every problem.
     pub problems: Vec<DsigProblem>,
@@ -334,8 +380,8 @@ impl SignatureReport {
 /// The verification of a whole document.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
-    /// Whether the Kanta coverage rule was applied (the document is a CDA).
-    pub kanta_document: bool,
+    /// The coverage policy applied, when one applied to this document.
+    pub coverage: Option<&'static str>,
     /// One per ds:Signature.
     pub signatures: Vec<SignatureReport>,
     /// Problems not tied to one signature.
@@ -508,46 +554,6 @@ fn check_algorithm(
     }
 }
 
-/// The Kanta structure around a signature: the archived body and this signature's timestamp.
-struct KantaTargets<'a, 'i> {
-    body: Option<Node<'a, 'i>>,
-}
-
-fn hl7<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> impl Iterator<Item = Node<'a, 'i>> {
-    let ns = ns.to_owned();
-    let name = name.to_owned();
-    node.children().filter(move |c| {
-        c.is_element()
-            && c.tag_name().namespace() == Some(ns.as_str())
-            && c.tag_name().name() == name
-    })
-}
-
-/// The `ClinicalDocument` element, if the document is (or directly carries) a CDA.
-pub fn clinical_document<'a, 'i>(doc: &'a Document<'i>) -> Option<Node<'a, 'i>> {
-    doc.descendants().find(|n| {
-        n.is_element()
-            && n.tag_name().namespace() == Some(HL7_NS)
-            && n.tag_name().name() == "ClinicalDocument"
-    })
-}
-
-/// The `nonXMLBody` that Kanta archives: `ClinicalDocument/component/nonXMLBody`, found by
-/// structure, never by ID.
-pub fn archived_body<'a, 'i>(cda: Node<'a, 'i>) -> Result<Node<'a, 'i>, String> {
-    let bodies: Vec<_> = hl7(cda, HL7_NS, "component")
-        .flat_map(|c| hl7(c, HL7_NS, "nonXMLBody"))
-        .collect();
-    match bodies.as_slice() {
-        [one] => Ok(*one),
-        [] => Err("the CDA has no ClinicalDocument/component/nonXMLBody".into()),
-        many => Err(format!(
-            "the CDA has {} nonXMLBody elements under component; Kanta documents have one",
-            many.len()
-        )),
-    }
-}
-
 /// Verifies every `ds:Signature` in `text`.
 pub fn verify_document(text: &str, opts: &VerifyOptions<'_>) -> Result<VerifyReport, XmlError> {
     let doc = parse(text, &opts.limits)?;
@@ -557,25 +563,20 @@ pub fn verify_document(text: &str, opts: &VerifyOptions<'_>) -> Result<VerifyRep
 /// Verifies every `ds:Signature` in an already parsed document.
 pub fn verify_parsed(doc: &Document<'_>, opts: &VerifyOptions<'_>) -> VerifyReport {
     let ids = IdIndex::new(doc, opts.id_attributes);
-    let cda = if opts.kanta_coverage {
-        clinical_document(doc)
-    } else {
-        None
-    };
     let mut problems = Vec::new();
-    let kanta = match cda {
-        Some(c) => match archived_body(c) {
-            Ok(b) => Some(KantaTargets { body: Some(b) }),
-            Err(detail) => {
+    let policy = opts
+        .coverage
+        .and_then(|p| p.document_targets(doc).map(|t| (p, t)))
+        .map(|(p, targets)| {
+            let targets = targets.unwrap_or_else(|detail| {
                 problems.push(DsigProblem::Malformed {
                     signature: 0,
                     detail,
                 });
-                Some(KantaTargets { body: None })
-            }
-        },
-        None => None,
-    };
+                Vec::new()
+            });
+            (p, targets)
+        });
     let signatures: Vec<_> = doc
         .descendants()
         .filter(|n| {
@@ -590,10 +591,13 @@ pub fn verify_parsed(doc: &Document<'_>, opts: &VerifyOptions<'_>) -> VerifyRepo
     let reports = signatures
         .iter()
         .enumerate()
-        .map(|(i, sig)| verify_signature(doc, *sig, i + 1, &ids, kanta.as_ref(), opts))
+        .map(|(i, sig)| {
+            let policy = policy.as_ref().map(|(p, t)| (*p, t.as_slice()));
+            verify_signature(doc, *sig, i + 1, &ids, policy, opts)
+        })
         .collect();
     VerifyReport {
-        kanta_document: kanta.is_some(),
+        coverage: policy.map(|(p, _)| p.name()),
         signatures: reports,
         problems,
     }
@@ -604,7 +608,7 @@ fn verify_signature<'a, 'i>(
     sig: Node<'a, 'i>,
     number: usize,
     ids: &IdIndex<'a, 'i>,
-    kanta: Option<&KantaTargets<'a, 'i>>,
+    policy: Option<(&dyn CoveragePolicy, &[Target<'a, 'i>])>,
     opts: &VerifyOptions<'_>,
 ) -> SignatureReport {
     let mut report = SignatureReport {
@@ -661,36 +665,23 @@ fn verify_signature<'a, 'i>(
         }
     }
 
-    // Kanta: what this signature must cover.
+    // The policy: what this signature must cover.
     let mut required: Vec<(NodeId, String, String)> = Vec::new();
-    if let Some(k) = kanta {
-        if let Some(b) = k.body {
-            required.push((b.id(), "the archived nonXMLBody".into(), path_of(b)));
+    if let Some((policy, document_targets)) = policy {
+        let own = policy.signature_targets(sig);
+        report.signature_type = own.signature_type;
+        report.signing_time = own.signing_time;
+        for t in document_targets.iter().chain(&own.targets) {
+            required.push((t.node.id(), t.what.clone(), path_of(t.node)));
         }
-        let wrapper = sig.parent().filter(|p| {
-            p.tag_name().namespace() == Some(HL7FI_NS) && p.tag_name().name() == "signature"
-        });
-        match wrapper {
-            Some(w) => {
-                report.signature_type = hl7(w, HL7FI_NS, "signatureDescription")
-                    .next()
-                    .and_then(|d| d.attribute("code"))
-                    .map(str::to_owned);
-                match hl7(w, HL7FI_NS, "signatureTimestamp").collect::<Vec<_>>().as_slice() {
-                    [ts] => {
-                        required.push((ts.id(), "this signature's signatureTimestamp".into(), path_of(*ts)));
-                        let t = text_of(*ts);
-                        report.signing_time = Some(t.trim().to_owned());
-                    }
-                    _ => report.problems.push(DsigProblem::SigningTime {
-                        signature: number,
-                        detail: "the enclosing hl7fi:signature has no single hl7fi:signatureTimestamp".into(),
-                    }),
-                }
-            }
-            None => report.problems.push(malformed(
-                "a Kanta signature must sit in ClinicalDocument/hl7fi:localSocialHeader/hl7fi:signatureCollection/hl7fi:signature",
-            )),
+        for p in own.problems {
+            report.problems.push(match p {
+                CoverageProblem::Placement(detail) => malformed(&detail),
+                CoverageProblem::SigningTime(detail) => DsigProblem::SigningTime {
+                    signature: number,
+                    detail,
+                },
+            });
         }
     }
 

@@ -1,4 +1,5 @@
-//! Sign → verify, tampering, algorithm refusals and the classic signature-wrapping attacks.
+//! Kanta signatures through the generic verifier: sign → verify, tampering, algorithm
+//! refusals and the classic signature-wrapping attacks (which the coverage policy stops).
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -7,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::document::sample::SampleDocument;
+use crate::xmldsig::*;
 
 use crate::pki::{GenerateOptions, KeyAlgorithm, TrustStore, generate_kit};
 
@@ -47,7 +49,7 @@ fn signed(role: &str, kind: SignatureType) -> String {
 
 fn verify(xml: &str) -> VerifyReport {
     let t = trust();
-    verify_document(xml, &VerifyOptions::new(Some(&t))).unwrap()
+    verify_document(xml, &kanta_verify_options(Some(&t))).unwrap()
 }
 
 const SYSTEM: &str = "system-signature:1.2.246.10.99900016.10.0";
@@ -63,7 +65,7 @@ fn system_and_professional_signatures_verify() {
         let xml = signed(role, kind);
         let r = verify(&xml);
         assert!(r.is_valid(), "{role}: {:#?}", r.codes());
-        assert!(r.kanta_document);
+        assert_eq!(r.coverage, Some("kanta"));
         let s = &r.signatures[0];
         assert_eq!(s.references.len(), 2);
         assert!(
@@ -275,14 +277,7 @@ fn without_the_kanta_rule_a_moved_body_would_pass() {
     // Shows why the coverage rule exists: plain XMLDSig is satisfied by the wrapped document.
     let attacked = moved_body_attack(&signed(SYSTEM, SignatureType::System));
     let t = trust();
-    let plain = verify_document(
-        &attacked,
-        &VerifyOptions {
-            kanta_coverage: false,
-            ..VerifyOptions::new(Some(&t))
-        },
-    )
-    .unwrap();
+    let plain = verify_document(&attacked, &VerifyOptions::new(Some(&t))).unwrap();
     assert!(plain.is_valid(), "{:?}", plain.codes());
 }
 
@@ -388,7 +383,7 @@ fn ecdsa_keys_sign_and_verify() {
     .unwrap();
     assert!(xml.contains(algorithms::ECDSA_SHA384));
     let t = TrustStore::from_kit(&dir).unwrap();
-    let r = verify_document(&xml, &VerifyOptions::new(Some(&t))).unwrap();
+    let r = verify_document(&xml, &kanta_verify_options(Some(&t))).unwrap();
     assert!(r.is_valid(), "{:?}", r.codes());
 }
 

@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::message::usecase::QueryKind;
 
+/// The disclaimer every report carries.
+pub const DISCLAIMER_EN: &str = "This is a pre-test result from kanta-sim, a simulator of the Kanta Client Data Archive for Social Welfare. It is not a statement by Kela, and passing it does not replace Kela's joint testing or the deployment test. Test case ids (SIM-…) are kanta-sim's own.";
+/// The same in Finnish.
+pub const DISCLAIMER_FI: &str = "Tämä on kanta-sim-simulaattorin esitestauksen tulos, ei Kelan lausunto. Sen läpäiseminen ei korvaa Kelan yhteistestausta eikä käyttöönottokoetta. Testitapausten tunnukset (SIM-…) ovat kanta-simin omia.";
+
 /// The suites, in the order a supplier meets them.
 pub const SUITES: &[&str] = &["pre-test", "joint-test", "negative", "deployment-test"];
 
@@ -312,83 +317,83 @@ pub enum CaseError {
 pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "pre-test/SIM-PRE-01.toml",
-        include_str!("../../testcases/pre-test/SIM-PRE-01.toml"),
+        include_str!("../testcases/pre-test/SIM-PRE-01.toml"),
     ),
     (
         "pre-test/SIM-PRE-02.toml",
-        include_str!("../../testcases/pre-test/SIM-PRE-02.toml"),
+        include_str!("../testcases/pre-test/SIM-PRE-02.toml"),
     ),
     (
         "pre-test/SIM-PRE-03.toml",
-        include_str!("../../testcases/pre-test/SIM-PRE-03.toml"),
+        include_str!("../testcases/pre-test/SIM-PRE-03.toml"),
     ),
     (
         "joint-test/SIM-TC-01.toml",
-        include_str!("../../testcases/joint-test/SIM-TC-01.toml"),
+        include_str!("../testcases/joint-test/SIM-TC-01.toml"),
     ),
     (
         "joint-test/SIM-TC-02.toml",
-        include_str!("../../testcases/joint-test/SIM-TC-02.toml"),
+        include_str!("../testcases/joint-test/SIM-TC-02.toml"),
     ),
     (
         "joint-test/SIM-TC-03.toml",
-        include_str!("../../testcases/joint-test/SIM-TC-03.toml"),
+        include_str!("../testcases/joint-test/SIM-TC-03.toml"),
     ),
     (
         "joint-test/SIM-TC-05.toml",
-        include_str!("../../testcases/joint-test/SIM-TC-05.toml"),
+        include_str!("../testcases/joint-test/SIM-TC-05.toml"),
     ),
     (
         "joint-test/SIM-TC-08.toml",
-        include_str!("../../testcases/joint-test/SIM-TC-08.toml"),
+        include_str!("../testcases/joint-test/SIM-TC-08.toml"),
     ),
     (
         "negative/SIM-NEG-01.toml",
-        include_str!("../../testcases/negative/SIM-NEG-01.toml"),
+        include_str!("../testcases/negative/SIM-NEG-01.toml"),
     ),
     (
         "negative/SIM-NEG-02.toml",
-        include_str!("../../testcases/negative/SIM-NEG-02.toml"),
+        include_str!("../testcases/negative/SIM-NEG-02.toml"),
     ),
     (
         "negative/SIM-NEG-03.toml",
-        include_str!("../../testcases/negative/SIM-NEG-03.toml"),
+        include_str!("../testcases/negative/SIM-NEG-03.toml"),
     ),
     (
         "negative/SIM-NEG-04.toml",
-        include_str!("../../testcases/negative/SIM-NEG-04.toml"),
+        include_str!("../testcases/negative/SIM-NEG-04.toml"),
     ),
     (
         "negative/SIM-NEG-05.toml",
-        include_str!("../../testcases/negative/SIM-NEG-05.toml"),
+        include_str!("../testcases/negative/SIM-NEG-05.toml"),
     ),
     (
         "negative/SIM-NEG-06.toml",
-        include_str!("../../testcases/negative/SIM-NEG-06.toml"),
+        include_str!("../testcases/negative/SIM-NEG-06.toml"),
     ),
     (
         "negative/SIM-NEG-07.toml",
-        include_str!("../../testcases/negative/SIM-NEG-07.toml"),
+        include_str!("../testcases/negative/SIM-NEG-07.toml"),
     ),
     (
         "negative/SIM-NEG-08.toml",
-        include_str!("../../testcases/negative/SIM-NEG-08.toml"),
+        include_str!("../testcases/negative/SIM-NEG-08.toml"),
     ),
     (
         "negative/SIM-NEG-09.toml",
-        include_str!("../../testcases/negative/SIM-NEG-09.toml"),
+        include_str!("../testcases/negative/SIM-NEG-09.toml"),
     ),
     (
         "negative/SIM-NEG-10.toml",
-        include_str!("../../testcases/negative/SIM-NEG-10.toml"),
+        include_str!("../testcases/negative/SIM-NEG-10.toml"),
     ),
     (
         "negative/SIM-NEG-11.toml",
-        include_str!("../../testcases/negative/SIM-NEG-11.toml"),
+        include_str!("../testcases/negative/SIM-NEG-11.toml"),
     ),
     (
         "deployment-test/SIM-KOE-01.toml",
-        include_str!("../../testcases/deployment-test/SIM-KOE-01.toml"),
+        include_str!("../testcases/deployment-test/SIM-KOE-01.toml"),
     ),
 ];
 
