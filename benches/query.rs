@@ -163,7 +163,7 @@ fn main() {
         cfg.tls.certs_dir = kit.clone();
         cfg.data.dir = data.clone();
         rt.block_on(async {
-            let handle = kanta_sim::server::start(cfg.clone()).await.unwrap();
+            let handle = kanta_sim::app::start(cfg.clone()).await.unwrap();
             let c = ReferenceClient::new(
                 &kit,
                 ORGS[0],

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod archive;
 pub mod budget;
 pub mod calendar;
@@ -14,7 +15,6 @@ pub mod cli;
 pub mod client;
 
 pub mod config;
-pub mod demo;
 pub mod deployment;
 pub mod document;
 pub mod finding;

@@ -140,7 +140,7 @@ async fn valid_sp1_and_sp17_documents_are_archived_and_survive_a_restart() {
     let data = server.data.path().to_owned();
     let TestServer { handle, data: tmp } = server;
     handle.shutdown().await;
-    let again = kanta_sim::server::start({
+    let again = kanta_sim::app::start({
         let mut c = config(kit("archive"), &data);
         c.server.diagnostic_listen = None;
         c

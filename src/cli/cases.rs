@@ -269,11 +269,8 @@ pub fn run(args: RunArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Failure> {
         },
     };
     let result = rt
-        .block_on(crate::testcase::run::run(opts))
-        .map_err(|e| match e {
-            crate::testcase::run::RunError::NoCases(_) => Failure::usage(e),
-            _ => Failure::usage(e),
-        })?;
+        .block_on(crate::app::run_cases(opts))
+        .map_err(Failure::usage)?;
     let (report, files) = crate::report::Report::from_run(&result);
     let written = report
         .write(

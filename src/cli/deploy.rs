@@ -261,7 +261,7 @@ pub fn train(args: TrainArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Failur
         .find(|c| c.id == config.archivist.deployment_case)
         .ok_or_else(|| Failure::internal("the deployment-test case is missing"))?;
     rt.block_on(async {
-        let handle = crate::server::start(config.clone()).await.map_err(Failure::usage)?;
+        let handle = crate::app::start(config.clone()).await.map_err(Failure::usage)?;
         let view = handle.bound.archivist.map(|a| format!("http://{a}")).unwrap_or_default();
         let q = format!("org={org}&lang=en");
         println!("Deployment-test rehearsal (käyttöönottokoe) — kanta-sim, a simulator, not the Kanta service.");
@@ -318,7 +318,7 @@ pub fn train(args: TrainArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Failur
             clock: None,
             progress: Progress::Lines,
         };
-        let runs = drive_against(&handle, &setup, &opts).await;
+        let runs = drive_against(handle.server(), &setup, &opts).await;
         for r in &runs {
             for (step, o) in r.case.steps.iter().zip(&r.steps) {
                 let why = crate::finding::Finding::one_line(&o.reasons);

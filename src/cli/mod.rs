@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod cases;
+mod demo;
 mod deploy;
 mod dsig;
 mod load;
@@ -402,7 +403,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             if std::env::var_os("KANTA_SIM_LOG").is_some() {
                 init_tracing();
             }
-            runtime()?.block_on(crate::demo::run(args))
+            runtime()?.block_on(demo::run(args))
         }
     }
 }
@@ -642,7 +643,7 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
     let args_mtls = cfg.archivist.mtls;
     let grace = std::time::Duration::from_secs(cfg.server.shutdown_grace_secs);
     let result = rt.block_on(async move {
-        let server = crate::server::start(cfg).await.map_err(Failure::usage)?;
+        let server = crate::app::start(cfg).await.map_err(Failure::usage)?;
         println!("kanta-sim archive listening on https://{} (mutual TLS, strict)", server.bound.listen);
         if let Some(d) = server.bound.diagnostic {
             println!("kanta-sim diagnostic listener on https://{d} (accepts any client certificate, explains)");

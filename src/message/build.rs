@@ -207,7 +207,7 @@ mod tests {
             carried.content_id.as_deref(),
             Some(meta.document_oid.as_str())
         );
-        let summary = super::super::soap::summarise_envelope(xml.as_bytes()).unwrap();
-        assert_eq!(summary.interaction.as_deref(), Some(ARCHIVE_INTERACTION));
+        let interaction = crate::message::hl7::interaction_element(&doc).unwrap();
+        assert_eq!(interaction.tag_name().name(), ARCHIVE_INTERACTION);
     }
 }

@@ -3,7 +3,6 @@
 //! answered in kind (interface.md §1.8).
 
 use crate::finding::RuleId;
-use quick_xml::events::Event;
 use serde::Serialize;
 
 use crate::finding::{Finding, Severity};
@@ -167,94 +166,34 @@ impl Fault {
     }
 }
 
-/// What the archive could tell about a request before the full message parser exists.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvelopeSummary {
-    /// Version by the envelope's namespace.
-    pub version: SoapVersion,
-    /// Local name of the first element in the Body: the HL7 interaction id.
-    pub interaction: Option<String>,
+/// How a request is wrapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Envelope {
+    /// A SOAP envelope of this version.
+    Soap(SoapVersion),
+    /// A bare HL7 interaction (only where the profile allows it, `archive.accept_bare_hl7`).
+    Bare,
 }
 
-/// Reads just enough of a request to know its SOAP version and interaction. DTDs are
-/// refused outright; no entity is ever expanded.
-pub fn summarise_envelope(body: &[u8]) -> Result<EnvelopeSummary, Finding> {
-    let mut reader = quick_xml::NsReader::from_reader(body);
-    reader.config_mut().check_end_names = true;
-    let mut buf = Vec::new();
-    let mut depth = 0usize;
-    let mut version = None;
-    let mut in_body = false;
-    loop {
-        let ev = match reader.read_resolved_event_into(&mut buf) {
-            Ok(ev) => ev,
-            Err(e) => {
-                let at = reader.buffer_position();
-                return Err(Finding::new(
-                    RuleId::W001,
-                    format!("byte {at}"),
-                    format!("not well-formed XML: {e}"),
-                ));
-            }
-        };
-        match ev {
-            (_, Event::DocType(_)) => {
-                return Err(Finding::new(
-                    RuleId::W003,
-                    "prolog",
-                    "a DOCTYPE declaration was found; DTDs and entities are refused",
-                ));
-            }
-            (ns, ref event @ (Event::Start(ref e) | Event::Empty(ref e))) => {
-                let opens = matches!(event, Event::Start(_));
-                let local = e.local_name().as_ref().to_owned();
-                let ns = match ns {
-                    quick_xml::name::ResolveResult::Bound(n) => n.as_ref().to_owned(),
-                    _ => String::new(),
-                };
-                if depth == 0 {
-                    version = match (ns.as_str(), local.as_str()) {
-                        (SOAP11_NS, "Envelope") => Some(SoapVersion::V11),
-                        (SOAP12_NS, "Envelope") => Some(SoapVersion::V12),
-                        _ => {
-                            return Err(Finding::new(
-                                RuleId::W002,
-                                format!("/{local}"),
-                                format!(
-                                    "expected a SOAP Envelope ({SOAP11_NS} or {SOAP12_NS}), found element {local:?} in namespace {ns:?}"
-                                ),
-                            ));
-                        }
-                    };
-                } else if depth == 1 && local == "Body" {
-                    in_body = true;
-                } else if depth == 2 && in_body {
-                    return Ok(EnvelopeSummary {
-                        version: version.unwrap_or(SoapVersion::V11),
-                        interaction: Some(local),
-                    });
-                }
-                if opens {
-                    depth += 1;
-                }
-            }
-            (_, Event::End(_)) => {
-                depth = depth.saturating_sub(1);
-                if depth == 1 {
-                    in_body = false;
-                }
-            }
-            (_, Event::Eof) => break,
-            _ => {}
-        }
-        buf.clear();
-    }
-    match version {
-        Some(version) => Ok(EnvelopeSummary {
-            version,
-            interaction: None,
-        }),
-        None => Err(Finding::new(RuleId::W001, "document", "no root element")),
+/// The wrapping of a parsed request: a SOAP 1.1 or 1.2 `Envelope`, or, when
+/// `bare_allowed`, any other root taken as a bare HL7 interaction. W-002 otherwise.
+pub fn envelope_of(doc: &roxmltree::Document<'_>, bare_allowed: bool) -> Result<Envelope, Finding> {
+    let root = doc.root_element();
+    let (ns, local) = (
+        root.tag_name().namespace().unwrap_or(""),
+        root.tag_name().name(),
+    );
+    match (ns, local) {
+        (SOAP11_NS, "Envelope") => Ok(Envelope::Soap(SoapVersion::V11)),
+        (SOAP12_NS, "Envelope") => Ok(Envelope::Soap(SoapVersion::V12)),
+        (_, l) if bare_allowed && l != "Envelope" => Ok(Envelope::Bare),
+        _ => Err(Finding::new(
+            RuleId::W002,
+            format!("/{local}"),
+            format!(
+                "expected a SOAP Envelope ({SOAP11_NS} or {SOAP12_NS}), found element {local:?} in namespace {ns:?}"
+            ),
+        )),
     }
 }
 
@@ -262,29 +201,43 @@ pub fn summarise_envelope(body: &[u8]) -> Result<EnvelopeSummary, Finding> {
 mod tests {
     use super::*;
 
+    fn envelope(x: &str, bare: bool) -> Result<Envelope, RuleId> {
+        let doc = crate::xml::parse(x, &crate::xml::Limits::default()).map_err(|e| e.code())?;
+        envelope_of(&doc, bare).map_err(|f| f.code)
+    }
+
     #[test]
-    fn finds_version_and_interaction() {
-        let s = summarise_envelope(
-            format!(r#"<?xml version="1.0"?><s:Envelope xmlns:s="{SOAP12_NS}"><s:Header/><s:Body><RCMR_IN200002FI01 xmlns="urn:hl7-org:v3"/></s:Body></s:Envelope>"#)
-                .as_bytes(),
-        )
-        .unwrap();
-        assert_eq!(s.version, SoapVersion::V12);
-        assert_eq!(s.interaction.as_deref(), Some("RCMR_IN200002FI01"));
+    fn finds_the_version() {
+        let x = format!(
+            r#"<?xml version="1.0"?><s:Envelope xmlns:s="{SOAP12_NS}"><s:Header/><s:Body><RCMR_IN200002FI01 xmlns="urn:hl7-org:v3"/></s:Body></s:Envelope>"#
+        );
+        assert_eq!(envelope(&x, false), Ok(Envelope::Soap(SoapVersion::V12)));
+        let x = format!("<s:Envelope xmlns:s='{SOAP11_NS}'><s:Body/></s:Envelope>");
+        assert_eq!(envelope(&x, false), Ok(Envelope::Soap(SoapVersion::V11)));
     }
 
     #[test]
     fn refuses_what_it_must() {
-        let code = |x: &str| summarise_envelope(x.as_bytes()).unwrap_err().code;
         assert_eq!(
-            code(&format!(
-                "<s:Envelope xmlns:s='{SOAP11_NS}'><s:Body></s:Envelope>"
-            )),
-            "W-001"
+            envelope(
+                &format!("<s:Envelope xmlns:s='{SOAP11_NS}'><s:Body></s:Envelope>"),
+                false
+            ),
+            Err(RuleId::W001)
         );
-        assert_eq!(code("not xml at all"), "W-001");
-        assert_eq!(code("<!DOCTYPE x [<!ENTITY e 'boom'>]><x>&e;</x>"), "W-003");
-        assert_eq!(code("<RCMR_IN200002FI01 xmlns='urn:hl7-org:v3'/>"), "W-002");
+        assert_eq!(envelope("not xml at all", false), Err(RuleId::W001));
+        assert_eq!(
+            envelope("<!DOCTYPE x [<!ENTITY e 'boom'>]><x>&e;</x>", false),
+            Err(RuleId::W003)
+        );
+        let bare = "<RCMR_IN200002FI01 xmlns='urn:hl7-org:v3'/>";
+        assert_eq!(envelope(bare, false), Err(RuleId::W002));
+        assert_eq!(envelope(bare, true), Ok(Envelope::Bare));
+        // An Envelope in another namespace is not a bare interaction.
+        assert_eq!(
+            envelope("<Envelope xmlns='urn:x'/>", true),
+            Err(RuleId::W002)
+        );
     }
 
     #[test]
@@ -299,9 +252,15 @@ mod tests {
                 )],
             );
             let xml = f.to_xml();
-            let s = summarise_envelope(xml.as_bytes()).unwrap();
-            assert_eq!(s.version, v);
-            assert_eq!(s.interaction.as_deref(), Some("Fault"));
+            assert_eq!(envelope(&xml, false), Ok(Envelope::Soap(v)));
+            let doc = crate::xml::parse(&xml, &crate::xml::Limits::default()).unwrap();
+            let body = doc
+                .root_element()
+                .children()
+                .find(|c| c.tag_name().name() == "Body")
+                .unwrap();
+            let fault = body.children().find(roxmltree::Node::is_element).unwrap();
+            assert_eq!(fault.tag_name().name(), "Fault");
             assert!(xml.contains(r#"code="A-002""#), "{xml}");
             assert!(xml.contains("&lt;unknown&gt; &amp; co"), "{xml}");
             assert!(xml.contains("SOTE-organisaatiorekisterissä"), "{xml}");

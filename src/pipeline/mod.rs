@@ -18,7 +18,7 @@ use crate::message::hl7::{interaction_element, parse_request};
 use crate::message::lifecycle::{InvalidationRequest, parse_invalidation};
 use crate::message::mime::MimeLimits;
 use crate::message::query::{QueryRequest, parse_query};
-use crate::message::soap::SoapVersion;
+use crate::message::soap::{Envelope, SoapVersion, envelope_of};
 use crate::message::usecase::UseCase;
 use crate::pki::TrustStore;
 use crate::rules::codes::CodeLists;
@@ -93,10 +93,19 @@ pub fn validate_text(text: &str, ctx: &MessageContext<'_>) -> Validation {
         validate_cda(text, &doc, &ctx.validate, &mut v);
         return v;
     }
-    let outcome = process_message(text.as_bytes(), ctx);
     v.carried_in_message = true;
-    v.document_oid = outcome.document.as_ref().map(|d| d.document_oid.clone());
-    v.findings = outcome.findings;
+    // Offline, a frame without its SOAP envelope is read too.
+    let ctx = MessageContext {
+        accept_bare_hl7: true,
+        ..*ctx
+    };
+    match judge_message(text, &doc, &ctx) {
+        Ok(outcome) => {
+            v.document_oid = outcome.document.as_ref().map(|d| d.document_oid.clone());
+            v.findings = outcome.findings;
+        }
+        Err(refusal) => v.findings = vec![refusal.finding],
+    }
     v
 }
 
@@ -165,6 +174,9 @@ pub struct MessageContext<'a> {
     pub mime: MimeLimits,
     /// This request's time budget.
     pub budget: Budget,
+    /// A bare HL7 interaction (no SOAP envelope) is read as a request
+    /// (`archive.accept_bare_hl7`; always when validating offline).
+    pub accept_bare_hl7: bool,
 }
 
 /// The archiving profile, owned: built once from the configuration.
@@ -200,6 +212,8 @@ pub struct ArchiveProfile {
     pub mime: MimeLimits,
     /// Time one request's work may take (`None`: unbounded, offline).
     pub budget: Option<std::time::Duration>,
+    /// A bare HL7 interaction (no SOAP envelope) is read as a request.
+    pub accept_bare_hl7: bool,
 }
 
 impl ArchiveProfile {
@@ -220,6 +234,7 @@ impl ArchiveProfile {
                 max_header_bytes: l.mime_max_header_bytes,
             },
             budget: Some(std::time::Duration::from_millis(l.request_budget_ms)),
+            accept_bare_hl7: cfg.accept_bare_hl7,
             code_lists,
             unknown_codes: cfg.unknown_codes.into(),
             id_root_with_null_flavor: cfg.id_root_with_null_flavor.into(),
@@ -267,6 +282,7 @@ impl ArchiveProfile {
             frame_effective_time_mismatch: self.frame_effective_time_mismatch,
             mime: self.mime,
             budget: self.budget.map_or_else(Budget::unlimited, Budget::new),
+            accept_bare_hl7: self.accept_bare_hl7,
         }
     }
 }
@@ -282,9 +298,8 @@ pub struct MessageOutcome {
     pub message_id: Option<(String, Option<String>)>,
     /// The sender device.
     pub sender: Option<String>,
-    /// SOAP version of the request.
-    #[serde(skip)]
-    pub soap: SoapVersion,
+    /// How the request was wrapped (the answer is written in the same SOAP version).
+    pub envelope: Envelope,
     /// The use case the interaction carries.
     pub use_case: Option<UseCase>,
     /// What to archive when the verdict is AA (archive, new version).
@@ -420,45 +435,74 @@ fn over_budget(mut out: MessageOutcome, e: &crate::budget::OverBudget) -> Messag
     out
 }
 
-/// Reads and judges an archive message. Wrapper problems give AR and stop there; content
-/// problems give AE; otherwise AA (with any warnings) and the document to archive.
-pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome {
-    let mut out = MessageOutcome {
+/// A request refused before any HL7 rule: not UTF-8, beyond the limits, not well-formed
+/// XML, a DTD, or not a SOAP envelope. The endpoint answers it with a SOAP fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeRefusal {
+    /// The SOAP version, when the envelope showed one.
+    pub version: Option<SoapVersion>,
+    /// Why.
+    pub finding: Finding,
+}
+
+impl From<Finding> for EnvelopeRefusal {
+    fn from(finding: Finding) -> Self {
+        Self {
+            version: None,
+            finding,
+        }
+    }
+}
+
+/// Reads and judges an archive message, parsing it once: an envelope that is not one is
+/// refused ([`EnvelopeRefusal`]); wrapper problems give AR and stop there; content problems
+/// give AE; otherwise AA (with any warnings) and the document to archive.
+pub fn process_message(
+    body: &[u8],
+    ctx: &MessageContext<'_>,
+) -> Result<MessageOutcome, EnvelopeRefusal> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        Finding::new(
+            RuleId::W001,
+            "message",
+            format!("the message is not UTF-8 (byte {})", e.valid_up_to()),
+        )
+    })?;
+    let doc = parse(text, &ctx.validate.limits).map_err(|e| xml_finding(&e, "message"))?;
+    judge_message(text, &doc, ctx)
+}
+
+/// [`process_message`] over a request already parsed.
+fn judge_message(
+    text: &str,
+    doc: &roxmltree::Document<'_>,
+    ctx: &MessageContext<'_>,
+) -> Result<MessageOutcome, EnvelopeRefusal> {
+    let envelope = envelope_of(doc, ctx.accept_bare_hl7)?;
+    let out = MessageOutcome {
         ack: AckCode::AR,
         findings: Vec::new(),
         message_id: None,
         sender: None,
-        soap: SoapVersion::V11,
+        envelope,
         use_case: None,
         document: None,
         invalidation: None,
         query: None,
     };
-    let text = match std::str::from_utf8(body) {
-        Ok(t) => t,
-        Err(e) => {
-            out.findings.push(Finding::new(
-                RuleId::W001,
-                "message",
-                format!("the message is not UTF-8 (byte {})", e.valid_up_to()),
-            ));
-            return out;
-        }
-    };
-    let doc = match parse(text, &ctx.validate.limits) {
-        Ok(d) => d,
-        Err(e) => {
-            out.findings.push(xml_finding(&e, "message"));
-            return out;
-        }
-    };
+    Ok(judge_wrapped(text, doc, out, ctx))
+}
+
+fn judge_wrapped(
+    text: &str,
+    doc: &roxmltree::Document<'_>,
+    mut out: MessageOutcome,
+    ctx: &MessageContext<'_>,
+) -> MessageOutcome {
     if let Err(e) = ctx.budget.check("reading the wrapper") {
         return over_budget(out, &e);
     }
-    if doc.root_element().tag_name().namespace() == Some(crate::message::soap::SOAP12_NS) {
-        out.soap = SoapVersion::V12;
-    }
-    let Some(root) = interaction_element(&doc) else {
+    let Some(root) = interaction_element(doc) else {
         out.findings.push(Finding::new(
             RuleId::W002,
             "/Envelope/Body",
@@ -519,7 +563,7 @@ pub fn process_message(body: &[u8], ctx: &MessageContext<'_>) -> MessageOutcome 
     if let Err(e) = ctx.budget.check("reading the MIME entity") {
         return over_budget(out, &e);
     }
-    let carried = match crate::message::carried_cda(&doc, &ctx.mime) {
+    let carried = match crate::message::carried_cda(doc, &ctx.mime) {
         Ok(Some(c)) => c,
         Ok(None) => {
             out.findings.push(Finding::new(
@@ -713,6 +757,42 @@ mod tests {
         )
     }
 
+    #[test]
+    fn what_is_not_an_envelope_is_refused_before_any_rule() {
+        let p = profile();
+        let ctx = p.context(None, Some(TESTILA), OffsetDateTime::now_utc());
+        let refused = |body: &[u8], ctx: &MessageContext<'_>| {
+            process_message(body, ctx)
+                .map(|_| ())
+                .unwrap_err()
+                .finding
+                .code
+        };
+        assert_eq!(refused(b"\xff\xfe<x/>", &ctx), RuleId::W001);
+        assert_eq!(refused(b"<a><b></a>", &ctx), RuleId::W001);
+        assert_eq!(
+            refused(b"<!DOCTYPE x [<!ENTITY e 'boom'>]><x>&e;</x>", &ctx),
+            RuleId::W003
+        );
+        let bare = b"<RCMR_IN200002FI01 xmlns='urn:hl7-org:v3'/>";
+        assert_eq!(refused(bare, &ctx), RuleId::W002);
+        // Where the profile allows bare interactions, the same one is read (and judged).
+        let allowed = MessageContext {
+            accept_bare_hl7: true,
+            ..ctx
+        };
+        let o = process_message(bare, &allowed).unwrap();
+        assert_eq!(o.envelope, Envelope::Bare);
+        assert_eq!(o.ack, AckCode::AR);
+        let soap12 = format!(
+            "<s:Envelope xmlns:s='{}'><s:Body/></s:Envelope>",
+            crate::message::soap::SOAP12_NS
+        );
+        let o = process_message(soap12.as_bytes(), &ctx).unwrap();
+        assert_eq!(o.envelope, Envelope::Soap(SoapVersion::V12));
+        assert_eq!(codes_of(&o), ["W-002"]);
+    }
+
     fn sign(xml: &str, role: &str, kind: SignatureType) -> String {
         let s = Signer::from_kit(&kit().0, role).unwrap();
         sign_kanta_document(xml, &s, kind, OffsetDateTime::now_utc(), "sig_v").unwrap()
@@ -735,6 +815,7 @@ mod tests {
             body.as_bytes(),
             &p.context(Some(&trust), Some(cert_org), OffsetDateTime::now_utc()),
         )
+        .unwrap()
     }
 
     fn codes_of(o: &MessageOutcome) -> Vec<&str> {
@@ -898,7 +979,8 @@ mod tests {
         let o = process_message(
             sp9.as_bytes(),
             &strict.context(Some(&trust), Some(TESTILA), OffsetDateTime::now_utc()),
-        );
+        )
+        .unwrap();
         assert_eq!((o.ack, codes_of(&o)), (AckCode::AR, vec!["H-010"]));
         // …and warned about by default (the bundled lists are partial).
         let o = process(&sp9, TESTILA);
@@ -917,7 +999,8 @@ mod tests {
         let o = process_message(
             sp9.as_bytes(),
             &full.context(Some(&trust), Some(TESTILA), OffsetDateTime::now_utc()),
-        );
+        )
+        .unwrap();
         assert_eq!((o.ack, codes_of(&o)), (AckCode::AR, vec!["S-002"]));
         let o = process(
             "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><RCMR_IN299999FI01 xmlns=\"urn:hl7-org:v3\"/></soap:Body></soap:Envelope>",
@@ -967,7 +1050,8 @@ mod tests {
         let o = process_message(
             xml.as_bytes(),
             &strict.context(Some(&trust), Some(TESTILA), OffsetDateTime::now_utc()),
-        );
+        )
+        .unwrap();
         assert_eq!((o.ack, codes_of(&o)), (AckCode::AE, vec!["H-013"]));
     }
 
@@ -1005,7 +1089,7 @@ mod tests {
         let mut ctx = p.context(Some(&trust), Some(TESTILA), OffsetDateTime::now_utc());
         ctx.budget = Budget::new(std::time::Duration::ZERO);
         std::thread::sleep(std::time::Duration::from_millis(2));
-        let o = process_message(xml.as_bytes(), &ctx);
+        let o = process_message(xml.as_bytes(), &ctx).unwrap();
         assert_eq!((o.ack, codes_of(&o)), (AckCode::AR, vec!["W-007"]));
         assert!(o.document.is_none());
         assert!(o.findings[0].message.contains("limits.request_budget_ms"));
@@ -1145,11 +1229,16 @@ mod tests {
                     b[cut] = if b[cut] == b'"' { b'x' } else { b'"' };
                     String::from_utf8_lossy(&b).into_owned()
                 }] {
-                    let o = process(&text, TESTILA);
-                    assert!(
-                        o.ack == AckCode::AA || !o.findings.is_empty(),
-                        "no finding for {text}"
-                    );
+                    let trust = TrustStore::from_kit(&kit().0).unwrap();
+                    let p = profile();
+                    let ctx = p.context(Some(&trust), Some(TESTILA), OffsetDateTime::now_utc());
+                    // An envelope refusal carries its finding by construction.
+                    if let Ok(o) = process_message(text.as_bytes(), &ctx) {
+                        assert!(
+                            o.ack == AckCode::AA || !o.findings.is_empty(),
+                            "no finding for {text}"
+                        );
+                    }
                 }
             }
         }

@@ -1,9 +1,15 @@
 //! The archive's network edge: listeners, the TLS accept loop with handshake diagnostics,
-//! and HTTP routing (hyper, HTTP/1.1 and h2 by ALPN).
+//! and HTTP routing (hyper, HTTP/1.1 and h2 by ALPN). It serves what the boot part (`app`)
+//! opened for it ([`Served`]); the archivist's view (`web`) shares its HTTP layer
+//! ([`http`]).
 
 mod admission;
 mod handshakes;
+pub mod http;
 mod routes;
+
+pub use http::Reply;
+use http::{Activity, Busy, ConnectionTimeouts, OpenConnections, serve_until_idle};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::net::{TcpListener, TcpStream};
@@ -19,37 +25,17 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::archive::{
-    ArchiveStore, DocumentStore, ExchangeKind, ExchangeLog, ExchangeRecord, Keep, LogError,
-    StoreError, StoredExchange,
+    ArchiveStore, DocumentStore, ExchangeKind, ExchangeLog, ExchangeRecord, Keep, StoredExchange,
 };
 use crate::config::Config;
 use crate::pipeline::ArchiveProfile;
 use crate::tls::{
-    HandshakeProblem, ListenerMode, Peer, ServerMaterial, StartupError, VerdictSlot,
-    classify_handshake_error,
+    HandshakeProblem, ListenerMode, Peer, ServerMaterial, VerdictSlot, classify_handshake_error,
 };
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// Certificates, keys, trust material or register.
-    #[error(transparent)]
-    Startup(#[from] StartupError),
-    /// The data directory or the log.
-    #[error(transparent)]
-    Log(#[from] LogError),
-    /// The archive store.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The test-identity ledger.
-    #[error("{0}")]
-    Ledger(String),
-    /// The archivist view.
-    #[error("{0}")]
-    Web(String),
-    /// The code lists.
-    #[error(transparent)]
-    CodeLists(#[from] crate::rules::codes::CodeListError),
     /// A plain-HTTP listener asked for on the network without saying so.
     #[error(
         "the validation service would listen on {addr}, which is not a loopback address; it is plain HTTP without client authentication: set validation.allow_network = true only on a closed network"
@@ -57,28 +43,6 @@ pub enum ServeError {
     NotLoopback {
         /// The address.
         addr: SocketAddr,
-    },
-    /// Another `serve` holds the data directory.
-    #[error(
-        "the data directory {dir} is in use by another kanta-sim ({holder}); stop it or give --data another directory"
-    )]
-    DataInUse {
-        /// The directory.
-        dir: PathBuf,
-        /// What the lock file says about the holder.
-        holder: String,
-    },
-    /// The database failed its check before serving.
-    #[error(
-        "the database {path} is damaged ({check}: {problems}); restore it from a copy, or move it away to start with an empty archive"
-    )]
-    Damaged {
-        /// The file.
-        path: PathBuf,
-        /// `quick_check` or `integrity_check`.
-        check: &'static str,
-        /// What SQLite reported.
-        problems: String,
     },
     /// Binding failed.
     #[error("cannot listen on {addr}: {source}")]
@@ -88,14 +52,22 @@ pub enum ServeError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The ready file could not be written.
-    #[error("cannot write ready file {path}: {source}")]
-    ReadyFile {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+}
+
+/// What the archive serves from: the configuration and what the boot part opened from it.
+pub struct Served {
+    /// The configuration.
+    pub config: Config,
+    /// Certificates, keys, trust and register.
+    pub material: ServerMaterial,
+    /// The exchange log.
+    pub log: ExchangeLog,
+    /// The document store.
+    pub store: ArchiveStore,
+    /// The test-identity ledger.
+    pub ledger: crate::ledger::Ledger,
+    /// The archiving profile (register and code lists included).
+    pub profile: ArchiveProfile,
 }
 
 /// Shared by every connection.
@@ -173,8 +145,6 @@ pub struct Bound {
 pub struct ServerHandle {
     /// Bound addresses.
     pub bound: Bound,
-    /// The data directory's lock, held while serving.
-    _lock: Option<std::fs::File>,
     /// The exchange log.
     pub log: ExchangeLog,
     /// The document store.
@@ -190,6 +160,18 @@ impl ServerHandle {
         self.events.subscribe()
     }
 
+    /// The signal every task of this server stops on (for a listener composed beside it).
+    pub fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Keeps a task composed beside the server (the archivist's view) until shutdown.
+    pub fn adopt(&mut self, task: tokio::task::JoinHandle<()>) {
+        self.tasks.spawn(async move {
+            let _ = task.await;
+        });
+    }
+
     /// Stops accepting and waits for the accept loops to end.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
@@ -197,98 +179,16 @@ impl ServerHandle {
     }
 }
 
-/// Takes the data directory's lock (`kanta-sim.lock`), writing who holds it; a second
-/// `serve` on the same directory is refused with the holder named.
-fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, ServeError> {
-    use std::io::{Read as _, Seek as _, Write as _};
-    std::fs::create_dir_all(dir).map_err(|source| {
-        ServeError::Log(LogError::Dir {
-            path: dir.to_owned(),
-            source,
-        })
-    })?;
-    let path = dir.join("kanta-sim.lock");
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|source| {
-            ServeError::Log(LogError::Dir {
-                path: path.clone(),
-                source,
-            })
-        })?;
-    if file.try_lock().is_err() {
-        let mut holder = String::new();
-        let _ = file.read_to_string(&mut holder);
-        return Err(ServeError::DataInUse {
-            dir: dir.to_owned(),
-            holder: if holder.trim().is_empty() {
-                "holder unknown".into()
-            } else {
-                holder.trim().to_owned()
-            },
-        });
-    }
-    let _ = file.set_len(0);
-    let _ = file.rewind();
-    let _ = write!(
-        file,
-        "pid {} since {}",
-        std::process::id(),
-        OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
-    );
-    let _ = file.flush();
-    Ok(file)
-}
-
-/// `PRAGMA quick_check` (or `integrity_check`) before serving: a damaged file refuses to
-/// start instead of failing every request later.
-fn check_database(
-    dir: &std::path::Path,
-    how: crate::config::IntegrityCheck,
-) -> Result<(), ServeError> {
-    let check = match how {
-        crate::config::IntegrityCheck::Off => return Ok(()),
-        crate::config::IntegrityCheck::Quick => "quick_check",
-        crate::config::IntegrityCheck::Full => "integrity_check",
-    };
-    let path = dir.join(crate::archive::DB_FILE);
-    if !path.is_file() {
-        return Ok(());
-    }
-    let damaged = |problems: String| ServeError::Damaged {
-        path: path.clone(),
-        check,
-        problems,
-    };
-    let conn =
-        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| damaged(e.to_string()))?;
-    let mut stmt = conn
-        .prepare(&format!("PRAGMA {check}(20)"))
-        .map_err(|e| damaged(e.to_string()))?;
-    let rows: Vec<String> = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .and_then(|rows| rows.collect())
-        .map_err(|e| damaged(e.to_string()))?;
-    if rows.len() == 1 && rows[0] == "ok" {
-        Ok(())
-    } else {
-        Err(damaged(rows.join("; ")))
-    }
-}
-
-/// Loads everything, binds the listeners and starts serving. Returns once listening.
-pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
-    let material = ServerMaterial::load(&config)?;
-    let lock = lock_data_dir(&config.data.dir)?;
-    check_database(&config.data.dir, config.data.integrity_check)?;
-    let log = ExchangeLog::open(&config.data.dir)?;
+/// Binds the listeners and starts serving what `served` holds. Returns once listening.
+pub async fn start(served: Served) -> Result<ServerHandle, ServeError> {
+    let Served {
+        config,
+        material,
+        log,
+        store,
+        ledger,
+        profile,
+    } = served;
     let listener = TcpListener::bind(config.server.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -303,7 +203,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
         ),
         None => None,
     };
-    let bound = Bound {
+    let mut bound = Bound {
         listen: listener.local_addr().map_err(|source| ServeError::Bind {
             addr: config.server.listen,
             source,
@@ -313,15 +213,8 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
         archivist: None,
         validation: None,
     };
-    let store = ArchiveStore::open(&config.data.dir)?;
-    let ledger = crate::ledger::Ledger::open(&config.data.dir)
-        .map_err(|e| ServeError::Ledger(e.to_string()))?;
     let shared = Arc::new(Judging {
-        profile: ArchiveProfile::new(
-            &config,
-            (*material.register).clone(),
-            crate::rules::codes::CodeLists::for_profile(&config.archive)?,
-        ),
+        profile,
         trust: material.trust.clone(),
     });
     // Generous: a watcher that falls this far behind is told so (Lagged), never blocks us.
@@ -341,47 +234,6 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
     });
     let (tx, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    let mut bound = bound;
-    if let Some(addr) = state.config.archivist.listen {
-        let case_id = &state.config.archivist.deployment_case;
-        let deployment_case = crate::cases::embedded()
-            .map_err(|e| ServeError::Web(e.to_string()))?
-            .into_iter()
-            .find(|c| &c.id == case_id)
-            .ok_or_else(|| {
-                ServeError::Web(format!(
-                    "archivist.deployment_case {case_id:?} is not a shipped case"
-                ))
-            })?;
-        let web = Arc::new(crate::web::WebState {
-            store: store.clone(),
-            log: log.clone(),
-            register: state.material.register.clone(),
-            code_lists: Arc::new(state.shared.profile.code_lists.clone()),
-            trust: state.material.trust.clone(),
-            deployment_case,
-            count_saturdays: state.config.archivist.count_saturdays,
-            reason_required: state.config.archive.invalidation_reason_required,
-            data_dir: state.config.data.dir.display().to_string(),
-            roles: state.config.archivist.roles.clone(),
-            host_names: state.config.archivist.host_names.clone(),
-        });
-        let tls = if state.config.archivist.mtls {
-            Some(
-                crate::web::tls_config(&state.material)
-                    .map_err(|e| ServeError::Web(e.to_string()))?,
-            )
-        } else {
-            None
-        };
-        let (at, task) = crate::web::start(addr, tls, web, rx.clone())
-            .await
-            .map_err(|e| ServeError::Web(e.to_string()))?;
-        bound.archivist = Some(at);
-        tasks.spawn(async move {
-            let _ = task.await;
-        });
-    }
     if let Some(addr) = state.config.validation.listen {
         if !addr.ip().is_loopback() && !state.config.validation.allow_network {
             return Err(ServeError::NotLoopback { addr });
@@ -397,13 +249,6 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
         tasks.spawn(plain_validation_loop(state.clone(), listener, rx.clone()));
     }
     tasks.spawn(maintenance(state.clone(), rx.clone()));
-    // Announced only once the stores are open, so a harness never talks to a half-started archive.
-    if let Some(path) = &state.config.server.ready_file {
-        write_ready_file(path, &bound).map_err(|source| ServeError::ReadyFile {
-            path: path.clone(),
-            source,
-        })?;
-    }
     tasks.spawn(accept_loop(
         state.clone(),
         listener,
@@ -415,7 +260,6 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServeError> {
     }
     Ok(ServerHandle {
         bound,
-        _lock: Some(lock),
         log,
         store,
         events,
@@ -471,38 +315,6 @@ async fn maintenance(state: Arc<State>, mut stop: watch::Receiver<bool>) {
     let _ = tokio::task::spawn_blocking(move || flush(&state)).await;
 }
 
-fn write_ready_file(path: &std::path::Path, bound: &Bound) -> std::io::Result<()> {
-    // Written whole then renamed, so a watcher never reads half a file.
-    let tmp = path.with_extension("tmp");
-    let json = serde_json::to_string_pretty(bound).map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, json + "\n")?;
-    std::fs::rename(&tmp, path)
-}
-
-/// Counts open connections of one listener; a guard decrements on drop.
-#[derive(Debug, Default)]
-struct OpenConnections(std::sync::atomic::AtomicUsize);
-
-struct ConnectionGuard(Arc<OpenConnections>);
-
-impl Drop for ConnectionGuard {
-    fn drop(&mut self) {
-        self.0.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-impl OpenConnections {
-    /// A guard, unless `max` are open already.
-    fn admit(self: &Arc<Self>, max: usize) -> Option<ConnectionGuard> {
-        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if n >= max {
-            self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            return None;
-        }
-        Some(ConnectionGuard(self.clone()))
-    }
-}
-
 async fn accept_loop(
     state: Arc<State>,
     listener: TcpListener,
@@ -538,88 +350,6 @@ async fn accept_loop(
     conns.abort_all();
 }
 
-/// When a connection last finished a request, and how many it has in progress.
-#[derive(Debug)]
-struct Activity {
-    in_progress: std::sync::atomic::AtomicUsize,
-    last: Mutex<std::time::Instant>,
-}
-
-impl Activity {
-    fn new() -> Arc<Self> {
-        Arc::new(Self {
-            in_progress: std::sync::atomic::AtomicUsize::new(0),
-            last: Mutex::new(std::time::Instant::now()),
-        })
-    }
-
-    fn idle_for(&self) -> Option<Duration> {
-        (self.in_progress.load(std::sync::atomic::Ordering::Relaxed) == 0).then(|| {
-            self.last
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .elapsed()
-        })
-    }
-}
-
-/// Serves one accepted connection until it ends, or until it has had no request in
-/// progress for `server.idle_timeout_secs` (then it is shut down gracefully, and cut if it
-/// does not go within a few seconds more).
-async fn serve_until_idle<I, S>(
-    state: &State,
-    io: I,
-    service: S,
-    activity: Arc<Activity>,
-    peer: SocketAddr,
-) where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    S: hyper::service::Service<
-            hyper::Request<hyper::body::Incoming>,
-            Response = hyper::Response<http_body_util::Full<bytes::Bytes>>,
-            Error = std::convert::Infallible,
-        > + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let idle = Duration::from_secs(state.config.server.idle_timeout_secs);
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(state.config.server.header_timeout_secs));
-    builder.http2().timer(TokioTimer::new());
-    let conn = builder.serve_connection(io, service);
-    tokio::pin!(conn);
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    let mut closing: Option<std::time::Instant> = None;
-    loop {
-        tokio::select! {
-            r = conn.as_mut() => {
-                if let Err(e) = r {
-                    tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
-                }
-                return;
-            }
-            _ = tick.tick() => {
-                match closing {
-                    Some(since) if since.elapsed() > Duration::from_secs(5) => {
-                        tracing::debug!(peer = %peer, "idle connection cut");
-                        return;
-                    }
-                    Some(_) => {}
-                    None if activity.idle_for().is_some_and(|d| d > idle) => {
-                        tracing::debug!(peer = %peer, "closing an idle connection (server.idle_timeout_secs)");
-                        conn.as_mut().graceful_shutdown();
-                        closing = Some(std::time::Instant::now());
-                    }
-                    None => {}
-                }
-            }
-        }
-    }
-}
-
 /// The plain-HTTP listener of Kela's validation service contract.
 async fn plain_validation_loop(
     state: Arc<State>,
@@ -653,7 +383,7 @@ async fn plain_validation_loop(
                                 }
                             })
                         };
-                        serve_until_idle(&state, TokioIo::new(tcp), service, activity, peer).await;
+                        serve_until_idle(ConnectionTimeouts::of(&state.config.server), TokioIo::new(tcp), service, activity, peer).await;
                     });
                 }
                 Err(e) => {
@@ -667,32 +397,12 @@ async fn plain_validation_loop(
     conns.abort_all();
 }
 
-/// Marks a request in progress on its connection for as long as it lives.
-struct Busy(Arc<Activity>);
-
-impl Busy {
-    fn start(a: &Arc<Activity>) -> Self {
-        a.in_progress
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Self(a.clone())
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        *self.0.last.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
-        self.0
-            .in_progress
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
 async fn connection(
     state: Arc<State>,
     mode: ListenerMode,
     tcp: TcpStream,
     peer_addr: SocketAddr,
-    _guard: ConnectionGuard,
+    _guard: http::ConnectionGuard,
 ) {
     let slot: VerdictSlot = Arc::new(Mutex::new(None));
     let config = match state.material.server_config(mode, slot.clone()) {
@@ -764,7 +474,14 @@ async fn connection(
             }
         })
     };
-    serve_until_idle(&state, TokioIo::new(tls), service, activity, peer_addr).await;
+    serve_until_idle(
+        ConnectionTimeouts::of(&state.config.server),
+        TokioIo::new(tls),
+        service,
+        activity,
+        peer_addr,
+    )
+    .await;
 }
 
 async fn record_handshake_failure(

@@ -11,11 +11,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use time::OffsetDateTime;
 
 use super::State;
 use super::admission::BodyError;
+use super::http::Reply;
 use crate::archive::Invalidation;
 use crate::archive::StoreError;
 use crate::archive::{DocumentQuery, execute};
@@ -23,44 +24,15 @@ use crate::archive::{ExchangeKind, ExchangeRecord};
 use crate::finding::Finding;
 use crate::message::ack::{Ack, AckCode};
 use crate::message::query::{QueryResponse, QueryResult};
-use crate::message::soap::{Fault, FaultCode, SoapVersion, summarise_envelope};
+use crate::message::soap::{Envelope, Fault, FaultCode, SoapVersion};
 use crate::message::usecase::{QueryKind, UseCase};
 use crate::pipeline::{MessageOutcome, process_message};
 use crate::rules::access::{AccessProblem, check_organisation};
 use crate::rules::lifecycle::Actor;
 use crate::tls::{CertVerdict, ListenerMode, Peer};
 
-/// A response before it becomes hyper's, so that the exchange log can keep its body.
-struct Resp {
-    status: u16,
-    content_type: &'static str,
-    body: Bytes,
-    /// The HL7 acknowledgement code, sent as `x-kanta-sim-ack` for quick scripting.
-    ack: Option<&'static str>,
-    /// Seconds for a `Retry-After` header (503).
-    retry_after: Option<u64>,
-}
-
-impl Resp {
-    fn into_hyper(self) -> Response<Full<Bytes>> {
-        let mut r = Response::new(Full::new(self.body));
-        *r.status_mut() =
-            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if let Ok(v) = self.content_type.parse() {
-            r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
-        }
-        if let Some(Ok(v)) = self.ack.map(str::parse) {
-            r.headers_mut().insert("x-kanta-sim-ack", v);
-        }
-        if let Some(Ok(v)) = self.retry_after.map(|s| s.to_string().parse()) {
-            r.headers_mut().insert(hyper::header::RETRY_AFTER, v);
-        }
-        r
-    }
-}
-
 struct Outcome {
-    response: Resp,
+    response: Reply,
     codes: Vec<RuleId>,
     summary: String,
     detail: serde_json::Value,
@@ -69,7 +41,12 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn new(response: Resp, codes: Vec<RuleId>, summary: String, detail: serde_json::Value) -> Self {
+    fn new(
+        response: Reply,
+        codes: Vec<RuleId>,
+        summary: String,
+        detail: serde_json::Value,
+    ) -> Self {
         Self {
             response,
             codes,
@@ -78,20 +55,6 @@ impl Outcome {
             logged: None,
         }
     }
-}
-
-fn respond(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
-    Resp {
-        status,
-        content_type,
-        body: body.into(),
-        ack: None,
-        retry_after: None,
-    }
-}
-
-fn json(status: u16, v: &serde_json::Value) -> Resp {
-    respond(status, "application/json", format!("{v:#}\n"))
 }
 
 fn looked_in(state: &State) -> String {
@@ -239,7 +202,7 @@ pub(super) async fn handle_validation(
         ("POST", VALIDATION_SERVICE) => validation_service(&state, req).await,
         (m, p) => (
             Outcome::new(
-                json(
+                Reply::json(
                     404,
                     &serde_json::json!({
                         "error": format!("no route {m} {p}"),
@@ -267,7 +230,7 @@ async fn strict(
         ("GET", "/health") => (
             match access {
                 Ok(org) => Outcome::new(
-                    json(
+                    Reply::json(
                         200,
                         &serde_json::json!({
                             "status": "ok",
@@ -291,7 +254,7 @@ async fn strict(
         },
         (m, p) => (
             Outcome::new(
-                json(
+                Reply::json(
                     404,
                     &serde_json::json!({
                         "error": format!("no route {m} {p}"),
@@ -309,7 +272,7 @@ async fn strict(
 
 fn access_refused_json(problem: &AccessProblem) -> Outcome {
     Outcome::new(
-        json(
+        Reply::json(
             403,
             &serde_json::json!({ "code": problem.code(), "error": problem.to_string(), "detail": problem }),
         ),
@@ -322,7 +285,7 @@ fn access_refused_json(problem: &AccessProblem) -> Outcome {
 fn fault_outcome(fault: Fault) -> Outcome {
     let codes = fault.findings.iter().map(|f| f.code).collect();
     Outcome::new(
-        respond(
+        Reply::new(
             fault.http_status(),
             fault.version.content_type(),
             fault.to_xml(),
@@ -340,7 +303,8 @@ fn busy_outcome(state: &State, version: SoapVersion, why: String) -> Outcome {
         vec![Finding::new(RuleId::W009, "HTTP request", why)],
     ));
     o.response.status = 503;
-    o.response.retry_after = Some(state.admission.retry_after_secs);
+    o.response
+        .set_header("retry-after", state.admission.retry_after_secs.to_string());
     o
 }
 
@@ -408,41 +372,10 @@ async fn archive(
     if let Err(e) = state.admission.for_work(&mut held, body.len()).await {
         return (body_refused(state, version, &e), Some(body));
     }
-    // The limits before any work: the pre-pass refuses what is out of bounds in one
-    // linear pass, before the envelope is even looked at.
-    let limits = state.shared.profile.limits;
-    let envelope = match std::str::from_utf8(&body)
-        .map_err(|e| {
-            Finding::new(
-                RuleId::W001,
-                "message",
-                format!("the message is not UTF-8 (byte {})", e.valid_up_to()),
-            )
-        })
-        .and_then(|t| {
-            crate::xml::prescan(t, &limits)
-                .map_err(|e| Finding::new(e.code(), "message", e.to_string()))
-        })
-        .and_then(|()| summarise_envelope(&body))
-    {
-        Ok(e) => e,
-        // A bare HL7 interaction (no SOAP) when the profile allows it [U].
-        Err(finding) if finding.code == RuleId::W002 && state.config.archive.accept_bare_hl7 => {
-            crate::message::soap::EnvelopeSummary {
-                version,
-                interaction: None,
-            }
-        }
-        Err(finding) => {
-            return (
-                fault_outcome(Fault::sender(version, vec![finding])),
-                Some(body),
-            );
-        }
-    };
     let org = state_org(meta);
     let now = OffsetDateTime::now_utc();
-    // Parsing, canonicalization and RSA are CPU work: off the async workers.
+    // Parsing (once: limits first, then the DOM), canonicalization and RSA are CPU work:
+    // off the async workers.
     let judged = {
         let body = body.clone();
         let org = org.clone();
@@ -454,12 +387,21 @@ async fn archive(
         .await
     };
     let outcome = match judged {
-        Ok(o) => o,
+        Ok(Ok(o)) => o,
+        Ok(Err(refusal)) => {
+            return (
+                fault_outcome(Fault::sender(
+                    refusal.version.unwrap_or(version),
+                    vec![refusal.finding],
+                )),
+                Some(body),
+            );
+        }
         Err(e) => {
             tracing::error!(error = %e, "the archive pipeline panicked");
             return (
                 fault_outcome(Fault {
-                    version: envelope.version,
+                    version,
                     code: FaultCode::Receiver,
                     reason: "internal error while processing the message".into(),
                     findings: vec![],
@@ -468,29 +410,35 @@ async fn archive(
             );
         }
     };
+    // The answer goes out in the request's SOAP version; a bare interaction's by its
+    // Content-Type.
+    let version = match outcome.envelope {
+        Envelope::Soap(v) => v,
+        Envelope::Bare => version,
+    };
     if outcome.findings.iter().any(|f| f.code == RuleId::W007) {
         return (
-            fault_outcome(Fault::receiver(envelope.version, outcome.findings)),
+            fault_outcome(Fault::receiver(version, outcome.findings)),
             Some(body),
         );
     }
     let done = match (outcome.ack, outcome.use_case) {
         (AckCode::AA, Some(u @ (UseCase::Archive | UseCase::NewVersion))) => {
-            archive_document(state, meta, outcome, u, &body, envelope.version, now).await
+            archive_document(state, meta, outcome, u, &body, version, now).await
         }
         (AckCode::AA, Some(UseCase::Invalidate)) => {
-            invalidate_document(state, meta, outcome, &body, &org, envelope.version, now).await
+            invalidate_document(state, meta, outcome, &body, &org, version, now).await
         }
         (ack, Some(UseCase::Query(kind))) if ack != AckCode::AR => {
-            run_query(state, outcome, kind, &org, envelope.version, now).await
+            run_query(state, outcome, kind, &org, version, now).await
         }
-        _ => Ok(ack_outcome(state, &outcome, envelope.version, now)),
+        _ => Ok(ack_outcome(state, &outcome, version, now)),
     };
     match done {
         Ok(o) => (o, Some(body)),
         Err(reason) => (
             fault_outcome(Fault {
-                version: envelope.version,
+                version,
                 code: FaultCode::Receiver,
                 reason,
                 findings: vec![],
@@ -751,8 +699,8 @@ fn query_outcome(
             Finding::one_line(&outcome.findings)
         }
     );
-    let mut response = respond(200, version.content_type(), xml);
-    response.ack = Some(outcome.ack.as_str());
+    let mut response = Reply::new(200, version.content_type(), xml);
+    response.set_header("x-kanta-sim-ack", outcome.ack.as_str());
     Outcome::new(
         response,
         outcome.findings.iter().map(|f| f.code).collect(),
@@ -810,12 +758,12 @@ const VALIDATION_SERVICE: &str = "/shark-validointi/validoi/asiakirja/tulos";
 async fn validation_service(state: &State, req: Request<Incoming>) -> (Outcome, Option<Bytes>) {
     let refuse = |code: RuleId, message: String, status: u16| {
         let f = vec![Finding::new(code, "request body", message)];
-        let mut response = json(
+        let mut response = Reply::json(
             status,
             &serde_json::json!({ "description": crate::pipeline::kela_description(&f), "findings": f }),
         );
         if status == 503 {
-            response.retry_after = Some(state.admission.retry_after_secs);
+            response.set_header("retry-after", state.admission.retry_after_secs.to_string());
         }
         Outcome::new(
             response,
@@ -886,7 +834,7 @@ async fn validation_service(state: &State, req: Request<Incoming>) -> (Outcome, 
     let outcome = if findings.iter().any(Finding::is_error) {
         let description = crate::pipeline::kela_description(&findings);
         Outcome::new(
-            json(
+            Reply::json(
                 400,
                 &serde_json::json!({ "description": description, "findings": findings }),
             ),
@@ -896,7 +844,7 @@ async fn validation_service(state: &State, req: Request<Incoming>) -> (Outcome, 
         )
     } else {
         Outcome::new(
-            respond(200, "application/json", Bytes::new()),
+            Reply::new(200, "application/json", Bytes::new()),
             codes,
             "validation service: valid".into(),
             serde_json::json!({ "findings": findings }),
@@ -948,8 +896,8 @@ fn ack_outcome(
         ),
     };
     // HL7-level outcomes travel as HTTP 200 (interface.md §1.8); the verdict is in the ack.
-    let mut response = respond(200, version.content_type(), xml);
-    response.ack = Some(outcome.ack.as_str());
+    let mut response = Reply::new(200, version.content_type(), xml);
+    response.set_header("x-kanta-sim-ack", outcome.ack.as_str());
     Outcome::new(
         response,
         codes,
@@ -1008,7 +956,7 @@ fn diagnose(state: &State, peer: &Peer, verdict: &CertVerdict, req: &Request<Inc
         "findings": findings.iter().map(|(c, m)| serde_json::json!({"code": c, "message": m})).collect::<Vec<_>>(),
     });
     let response = if wants_json {
-        json(200, &detail)
+        Reply::json(200, &detail)
     } else {
         let mut s = String::new();
         let _ = writeln!(s, "kanta-sim diagnostic listener ({})", peer.tls_version);
@@ -1037,7 +985,7 @@ fn diagnose(state: &State, peer: &Peer, verdict: &CertVerdict, req: &Request<Inc
         for (code, msg) in &findings {
             let _ = writeln!(s, "  {code}  {msg}");
         }
-        respond(200, "text/plain; charset=utf-8", s)
+        Reply::new(200, "text/plain; charset=utf-8", s)
     };
     Outcome::new(
         response,

@@ -76,9 +76,6 @@ pub struct RunOptions {
 /// Why a run could not happen at all.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// The archive could not start.
-    #[error(transparent)]
-    Serve(#[from] crate::server::ServeError),
     /// The certificate kit could not be made.
     #[error("certificate kit: {0}")]
     Kit(String),
@@ -410,15 +407,18 @@ pub fn ensure_kit(dir: &std::path::Path) -> Result<bool, RunError> {
     Ok(true)
 }
 
-/// Runs the cases.
-pub async fn run(opts: RunOptions) -> Result<RunResult, RunError> {
+/// Runs the cases against the archive `handle` serves (started by `app::run_cases` from
+/// `opts.config`); the caller stops it.
+pub async fn run(
+    opts: RunOptions,
+    handle: &crate::server::ServerHandle,
+) -> Result<RunResult, RunError> {
     if opts.cases.is_empty() {
         return Err(RunError::NoCases(opts.suite.clone()));
     }
     let fixed = opts.clock.is_some();
     let started_at = now(opts.clock);
     let kit = opts.config.tls.certs_dir.clone();
-    ensure_kit(&kit)?;
     let register = match &opts.config.register.file {
         Some(f) => {
             crate::identity::SoteRegister::load(f).map_err(|e| RunError::Kit(e.to_string()))?
@@ -428,7 +428,6 @@ pub async fn run(opts: RunOptions) -> Result<RunResult, RunError> {
         }
     };
     let trust = crate::pki::TrustStore::from_kit(&kit).map_err(|e| RunError::Kit(e.to_string()))?;
-    let handle = crate::server::start(opts.config.clone()).await?;
     let listen = handle.bound.listen;
     let mut rx = handle.subscribe();
     let total_steps: usize = opts.cases.iter().map(|c| c.steps.len()).sum();
@@ -462,7 +461,7 @@ pub async fn run(opts: RunOptions) -> Result<RunResult, RunError> {
             trust: &trust,
             certificates: &BTreeMap::new(),
         };
-        finished = drive_cases(&handle, &mut rx, &setup, &opts, &mut rep).await;
+        finished = drive_cases(handle, &mut rx, &setup, &opts, &mut rep).await;
     } else {
         let mut sessions: BTreeMap<String, Session> = opts
             .orgs
@@ -586,7 +585,6 @@ pub async fn run(opts: RunOptions) -> Result<RunResult, RunError> {
         finished.extend(sessions.into_values());
     }
     rep.finish();
-    handle.shutdown().await;
     let cases: Vec<CaseRun> = finished.into_iter().flat_map(|s| s.cases).collect();
     Ok(RunResult {
         inputs: opts

@@ -16,11 +16,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
+use hyper::Request;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -30,6 +29,8 @@ pub use i18n::Lang;
 use crate::archive::{ArchiveStore, ExchangeLog};
 use crate::identity::SoteRegister;
 use crate::pki::TrustStore;
+use crate::server::Reply;
+use crate::server::http::{Activity, Busy, ConnectionTimeouts, OpenConnections, serve_until_idle};
 
 /// Why the archivist view could not start.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +81,10 @@ pub struct WebState {
     /// Further names the view may be reached by (`archivist.host_names`), beside the
     /// address it listens on and `localhost`.
     pub host_names: Vec<String>,
+    /// Header-read and idle limits per connection (`[server]`).
+    pub timeouts: ConnectionTimeouts,
+    /// Connections open at once (`server.max_connections`).
+    pub max_connections: usize,
 }
 
 impl std::fmt::Debug for WebState {
@@ -156,24 +161,30 @@ pub async fn start(
     let hosts = Arc::new(allowed_hosts(bound, &state.host_names));
     let task = tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
+        let open = Arc::new(OpenConnections::default());
         loop {
             tokio::select! {
                 _ = stop.changed() => break,
                 accepted = listener.accept() => {
-                    let Ok((tcp, _peer)) = accepted else { continue };
+                    let Ok((tcp, peer)) = accepted else { continue };
+                    let Some(guard) = open.admit(state.max_connections) else {
+                        drop(tcp);
+                        continue;
+                    };
                     let state = state.clone();
                     let tls = tls.clone();
                     let hosts = hosts.clone();
                     conns.spawn(async move {
+                        let _guard = guard;
                         match tls {
-                            None => serve_conn(TokioIo::new(tcp), state, Viewer::Loopback, hosts).await,
+                            None => serve_conn(TokioIo::new(tcp), peer, state, Viewer::Loopback, hosts).await,
                             Some(cfg) => {
                                 let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
                                 let Ok(Ok(stream)) = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await else { return };
                                 let viewer = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(|der| viewer_from_cert(&state.roles, der));
                                 match viewer {
-                                    Some(v) => serve_conn(TokioIo::new(stream), state, v, hosts).await,
-                                    None => serve_forbidden(TokioIo::new(stream)).await,
+                                    Some(v) => serve_conn(TokioIo::new(stream), peer, state, v, hosts).await,
+                                    None => serve_forbidden(TokioIo::new(stream), peer, state.timeouts).await,
                                 }
                             }
                         }
@@ -230,35 +241,49 @@ pub fn tls_config(
     Ok(Arc::new(config))
 }
 
-async fn serve_forbidden<I>(io: I)
+async fn serve_forbidden<I>(io: I, peer: SocketAddr, timeouts: ConnectionTimeouts)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let svc = service_fn(|_req: Request<hyper::body::Incoming>| async {
-        let mut r = Response::new(Full::new(Bytes::from_static(
-            b"403: the archivist view needs a professional certificate of a registered archivist\n",
-        )));
-        *r.status_mut() = hyper::StatusCode::FORBIDDEN;
-        Ok::<_, std::convert::Infallible>(r)
+        Ok::<_, std::convert::Infallible>(
+            Reply::plain(
+                403,
+                "403: the archivist view needs a professional certificate of a registered archivist\n",
+            )
+            .into_hyper(),
+        )
     });
-    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-        .serve_connection(io, svc)
-        .await;
+    serve_until_idle(timeouts, io, svc, Activity::new(), peer).await;
 }
 
-async fn serve_conn<I>(io: I, state: Arc<WebState>, viewer: Viewer, hosts: Arc<Vec<String>>)
-where
+async fn serve_conn<I>(
+    io: I,
+    peer: SocketAddr,
+    state: Arc<WebState>,
+    viewer: Viewer,
+    hosts: Arc<Vec<String>>,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-        let state = state.clone();
-        let viewer = viewer.clone();
-        let hosts = hosts.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(state, viewer, hosts, req).await) }
-    });
-    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-        .serve_connection(io, svc)
-        .await;
+    let timeouts = state.timeouts;
+    let activity = Activity::new();
+    let svc = {
+        let activity = activity.clone();
+        service_fn(move |req: Request<hyper::body::Incoming>| {
+            let state = state.clone();
+            let viewer = viewer.clone();
+            let hosts = hosts.clone();
+            let activity = activity.clone();
+            async move {
+                let _busy = Busy::start(&activity);
+                Ok::<_, std::convert::Infallible>(
+                    handle(state, viewer, hosts, req).await.into_hyper(),
+                )
+            }
+        })
+    };
+    serve_until_idle(timeouts, io, svc, activity, peer).await;
 }
 
 /// A parsed request the pages work from.
@@ -348,23 +373,9 @@ fn forbidden_reason(
     None
 }
 
-fn plain(status: hyper::StatusCode, text: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(text)));
-    *r.status_mut() = status;
-    if let Ok(v) = "text/plain; charset=utf-8".parse() {
-        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
-    }
-    if let Ok(v) = "no-store".parse() {
-        r.headers_mut().insert(hyper::header::CACHE_CONTROL, v);
-    }
-    r
-}
-
-/// A response body with its status and type.
-pub(crate) struct Page {
-    pub(crate) status: u16,
-    pub(crate) content_type: &'static str,
-    pub(crate) body: String,
+/// A refusal before any page runs: plain text, never cached.
+fn plain(status: u16, text: String) -> Reply {
+    Reply::plain(status, text).with_header("cache-control", "no-store")
 }
 
 fn parse_pairs(s: &str) -> BTreeMap<String, String> {
@@ -376,17 +387,14 @@ async fn handle(
     viewer: Viewer,
     hosts: Arc<Vec<String>>,
     req: Request<hyper::body::Incoming>,
-) -> Response<Full<Bytes>> {
+) -> Reply {
     if let Some(why) = forbidden_reason(&req, &hosts) {
         tracing::warn!(
             "archivist view: refused {} {}: {why}",
             req.method(),
             req.uri().path()
         );
-        return plain(
-            hyper::StatusCode::FORBIDDEN,
-            format!("403: refused: {why}\n"),
-        );
+        return plain(403, format!("403: refused: {why}\n"));
     }
     let session = cookie(req.headers(), CSRF_COOKIE);
     let csrf = session.clone().unwrap_or_else(new_token);
@@ -405,7 +413,7 @@ async fn handle(
             Err(e) => {
                 // Refused whole: an action on half a form could do the wrong thing.
                 return plain(
-                    hyper::StatusCode::PAYLOAD_TOO_LARGE,
+                    413,
                     format!("413: the form was not read ({e}); forms are limited to 1 MiB\n"),
                 );
             }
@@ -418,7 +426,7 @@ async fn handle(
     if method == "POST" && (session.is_none() || form.get("csrf") != session.as_ref()) {
         tracing::warn!("archivist view: refused POST {path}: no valid anti-forgery token");
         return plain(
-            hyper::StatusCode::FORBIDDEN,
+            403,
             "403: refused: the form carries no valid anti-forgery token (reload the page and send the form again)\n".into(),
         );
     }
@@ -431,39 +439,23 @@ async fn handle(
         viewer,
         csrf: csrf.clone(),
     };
-    let page = tokio::task::spawn_blocking(move || pages::route(&state, &r))
+    let mut page = tokio::task::spawn_blocking(move || pages::route(&state, &r))
         .await
-        .unwrap_or_else(|_| Page {
-            status: 500,
-            content_type: "text/plain; charset=utf-8",
-            body: "internal error".into(),
-        });
-    let mut resp = Response::new(Full::new(Bytes::from(page.body)));
-    *resp.status_mut() = hyper::StatusCode::from_u16(page.status)
-        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = resp.headers_mut();
-    let set = |h: &mut hyper::HeaderMap, k: &'static str, v: &str| {
-        if let Ok(v) = v.parse() {
-            h.insert(k, v);
-        }
-    };
-    set(headers, "content-type", page.content_type);
+        .unwrap_or_else(|_| Reply::plain(500, "internal error"));
     // Defence in depth: even a sanitizer miss cannot run a script or load anything.
-    set(
-        headers,
+    page.set_header(
         "content-security-policy",
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     );
-    set(headers, "x-content-type-options", "nosniff");
-    set(headers, "referrer-policy", "no-referrer");
+    page.set_header("x-content-type-options", "nosniff");
+    page.set_header("referrer-policy", "no-referrer");
     // Documents about clients: never kept by a browser or a proxy.
-    set(headers, "cache-control", "no-store");
+    page.set_header("cache-control", "no-store");
     if session.is_none() && !csrf.is_empty() {
-        set(
-            headers,
+        page.set_header(
             "set-cookie",
-            &format!("{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict"),
+            format!("{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict"),
         );
     }
-    resp
+    page
 }

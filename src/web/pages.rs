@@ -7,11 +7,12 @@ use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
 use super::i18n::{Lang, t};
-use super::{Page, Req, Viewer, WebState};
+use super::{Req, Viewer, WebState};
 use crate::archive::{DocumentMeta, DocumentQuery, DocumentStore, Invalidation, StoreError};
 use crate::deployment::{Recorded, checklist_a, checklist_b, recorded_from, report_due};
 use crate::document::DocStatus;
 use crate::rules::lifecycle::Actor;
+use crate::server::Reply;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("templates/layout.html")),
@@ -78,7 +79,7 @@ impl Ctx<'_> {
             .collect()
     }
 
-    fn render(&self, status: u16, name: &str, title: &str, extra: Value) -> Page {
+    fn render(&self, status: u16, name: &str, title: &str, extra: Value) -> Reply {
         let lang = self.req.lang;
         let org_name = self
             .state
@@ -105,16 +106,12 @@ impl Ctx<'_> {
         };
         let ctx = context! { ..base, ..extra };
         match env().get_template(name).and_then(|tpl| tpl.render(ctx)) {
-            Ok(body) => Page {
-                status,
-                content_type: "text/html; charset=utf-8",
-                body,
-            },
-            Err(e) => Page {
-                status: 500,
-                content_type: "text/plain; charset=utf-8",
-                body: format!("template {name}: {e}"),
-            },
+            Ok(body) => Reply::new(status, "text/html; charset=utf-8", body),
+            Err(e) => Reply::new(
+                500,
+                "text/plain; charset=utf-8",
+                format!("template {name}: {e}"),
+            ),
         }
     }
 
@@ -128,7 +125,7 @@ impl Ctx<'_> {
     }
 }
 
-fn not_found(ctx: &Ctx<'_>, what: &str) -> Page {
+fn not_found(ctx: &Ctx<'_>, what: &str) -> Reply {
     ctx.render(
         404,
         "result.html",
@@ -137,16 +134,16 @@ fn not_found(ctx: &Ctx<'_>, what: &str) -> Page {
     )
 }
 
-fn store_error(e: &StoreError) -> Page {
-    Page {
-        status: 500,
-        content_type: "text/plain; charset=utf-8",
-        body: format!("archive store: {e}"),
-    }
+fn store_error(e: &StoreError) -> Reply {
+    Reply::new(
+        500,
+        "text/plain; charset=utf-8",
+        format!("archive store: {e}"),
+    )
 }
 
 /// Routes one request.
-pub(super) fn route(state: &WebState, req: &Req) -> Page {
+pub(super) fn route(state: &WebState, req: &Req) -> Reply {
     let org = match &req.viewer {
         Viewer::Professional { org, .. } => org.clone(),
         Viewer::Loopback => req
@@ -179,7 +176,7 @@ pub(super) fn route(state: &WebState, req: &Req) -> Page {
     result.unwrap_or_else(|e| store_error(&e))
 }
 
-fn home(ctx: &Ctx<'_>) -> Result<Page, StoreError> {
+fn home(ctx: &Ctx<'_>) -> Result<Reply, StoreError> {
     let orgs: Vec<Value> = ctx
         .state
         .register
@@ -228,7 +225,7 @@ struct SearchForm {
     register: String,
 }
 
-fn search(ctx: &Ctx<'_>) -> Result<Page, StoreError> {
+fn search(ctx: &Ctx<'_>) -> Result<Reply, StoreError> {
     let get = |k: &str| ctx.req.query.get(k).cloned().unwrap_or_default();
     let f = SearchForm {
         client: get("client"),
@@ -488,7 +485,7 @@ fn meta_rows(
 fn document(
     ctx: &Ctx<'_>,
     message: Option<(bool, String, Vec<crate::finding::Finding>)>,
-) -> Result<Page, StoreError> {
+) -> Result<Reply, StoreError> {
     let oid = ctx
         .req
         .query
@@ -553,7 +550,7 @@ fn document(
     }))
 }
 
-fn compare(ctx: &Ctx<'_>) -> Result<Page, StoreError> {
+fn compare(ctx: &Ctx<'_>) -> Result<Reply, StoreError> {
     let get = |k: &str| ctx.req.query.get(k).cloned().unwrap_or_default();
     let (Some(a), Some(b)) = (ctx.visible(&get("a"))?, ctx.visible(&get("b"))?) else {
         return Ok(not_found(ctx, "a / b"));
@@ -589,7 +586,7 @@ fn compare(ctx: &Ctx<'_>) -> Result<Page, StoreError> {
     ))
 }
 
-fn invalidate(ctx: &Ctx<'_>) -> Result<Page, StoreError> {
+fn invalidate(ctx: &Ctx<'_>) -> Result<Reply, StoreError> {
     let oid = ctx.req.form.get("oid").cloned().unwrap_or_default();
     let reason = ctx.req.form.get("reason").cloned().unwrap_or_default();
     // Not visible is answered as unknown, exactly as the message interface does.
@@ -655,7 +652,7 @@ fn deployment_docs(ctx: &Ctx<'_>) -> Result<(crate::deployment::ChecklistA, Stri
     ))
 }
 
-fn deployment(ctx: &Ctx<'_>) -> Result<Page, StoreError> {
+fn deployment(ctx: &Ctx<'_>) -> Result<Reply, StoreError> {
     let (a, person) = deployment_docs(ctx)?;
     let found: Vec<DocumentMeta> = a
         .documents
@@ -697,7 +694,7 @@ fn deployment(ctx: &Ctx<'_>) -> Result<Page, StoreError> {
     }))
 }
 
-fn report(ctx: &Ctx<'_>) -> Result<Page, StoreError> {
+fn report(ctx: &Ctx<'_>) -> Result<Reply, StoreError> {
     let (a, person) = deployment_docs(ctx)?;
     let get = |k: &str| ctx.req.query.get(k).cloned().unwrap_or_default();
     let latest = a
@@ -753,7 +750,7 @@ fn report(ctx: &Ctx<'_>) -> Result<Page, StoreError> {
     }))
 }
 
-fn train(ctx: &Ctx<'_>) -> Page {
+fn train(ctx: &Ctx<'_>) -> Reply {
     let breaks: Vec<(&str, &str)> = crate::training::Break::ALL
         .iter()
         .map(|(_, name, what)| (*name, *what))

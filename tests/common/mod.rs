@@ -11,11 +11,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
+use kanta_sim::app::App;
 use kanta_sim::archive::StoredExchange;
 use kanta_sim::client::{ClientResponse, HttpVersion, MtlsClient, load_identity};
 use kanta_sim::config::Config;
 use kanta_sim::pki::{GenerateOptions, Index, generate_kit};
-use kanta_sim::server::ServerHandle;
 use rustls::SupportedProtocolVersion;
 
 pub static BOTH: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13, &rustls::version::TLS12];
@@ -47,7 +47,7 @@ pub fn sha256_of(kit: &(PathBuf, Index), role: &str) -> String {
 }
 
 pub struct TestServer {
-    pub handle: ServerHandle,
+    pub handle: App,
     pub data: tempfile::TempDir,
 }
 
@@ -120,7 +120,7 @@ pub async fn start_with(kit: &(PathBuf, Index), tweak: impl FnOnce(&mut Config))
     let data = tempfile::tempdir().unwrap();
     let mut cfg = config(kit, data.path());
     tweak(&mut cfg);
-    let handle = kanta_sim::server::start(cfg).await.unwrap();
+    let handle = kanta_sim::app::start(cfg).await.unwrap();
     TestServer { handle, data }
 }
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use rustls::SupportedProtocolVersion;
 
+use super::{DemoArgs, Failure, exit};
 use crate::archive::{ExchangeLog, StoredExchange};
-use crate::cli::{DemoArgs, Failure, exit};
 use crate::client::{HttpVersion, MtlsClient, load_identity};
 use crate::config::Config;
 use crate::pki::{self, GenerateOptions, Index};
@@ -292,7 +292,7 @@ pub async fn run(args: DemoArgs) -> Result<u8, Failure> {
     cfg.server.diagnostic_listen = Some("127.0.0.1:0".parse().map_err(Failure::internal)?);
     cfg.tls.certs_dir = kit.clone();
     cfg.data.dir = base.join("data");
-    let server = crate::server::start(cfg).await.map_err(Failure::usage)?;
+    let server = crate::app::start(cfg).await.map_err(Failure::usage)?;
     println!(
         "2. Archive listening on https://{} (strict), diagnostics on https://{}\n",
         server.bound.listen,
@@ -414,7 +414,7 @@ async fn run_suite(
     config.server.diagnostic_listen = None;
     config.tls.certs_dir = kit.to_owned();
     config.data.dir = base.join(format!("data-{suite}"));
-    let result = crate::testcase::run::run(crate::testcase::run::RunOptions {
+    let result = crate::app::run_cases(crate::testcase::run::RunOptions {
         cases,
         suite: suite.to_owned(),
         self_drive: true,
