@@ -11,9 +11,8 @@ use kanta_sim::document::sample::SampleDocument;
 use kanta_sim::pki::{GenerateOptions, TrustStore, generate_kit};
 use kanta_sim::xml::{Limits, parse};
 use kanta_sim::xmldsig::c14n::{C14nOptions, canonicalize};
-use kanta_sim::xmldsig::{
-    SignatureType, Signer, VerifyOptions, sign_kanta_document, verify_document,
-};
+use kanta_sim::document::{SignatureType, kanta_verify_options, sign_kanta_document};
+use kanta_sim::xmldsig::{Signer, verify_document};
 use time::OffsetDateTime;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -63,7 +62,7 @@ fn main() {
             )
             .unwrap();
         }
-        let opts = VerifyOptions::new(Some(&trust));
+        let opts = kanta_verify_options(Some(&trust));
         let mut verify = Vec::with_capacity(runs);
         let mut c14n = Vec::with_capacity(runs);
         for _ in 0..runs {
