@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use kanta_sim::document::sample::SampleDocument;
+use kanta_sim::document::{SignatureType, kanta_verify_options, sign_kanta_document};
 use kanta_sim::pki::{GenerateOptions, TrustStore, generate_kit};
 use kanta_sim::xml::{Limits, parse};
 use kanta_sim::xmldsig::c14n::{C14nOptions, canonicalize};
-use kanta_sim::document::{SignatureType, kanta_verify_options, sign_kanta_document};
 use kanta_sim::xmldsig::{Signer, verify_document};
 use time::OffsetDateTime;
 

@@ -10,11 +10,29 @@ use std::time::Duration;
 use bytes::Bytes;
 use rustls::SupportedProtocolVersion;
 
-use super::{DemoArgs, Failure, exit};
+use clap::Args;
+
+use super::{Failure, exit};
 use crate::archive::{ExchangeLog, StoredExchange};
 use crate::client::{HttpVersion, MtlsClient, load_identity};
 use crate::config::Config;
+use crate::pki::KeyAlgorithm;
 use crate::pki::{self, GenerateOptions, Index};
+
+/// `kanta-sim demo` arguments.
+#[derive(Debug, Args)]
+pub(super) struct DemoArgs {
+    /// Keep the generated kit and data here instead of a temporary directory.
+    #[arg(long)]
+    pub keep: Option<PathBuf>,
+    /// Key algorithm of the kit.
+    #[arg(long, value_enum, default_value_t = KeyAlgorithm::Rsa2048)]
+    pub key: KeyAlgorithm,
+    /// Where the self-driven suites write their reports (default: `reports` under --keep,
+    /// otherwise ./kanta-sim-demo-reports).
+    #[arg(long)]
+    pub reports: Option<PathBuf>,
+}
 
 /// What a step expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

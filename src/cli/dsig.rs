@@ -1,5 +1,4 @@
-//! `kanta-sim c14n` and `kanta-sim dsig verify|sign`: the tools suppliers lack when a digest
-//! does not match.
+//! `kanta-sim dsig verify|sign`: the tools suppliers lack when a digest does not match.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -10,40 +9,15 @@ use super::{Failure, exit};
 use crate::document::{KANTA_COVERAGE, SignatureType, clinical_document, sign_kanta_document};
 use crate::pki::{Index, TrustStore};
 use crate::xml::{Limits, parse};
-use crate::xmldsig::c14n::{C14nOptions, Method, canonicalize};
+use crate::xmldsig::c14n::{C14nOptions, canonicalize};
 use crate::xmldsig::{
-    CoveragePolicy, DEFAULT_ID_ATTRIBUTES, IdIndex, Signer, VerifyOptions, VerifyReport,
-    new_signature_id, verify_parsed,
+    CoveragePolicy, DEFAULT_ID_ATTRIBUTES, Signer, VerifyOptions, VerifyReport, new_signature_id,
+    verify_parsed,
 };
-
-/// `kanta-sim c14n`.
-#[derive(Debug, Args)]
-pub struct C14nArgs {
-    /// Exclusive XML Canonicalization 1.0 (the default; what Kanta uses).
-    #[arg(long, conflicts_with = "inclusive")]
-    exclusive: bool,
-    /// Canonical XML 1.0 (inclusive).
-    #[arg(long)]
-    inclusive: bool,
-    /// Keep comments.
-    #[arg(long)]
-    with_comments: bool,
-    /// InclusiveNamespaces PrefixList for exclusive mode, e.g. "a b #default".
-    #[arg(long, requires = "exclusive")]
-    prefixes: Option<String>,
-    /// Canonicalize only the element with this ID (as a `#ID` reference selects it).
-    #[arg(long)]
-    id: Option<String>,
-    /// Attribute names that carry IDs.
-    #[arg(long = "id-attr", default_values_t = DEFAULT_ID_ATTRIBUTES.map(String::from))]
-    id_attributes: Vec<String>,
-    /// The XML file.
-    file: PathBuf,
-}
 
 /// `kanta-sim dsig …`.
 #[derive(Debug, Subcommand)]
-pub enum DsigCommand {
+pub(super) enum DsigCommand {
     /// Verify every signature, printing for each reference the canonical form's length and
     /// hash, the stated and computed digests, and the verdict (exit 0 only when all verify).
     Verify(VerifyArgs),
@@ -53,7 +27,7 @@ pub enum DsigCommand {
 
 /// `kanta-sim dsig verify`.
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(super) struct VerifyArgs {
     /// Trust material: a kit directory (INDEX.json) or PEM files of trust anchors. Without
     /// it, `certs/generated` is used when present; otherwise certificates are not checked.
     #[arg(long)]
@@ -76,7 +50,7 @@ pub struct VerifyArgs {
 
 /// `kanta-sim dsig sign`.
 #[derive(Debug, Args)]
-pub struct SignArgs {
+pub(super) struct SignArgs {
     /// Kit directory to take the signer from (with --role).
     #[arg(long, default_value = "certs/generated")]
     certs: PathBuf,
@@ -100,7 +74,7 @@ pub struct SignArgs {
     file: PathBuf,
 }
 
-fn read(file: &Path) -> Result<String, Failure> {
+pub(super) fn read(file: &Path) -> Result<String, Failure> {
     let bytes = std::fs::read(file)
         .map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
     String::from_utf8(bytes).map_err(|e| {
@@ -112,52 +86,8 @@ fn read(file: &Path) -> Result<String, Failure> {
     })
 }
 
-/// Runs `c14n`.
-pub fn c14n(args: C14nArgs) -> Result<u8, Failure> {
-    let text = read(&args.file)?;
-    let doc = parse(&text, &Limits::default())
-        .map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?;
-    let method = if args.inclusive {
-        Method::Inclusive
-    } else {
-        Method::Exclusive {
-            inclusive_prefixes: args
-                .prefixes
-                .as_deref()
-                .unwrap_or("")
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect(),
-        }
-    };
-    let apex = match &args.id {
-        Some(id) => {
-            let names: Vec<&str> = args.id_attributes.iter().map(String::as_str).collect();
-            let index = IdIndex::new(&doc, &names);
-            Some(index.resolve(id, 0, &format!("#{id}")).map_err(|p| {
-                Failure::failed(format!("{}: {} {p}", args.file.display(), p.code()))
-            })?)
-        }
-        None => None,
-    };
-    let out = canonicalize(
-        &doc,
-        apex,
-        None,
-        &C14nOptions {
-            method,
-            with_comments: args.with_comments,
-        },
-    );
-    use std::io::Write as _;
-    std::io::stdout()
-        .write_all(&out)
-        .map_err(Failure::internal)?;
-    Ok(exit::OK)
-}
-
 /// Trust material from `--trust` arguments (kit directories or PEM anchor files).
-fn load_trust(args: &[PathBuf]) -> Result<Option<(TrustStore, String)>, Failure> {
+pub(super) fn load_trust(args: &[PathBuf]) -> Result<Option<(TrustStore, String)>, Failure> {
     let default = PathBuf::from("certs/generated");
     let given: Vec<PathBuf> = if args.is_empty() && default.join("INDEX.json").is_file() {
         vec![default]
@@ -335,7 +265,7 @@ fn describe(report: &VerifyReport, trust: Option<&str>) -> String {
 }
 
 /// Runs `dsig verify`.
-pub fn verify(args: VerifyArgs) -> Result<u8, Failure> {
+pub(super) fn verify(args: VerifyArgs) -> Result<u8, Failure> {
     let text = read(&args.file)?;
     let trust = load_trust(&args.trust)?;
     let outer = parse(&text, &Limits::default())
@@ -446,7 +376,7 @@ fn dump(doc: &roxmltree::Document<'_>, report: &VerifyReport, dir: &Path) -> Res
 }
 
 /// Runs `dsig sign`.
-pub fn sign(args: SignArgs) -> Result<u8, Failure> {
+pub(super) fn sign(args: SignArgs) -> Result<u8, Failure> {
     let text = read(&args.file)?;
     let signer = match (&args.role, &args.cert, &args.key) {
         (Some(role), _, _) => Signer::from_kit(&args.certs, role),
@@ -472,83 +402,4 @@ pub fn sign(args: SignArgs) -> Result<u8, Failure> {
         None => print!("{signed}"),
     }
     Ok(exit::OK)
-}
-
-/// Runs `validate`.
-pub fn validate(
-    trust: &[PathBuf],
-    config: Option<&std::path::Path>,
-    production: bool,
-    json: bool,
-    files: &[PathBuf],
-) -> Result<u8, Failure> {
-    let trust = load_trust(trust)?;
-    let cfg = crate::config::Config::load(config).map_err(Failure::usage)?;
-    let register = match &cfg.register.file {
-        Some(f) => crate::identity::SoteRegister::load(f),
-        None => crate::identity::SoteRegister::bundled(),
-    }
-    .map_err(Failure::usage)?;
-    let code_lists =
-        crate::rules::codes::CodeLists::for_profile(&cfg.archive).map_err(Failure::usage)?;
-    let mut profile = crate::pipeline::ArchiveProfile::new(&cfg, register, code_lists);
-    profile.test_identities_only = !production;
-    let mut all_passed = true;
-    for file in files {
-        let text = read(file)?;
-        let v = crate::pipeline::validate_text(
-            &text,
-            &profile.context(
-                trust.as_ref().map(|(t, _)| t),
-                None,
-                time::OffsetDateTime::now_utc(),
-            ),
-        );
-        all_passed &= v.passed();
-        if json {
-            let out = serde_json::json!({ "file": file, "passed": v.passed(), "validation": v });
-            println!(
-                "{}",
-                serde_json::to_string(&out).map_err(Failure::internal)?
-            );
-            continue;
-        }
-        println!(
-            "{}: {}{}",
-            file.display(),
-            if v.passed() { "PASSED" } else { "FAILED" },
-            v.document_oid
-                .as_deref()
-                .map(|o| format!(" (document {o})"))
-                .unwrap_or_default()
-        );
-        if trust.is_none() {
-            println!(
-                "  note: no trust material; signer certificates were not checked (pass --trust KIT_DIR)"
-            );
-        }
-        let mut class = ' ';
-        for f in &v.findings {
-            let c = f.code.class();
-            if c != class {
-                class = c;
-                let name = match c {
-                    'W' => "wrapper",
-                    'M' => "MIME",
-                    'H' => "header",
-                    'B' => "body",
-                    'P' => "persons",
-                    'G' => "signatures",
-                    _ => "other",
-                };
-                println!("  {c}: {name}");
-            }
-            let sev = if f.is_error() { "error" } else { "warning" };
-            println!(
-                "    {} {sev:<7} at {}\n            {}",
-                f.code, f.location, f.message
-            );
-        }
-    }
-    Ok(if all_passed { exit::OK } else { exit::FAILED })
 }

@@ -1,0 +1,148 @@
+//! `kanta-sim ids issue|list|export`: the test-identity ledger.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use time::OffsetDateTime;
+
+use super::{Failure, exit};
+use crate::ledger::{Ledger, Pool, to_csv};
+
+/// `ids …`.
+#[derive(Debug, Subcommand)]
+pub(super) enum IdsCommand {
+    /// Issue 900-series test identity codes and record who got them.
+    Issue {
+        /// The customer (organisation) they are for.
+        #[arg(long)]
+        customer: String,
+        /// The customer's organisation OID (the archive warns, P-005, when another
+        /// organisation uses the codes).
+        #[arg(long)]
+        org: Option<String>,
+        /// The service they are for.
+        #[arg(long)]
+        service: String,
+        /// How many.
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// Pool.
+        #[arg(long, value_enum, default_value_t = Pool::TestEnv)]
+        pool: Pool,
+        /// Data directory (the ledger lives beside the archive).
+        #[arg(long, default_value = "kanta-sim-data")]
+        data: PathBuf,
+    },
+    /// List issued codes.
+    List {
+        /// Only this customer's.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Data directory.
+        #[arg(long, default_value = "kanta-sim-data")]
+        data: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export issued codes.
+    Export {
+        /// Format (csv).
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Data directory.
+        #[arg(long, default_value = "kanta-sim-data")]
+        data: PathBuf,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Runs `ids …`.
+pub(super) fn run(cmd: IdsCommand) -> Result<u8, Failure> {
+    match cmd {
+        IdsCommand::Issue {
+            customer,
+            org,
+            service,
+            count,
+            pool,
+            data,
+        } => {
+            if count == 0 || count > 10_000 {
+                return Err(Failure::usage("--count: 1 to 10000"));
+            }
+            let l = Ledger::open(&data).map_err(Failure::usage)?;
+            for i in l
+                .issue(
+                    pool,
+                    &customer,
+                    org.as_deref(),
+                    &service,
+                    count,
+                    OffsetDateTime::now_utc(),
+                )
+                .map_err(Failure::failed)?
+            {
+                println!("{}", i.code);
+            }
+            eprintln!(
+                "issued {count} {} code(s) to {customer} for {service}; ledger: {}",
+                pool.as_str(),
+                data.display()
+            );
+            Ok(exit::OK)
+        }
+        IdsCommand::List {
+            customer,
+            data,
+            json,
+        } => {
+            let rows = Ledger::open(&data)
+                .map_err(Failure::usage)?
+                .list(customer.as_deref())
+                .map_err(Failure::internal)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).map_err(Failure::internal)?
+                );
+            } else {
+                for r in &rows {
+                    println!(
+                        "{}  {:<15} {:<30} {:<24} {}  {}",
+                        r.code,
+                        r.pool,
+                        r.customer,
+                        r.org.as_deref().unwrap_or("-"),
+                        r.service,
+                        r.issued_at
+                    );
+                }
+                println!("{} code(s)", rows.len());
+            }
+            Ok(if rows.is_empty() {
+                exit::NOTHING_RAN
+            } else {
+                exit::OK
+            })
+        }
+        IdsCommand::Export { format, data, out } => {
+            if format != "csv" {
+                return Err(Failure::usage(format!("--format {format:?}: only csv")));
+            }
+            let rows = Ledger::open(&data)
+                .map_err(Failure::usage)?
+                .list(None)
+                .map_err(Failure::internal)?;
+            let csv = to_csv(&rows);
+            match out {
+                Some(p) => std::fs::write(&p, csv)
+                    .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?,
+                None => print!("{csv}"),
+            }
+            Ok(exit::OK)
+        }
+    }
+}
