@@ -57,6 +57,19 @@ pub enum BootError {
         /// What SQLite reported.
         problems: String,
     },
+    /// The database could not even be checked (not a database, say).
+    #[error(
+        "the database {path} is damaged ({check}: {source}); restore it from a copy, or move it away to start with an empty archive"
+    )]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// `quick_check` or `integrity_check`.
+        check: &'static str,
+        /// What SQLite reported.
+        #[source]
+        source: rusqlite::Error,
+    },
     /// The exchange log.
     #[error(transparent)]
     Log(#[from] LogError),
@@ -187,25 +200,29 @@ fn check_database(
     if !path.is_file() {
         return Ok(());
     }
-    let damaged = |problems: String| BootError::Damaged {
+    let unreadable = |source| BootError::Unreadable {
         path: path.clone(),
         check,
-        problems,
+        source,
     };
     let conn =
         rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| damaged(e.to_string()))?;
+            .map_err(unreadable)?;
     let mut stmt = conn
         .prepare(&format!("PRAGMA {check}(20)"))
-        .map_err(|e| damaged(e.to_string()))?;
+        .map_err(unreadable)?;
     let rows: Vec<String> = stmt
         .query_map([], |r| r.get::<_, String>(0))
         .and_then(|rows| rows.collect())
-        .map_err(|e| damaged(e.to_string()))?;
+        .map_err(unreadable)?;
     if rows.len() == 1 && rows[0] == "ok" {
         Ok(())
     } else {
-        Err(damaged(rows.join("; ")))
+        Err(BootError::Damaged {
+            path: path.clone(),
+            check,
+            problems: rows.join("; "),
+        })
     }
 }
 

@@ -304,12 +304,13 @@ pub enum CaseError {
         source: std::io::Error,
     },
     /// A file is not a valid case.
-    #[error("{origin}: {message}")]
+    #[error("{origin}: {source}")]
     Parse {
         /// The file.
         origin: String,
-        /// What is wrong.
-        message: String,
+        /// What the parser said, with line and column.
+        #[source]
+        source: toml::de::Error,
     },
 }
 
@@ -409,7 +410,7 @@ fn sha256_hex(text: &str) -> String {
 pub fn parse_case(text: &str, origin: &str) -> Result<TestCase, CaseError> {
     let mut c: TestCase = toml::from_str(text).map_err(|e| CaseError::Parse {
         origin: origin.to_owned(),
-        message: e.to_string(),
+        source: e,
     })?;
     c.source = origin.to_owned();
     c.sha256 = sha256_hex(text);

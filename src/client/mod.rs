@@ -20,9 +20,30 @@ pub mod reference;
 /// Why a request could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// Certificates or keys could not be read or used.
+    /// A certificate file could not be read.
     #[error("client configuration: {0}")]
-    Config(String),
+    Certificates(#[from] crate::pki::InspectError),
+    /// The key file could not be read.
+    #[error("client configuration: {path}: {source}")]
+    Key {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the PEM reader said.
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    /// rustls refused a CA certificate.
+    #[error("client configuration: CA {path}: {source}")]
+    Anchor {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What rustls said.
+        #[source]
+        source: rustls::Error,
+    },
+    /// rustls refused the configuration (versions, the key for the certificate).
+    #[error("client configuration: {0}")]
+    Tls(#[from] rustls::Error),
     /// TCP connect failed.
     #[error("connecting to {addr}: {source}")]
     Connect {
@@ -44,7 +65,7 @@ pub enum ClientError {
     Http(#[from] hyper::Error),
     /// The request could not be built.
     #[error("request: {0}")]
-    Request(String),
+    Request(#[from] hyper::http::Error),
 }
 
 /// HTTP version to speak.
@@ -83,9 +104,11 @@ pub fn load_identity(
     cert: &Path,
     key: &Path,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), ClientError> {
-    let chain = read_pem_certs(cert).map_err(|e| ClientError::Config(e.to_string()))?;
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| ClientError::Config(format!("{}: {e}", key.display())))?;
+    let chain = read_pem_certs(cert)?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|source| ClientError::Key {
+        path: key.to_owned(),
+        source,
+    })?;
     Ok((chain, key))
 }
 
@@ -99,19 +122,17 @@ impl MtlsClient {
         version: HttpVersion,
     ) -> Result<Self, ClientError> {
         let mut roots = RootCertStore::empty();
-        for der in read_pem_certs(ca).map_err(|e| ClientError::Config(e.to_string()))? {
-            roots
-                .add(der)
-                .map_err(|e| ClientError::Config(format!("CA {}: {e}", ca.display())))?;
+        for der in read_pem_certs(ca)? {
+            roots.add(der).map_err(|source| ClientError::Anchor {
+                path: ca.to_owned(),
+                source,
+            })?;
         }
         let builder = ClientConfig::builder_with_provider(provider())
-            .with_protocol_versions(versions)
-            .map_err(|e| ClientError::Config(e.to_string()))?
+            .with_protocol_versions(versions)?
             .with_root_certificates(roots);
         let mut config = match identity {
-            Some((chain, key)) => builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| ClientError::Config(e.to_string()))?,
+            Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
             None => builder.with_no_client_auth(),
         };
         config.alpn_protocols = match version {
@@ -185,9 +206,7 @@ impl MtlsClient {
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
-        let req = req
-            .body(Full::new(body))
-            .map_err(|e| ClientError::Request(e.to_string()))?;
+        let req = req.body(Full::new(body))?;
         let io = TokioIo::new(tls);
         let resp = match self.version {
             HttpVersion::Http1 => {
@@ -250,9 +269,7 @@ impl Connection {
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
-        let req = req
-            .body(Full::new(body))
-            .map_err(|e| ClientError::Request(e.to_string()))?;
+        let req = req.body(Full::new(body))?;
         let resp = self.sender.send_request(req).await?;
         let status = resp.status().as_u16();
         Ok((status, resp.into_body().collect().await?.to_bytes()))

@@ -25,26 +25,30 @@ use crate::xmldsig::{Signer, new_signature_id};
 #[derive(Debug, thiserror::Error)]
 pub enum ReferenceError {
     /// The certificate kit lacks what is needed.
-    #[error("certificate kit {dir}: {message}")]
-    Kit {
+    #[error("certificate kit: {0}")]
+    Kit(#[from] crate::pki::IndexError),
+    /// The kit's role has no private key.
+    #[error("certificate kit {dir}: {role} has no key")]
+    NoKey {
         /// The kit directory.
         dir: PathBuf,
-        /// What is wrong.
-        message: String,
+        /// The role.
+        role: String,
     },
     /// Signing failed.
     #[error("signing: {0}")]
-    Sign(String),
+    Sign(#[from] crate::xmldsig::SignError),
     /// Transport failed.
     #[error(transparent)]
     Client(#[from] ClientError),
     /// The archive answered with something that is not an HL7 response.
-    #[error("unreadable response (HTTP {status}): {message}")]
+    #[error("unreadable response (HTTP {status}): {source}")]
     Response {
         /// HTTP status.
         status: u16,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: crate::message::query::ResponseError,
     },
 }
 
@@ -119,24 +123,13 @@ impl ReferenceClient {
         addr: SocketAddr,
         interactions: Interactions,
     ) -> Result<Self, ReferenceError> {
-        let index = crate::pki::Index::load(kit).map_err(|e| ReferenceError::Kit {
+        let index = crate::pki::Index::load(kit)?;
+        let cert = index.require(kit, tls_role)?;
+        let key = cert.key.as_ref().ok_or_else(|| ReferenceError::NoKey {
             dir: kit.into(),
-            message: e.to_string(),
+            role: tls_role.to_owned(),
         })?;
-        let kit_err = |message: String| ReferenceError::Kit {
-            dir: kit.into(),
-            message,
-        };
-        let cert = index
-            .require(kit, tls_role)
-            .map_err(|e| kit_err(e.to_string()))?;
-        let key = cert
-            .key
-            .as_ref()
-            .ok_or_else(|| kit_err(format!("{tls_role} has no key")))?;
-        let root = index
-            .require(kit, "root-ca")
-            .map_err(|e| kit_err(e.to_string()))?;
+        let root = index.require(kit, "root-ca")?;
         let identity = load_identity(&kit.join(&cert.cert), &kit.join(key))?;
         let http = MtlsClient::new(
             &kit.join(&root.cert),
@@ -203,16 +196,14 @@ impl ReferenceClient {
             }
             Signing::Role(role, kind) => (role.clone(), *kind),
         };
-        let signer =
-            Signer::from_kit(&self.kit, &role).map_err(|e| ReferenceError::Sign(e.to_string()))?;
-        sign_kanta_document(
+        let signer = Signer::from_kit(&self.kit, &role)?;
+        Ok(sign_kanta_document(
             cda,
             &signer,
             kind,
             OffsetDateTime::now_utc(),
             &new_signature_id(),
-        )
-        .map_err(|e| ReferenceError::Sign(e.to_string()))
+        )?)
     }
 
     /// The archiving message for `meta` (the new-version interaction from version 2 on).
@@ -309,9 +300,9 @@ impl ReferenceClient {
         let parsed = if text.contains(":Fault") || text.contains("<Fault") {
             ParsedResponse::default()
         } else {
-            parse_response(&text).map_err(|message| ReferenceError::Response {
+            parse_response(&text).map_err(|source| ReferenceError::Response {
                 status: r.status,
-                message,
+                source,
             })?
         };
         Ok(Reply {

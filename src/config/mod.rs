@@ -24,12 +24,13 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// Not TOML, an unknown key, or a value of the wrong type.
-    #[error("config {origin}: {message}")]
+    #[error("config {origin}: {source}")]
     Parse {
         /// The file (or `built-in default`).
         origin: String,
-        /// The parser's message, naming the key and position.
-        message: String,
+        /// What the parser said, with line and column.
+        #[source]
+        source: toml::de::Error,
     },
     /// A value of the right type that cannot be used.
     #[error("config {origin}: {key} = {value:?}: {problem}")]
@@ -364,7 +365,7 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 fn parse_table(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
     text.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
         origin: origin.to_owned(),
-        message: e.to_string(),
+        source: e,
     })
 }
 
@@ -416,7 +417,7 @@ impl Config {
                 .try_into()
                 .map_err(|e: toml::de::Error| ConfigError::Parse {
                     origin: origin.clone(),
-                    message: e.to_string(),
+                    source: e,
                 })?;
         cfg.resolve_paths(base);
         cfg.check(&origin)?;

@@ -203,8 +203,7 @@ pub fn sign_kanta_document(
         .to_offset(time::UtcOffset::UTC)
         .format(&time::macros::format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-        ))
-        .map_err(|e| SignError::Crypto(e.to_string()))?;
+        ))?;
     let references = [ts_id.as_str(), body_id.as_str()];
     let signature = format!(
         "<{prefix}signature{decl} ID=\"{signature_id}\"><{prefix}signatureDescription code=\"{code}\" codeSystem=\"1.2.246.537.5.40127.2006\" \

@@ -96,12 +96,13 @@ pub enum RegisterError {
         source: std::io::Error,
     },
     /// Not valid TOML or not of the register's shape.
-    #[error("register {origin} is not a valid register file: {message}")]
+    #[error("register {origin} is not a valid register file: {source}")]
     Parse {
         /// Where the text came from.
         origin: String,
-        /// The parser's message, with line and column.
-        message: String,
+        /// What the parser said, with line and column.
+        #[source]
+        source: toml::de::Error,
     },
     /// An organisation's business id is wrong.
     #[error("register {origin}: organisation {oid}: {source}")]
@@ -169,7 +170,7 @@ impl SoteRegister {
     pub fn parse(text: &str, origin: &str) -> Result<Self, RegisterError> {
         let file: RegisterFile = toml::from_str(text).map_err(|e| RegisterError::Parse {
             origin: origin.to_owned(),
-            message: e.to_string(),
+            source: e,
         })?;
         let mut seen = HashSet::new();
         let mut dup = |oid: &str| {

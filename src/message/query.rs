@@ -688,10 +688,24 @@ pub struct ParsedResponse {
     pub summary: Vec<(String, String, u64)>,
 }
 
+/// Why a query response could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ResponseError {
+    /// Not XML we read.
+    #[error("the response: {0}")]
+    Xml(#[from] crate::xml::XmlError),
+    /// No interaction in it.
+    #[error("no HL7 interaction in the response")]
+    NoInteraction,
+    /// A returned document's MIME entity.
+    #[error("a returned document: {0}")]
+    Mime(#[from] super::mime::MimeError),
+}
+
 /// Reads a query response (SOAP envelope or bare).
-pub fn parse_response(xml: &str) -> Result<ParsedResponse, String> {
-    let doc = crate::xml::parse(xml, &crate::xml::Limits::default()).map_err(|e| e.to_string())?;
-    let root = super::hl7::interaction_element(&doc).ok_or("no HL7 interaction in the response")?;
+pub fn parse_response(xml: &str) -> Result<ParsedResponse, ResponseError> {
+    let doc = crate::xml::parse(xml, &crate::xml::Limits::default())?;
+    let root = super::hl7::interaction_element(&doc).ok_or(ResponseError::NoInteraction)?;
     let mut r = ParsedResponse::default();
     let attr_of =
         |n: Option<Node<'_, '_>>, a: &str| n.and_then(|n| n.attribute(a)).unwrap_or("").to_owned();
@@ -727,8 +741,7 @@ pub fn parse_response(xml: &str) -> Result<ParsedResponse, String> {
             "clinicalDocument" => {
                 let header = child(item, HL7FI_NS, "localSocialHeader");
                 let cda = match child(item, V3, "text") {
-                    Some(t) => super::cda_in_mime(&text(t), &super::mime::MimeLimits::default())
-                        .map_err(|e| e.to_string())?
+                    Some(t) => super::cda_in_mime(&text(t), &super::mime::MimeLimits::default())?
                         .map(|c| c.bytes),
                     None => None,
                 };

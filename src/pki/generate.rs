@@ -66,19 +66,30 @@ pub enum GenerateError {
         source: std::io::Error,
     },
     /// Key generation or certificate encoding failed.
-    #[error("generating {what}: {detail}")]
+    #[error("generating {what}: {source}")]
     Crypto {
         /// Which artefact.
         what: String,
-        /// The library's message.
-        detail: String,
+        /// The library's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// What the kit is made from cannot make one.
+    #[error("generating {what}: {why}")]
+    Impossible {
+        /// Which artefact.
+        what: String,
+        /// Why.
+        why: &'static str,
     },
 }
 
-fn crypto(what: &str) -> impl Fn(rcgen::Error) -> GenerateError + '_ {
+fn crypto<E: std::error::Error + Send + Sync + 'static>(
+    what: &str,
+) -> impl Fn(E) -> GenerateError + '_ {
     move |e| GenerateError::Crypto {
         what: what.to_owned(),
-        detail: e.to_string(),
+        source: Box::new(e),
     }
 }
 
@@ -281,10 +292,7 @@ impl Kit {
         organisation: Option<&str>,
         description: &str,
     ) -> Result<(), GenerateError> {
-        let info = CertInfo::from_der(der).map_err(|e| GenerateError::Crypto {
-            what: role.to_owned(),
-            detail: e.to_string(),
-        })?;
+        let info = CertInfo::from_der(der).map_err(crypto(role))?;
         let mut pem = pem_cert(der);
         if let Some(chain) = chain_pem {
             pem.push_str(chain);
@@ -388,18 +396,18 @@ fn build(opts: &GenerateOptions, dir: &Path) -> Result<Index, GenerateError> {
     let first = active
         .first()
         .copied()
-        .ok_or_else(|| GenerateError::Crypto {
+        .ok_or_else(|| GenerateError::Impossible {
             what: "organisation certificates".into(),
-            detail: "the register lists no active organisation".into(),
+            why: "the register lists no active organisation",
         })?;
     // 4 CAs, the server, 2 per active organisation, 1 per inactive one, the professionals and
     // six bad certificates (the weak one gets its own RSA 1024 key).
     let n = 5 + 2 * active.len() + inactive.len() + PROFESSIONALS.len() + 6;
     let mut keys = gen_keys(opts.key, n)?.into_iter();
     let mut next_key = || {
-        keys.next().ok_or_else(|| GenerateError::Crypto {
+        keys.next().ok_or_else(|| GenerateError::Impossible {
             what: "keys".into(),
-            detail: "fewer keys than certificates (generator bug)".into(),
+            why: "fewer keys than certificates (generator bug)",
         })
     };
     let mut kit = Kit {
@@ -791,10 +799,7 @@ fn build(opts: &GenerateOptions, dir: &Path) -> Result<Index, GenerateError> {
         key_algorithm: opts.key.name().to_owned(),
         artefacts: kit.artefacts,
     };
-    let json = serde_json::to_string_pretty(&index).map_err(|e| GenerateError::Crypto {
-        what: "INDEX.json".into(),
-        detail: e.to_string(),
-    })?;
+    let json = serde_json::to_string_pretty(&index).map_err(crypto("INDEX.json"))?;
     let kit = Kit {
         dir: dir.to_owned(),
         artefacts: Vec::new(),
@@ -806,19 +811,15 @@ fn build(opts: &GenerateOptions, dir: &Path) -> Result<Index, GenerateError> {
 
 /// An RSA 1024 key as (PKCS#8 PEM, SPKI DER).
 fn weak_rsa_key() -> Result<(String, Vec<u8>), GenerateError> {
-    let err = |detail: String| GenerateError::Crypto {
-        what: "bad:weak-key".into(),
-        detail,
-    };
     let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 1024)
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(crypto("bad:weak-key"))?;
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(crypto("bad:weak-key"))?;
     let spki = key
         .to_public_key()
         .to_public_key_der()
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(crypto("bad:weak-key"))?;
     Ok((pem.to_string(), spki.as_bytes().to_vec()))
 }
 

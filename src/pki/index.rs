@@ -82,12 +82,13 @@ pub enum IndexError {
         source: std::io::Error,
     },
     /// Not an index.
-    #[error("{path} is not a valid kanta-sim certificate index: {message}")]
+    #[error("{path} is not a valid kanta-sim certificate index: {source}")]
     Parse {
         /// The index file.
         path: PathBuf,
-        /// The parser's message.
-        message: String,
+        /// What the parser said, with line and column.
+        #[source]
+        source: serde_json::Error,
     },
     /// A role the caller needs is not listed.
     #[error("{path} lists no artefact with role {role:?}")]
@@ -107,10 +108,7 @@ impl Index {
             path: path.clone(),
             source,
         })?;
-        serde_json::from_str(&text).map_err(|e| IndexError::Parse {
-            path,
-            message: e.to_string(),
-        })
+        serde_json::from_str(&text).map_err(|e| IndexError::Parse { path, source: e })
     }
 
     /// The artefact with `role`.

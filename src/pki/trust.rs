@@ -212,7 +212,16 @@ pub enum TrustError {
     /// The kit's index is missing or broken.
     #[error(transparent)]
     Index(#[from] super::IndexError),
-    /// A CRL file is unreadable or not a CRL.
+    /// A CRL file could not be read.
+    #[error("CRL {path}: {source}")]
+    CrlRead {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A CRL file is not a CRL.
     #[error("CRL {path}: {detail}")]
     Crl {
         /// The file.
@@ -322,7 +331,10 @@ impl TrustStore {
             path: path.to_owned(),
             detail,
         };
-        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        let bytes = std::fs::read(path).map_err(|source| TrustError::CrlRead {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut ders = CertificateRevocationListDer::pem_slice_iter(&bytes)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| err(format!("unreadable PEM: {e}")))?;

@@ -9,12 +9,9 @@ const TEMPLATE: &str = include_str!("report.html");
 pub(super) fn render(r: &Report) -> Result<String, ReportError> {
     let mut env = minijinja::Environment::new();
     // The `.html` name turns on HTML auto-escaping for every value.
-    env.add_template("report.html", TEMPLATE)
-        .map_err(|e| ReportError::Html(e.to_string()))?;
-    let t = env
-        .get_template("report.html")
-        .map_err(|e| ReportError::Html(e.to_string()))?;
-    let mut ctx = serde_json::to_value(r).map_err(|e| ReportError::Html(e.to_string()))?;
+    env.add_template("report.html", TEMPLATE)?;
+    let t = env.get_template("report.html")?;
+    let mut ctx = serde_json::to_value(r)?;
     // Transcript excerpts are not in the JSON schema; add them for the page.
     if let Some(cases) = ctx.get_mut("cases").and_then(|c| c.as_array_mut()) {
         for (c, case) in cases.iter_mut().zip(&r.cases) {
@@ -32,6 +29,5 @@ pub(super) fn render(r: &Report) -> Result<String, ReportError> {
             }
         }
     }
-    t.render(minijinja::context! { r => ctx })
-        .map_err(|e| ReportError::Html(e.to_string()))
+    Ok(t.render(minijinja::context! { r => ctx })?)
 }

@@ -62,7 +62,5 @@ pub(super) fn render(r: &Report) -> Result<String, ReportError> {
         }
         report.add_test_suite(suite);
     }
-    report
-        .to_string()
-        .map_err(|e| ReportError::Junit(e.to_string()))
+    Ok(report.to_string()?)
 }

@@ -32,10 +32,13 @@ pub enum ReportError {
     },
     /// The HTML template failed.
     #[error("rendering the HTML report: {0}")]
-    Html(String),
+    Html(#[from] minijinja::Error),
+    /// The report could not become the template's input.
+    #[error("rendering the HTML report: {0}")]
+    Json(#[from] serde_json::Error),
     /// JUnit serialisation failed.
     #[error("writing JUnit XML: {0}")]
-    Junit(String),
+    Junit(#[from] quick_junit::SerializeError),
 }
 
 /// The tool.

@@ -60,12 +60,13 @@ pub enum CodeListError {
         source: std::io::Error,
     },
     /// Not of the expected shape.
-    #[error("code lists {origin}: {message}")]
+    #[error("code lists {origin}: {source}")]
     Parse {
         /// The file.
         origin: String,
-        /// The parser's message with line and column.
-        message: String,
+        /// What the parser said, with line and column.
+        #[source]
+        source: toml::de::Error,
     },
     /// An `[[archiving]]` entry names a code that its list does not have.
     #[error(
@@ -140,7 +141,7 @@ impl CodeLists {
     pub fn parse(text: &str, origin: &str) -> Result<Self, CodeListError> {
         let file: CodeListFile = toml::from_str(text).map_err(|e| CodeListError::Parse {
             origin: origin.to_owned(),
-            message: e.to_string(),
+            source: e,
         })?;
         let lists = Self {
             lists: file.lists,

@@ -46,7 +46,7 @@ pub(crate) struct Held {
 }
 
 /// Why a body was not read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum BodyError {
     /// Larger than `server.max_body_bytes` (W-004).
     TooLarge {
@@ -72,7 +72,7 @@ pub(crate) enum BodyError {
     /// The body budget stayed full (W-009).
     Busy,
     /// The connection failed while reading.
-    Io(String),
+    Io(hyper::Error),
 }
 
 impl BodyError {
@@ -206,7 +206,7 @@ impl Admission {
                     });
                 }
                 Ok(None) => break,
-                Ok(Some(Err(e))) => return Err(BodyError::Io(e.to_string())),
+                Ok(Some(Err(e))) => return Err(BodyError::Io(e)),
                 Ok(Some(Ok(f))) => f,
             };
             let Ok(data) = frame.into_data() else {

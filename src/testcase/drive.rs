@@ -85,26 +85,25 @@ impl Driver {
     }
 
     fn client(&mut self, org: &str) -> Result<&ReferenceClient, ReferenceError> {
-        if !self.clients.contains_key(org) {
-            let role = self
-                .certificates
-                .get(org)
-                .cloned()
-                .unwrap_or_else(|| format!("client:{org}"));
-            let c = ReferenceClient::with_tls_role(
-                &self.kit,
-                org,
-                &role,
-                self.addr,
-                self.interactions.clone(),
-            )?;
-            self.clients.insert(org.to_owned(), c);
+        use std::collections::btree_map::Entry;
+        match self.clients.entry(org.to_owned()) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(v) => {
+                let role = self
+                    .certificates
+                    .get(org)
+                    .cloned()
+                    .unwrap_or_else(|| format!("client:{org}"));
+                let c = ReferenceClient::with_tls_role(
+                    &self.kit,
+                    org,
+                    &role,
+                    self.addr,
+                    self.interactions.clone(),
+                )?;
+                Ok(v.insert(c))
+            }
         }
-        // Just inserted when absent.
-        self.clients.get(org).ok_or_else(|| ReferenceError::Kit {
-            dir: self.kit.clone(),
-            message: format!("no client for {org}"),
-        })
     }
 
     fn next_oid(&mut self, org: &str) -> String {
@@ -218,25 +217,17 @@ impl Driver {
                     .certificate
                     .clone()
                     .ok_or(DriveError::Incomplete("certificate"))?;
-                let index =
-                    crate::pki::Index::load(&self.kit).map_err(|e| ReferenceError::Kit {
-                        dir: self.kit.clone(),
-                        message: e.to_string(),
-                    })?;
-                let kit_err = |m: String| ReferenceError::Kit {
-                    dir: self.kit.clone(),
-                    message: m,
-                };
+                let index = crate::pki::Index::load(&self.kit).map_err(ReferenceError::from)?;
                 let cert = index
                     .require(&self.kit, &role)
-                    .map_err(|e| kit_err(e.to_string()))?;
-                let key = cert
-                    .key
-                    .as_ref()
-                    .ok_or_else(|| kit_err(format!("{role} has no key")))?;
+                    .map_err(ReferenceError::from)?;
+                let key = cert.key.as_ref().ok_or_else(|| ReferenceError::NoKey {
+                    dir: self.kit.clone(),
+                    role: role.clone(),
+                })?;
                 let root = index
                     .require(&self.kit, "root-ca")
-                    .map_err(|e| kit_err(e.to_string()))?;
+                    .map_err(ReferenceError::from)?;
                 let identity = load_identity(&self.kit.join(&cert.cert), &self.kit.join(key))
                     .map_err(ReferenceError::from)?;
                 let http = MtlsClient::new(

@@ -479,6 +479,35 @@ pub fn run_checks(step: &Step, labels: &Labels, view: StateView<'_>, out: &mut S
     }
 }
 
+/// Why a check could not be evaluated (it then fails, saying why).
+#[derive(Debug, thiserror::Error)]
+enum CheckError {
+    /// The check names a label no passed step bound.
+    #[error("label {0:?} was never bound (its step did not pass)")]
+    Unbound(String),
+    /// The archive store failed.
+    #[error("archive store: {0}")]
+    Store(#[from] crate::archive::StoreError),
+    /// The step got no response.
+    #[error("no response")]
+    NoResponse,
+    /// The response is not a query response.
+    #[error("no readable query response")]
+    NoQueryResponse,
+    /// The query response could not be read.
+    #[error(transparent)]
+    Response(#[from] crate::message::query::ResponseError),
+    /// The query response carries no document.
+    #[error("the response carries no document")]
+    NoDocument,
+    /// The returned document is not UTF-8.
+    #[error("the retrieved document is not UTF-8: {0}")]
+    NotUtf8(#[from] std::string::FromUtf8Error),
+    /// The returned document is not XML we read.
+    #[error("the retrieved document: {0}")]
+    Xml(#[from] crate::xml::XmlError),
+}
+
 fn check_one(
     check: &Check,
     labels: &Labels,
@@ -488,18 +517,18 @@ fn check_one(
     let label = |doc: &str| {
         labels
             .get(doc)
-            .ok_or_else(|| format!("label {doc:?} was never bound (its step did not pass)"))
+            .ok_or_else(|| CheckError::Unbound(doc.to_owned()))
     };
     let all_statuses = vec![
         DocStatus::Active,
         DocStatus::Replaced,
         DocStatus::Invalidated,
     ];
-    let (description, result): (String, Result<(bool, String), String>) = match check {
+    let (description, result): (String, Result<(bool, String), CheckError>) = match check {
         Check::Status { doc, status } => (
             format!("{doc} is {status}"),
             label(doc).and_then(|l| {
-                let got = view.store.get(&l.document_oid).map_err(|e| e.to_string())?;
+                let got = view.store.get(&l.document_oid)?;
                 Ok(match got {
                     Some(m) => (
                         m.status.as_str() == status,
@@ -514,20 +543,16 @@ fn check_one(
             label(doc).and_then(|l| {
                 let owner = view
                     .store
-                    .get(&l.document_oid)
-                    .map_err(|e| e.to_string())?
+                    .get(&l.document_oid)?
                     .map(|m| m.register_owner)
                     .unwrap_or_default();
-                let page = view
-                    .store
-                    .query(&DocumentQuery {
-                        registers: vec![owner],
-                        set_id: Some(l.set_id.clone()),
-                        statuses: all_statuses.clone(),
-                        limit: 1000,
-                        ..DocumentQuery::default()
-                    })
-                    .map_err(|e| e.to_string())?;
+                let page = view.store.query(&DocumentQuery {
+                    registers: vec![owner],
+                    set_id: Some(l.set_id.clone()),
+                    statuses: all_statuses.clone(),
+                    limit: 1000,
+                    ..DocumentQuery::default()
+                })?;
                 Ok((
                     page.total == u64::from(*count),
                     format!("setId {} has {} version(s)", l.set_id, page.total),
@@ -540,16 +565,13 @@ fn check_one(
                 if *visible { "" } else { "not " }
             ),
             label(doc).and_then(|l| {
-                let page = view
-                    .store
-                    .query(&DocumentQuery {
-                        registers: view.register.readable_registers(org, view.today),
-                        document_oid: Some(l.document_oid.clone()),
-                        statuses: vec![DocStatus::Active],
-                        limit: 1,
-                        ..DocumentQuery::default()
-                    })
-                    .map_err(|e| e.to_string())?;
+                let page = view.store.query(&DocumentQuery {
+                    registers: view.register.readable_registers(org, view.today),
+                    document_oid: Some(l.document_oid.clone()),
+                    statuses: vec![DocStatus::Active],
+                    limit: 1,
+                    ..DocumentQuery::default()
+                })?;
                 let seen = page.total > 0;
                 Ok((
                     seen == *visible,
@@ -576,12 +598,12 @@ fn check_one(
                     format!("it found {} ({})", r.total, r.response_code),
                 )
             })
-            .ok_or_else(|| "no readable query response".to_owned()),
+            .ok_or(CheckError::NoQueryResponse),
         ),
         Check::History { doc, kinds } => (
             format!("the history of {doc} is {}", kinds.join(" → ")),
             label(doc).and_then(|l| {
-                let h = view.store.history(&l.set_id).map_err(|e| e.to_string())?;
+                let h = view.store.history(&l.set_id)?;
                 let got: Vec<String> = h.iter().map(|e| e.kind.clone()).collect();
                 Ok((
                     &got == kinds,
@@ -595,20 +617,19 @@ fn check_one(
         ),
         Check::RetrievedVerifies => (
             "the retrieved document's signatures verify".into(),
-            ev.ok_or_else(|| "no response".to_owned()).and_then(|e| {
+            ev.ok_or(CheckError::NoResponse).and_then(|e| {
                 let r =
                     crate::message::query::parse_response(&String::from_utf8_lossy(&e.response))?;
                 let cda = r
                     .documents
                     .first()
                     .and_then(|d| d.cda.clone())
-                    .ok_or("the response carries no document")?;
-                let text = String::from_utf8(cda).map_err(|e| e.to_string())?;
+                    .ok_or(CheckError::NoDocument)?;
+                let text = String::from_utf8(cda)?;
                 let report = crate::xmldsig::verify_document(
                     &text,
                     &crate::document::kanta_verify_options(view.trust),
-                )
-                .map_err(|e| e.to_string())?;
+                )?;
                 Ok((
                     report.is_valid(),
                     if report.is_valid() {
@@ -626,10 +647,10 @@ fn check_one(
             passed,
             found,
         },
-        Err(found) => CheckResult {
+        Err(e) => CheckResult {
             description,
             passed: false,
-            found,
+            found: e.to_string(),
         },
     }
 }

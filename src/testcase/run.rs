@@ -78,7 +78,13 @@ pub struct RunOptions {
 pub enum RunError {
     /// The certificate kit could not be made.
     #[error("certificate kit: {0}")]
-    Kit(String),
+    Kit(#[from] crate::pki::GenerateError),
+    /// The kit's trust material could not be read.
+    #[error("certificate kit: {0}")]
+    Trust(#[from] crate::pki::TrustError),
+    /// The register could not be read.
+    #[error(transparent)]
+    Register(#[from] crate::identity::RegisterError),
     /// Nothing to run.
     #[error("no test case matches ({0})")]
     NoCases(String),
@@ -401,9 +407,8 @@ pub fn ensure_kit(dir: &std::path::Path) -> Result<bool, RunError> {
     if dir.join("INDEX.json").exists() {
         return Ok(false);
     }
-    let opts = crate::pki::GenerateOptions::new(dir.to_owned())
-        .map_err(|e| RunError::Kit(e.to_string()))?;
-    crate::pki::generate_kit(&opts).map_err(|e| RunError::Kit(e.to_string()))?;
+    let opts = crate::pki::GenerateOptions::new(dir.to_owned())?;
+    crate::pki::generate_kit(&opts)?;
     Ok(true)
 }
 
@@ -420,14 +425,10 @@ pub async fn run(
     let started_at = now(opts.clock);
     let kit = opts.config.tls.certs_dir.clone();
     let register = match &opts.config.register.file {
-        Some(f) => {
-            crate::identity::SoteRegister::load(f).map_err(|e| RunError::Kit(e.to_string()))?
-        }
-        None => {
-            crate::identity::SoteRegister::bundled().map_err(|e| RunError::Kit(e.to_string()))?
-        }
+        Some(f) => crate::identity::SoteRegister::load(f)?,
+        None => crate::identity::SoteRegister::bundled()?,
     };
-    let trust = crate::pki::TrustStore::from_kit(&kit).map_err(|e| RunError::Kit(e.to_string()))?;
+    let trust = crate::pki::TrustStore::from_kit(&kit)?;
     let listen = handle.bound.listen;
     let mut rx = handle.subscribe();
     let total_steps: usize = opts.cases.iter().map(|c| c.steps.len()).sum();

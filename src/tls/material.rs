@@ -64,9 +64,15 @@ pub enum StartupError {
     /// The register cannot be used.
     #[error(transparent)]
     Register(#[from] RegisterError),
+    /// rustls refused a trust anchor.
+    #[error("TLS configuration: trust anchor rejected: {0}")]
+    Anchor(#[source] rustls::Error),
     /// rustls refused the configuration.
     #[error("TLS configuration: {0}")]
-    Tls(String),
+    Tls(#[from] rustls::Error),
+    /// The client-certificate verifier could not be built.
+    #[error("TLS configuration: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
 }
 
 /// Everything the listeners need, loaded and checked once at start-up.
@@ -180,9 +186,7 @@ impl ServerMaterial {
 
         let mut roots = RootCertStore::empty();
         for der in trust.anchor_ders() {
-            roots
-                .add(der.clone())
-                .map_err(|e| StartupError::Tls(format!("trust anchor rejected: {e}")))?;
+            roots.add(der.clone()).map_err(StartupError::Anchor)?;
         }
         let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .with_crls(trust.crl_ders().iter().cloned())
@@ -190,8 +194,7 @@ impl ServerMaterial {
             // users come without CRLs, so an unknown status is not a refusal.
             .only_check_end_entity_revocation()
             .allow_unknown_revocation_status()
-            .build()
-            .map_err(|e| StartupError::Tls(e.to_string()))?;
+            .build()?;
 
         let register = match &cfg.register.file {
             Some(p) => SoteRegister::load(p)?,
@@ -228,8 +231,7 @@ impl ServerMaterial {
     ) -> Result<Arc<ServerConfig>, StartupError> {
         let verifier = RecordingVerifier::new(self.webpki.clone(), self.trust.clone(), mode, slot);
         let mut config = ServerConfig::builder_with_provider(provider())
-            .with_protocol_versions(&self.versions)
-            .map_err(|e| StartupError::Tls(e.to_string()))?
+            .with_protocol_versions(&self.versions)?
             .with_client_cert_verifier(Arc::new(verifier))
             .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(
                 (*self.certified_key).clone(),

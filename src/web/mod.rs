@@ -53,7 +53,10 @@ pub enum WebError {
     },
     /// TLS setup.
     #[error("archivist view TLS: {0}")]
-    Tls(String),
+    Tls(#[from] rustls::Error),
+    /// The professional-certificate verifier could not be built.
+    #[error("archivist view TLS: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
 }
 
 /// What the pages read.
@@ -221,19 +224,15 @@ pub fn tls_config(
 ) -> Result<Arc<rustls::ServerConfig>, WebError> {
     let mut roots = rustls::RootCertStore::empty();
     for der in material.trust.anchor_ders() {
-        roots
-            .add(der.clone())
-            .map_err(|e| WebError::Tls(e.to_string()))?;
+        roots.add(der.clone())?;
     }
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots),
         crate::tls::provider(),
     )
-    .build()
-    .map_err(|e| WebError::Tls(e.to_string()))?;
+    .build()?;
     let config = rustls::ServerConfig::builder_with_provider(crate::tls::provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| WebError::Tls(e.to_string()))?
+        .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(
             (*material.certified_key).clone(),

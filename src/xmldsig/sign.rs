@@ -30,12 +30,56 @@ pub enum SignError {
     /// place its profile puts signatures).
     #[error("{0}")]
     Document(String),
-    /// Certificate or key unusable.
+    /// A reference names an ID the document does not resolve once.
+    #[error(transparent)]
+    Reference(Box<super::DsigProblem>),
+    /// The signer's certificate file.
     #[error("signer: {0}")]
-    Signer(String),
+    Certificate(#[from] crate::pki::InspectError),
+    /// The certificate file holds no certificate.
+    #[error("signer: {path}: no certificate")]
+    NoCertificate {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// The private key file.
+    #[error("signer: {path}: {source}")]
+    KeyFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the PEM reader said.
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    /// The key is not one we sign with.
+    #[error("signer: {path}: {what}")]
+    KeyKind {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What it is not.
+        what: &'static str,
+    },
+    /// The kit does not have the role's files.
+    #[error("signer: {0}")]
+    Kit(#[from] crate::pki::IndexError),
+    /// The kit's role has no private key.
+    #[error("signer: {role} has no private key in the kit")]
+    NoKey {
+        /// The role.
+        role: String,
+    },
+    /// The key is not the certificate's.
+    #[error("signer: the private key does not belong to the certificate")]
+    NotThePair,
+    /// The certificate does not parse as X.509.
+    #[error("signer: the certificate does not parse: {0}")]
+    X509(#[source] x509_parser::nom::Err<x509_parser::error::X509Error>),
     /// The crypto library refused.
     #[error("signing failed: {0}")]
-    Crypto(String),
+    Crypto(#[from] aws_lc_rs::error::Unspecified),
+    /// The signing time could not be written.
+    #[error("signing time: {0}")]
+    Time(#[from] time::error::Format),
 }
 
 enum Key {
@@ -58,18 +102,22 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// Reads a certificate (first in the file) and a PKCS#8 private key.
     pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self, SignError> {
-        let certs = read_pem_certs(cert).map_err(|e| SignError::Signer(e.to_string()))?;
+        let certs = read_pem_certs(cert)?;
         let cert_der = certs
             .into_iter()
             .next()
-            .ok_or_else(|| SignError::Signer(format!("{}: no certificate", cert.display())))?;
-        let key_der = PrivateKeyDer::from_pem_file(key)
-            .map_err(|e| SignError::Signer(format!("{}: {e}", key.display())))?;
+            .ok_or_else(|| SignError::NoCertificate {
+                path: cert.to_owned(),
+            })?;
+        let key_der = PrivateKeyDer::from_pem_file(key).map_err(|source| SignError::KeyFile {
+            path: key.to_owned(),
+            source,
+        })?;
         let PrivateKeyDer::Pkcs8(pkcs8) = key_der else {
-            return Err(SignError::Signer(format!(
-                "{}: a PKCS#8 private key is needed",
-                key.display()
-            )));
+            return Err(SignError::KeyKind {
+                path: key.to_owned(),
+                what: "a PKCS#8 private key is needed",
+            });
         };
         let bytes = pkcs8.secret_pkcs8_der();
         let key = if let Ok(k) = RsaKeyPair::from_pkcs8(bytes) {
@@ -85,10 +133,10 @@ impl Signer {
         ) {
             Key::Ecdsa(k, ECDSA_SHA384)
         } else {
-            return Err(SignError::Signer(format!(
-                "{}: not an RSA (2048–8192 bits) or ECDSA P-256/P-384 key",
-                key.display()
-            )));
+            return Err(SignError::KeyKind {
+                path: key.to_owned(),
+                what: "not an RSA (2048–8192 bits) or ECDSA P-256/P-384 key",
+            });
         };
         let signer = Self {
             cert: cert_der,
@@ -100,14 +148,11 @@ impl Signer {
 
     /// The certificate and key of `role` in the kit at `dir`.
     pub fn from_kit(dir: &Path, role: &str) -> Result<Self, SignError> {
-        let index = crate::pki::Index::load(dir).map_err(|e| SignError::Signer(e.to_string()))?;
-        let a = index
-            .require(dir, role)
-            .map_err(|e| SignError::Signer(e.to_string()))?;
-        let key = a
-            .key
-            .as_ref()
-            .ok_or_else(|| SignError::Signer(format!("{role} has no private key in the kit")))?;
+        let index = crate::pki::Index::load(dir)?;
+        let a = index.require(dir, role)?;
+        let key = a.key.as_ref().ok_or_else(|| SignError::NoKey {
+            role: role.to_owned(),
+        })?;
         Self::from_pem_files(&dir.join(&a.cert), &dir.join(key))
     }
 
@@ -115,7 +160,7 @@ impl Signer {
         let (_, x509) = <x509_parser::prelude::X509Certificate as x509_parser::prelude::FromDer<
             _,
         >>::from_der(&self.cert)
-        .map_err(|e| SignError::Signer(e.to_string()))?;
+        .map_err(SignError::X509)?;
         let cert_key = x509.public_key().subject_public_key.data.as_ref().to_vec();
         let own = match &self.key {
             Key::Rsa(k) => k.public_key().as_ref().to_vec(),
@@ -124,9 +169,7 @@ impl Signer {
         if cert_key == own {
             Ok(())
         } else {
-            Err(SignError::Signer(
-                "the private key does not belong to the certificate".into(),
-            ))
+            Err(SignError::NotThePair)
         }
     }
 
@@ -147,14 +190,13 @@ impl Signer {
                     &rng,
                     data,
                     &mut sig,
-                )
-                .map_err(|e| SignError::Crypto(e.to_string()))?;
+                )?;
                 Ok(sig)
             }
             Key::Ecdsa(k, _) => k
                 .sign(&rng, data)
                 .map(|s| s.as_ref().to_vec())
-                .map_err(|e| SignError::Crypto(e.to_string())),
+                .map_err(SignError::Crypto),
         }
     }
 }
@@ -217,9 +259,7 @@ pub fn complete_signature(
         let doc = parse(xml, &limits)?;
         let ids = IdIndex::new(&doc, &["ID", "Id", "id"]);
         for (n, id) in reference_ids.iter().enumerate() {
-            let node = ids
-                .resolve(id, 1, id)
-                .map_err(|p| SignError::Document(p.to_string()))?;
+            let node = ids.resolve(id, 1, id).map_err(SignError::Reference)?;
             let bytes = canonicalize(&doc, Some(node), None, &C14nOptions::exclusive());
             let digest = B64.encode(aws_lc_rs::digest::digest(
                 &aws_lc_rs::digest::SHA256,
@@ -237,7 +277,9 @@ pub fn complete_signature(
                     && n.tag_name().name() == "SignedInfo"
                     && n.parent().and_then(|p| p.attribute("Id")) == Some(ds_id)
             })
-            .ok_or_else(|| SignError::Crypto("the placed SignedInfo was not found".into()))?;
+            .ok_or_else(|| {
+                SignError::Document(format!("the placed signature {ds_id:?} has no SignedInfo"))
+            })?;
         let bytes = canonicalize(&doc, Some(signed_info), None, &C14nOptions::exclusive());
         B64.encode(signer.sign(&bytes)?)
     };
