@@ -38,6 +38,9 @@ struct Outcome {
     detail: serde_json::Value,
     /// The exchange row, when it was already written (in the archive's transaction).
     logged: Option<i64>,
+    /// The request's HL7 message id (root, extension), linking the exchange row to the
+    /// document history.
+    message_id: Option<(String, String)>,
 }
 
 impl Outcome {
@@ -53,7 +56,17 @@ impl Outcome {
             summary,
             detail,
             logged: None,
+            message_id: None,
         }
+    }
+
+    /// The same, linked to the request's HL7 message id.
+    fn for_message(mut self, outcome: &MessageOutcome) -> Self {
+        self.message_id = outcome
+            .message_id
+            .as_ref()
+            .map(|(root, ext)| (root.clone(), ext.clone().unwrap_or_default()));
+        self
     }
 }
 
@@ -112,17 +125,8 @@ impl RequestMeta {
         let status = outcome.response.status;
         // The HL7 message id links the exchange to the document history (acknowledgements
         // and query responses put it in their detail).
-        let message_id = outcome.detail.get("message_id").and_then(|m| {
-            let root = m.get(0)?.as_str()?.to_owned();
-            let ext = m
-                .get(1)
-                .and_then(|e| e.as_str())
-                .unwrap_or_default()
-                .to_owned();
-            Some((root, ext))
-        });
         ExchangeRecord {
-            message_id,
+            message_id: outcome.message_id.clone(),
             at: OffsetDateTime::now_utc(),
             listener: self.listener.to_owned(),
             peer: self.peer.clone(),
@@ -714,6 +718,7 @@ fn query_outcome(
             "total": total,
         }),
     )
+    .for_message(outcome)
 }
 
 /// The creation time and id of an answer made at `now`.
@@ -918,6 +923,7 @@ fn ack_outcome(
             "invalidated": invalidated,
         }),
     )
+    .for_message(outcome)
 }
 
 fn diagnose(state: &State, peer: &Peer, verdict: &CertVerdict, req: &Request<Incoming>) -> Outcome {
