@@ -18,7 +18,8 @@ fn kit() -> &'static (std::path::PathBuf, kanta_sim::pki::Index) {
 #[tokio::test]
 async fn every_registered_organisation_gets_in_over_tls12_tls13_h1_and_h2() {
     let kit = kit();
-    let server = start(kit).await;
+    // Every check its own row here (log.health_window_secs = 0), to see each one's facts.
+    let server = start_with(kit, |c| c.log.health_window_secs = 0).await;
     for (oid, versions, http, want_version, want_alpn) in [
         (TESTILA, TLS13, HttpVersion::Http1, "TLSv1_3", "http/1.1"),
         (
@@ -53,6 +54,39 @@ async fn every_registered_organisation_gets_in_over_tls12_tls13_h1_and_h2() {
         log.iter()
             .all(|r| r.record.status == Some(200) && r.record.codes.is_empty())
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_polling_monitor_adds_one_row_per_window_with_a_count() {
+    let kit = kit();
+    let server = start(kit).await;
+    let role = format!("client:{TESTILA}");
+    for _ in 0..25 {
+        let r = get(
+            kit,
+            server.addr(),
+            Some(&role),
+            TLS13,
+            HttpVersion::Http1,
+            "/health",
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, 200);
+    }
+    // The maintenance task writes the count within a few seconds.
+    let mut counted = None;
+    for _ in 0..60 {
+        let log = server.handle.log.recent(10).unwrap();
+        if log.len() == 1 && log[0].repeats == 24 {
+            counted = Some(log);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let log = counted.expect("one row counting 24 further checks");
+    assert_eq!(log[0].record.path.as_deref(), Some("/health"));
     server.stop().await;
 }
 

@@ -1,13 +1,23 @@
-//! The document store: SQLite in the data directory (WAL), one transaction per accepted
-//! message. Every lifecycle operation re-reads the set inside its transaction and runs the
-//! L rules there, so two racing new versions cannot both win, a replay is refused, and
-//! nothing is ever half-written.
+//! The document store: SQLite in the data directory (WAL). Every lifecycle operation
+//! re-reads the set inside its transaction and runs the L rules there, so two racing new
+//! versions cannot both win, a replay is refused, and nothing is ever half-written.
+//!
+//! Writes go through one writer thread that commits whatever is waiting as one transaction
+//! (group commit): each operation runs in its own savepoint, so a refusal undoes only its
+//! own writes, and every caller is answered only after the commit (`synchronous = FULL`),
+//! so an AA never precedes its document's durability. The WAL is checkpointed by a thread
+//! of its own, off the commit path. Reads use their own connection.
+//!
+//! An archived message is kept once: the document's CDA is taken from the stored message
+//! when read (its MIME part, decoded) and checked against the SHA-256 recorded at archiving.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params, params_from_iter};
 use time::OffsetDateTime;
 
 use super::DocumentStore;
@@ -58,6 +68,47 @@ pub enum StoreError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The commit of a batch failed: nothing of it was written.
+    #[error("archive store {path}: the commit failed: {source}")]
+    Commit {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's error (shared by every operation of the batch).
+        source: Arc<rusqlite::Error>,
+    },
+    /// The writer thread is gone (the store is shutting down, or it failed).
+    #[error("archive store {path}: the writer has stopped")]
+    WriterGone {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An operation panicked; its writes were undone.
+    #[error("archive store {path}: internal error in a write (undone)")]
+    Panicked {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A document's CDA could not be taken from its stored message.
+    #[error("archive store: the CDA of {document_oid} cannot be read from its message: {why}")]
+    CdaUnreadable {
+        /// The document.
+        document_oid: String,
+        /// Why.
+        #[source]
+        why: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A CDA taken from its message is not the one archived.
+    #[error(
+        "archive store: the CDA of {document_oid} read from its message has SHA-256 {computed}, not the {recorded} recorded at archiving"
+    )]
+    CdaIntegrity {
+        /// The document.
+        document_oid: String,
+        /// Recorded at archiving.
+        recorded: String,
+        /// Computed now.
+        computed: String,
+    },
 }
 
 /// An invalidation to apply.
@@ -76,6 +127,42 @@ pub struct Invalidation<'a> {
     pub message: Option<(&'a str, &'a str, &'a str, &'a [u8])>,
     /// The exchange to log in the same transaction.
     pub exchange: Option<&'a ExchangeRecord>,
+}
+
+/// [`Invalidation`], owned, for the writer thread.
+struct OwnedInvalidation {
+    document_oid: String,
+    reason: Option<String>,
+    actor: (String, bool),
+    reason_required: bool,
+    message: Option<(String, String, String, Vec<u8>)>,
+    exchange: Option<ExchangeRecord>,
+}
+
+impl OwnedInvalidation {
+    fn of(inv: &Invalidation<'_>) -> Self {
+        Self {
+            document_oid: inv.document_oid.to_owned(),
+            reason: inv.reason.map(str::to_owned),
+            actor: match inv.actor {
+                Actor::Organisation(o) => (o.to_owned(), false),
+                Actor::Archivist(o) => (o.to_owned(), true),
+            },
+            reason_required: inv.reason_required,
+            message: inv
+                .message
+                .map(|(r, e, s, raw)| (r.to_owned(), e.to_owned(), s.to_owned(), raw.to_vec())),
+            exchange: inv.exchange.cloned(),
+        }
+    }
+
+    fn actor(&self) -> Actor<'_> {
+        if self.actor.1 {
+            Actor::Archivist(&self.actor.0)
+        } else {
+            Actor::Organisation(&self.actor.0)
+        }
+    }
 }
 
 // Uniqueness lives in indexes, not table constraints, so that a data directory written by
@@ -117,15 +204,18 @@ CREATE TABLE IF NOT EXISTS lifecycle_event (
 );
 ";
 
-/// Columns added in schema 2 (the lifecycle), with how to fill them for older rows.
-const V2_COLUMNS: &[(&str, &str)] = &[
-    ("producer", "sender"),
-    ("register_owner", "COALESCE(organiser, sender)"),
-    ("effective_utc", "substr(effective_time, 1, 14)"),
-    ("replaces", "NULL"),
-    ("reason_of_correction", "NULL"),
-    ("status_changed_at", "NULL"),
-    ("invalidation_reason", "NULL"),
+/// Columns added after schema 1 (2: the lifecycle; 3: the CDA kept inside its message, one
+/// stored copy, checked by hash), with their type and how to fill them for older rows.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("producer", "TEXT", "sender"),
+    ("register_owner", "TEXT", "COALESCE(organiser, sender)"),
+    ("effective_utc", "TEXT", "substr(effective_time, 1, 14)"),
+    ("replaces", "TEXT", "NULL"),
+    ("reason_of_correction", "TEXT", "NULL"),
+    ("status_changed_at", "TEXT", "NULL"),
+    ("invalidation_reason", "TEXT", "NULL"),
+    ("cda_in_message", "INTEGER", "0"),
+    ("cda_sha256", "TEXT", "NULL"),
 ];
 
 const INDEXES: &str = "
@@ -142,15 +232,15 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         .prepare("SELECT name FROM pragma_table_info('document')")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    for (col, fill) in V2_COLUMNS {
+    for (col, ty, fill) in ADDED_COLUMNS {
         if !have.iter().any(|h| h == col) {
             conn.execute_batch(&format!(
-                "ALTER TABLE document ADD COLUMN {col} TEXT; UPDATE document SET {col} = {fill};"
+                "ALTER TABLE document ADD COLUMN {col} {ty}; UPDATE document SET {col} = {fill};"
             ))?;
         }
     }
     conn.execute_batch(INDEXES)?;
-    conn.pragma_update(None, "user_version", 2)
+    conn.pragma_update(None, "user_version", 3)
 }
 
 const META_COLUMNS: &str = "document_oid, set_id, version, status, client_id, custodian, producer, register_owner, organiser, register,
@@ -185,12 +275,218 @@ fn meta_row(r: &rusqlite::Row<'_>, with_content: bool) -> rusqlite::Result<Docum
     })
 }
 
+/// The content columns after [`META_COLUMNS`]: the CDA as stored (empty when it is in the
+/// message), whether it is in the message, and its SHA-256.
+const CONTENT_COLUMNS: &str = "cda, cda_in_message, cda_sha256";
+
+/// A content row's CDA: as stored, or taken from its message.
+fn content_row(
+    conn: &Connection,
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(DocumentMeta, Option<String>)> {
+    let mut meta = meta_row(r, true)?;
+    let in_message: i64 = r.get(23)?;
+    let sha: Option<String> = r.get(24)?;
+    if in_message == 0 {
+        return Ok((meta, None));
+    }
+    meta.cda = conn
+        .query_row(
+            "SELECT raw FROM message WHERE root = ?1 AND extension = ?2",
+            params![meta.message.0, meta.message.1],
+            |r| r.get::<_, Vec<u8>>(0),
+        )
+        .optional()?;
+    Ok((meta, Some(sha.unwrap_or_default())))
+}
+
+/// Replaces a stored message (in `meta.cda`) by the CDA it carries, checked against the
+/// SHA-256 recorded at archiving.
+fn cda_from_message(meta: &mut DocumentMeta, recorded: &str) -> Result<(), StoreError> {
+    let unreadable = |why: Box<dyn std::error::Error + Send + Sync>| StoreError::CdaUnreadable {
+        document_oid: meta.document_oid.clone(),
+        why,
+    };
+    let Some(raw) = meta.cda.take() else {
+        return Err(unreadable("its message is not stored".into()));
+    };
+    // The message was accepted under the profile's limits; our own copy is read back with
+    // room for whatever those allowed.
+    let text = std::str::from_utf8(&raw).map_err(|e| unreadable(Box::new(e)))?;
+    let limits = crate::xml::Limits {
+        max_bytes: usize::MAX,
+        max_nodes: u32::MAX,
+        max_depth: usize::MAX,
+        max_attributes: usize::MAX,
+        max_namespace_declarations: usize::MAX,
+        max_namespaces_in_scope: usize::MAX,
+        max_text_bytes: usize::MAX,
+        max_attribute_value_bytes: usize::MAX,
+        max_name_bytes: usize::MAX,
+    };
+    let mime = crate::message::mime::MimeLimits {
+        max_parts: usize::MAX,
+        max_headers: usize::MAX,
+        max_header_bytes: usize::MAX,
+    };
+    let doc = crate::xml::parse(text, &limits).map_err(|e| unreadable(Box::new(e)))?;
+    let carried = crate::message::carried_cda(&doc, &mime)
+        .map_err(|e| unreadable(Box::new(e)))?
+        .ok_or_else(|| unreadable("its message carries no CDA".into()))?;
+    let computed = sha256_hex(&carried.bytes);
+    if computed != recorded {
+        return Err(StoreError::CdaIntegrity {
+            document_oid: meta.document_oid.clone(),
+            recorded: recorded.to_owned(),
+            computed,
+        });
+    }
+    meta.cda = Some(carried.bytes);
+    Ok(())
+}
+
+/// A content row with its CDA in place.
+fn with_cda(
+    (mut meta, in_message): (DocumentMeta, Option<String>),
+) -> Result<DocumentMeta, StoreError> {
+    if let Some(sha) = in_message {
+        cda_from_message(&mut meta, &sha)?;
+    }
+    Ok(meta)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The SQLite document store.
 #[derive(Clone)]
 pub struct ArchiveStore {
-    conn: Arc<Mutex<Connection>>,
+    read: Arc<Mutex<Connection>>,
+    writer: Sender<Job>,
     path: PathBuf,
 }
+
+/// What a write hands back to the writer: whether it succeeded (else its savepoint is
+/// rolled back), and how to answer its caller once the batch's commit is known.
+type Deliver = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// A write's work: run inside the batch's transaction, it says whether it succeeded and
+/// how to answer its caller.
+type Work = Box<dyn FnOnce(&Connection, &Path) -> (bool, Deliver) + Send>;
+
+/// One write, run by the writer thread inside the batch's transaction; `fail` answers the
+/// caller when it cannot run (or panicked).
+struct Job {
+    run: Work,
+    fail: Box<dyn FnOnce(StoreError) + Send>,
+}
+
+/// Most writes one commit covers.
+const MAX_BATCH: usize = 256;
+/// Least time between two checkpoints.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+fn writer_loop(conn: Connection, path: PathBuf, jobs: Receiver<Job>, checkpoint: SyncSender<()>) {
+    let commit_error = |source: &Arc<rusqlite::Error>| StoreError::Commit {
+        path: path.clone(),
+        source: source.clone(),
+    };
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!(error = %e, "archive store: cannot begin a write transaction");
+            let e = Arc::new(e);
+            for job in batch {
+                (job.fail)(commit_error(&e));
+            }
+            continue;
+        }
+        let mut delivers: Vec<Deliver> = Vec::with_capacity(batch.len());
+        for Job { run, fail } in batch {
+            if let Err(e) = conn.execute_batch("SAVEPOINT op") {
+                fail(commit_error(&Arc::new(e)));
+                continue;
+            }
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&conn, &path)));
+            let (ok, deliver) = match ran {
+                Ok(r) => (r.0, Some(r.1)),
+                Err(_) => {
+                    tracing::error!("archive store: a write panicked; it was undone");
+                    (false, None)
+                }
+            };
+            let undone = if ok {
+                Ok(())
+            } else {
+                conn.execute_batch("ROLLBACK TO op")
+            };
+            if let Err(e) = undone.and_then(|()| conn.execute_batch("RELEASE op")) {
+                tracing::error!(error = %e, "archive store: savepoint failed");
+            }
+            match deliver {
+                Some(d) => delivers.push(d),
+                None => fail(StoreError::Panicked { path: path.clone() }),
+            }
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(|e| {
+            tracing::error!(error = %e, "archive store: commit failed; the batch is undone");
+            let _ = conn.execute_batch("ROLLBACK");
+            Arc::new(e)
+        });
+        for deliver in delivers {
+            deliver(committed.as_ref().map(|_| ()).map_err(commit_error));
+        }
+        let _ = checkpoint.try_send(());
+    }
+}
+
+/// Copies the WAL into the database off the commit path: after writes, at most every
+/// [`CHECKPOINT_EVERY`]. A passive checkpoint never waits for the writer, and the writer
+/// starts the WAL over only when it finds it wholly copied, which a steady stream of
+/// commits never lets happen: the WAL would only grow. Past [`RESTART_FRAMES`] the
+/// checkpointer therefore waits for the current batch, copies the rest (little, just after
+/// a passive one) and has the next batch start the WAL from the beginning.
+fn checkpoint_loop(conn: Connection, signals: Receiver<()>) {
+    let checkpoint = |mode: &str| -> rusqlite::Result<(i64, i64)> {
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            Ok((r.get(1)?, r.get(2)?))
+        })
+    };
+    let mut last = Instant::now();
+    while signals.recv().is_ok() {
+        let wait = CHECKPOINT_EVERY.saturating_sub(last.elapsed());
+        std::thread::sleep(wait);
+        while signals.try_recv().is_ok() {}
+        let done = checkpoint("PASSIVE").and_then(|(frames, copied)| {
+            tracing::debug!(frames, copied, "archive store: passive checkpoint");
+            if frames > RESTART_FRAMES {
+                checkpoint("RESTART").map(|_| ())
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "archive store: checkpoint failed (retried after the next write)");
+        }
+        last = Instant::now();
+    }
+    // The writer is gone: the WAL is emptied, so the next start reads a small one.
+    let _ = checkpoint("TRUNCATE");
+}
+
+/// WAL frames (pages) past which a checkpoint waits for the writer.
+const RESTART_FRAMES: i64 = 4096;
 
 impl std::fmt::Debug for ArchiveStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -209,7 +505,7 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
 }
 
-fn set_state(tx: &Transaction<'_>, set_id: &str) -> rusqlite::Result<Option<SetState>> {
+fn set_state(tx: &Connection, set_id: &str) -> rusqlite::Result<Option<SetState>> {
     let mut stmt = tx.prepare_cached(
         "SELECT document_oid, version, status, custodian, producer, register_owner, register
          FROM document WHERE set_id = ?1 ORDER BY version",
@@ -236,7 +532,7 @@ fn set_state(tx: &Transaction<'_>, set_id: &str) -> rusqlite::Result<Option<SetS
 
 #[allow(clippy::too_many_arguments)]
 fn record_event(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     set_id: &str,
     document_oid: &str,
     version: u32,
@@ -246,40 +542,45 @@ fn record_event(
     message: Option<(&str, &str)>,
     reason: Option<&str>,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO lifecycle_event (set_id, document_oid, version, kind, at, actor, actor_role, message_root, message_extension, reason)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![set_id, document_oid, version, kind, at, actor.0, actor.1, message.map(|m| m.0), message.map(|m| m.1), reason],
-    )?;
+    )?
+    .execute(params![set_id, document_oid, version, kind, at, actor.0, actor.1, message.map(|m| m.0), message.map(|m| m.1), reason])?;
     Ok(())
 }
 
 fn insert_message(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     message: (&str, &str),
     at: &str,
     sender: &str,
     raw: &[u8],
 ) -> Result<(), rusqlite::Error> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO message (root, extension, received_at, sender, raw) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![message.0, message.1, at, sender, raw],
-    )
+    )?
+    .execute(params![message.0, message.1, at, sender, raw])
     .map(|_| ())
 }
 
+/// Inserts a document row; with `cda_in_message` (the CDA's SHA-256) the CDA is not
+/// stored again but taken from the message when read.
 fn insert_document(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     doc: &ArchivedDocument,
     sender: &str,
     message: (&str, &str),
     at: &str,
+    cda_in_message: Option<&str>,
 ) -> rusqlite::Result<usize> {
+    let empty: &[u8] = &[];
     tx.prepare_cached(
         "INSERT INTO document (document_oid, set_id, version, client_id, custodian, producer, register_owner, organiser, register,
                                document_group, document_type, case_id, client_relationship, effective_time, effective_utc, status,
-                               replaces, reason_of_correction, sender, message_root, message_extension, archived_at, cda)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'active', ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                               replaces, reason_of_correction, sender, message_root, message_extension, archived_at, cda,
+                               cda_in_message, cda_sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'active', ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
     )?
     .execute(params![
         doc.document_oid,
@@ -303,7 +604,13 @@ fn insert_document(
         message.0,
         message.1,
         at,
-        doc.cda,
+        if cda_in_message.is_some() {
+            empty
+        } else {
+            &doc.cda[..]
+        },
+        i64::from(cda_in_message.is_some()),
+        cda_in_message,
     ])
 }
 
@@ -354,22 +661,50 @@ fn filter(q: &DocumentQuery, sql: &mut String, args: &mut Vec<Value>) {
 }
 
 impl ArchiveStore {
-    /// Opens (creating when needed) the store in `dir`.
+    /// Opens (creating when needed) the store in `dir`, with its writer and checkpoint
+    /// threads (they end when the last handle is dropped).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let opened = |e| match e {
+            super::DbOpenError::Dir(path, source) => StoreError::Dir { path, source },
+            super::DbOpenError::Sqlite(path, source) => StoreError::Sqlite { path, source },
+        };
         // FULL: an acknowledged AA survives power loss, not only a process crash.
         let (conn, path) =
-            super::open_db(dir, "FULL", &format!("{}{SCHEMA}", super::MESSAGE_TABLE)).map_err(
-                |e| match e {
-                    super::DbOpenError::Dir(path, source) => StoreError::Dir { path, source },
-                    super::DbOpenError::Sqlite(path, source) => StoreError::Sqlite { path, source },
-                },
-            )?;
-        migrate(&conn).map_err(|source| StoreError::Sqlite {
+            super::open_db(dir, "FULL", &format!("{}{SCHEMA}", super::MESSAGE_TABLE))
+                .map_err(opened)?;
+        let sql = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
-        })?;
+        };
+        migrate(&conn).map_err(sql)?;
+        // Checkpoints happen on their own thread, not inside a commit.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(sql)?;
+        let (read, _) = super::open_db(dir, "FULL", "").map_err(opened)?;
+        let (checkpointer, _) = super::open_db(dir, "FULL", "").map_err(opened)?;
+        let (jobs_tx, jobs_rx) = std::sync::mpsc::channel::<Job>();
+        let (cp_tx, cp_rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(f)
+                .map_err(|source| StoreError::Dir {
+                    path: path.clone(),
+                    source,
+                })
+        };
+        let writer_path = path.clone();
+        spawn(
+            "archive-writer",
+            Box::new(move || writer_loop(conn, writer_path, jobs_rx, cp_tx)),
+        )?;
+        spawn(
+            "archive-checkpoint",
+            Box::new(move || checkpoint_loop(checkpointer, cp_rx)),
+        )?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            read: Arc::new(Mutex::new(read)),
+            writer: jobs_tx,
             path,
         })
     }
@@ -382,9 +717,36 @@ impl ArchiveStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock drops the open transaction, which rolls back, so
-        // the connection is consistent for the next caller.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        // Reads only: a panic while holding the lock leaves nothing to undo.
+        self.read.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `work` on the writer thread inside the next batch's transaction (in a savepoint
+    /// of its own) and returns its result once that transaction has committed.
+    fn submit<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection, &Path) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<R, StoreError>>(1);
+        let fail_tx = tx.clone();
+        let job = Job {
+            run: Box::new(move |conn, path| {
+                let r = work(conn, path);
+                let ok = r.is_ok();
+                let deliver: Deliver = Box::new(move |commit: Result<(), StoreError>| {
+                    let _ = tx.send(commit.and(r));
+                });
+                (ok, deliver)
+            }),
+            fail: Box::new(move |e| {
+                let _ = fail_tx.send(Err(e));
+            }),
+        };
+        let gone = || StoreError::WriterGone {
+            path: self.path.clone(),
+        };
+        self.writer.send(job).map_err(|_| gone())?;
+        rx.recv().map_err(|_| gone())?
     }
 
     /// Loads documents straight into the store, bypassing messages and rules, in one
@@ -395,18 +757,203 @@ impl ArchiveStore {
         docs: impl IntoIterator<Item = ArchivedDocument>,
         at: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let mut conn = self.lock();
         let at = rfc3339(at);
-        let tx = conn.transaction().map_err(self.sql())?;
-        let mut n = 0;
-        for d in docs {
-            insert_document(&tx, &d, &d.producer, ("bulk", &d.document_oid), &at)
-                .map_err(self.sql())?;
-            n += 1;
-        }
-        tx.commit().map_err(self.sql())?;
-        Ok(n)
+        let docs: Vec<ArchivedDocument> = docs.into_iter().collect();
+        self.submit(move |conn, path| {
+            let sql = |source| StoreError::Sqlite {
+                path: path.to_owned(),
+                source,
+            };
+            let mut n = 0;
+            for d in &docs {
+                insert_document(conn, d, &d.producer, ("bulk", &d.document_oid), &at, None)
+                    .map_err(sql)?;
+                n += 1;
+            }
+            Ok(n)
+        })
     }
+}
+
+/// An archiving, owned, for the writer thread.
+struct ArchiveJob {
+    use_case: UseCase,
+    message: (String, String),
+    sender: String,
+    raw: Vec<u8>,
+    doc: ArchivedDocument,
+    /// When the message carries the CDA: its SHA-256 (the CDA itself is not stored again).
+    cda_sha256: Option<String>,
+    at: String,
+    exchange: Option<ExchangeRecord>,
+}
+
+fn archive_in(conn: &Connection, path: &Path, j: &ArchiveJob) -> Result<Option<i64>, StoreError> {
+    let sql = |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let (doc, at, sender) = (&j.doc, &j.at, j.sender.as_str());
+    let message = (j.message.0.as_str(), j.message.1.as_str());
+    if let Err(e) = insert_message(conn, message, at, sender, &j.raw) {
+        return Err(if is_unique_violation(&e) {
+            StoreError::DuplicateMessage {
+                root: message.0.to_owned(),
+                extension: message.1.to_owned(),
+            }
+        } else {
+            sql(e)
+        });
+    }
+    let set = set_state(conn, &doc.set_id).map_err(sql)?;
+    let findings = check_version(j.use_case, set.as_ref(), doc, &doc.producer);
+    if !findings.is_empty() {
+        return Err(StoreError::Refused(findings));
+    }
+    if let Err(e) = insert_document(conn, doc, sender, message, at, j.cda_sha256.as_deref()) {
+        return Err(if is_unique_violation(&e) {
+            StoreError::DuplicateDocument {
+                document_oid: doc.document_oid.clone(),
+                version: doc.version,
+            }
+        } else {
+            sql(e)
+        });
+    }
+    let actor = (doc.producer.as_str(), "organisation");
+    if let Some(current) = set.as_ref().and_then(SetState::current) {
+        conn.prepare_cached(
+            "UPDATE document SET status = 'replaced', status_changed_at = ?1 WHERE document_oid = ?2",
+        )
+        .and_then(|mut st| st.execute(params![at, current.document_oid]))
+        .map_err(sql)?;
+        record_event(
+            conn,
+            &doc.set_id,
+            &current.document_oid,
+            current.version,
+            "replaced",
+            at,
+            actor,
+            Some(message),
+            doc.reason_of_correction.as_deref(),
+        )
+        .map_err(sql)?;
+    }
+    record_event(
+        conn,
+        &doc.set_id,
+        &doc.document_oid,
+        doc.version,
+        "archived",
+        at,
+        actor,
+        Some(message),
+        doc.reason_of_correction.as_deref(),
+    )
+    .map_err(sql)?;
+    j.exchange
+        .as_ref()
+        .map(|r| super::exchange_log::insert(conn, r, Keep::Archived))
+        .transpose()
+        .map_err(sql)
+}
+
+fn invalidate_in(
+    conn: &Connection,
+    path: &Path,
+    inv: &OwnedInvalidation,
+    at: &str,
+) -> Result<(DocumentMeta, Option<i64>), StoreError> {
+    let sql = |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some((root, ext, sender, raw)) = &inv.message
+        && let Err(e) = insert_message(conn, (root, ext), at, sender, raw)
+    {
+        return Err(if is_unique_violation(&e) {
+            StoreError::DuplicateMessage {
+                root: root.clone(),
+                extension: ext.clone(),
+            }
+        } else {
+            sql(e)
+        });
+    }
+    let set_id: Option<String> = conn
+        .query_row(
+            "SELECT set_id FROM document WHERE document_oid = ?1",
+            [&inv.document_oid],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql)?;
+    let set = match &set_id {
+        Some(s) => set_state(conn, s).map_err(sql)?,
+        None => None,
+    };
+    let findings = check_invalidation(
+        set.as_ref(),
+        &inv.document_oid,
+        inv.actor(),
+        inv.reason.as_deref(),
+        inv.reason_required,
+    );
+    if !findings.is_empty() {
+        return Err(StoreError::Refused(findings));
+    }
+    conn.execute(
+        "UPDATE document SET status = 'invalidated', status_changed_at = ?1, invalidation_reason = ?2 WHERE document_oid = ?3",
+        params![at, inv.reason, inv.document_oid],
+    )
+    .map_err(sql)?;
+    let version = set
+        .as_ref()
+        .and_then(|s| {
+            s.versions
+                .iter()
+                .find(|v| v.document_oid == inv.document_oid)
+        })
+        .map_or(0, |v| v.version);
+    let role = if inv.actor.1 {
+        "archivist"
+    } else {
+        "organisation"
+    };
+    record_event(
+        conn,
+        set_id.as_deref().unwrap_or_default(),
+        &inv.document_oid,
+        version,
+        "invalidated",
+        at,
+        (&inv.actor.0, role),
+        inv.message.as_ref().map(|m| (m.0.as_str(), m.1.as_str())),
+        inv.reason.as_deref(),
+    )
+    .map_err(sql)?;
+    let meta = conn
+        .query_row(
+            &format!("SELECT {META_COLUMNS} FROM document WHERE document_oid = ?1"),
+            [&inv.document_oid],
+            |r| meta_row(r, false),
+        )
+        .map_err(sql)?;
+    // With a message, its body is stored: the exchange refers to it; an archivist's act
+    // (no message) keeps the view's small form body.
+    let keep = if inv.message.is_some() {
+        Keep::Archived
+    } else {
+        Keep::Truncated(usize::MAX)
+    };
+    let id = inv
+        .exchange
+        .as_ref()
+        .map(|r| super::exchange_log::insert(conn, r, keep))
+        .transpose()
+        .map_err(sql)?;
+    Ok((meta, id))
 }
 
 impl DocumentStore for ArchiveStore {
@@ -420,72 +967,23 @@ impl DocumentStore for ArchiveStore {
         at: OffsetDateTime,
         exchange: Option<&ExchangeRecord>,
     ) -> Result<Option<i64>, StoreError> {
-        let mut conn = self.lock();
-        let at = rfc3339(at);
-        let tx = conn.transaction().map_err(self.sql())?;
-        if let Err(e) = insert_message(&tx, message, &at, sender, raw) {
-            return Err(if is_unique_violation(&e) {
-                StoreError::DuplicateMessage {
-                    root: message.0.to_owned(),
-                    extension: message.1.to_owned(),
-                }
-            } else {
-                (self.sql())(e)
-            });
-        }
-        let set = set_state(&tx, &doc.set_id).map_err(self.sql())?;
-        let findings = check_version(use_case, set.as_ref(), doc, &doc.producer);
-        if !findings.is_empty() {
-            return Err(StoreError::Refused(findings));
-        }
-        if let Err(e) = insert_document(&tx, doc, sender, message, &at) {
-            return Err(if is_unique_violation(&e) {
-                StoreError::DuplicateDocument {
-                    document_oid: doc.document_oid.clone(),
-                    version: doc.version,
-                }
-            } else {
-                (self.sql())(e)
-            });
-        }
-        let actor = (doc.producer.as_str(), "organisation");
-        if let Some(current) = set.as_ref().and_then(SetState::current) {
-            tx.execute(
-                "UPDATE document SET status = 'replaced', status_changed_at = ?1 WHERE document_oid = ?2",
-                params![at, current.document_oid],
-            )
-            .map_err(self.sql())?;
-            record_event(
-                &tx,
-                &doc.set_id,
-                &current.document_oid,
-                current.version,
-                "replaced",
-                &at,
-                actor,
-                Some(message),
-                doc.reason_of_correction.as_deref(),
-            )
-            .map_err(self.sql())?;
-        }
-        record_event(
-            &tx,
-            &doc.set_id,
-            &doc.document_oid,
-            doc.version,
-            "archived",
-            &at,
-            actor,
-            Some(message),
-            doc.reason_of_correction.as_deref(),
-        )
-        .map_err(self.sql())?;
-        let id = exchange
-            .map(|r| super::exchange_log::insert(&tx, r, Keep::Archived))
-            .transpose()
-            .map_err(self.sql())?;
-        tx.commit().map_err(self.sql())?;
-        Ok(id)
+        // The CDA is not copied to the writer when the message carries it: only its hash.
+        let (doc, cda_sha256) = if doc.cda_in_message {
+            (doc.metadata_only(), Some(sha256_hex(&doc.cda)))
+        } else {
+            (doc.clone(), None)
+        };
+        let job = ArchiveJob {
+            use_case,
+            message: (message.0.to_owned(), message.1.to_owned()),
+            sender: sender.to_owned(),
+            raw: raw.to_vec(),
+            doc,
+            cda_sha256,
+            at: rfc3339(at),
+            exchange: exchange.cloned(),
+        };
+        self.submit(move |conn, path| archive_in(conn, path, &job))
     }
 
     fn invalidate(
@@ -493,104 +991,26 @@ impl DocumentStore for ArchiveStore {
         inv: &Invalidation<'_>,
         at: OffsetDateTime,
     ) -> Result<(DocumentMeta, Option<i64>), StoreError> {
-        let mut conn = self.lock();
+        let inv = OwnedInvalidation::of(inv);
         let at = rfc3339(at);
-        let tx = conn.transaction().map_err(self.sql())?;
-        if let Some((root, ext, sender, raw)) = inv.message
-            && let Err(e) = insert_message(&tx, (root, ext), &at, sender, raw)
-        {
-            return Err(if is_unique_violation(&e) {
-                StoreError::DuplicateMessage {
-                    root: root.to_owned(),
-                    extension: ext.to_owned(),
-                }
-            } else {
-                (self.sql())(e)
-            });
-        }
-        let set_id: Option<String> = tx
-            .query_row(
-                "SELECT set_id FROM document WHERE document_oid = ?1",
-                [inv.document_oid],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.sql())?;
-        let set = match &set_id {
-            Some(s) => set_state(&tx, s).map_err(self.sql())?,
-            None => None,
-        };
-        let findings = check_invalidation(
-            set.as_ref(),
-            inv.document_oid,
-            inv.actor,
-            inv.reason,
-            inv.reason_required,
-        );
-        if !findings.is_empty() {
-            return Err(StoreError::Refused(findings));
-        }
-        tx.execute(
-            "UPDATE document SET status = 'invalidated', status_changed_at = ?1, invalidation_reason = ?2 WHERE document_oid = ?3",
-            params![at, inv.reason, inv.document_oid],
-        )
-        .map_err(self.sql())?;
-        let version = set
-            .as_ref()
-            .and_then(|s| {
-                s.versions
-                    .iter()
-                    .find(|v| v.document_oid == inv.document_oid)
-            })
-            .map_or(0, |v| v.version);
-        let role = match inv.actor {
-            Actor::Organisation(_) => "organisation",
-            Actor::Archivist(_) => "archivist",
-        };
-        record_event(
-            &tx,
-            set_id.as_deref().unwrap_or_default(),
-            inv.document_oid,
-            version,
-            "invalidated",
-            &at,
-            (inv.actor.org(), role),
-            inv.message.map(|m| (m.0, m.1)),
-            inv.reason,
-        )
-        .map_err(self.sql())?;
-        let meta = tx
-            .query_row(
-                &format!("SELECT {META_COLUMNS} FROM document WHERE document_oid = ?1"),
-                [inv.document_oid],
-                |r| meta_row(r, false),
-            )
-            .map_err(self.sql())?;
-        // With a message, its body is stored: the exchange refers to it; an archivist's act
-        // (no message) keeps the view's small form body.
-        let keep = if inv.message.is_some() {
-            Keep::Archived
-        } else {
-            Keep::Truncated(usize::MAX)
-        };
-        let id = inv
-            .exchange
-            .map(|r| super::exchange_log::insert(&tx, r, keep))
-            .transpose()
-            .map_err(self.sql())?;
-        tx.commit().map_err(self.sql())?;
-        Ok((meta, id))
+        self.submit(move |conn, path| invalidate_in(conn, path, &inv, &at))
     }
 
     fn get(&self, document_oid: &str) -> Result<Option<DocumentMeta>, StoreError> {
-        let conn = self.lock();
-        conn.query_row(
-            &format!("SELECT {META_COLUMNS}, cda FROM document WHERE document_oid = ?1"),
-            [document_oid],
-            |r| meta_row(r, true),
-        )
-        .optional()
-        .map_err(self.sql())
+        let row = {
+            let conn = self.lock();
+            conn.query_row(
+                &format!(
+                    "SELECT {META_COLUMNS}, {CONTENT_COLUMNS} FROM document WHERE document_oid = ?1"
+                ),
+                [document_oid],
+                |r| content_row(&conn, r),
+            )
+            .optional()
+            .map_err(self.sql())?
+        };
+        // The message is parsed outside the lock.
+        row.map(with_cda).transpose()
     }
 
     fn query(&self, q: &DocumentQuery) -> Result<Page<DocumentMeta>, StoreError> {
@@ -605,7 +1025,11 @@ impl DocumentStore for ArchiveStore {
                 |r| r.get(0),
             )
             .map_err(self.sql())?;
-        let content = if q.with_content { ", cda" } else { "" };
+        let content = if q.with_content {
+            format!(", {CONTENT_COLUMNS}")
+        } else {
+            String::new()
+        };
         let sql = format!(
             "SELECT {META_COLUMNS}{content} FROM document{where_}
              ORDER BY effective_utc DESC, set_id, version DESC LIMIT ? OFFSET ?"
@@ -613,13 +1037,23 @@ impl DocumentStore for ArchiveStore {
         args.push(Value::Integer(i64::from(q.limit)));
         args.push(Value::Integer(i64::from(q.offset)));
         let mut stmt = conn.prepare(&sql).map_err(self.sql())?;
-        let items = stmt
+        let rows = stmt
             .query_map(params_from_iter(args.iter()), |r| {
-                meta_row(r, q.with_content)
+                if q.with_content {
+                    content_row(&conn, r)
+                } else {
+                    meta_row(r, false).map(|m| (m, None))
+                }
             })
             .map_err(self.sql())?
             .collect::<Result<Vec<_>, _>>()
             .map_err(self.sql())?;
+        drop(stmt);
+        drop(conn);
+        let items = rows
+            .into_iter()
+            .map(with_cda)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             total,
             offset: q.offset,
@@ -824,6 +1258,69 @@ mod tests {
         let got = s.get("1.2.9").unwrap().unwrap();
         assert_eq!((got.version, got.status), (1, DocStatus::Active));
         assert_eq!(got.cda.as_deref(), Some(&b"<ClinicalDocument/>"[..]));
+    }
+
+    #[test]
+    fn a_carried_cda_is_stored_once_and_read_back_exactly_checked_by_its_hash() {
+        use crate::document::{Body, Metadata, build_cda};
+        use crate::message::build::{MessageSpec, build_archive_message};
+        let dir = tempfile::tempdir().unwrap();
+        let s = ArchiveStore::open(dir.path()).unwrap();
+        let meta =
+            Metadata::client_relationship_example("1.2.246.10.99900016.10.0.9.1", "010190-902S");
+        let cda = build_cda(&meta, &Body::example(&meta, 4000));
+        let raw = build_archive_message(&MessageSpec::for_document(&meta, "m1"), &meta, &cda);
+        let d = ArchivedDocument {
+            cda: cda.clone().into_bytes(),
+            cda_in_message: true,
+            ..ArchivedDocument::minimal(&meta.document_oid, ORG)
+        };
+        s.archive(
+            UseCase::Archive,
+            ("m", "1"),
+            ORG,
+            raw.as_bytes(),
+            &d,
+            now(),
+            None,
+        )
+        .unwrap();
+        // One copy: the document row holds no CDA bytes.
+        let conn = Connection::open(dir.path().join(super::super::exchange_log::DB_FILE)).unwrap();
+        let stored: usize = conn
+            .query_row("SELECT length(cda) FROM document", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, 0);
+        let got = s.get(&meta.document_oid).unwrap().unwrap();
+        assert_eq!(got.cda.as_deref(), Some(cda.as_bytes()));
+        let page = s
+            .query(&DocumentQuery {
+                registers: vec![ORG.into()],
+                statuses: vec![DocStatus::Active],
+                limit: 5,
+                with_content: true,
+                ..DocumentQuery::default()
+            })
+            .unwrap();
+        assert_eq!(page.items[0].cda.as_deref(), Some(cda.as_bytes()));
+        // A message changed behind the store's back is not shown as the archived CDA.
+        let tampered = raw.replacen("<soap:Body>", "<soap:Body><!-- -->", 1);
+        let other = build_archive_message(
+            &MessageSpec::for_document(&meta, "m1"),
+            &meta,
+            &cda.replacen("Asiakkuus", "Asiakkuud", 1),
+        );
+        for bad in [tampered, other] {
+            conn.execute("UPDATE message SET raw = ?1", [bad.as_bytes()])
+                .unwrap();
+            let e = s.get(&meta.document_oid);
+            if bad.contains("<!-- -->") {
+                // The carried CDA is unchanged: still exactly what was archived.
+                assert_eq!(e.unwrap().unwrap().cda.as_deref(), Some(cda.as_bytes()));
+            } else {
+                assert!(matches!(e, Err(StoreError::CdaIntegrity { .. })), "{e:?}");
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,11 @@ use clap::Args;
 use super::{Failure, exit};
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(super) struct LogArgs {
+    /// `export`: every row, for keeping before the retention settings delete them.
+    #[command(subcommand)]
+    command: Option<LogCommand>,
     /// Data directory.
     #[arg(long, default_value = "kanta-sim-data")]
     data: PathBuf,
@@ -19,15 +23,73 @@ pub(super) struct LogArgs {
     json: bool,
 }
 
-pub(super) fn run(args: LogArgs) -> Result<u8, Failure> {
-    if !args.data.join("kanta-sim.sqlite").is_file() {
+#[derive(Debug, clap::Subcommand)]
+enum LogCommand {
+    /// Write every row, oldest first, with request and response bodies (base64).
+    Export {
+        /// Data directory.
+        #[arg(long, default_value = "kanta-sim-data")]
+        data: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
+}
+
+fn export(
+    data: &std::path::Path,
+    format: ExportFormat,
+    out: Option<&std::path::Path>,
+) -> Result<u8, Failure> {
+    let log = open(data)?;
+    let ExportFormat::Jsonl = format;
+    let n = match out {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+            let mut w = std::io::BufWriter::new(file);
+            let n = log.export_jsonl(&mut w).map_err(Failure::internal)?;
+            std::io::Write::flush(&mut w)
+                .map_err(|e| Failure::internal(format!("{}: {e}", path.display())))?;
+            eprintln!("{n} rows written to {}", path.display());
+            n
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            let n = log.export_jsonl(&mut w).map_err(Failure::internal)?;
+            std::io::Write::flush(&mut w).map_err(Failure::internal)?;
+            n
+        }
+    };
+    Ok(if n == 0 { exit::NOTHING_RAN } else { exit::OK })
+}
+
+fn open(data: &std::path::Path) -> Result<crate::archive::ExchangeLog, Failure> {
+    if !data.join("kanta-sim.sqlite").is_file() {
         return Err(Failure::usage(format!(
             "no exchange log in {} (start `kanta-sim serve --data {}` first)",
-            args.data.display(),
-            args.data.display()
+            data.display(),
+            data.display()
         )));
     }
-    let log = crate::archive::ExchangeLog::open(&args.data).map_err(Failure::usage)?;
+    crate::archive::ExchangeLog::open(data).map_err(Failure::usage)
+}
+
+pub(super) fn run(args: LogArgs) -> Result<u8, Failure> {
+    if let Some(LogCommand::Export { data, format, out }) = &args.command {
+        return export(data, *format, out.as_deref());
+    }
+    let log = open(&args.data)?;
     let records = log.recent(args.limit).map_err(Failure::internal)?;
     if records.is_empty() {
         println!("(the exchange log is empty)");

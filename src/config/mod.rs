@@ -315,6 +315,10 @@ pub struct LogConfig {
     /// Refused handshakes from one peer address for one reason are logged once per window
     /// of this many seconds and counted after that.
     pub handshake_window_secs: u64,
+    /// Successful `GET /health` checks from one peer address and organisation are logged
+    /// once per window of this many seconds and counted after that (0: a row for each).
+    /// While a test-case run watches the archive, every check is logged.
+    pub health_window_secs: u64,
 }
 
 /// `[validation]`: Kela's validation-service contract on a plain-HTTP listener of its own.

@@ -42,9 +42,38 @@ pub struct ArchivedDocument {
     /// The CDA exactly as received.
     #[serde(skip)]
     pub cda: Vec<u8>,
+    /// The CDA is the document carried by the message it arrived in (its MIME part,
+    /// decoded): the store keeps the message once and takes the CDA from it when read,
+    /// checked against the CDA's SHA-256.
+    #[serde(skip)]
+    pub cda_in_message: bool,
 }
 
 impl ArchivedDocument {
+    /// Everything but the CDA's bytes (for a store that keeps them elsewhere).
+    pub fn metadata_only(&self) -> Self {
+        Self {
+            document_oid: self.document_oid.clone(),
+            set_id: self.set_id.clone(),
+            version: self.version,
+            client_id: self.client_id.clone(),
+            custodian: self.custodian.clone(),
+            organiser: self.organiser.clone(),
+            register: self.register.clone(),
+            document_group: self.document_group.clone(),
+            document_type: self.document_type.clone(),
+            case_id: self.case_id.clone(),
+            client_relationship: self.client_relationship.clone(),
+            effective_time: self.effective_time.clone(),
+            producer: self.producer.clone(),
+            register_owner: self.register_owner.clone(),
+            replaces: self.replaces.clone(),
+            reason_of_correction: self.reason_of_correction.clone(),
+            cda: Vec::new(),
+            cda_in_message: self.cda_in_message,
+        }
+    }
+
     /// A first version of a client-relationship document (group 1, register 1) about
     /// 010190-902S, archived by `org` into its own register, with a placeholder CDA: for
     /// seeding stores in tests and benchmarks, where no message is involved.
@@ -67,6 +96,7 @@ impl ArchivedDocument {
             replaces: None,
             reason_of_correction: None,
             cda: b"<ClinicalDocument/>".to_vec(),
+            cda_in_message: false,
         }
     }
 }

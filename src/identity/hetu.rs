@@ -176,35 +176,44 @@ pub struct HetuCandidate {
     pub test_range: Option<bool>,
 }
 
-/// Every identity-code-shaped string in `text` (for the "anywhere in the document" rule).
+/// Every identity-code-shaped string in `text` (for the "anywhere in the document" rule):
+/// six digits that start a run (not after a letter or digit), a century sign, three digits
+/// and a check character, not followed by a letter or digit. One pass over the bytes: a
+/// candidate can only start where a run of exactly six digits starts, so everything else is
+/// skipped a run at a time, and nothing is allocated except for what is found.
 pub fn scan(text: &str) -> Vec<HetuCandidate> {
     let b = text.as_bytes();
+    let n = b.len();
     let mut out = Vec::new();
-    if b.len() < 11 {
-        return out;
-    }
     let mut i = 0;
-    while i + 11 <= b.len() {
-        let w = &b[i..i + 11];
-        let shaped = w[..6].iter().all(u8::is_ascii_digit)
-            && century(w[6]).is_some()
+    while i + 11 <= n {
+        let Some(p) = b[i..].iter().position(u8::is_ascii_digit) else {
+            break;
+        };
+        let start = i + p;
+        i = start;
+        while i < n && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i - start != 6 || start + 11 > n || (start > 0 && b[start - 1].is_ascii_alphanumeric()) {
+            continue;
+        }
+        let w = &b[start..start + 11];
+        let shaped = century(w[6]).is_some()
             && w[7..10].iter().all(u8::is_ascii_digit)
-            && w[10].is_ascii_alphanumeric();
-        let before_ok = i == 0 || !b[i - 1].is_ascii_alphanumeric();
-        let after_ok = b.get(i + 11).is_none_or(|c| !c.is_ascii_alphanumeric());
-        if shaped && before_ok && after_ok {
+            && w[10].is_ascii_alphanumeric()
+            && b.get(start + 11).is_none_or(|c| !c.is_ascii_alphanumeric());
+        if shaped {
             // The window is ASCII, so slicing the str here is on char boundaries.
-            let t = &text[i..i + 11];
+            let t = &text[start..start + 11];
             let parsed = t.parse::<Hetu>();
             out.push(HetuCandidate {
-                offset: i,
+                offset: start,
                 text: t.to_owned(),
                 test_range: parsed.as_ref().ok().map(Hetu::is_test_or_temporary),
                 parsed: parsed.map(|_| ()),
             });
-            i += 11;
-        } else {
-            i += 1;
+            i = start + 11;
         }
     }
     out
@@ -260,6 +269,73 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first implementation, a window at every position: the oracle for `scan`.
+    fn scan_window_by_window(text: &str) -> Vec<HetuCandidate> {
+        let b = text.as_bytes();
+        let mut out = Vec::new();
+        if b.len() < 11 {
+            return out;
+        }
+        let mut i = 0;
+        while i + 11 <= b.len() {
+            let w = &b[i..i + 11];
+            let shaped = w[..6].iter().all(u8::is_ascii_digit)
+                && century(w[6]).is_some()
+                && w[7..10].iter().all(u8::is_ascii_digit)
+                && w[10].is_ascii_alphanumeric();
+            let before_ok = i == 0 || !b[i - 1].is_ascii_alphanumeric();
+            let after_ok = b.get(i + 11).is_none_or(|c| !c.is_ascii_alphanumeric());
+            if shaped && before_ok && after_ok {
+                // The window is ASCII, so slicing the str here is on char boundaries.
+                let t = &text[i..i + 11];
+                let parsed = t.parse::<Hetu>();
+                out.push(HetuCandidate {
+                    offset: i,
+                    text: t.to_owned(),
+                    test_range: parsed.as_ref().ok().map(Hetu::is_test_or_temporary),
+                    parsed: parsed.map(|_| ()),
+                });
+                i += 11;
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_one_pass_scan_finds_what_a_window_at_every_position_finds() {
+        // Inputs dense in near-misses: digit runs of every length, every century sign,
+        // letters and digits around them, and valid codes of both ranges.
+        let alphabet: &[u8] = b"0123456789-+AYxF ;\n9";
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..4000 {
+            let len = (next() % 80) as usize;
+            let mut s: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            // Plant real codes now and then, at random places.
+            for code in ["010190-902S", "131052-308T", "010190-123A", "241299A9015"] {
+                if next() % 3 == 0 && s.len() > 12 {
+                    let at = (next() % (s.len() as u64 - 11)) as usize;
+                    s[at..at + 11].copy_from_slice(code.as_bytes());
+                }
+            }
+            let text = String::from_utf8(s).unwrap();
+            assert_eq!(
+                scan(&text),
+                scan_window_by_window(&text),
+                "round {round}: {text:?}"
+            );
+        }
+    }
 
     #[test]
     fn kanta_and_dvv_test_persons_are_valid() {

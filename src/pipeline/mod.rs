@@ -468,7 +468,8 @@ pub fn process_message(
             format!("the message is not UTF-8 (byte {})", e.valid_up_to()),
         )
     })?;
-    let doc = parse(text, &ctx.validate.limits).map_err(|e| xml_finding(&e, "message"))?;
+    let normalized = crate::xml::normalize_line_ends(text);
+    let doc = parse(&normalized, &ctx.validate.limits).map_err(|e| xml_finding(&e, "message"))?;
     judge_message(text, &doc, ctx)
 }
 
@@ -596,7 +597,8 @@ fn judge_wrapped(
     if let Err(e) = ctx.budget.check("parsing the document") {
         return over_budget(out, &e);
     }
-    let cda_doc = match parse(&cda_text, &ctx.validate.limits) {
+    let cda_normalized = crate::xml::normalize_line_ends(&cda_text);
+    let cda_doc = match parse(&cda_normalized, &ctx.validate.limits) {
         Ok(d) => d,
         Err(e) => {
             out.findings.push(xml_finding(&e, "carried CDA"));
@@ -723,6 +725,7 @@ fn judge_wrapped(
         client_relationship: parsed.client_relationship.as_ref().map(|c| c.value.clone()),
         effective_time: parsed.effective_time.as_ref().map(|e| e.value.clone()),
         cda: cda_text.into_bytes(),
+        cda_in_message: true,
     });
     out
 }

@@ -252,7 +252,15 @@ pub struct TrustStore {
     crl_ders: Vec<CertificateRevocationListDer<'static>>,
     /// Smallest acceptable RSA modulus.
     pub min_rsa_bits: usize,
+    /// Certificate signatures already verified, by (certificate, issuer) SHA-256: the same
+    /// signer's chain is checked for every document it signs, and an RSA verification
+    /// costs more than everything else in the walk. Only successes are kept; a signature
+    /// does not stop being valid.
+    verified: std::sync::Mutex<std::collections::HashSet<([u8; 32], [u8; 32])>>,
 }
+
+/// Most verified pairs remembered (then the memory starts over).
+const MAX_VERIFIED: usize = 4096;
 
 impl std::fmt::Debug for TrustStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -308,6 +316,7 @@ impl TrustStore {
             Ok(out)
         };
         let mut store = Self {
+            verified: std::sync::Mutex::default(),
             anchors: read(anchors)?,
             intermediates: read(intermediates)?,
             crls: Vec::new(),
@@ -499,7 +508,7 @@ impl TrustStore {
             }
             let signer = candidates
                 .into_iter()
-                .find(|(d, _, _, _)| signed_by(&current_der, d));
+                .find(|(d, _, _, _)| self.signed_by(&current_der, d));
             let Some((issuer_der, issuer_info, is_anchor, was_presented)) = signer else {
                 problems.push(CertProblem::BadSignature {
                     subject: current.subject.clone(),
@@ -567,6 +576,34 @@ impl TrustStore {
             }
         }
     }
+}
+
+impl TrustStore {
+    /// Whether `issuer`'s key signed `cert`, remembered once true.
+    fn signed_by(&self, cert: &CertificateDer<'_>, issuer: &CertificateDer<'_>) -> bool {
+        let key = (sha256(cert), sha256(issuer));
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.contains(&key) {
+            return true;
+        }
+        drop(verified);
+        let ok = signed_by(cert, issuer);
+        if ok {
+            verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+            if verified.len() >= MAX_VERIFIED {
+                verified.clear();
+            }
+            verified.insert(key);
+        }
+        ok
+    }
+}
+
+fn sha256(der: &[u8]) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
 }
 
 fn signed_by(cert: &CertificateDer<'_>, issuer: &CertificateDer<'_>) -> bool {

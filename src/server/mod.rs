@@ -4,8 +4,8 @@
 //! ([`http`]).
 
 mod admission;
-mod handshakes;
 pub mod http;
+mod repeats;
 mod routes;
 
 pub use http::Reply;
@@ -85,7 +85,9 @@ pub(crate) struct State {
     /// Request slots and the body budget.
     pub(crate) admission: admission::Admission,
     /// Refused handshakes, counted per peer and reason.
-    pub(crate) handshakes: handshakes::HandshakeCounter,
+    pub(crate) handshakes: repeats::RepeatCounter,
+    /// Successful health checks, counted per peer and organisation.
+    pub(crate) health: repeats::RepeatCounter,
 }
 
 impl State {
@@ -221,9 +223,10 @@ pub async fn start(served: Served) -> Result<ServerHandle, ServeError> {
     let (events, _) = tokio::sync::broadcast::channel(4096);
     let state = Arc::new(State {
         admission: admission::Admission::new(&config.server),
-        handshakes: handshakes::HandshakeCounter::new(Duration::from_secs(
+        handshakes: repeats::RepeatCounter::new(Duration::from_secs(
             config.log.handshake_window_secs,
         )),
+        health: repeats::RepeatCounter::new(Duration::from_secs(config.log.health_window_secs)),
         config,
         material,
         log: log.clone(),
@@ -272,6 +275,11 @@ pub async fn start(served: Served) -> Result<ServerHandle, ServeError> {
 /// at the start): prunes the exchange log (`[log]` retention). Flushes once more on stop.
 async fn maintenance(state: Arc<State>, mut stop: watch::Receiver<bool>) {
     let flush = |state: &State| {
+        for (id, repeats, last) in state.health.flush() {
+            if let Err(e) = state.log.set_repeats(id, repeats, last) {
+                tracing::error!(error = %e, "could not write health-check counts");
+            }
+        }
         for (id, repeats, last) in state.handshakes.flush() {
             tracing::warn!(
                 repeats,
@@ -330,7 +338,7 @@ async fn accept_loop(
                 Ok((tcp, peer)) => {
                     let Some(guard) = open.admit(state.config.server.max_connections) else {
                         // Closed at once: counted like a refused handshake.
-                        if state.handshakes.refused(peer.ip(), "T-020") == handshakes::Decision::Log {
+                        if state.handshakes.seen(peer.ip(), "T-020") == repeats::Decision::Log {
                             tracing::warn!(listener = mode.as_str(), peer = %peer, "connection refused: {} connections open (server.max_connections)", state.config.server.max_connections);
                         }
                         drop(tcp);
@@ -494,7 +502,7 @@ async fn record_handshake_failure(
     let codes: Vec<crate::finding::RuleId> = problems.iter().map(|p| p.code()).collect();
     let joined = crate::finding::RuleId::join(&codes);
     // A storm of the same refusal from one address is counted, not logged row by row.
-    if state.handshakes.refused(peer.ip(), &joined) == handshakes::Decision::Count {
+    if state.handshakes.seen(peer.ip(), &joined) == repeats::Decision::Count {
         return;
     }
     let leaf = verdict.and_then(|v| v.leaf.as_ref());

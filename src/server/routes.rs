@@ -165,13 +165,31 @@ async fn finish(
     if !outcome.codes.is_empty() {
         tracing::info!(peer = %meta.peer, method = %meta.method, path = %meta.path, status, codes = %RuleId::join(&outcome.codes), "{}", outcome.summary);
     }
-    match outcome.logged {
-        Some(id) => {
-            if state.events.receiver_count() > 0 {
+    let watched = state.events.receiver_count() > 0;
+    // A polling monitor's health checks are counted onto one row per window.
+    let health = (meta.path == "/health"
+        && status == 200
+        && !watched
+        && state.config.log.health_window_secs > 0)
+        .then(|| {
+            let ip = meta.peer.parse::<std::net::SocketAddr>().ok()?.ip();
+            Some((ip, meta.org_oid.clone().unwrap_or_default()))
+        })
+        .flatten();
+    match (outcome.logged, &health) {
+        (Some(id), _) => {
+            if watched {
                 state.broadcast(id, meta.record(&outcome, request.as_ref()));
             }
         }
-        None => {
+        (None, Some((ip, org))) => {
+            if state.health.seen(*ip, org) == super::repeats::Decision::Log
+                && let Some(id) = state.record(meta.record(&outcome, request.as_ref())).await
+            {
+                state.health.logged(*ip, org, id);
+            }
+        }
+        (None, None) => {
             state.record(meta.record(&outcome, request.as_ref())).await;
         }
     }

@@ -1,7 +1,8 @@
-//! Refused handshakes, counted instead of logged one by one: the first refusal of a peer
-//! address for a reason in a window is logged in full (so a person and the test-case engine
-//! see it); the rest of that window is counted and written onto that row. A storm of bad
-//! certificates therefore adds at most one row per peer address and reason per window.
+//! Repeated exchanges, counted instead of logged one by one: the first of a peer address and
+//! a key (a refused handshake's reasons, a health check's organisation) in a window is
+//! logged in full (so a person and the test-case engine see it); the rest of that window is
+//! counted and written onto that row. A storm of bad certificates, or a monitor polling
+//! `/health`, therefore adds at most one row per peer address and key per window.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -35,7 +36,7 @@ pub(crate) enum Decision {
 
 /// The counter shared by the accept loops.
 #[derive(Debug)]
-pub(crate) struct HandshakeCounter {
+pub(crate) struct RepeatCounter {
     window: Duration,
     keys: Mutex<HashMap<(Option<IpAddr>, String), Window>>,
 }
@@ -43,7 +44,7 @@ pub(crate) struct HandshakeCounter {
 /// A row whose repeat count changed: (row id, repeats, last seen).
 pub(crate) type Flush = (i64, u64, OffsetDateTime);
 
-impl HandshakeCounter {
+impl RepeatCounter {
     /// Windows of `window`.
     pub(crate) fn new(window: Duration) -> Self {
         Self {
@@ -52,8 +53,8 @@ impl HandshakeCounter {
         }
     }
 
-    /// Decides for one refusal from `peer` with `codes`.
-    pub(crate) fn refused(&self, peer: IpAddr, codes: &str) -> Decision {
+    /// Decides for one exchange from `peer` with `key`.
+    pub(crate) fn seen(&self, peer: IpAddr, codes: &str) -> Decision {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let mut key = (Some(peer), codes.to_owned());
@@ -120,23 +121,23 @@ mod tests {
 
     #[test]
     fn one_row_per_peer_and_reason_per_window() {
-        let c = HandshakeCounter::new(Duration::from_secs(60));
+        let c = RepeatCounter::new(Duration::from_secs(60));
         let a: IpAddr = "127.0.0.1".parse().unwrap();
         let b: IpAddr = "127.0.0.2".parse().unwrap();
-        assert_eq!(c.refused(a, "T-003"), Decision::Log);
+        assert_eq!(c.seen(a, "T-003"), Decision::Log);
         c.logged(a, "T-003", 7);
         for _ in 0..1000 {
-            assert_eq!(c.refused(a, "T-003"), Decision::Count);
+            assert_eq!(c.seen(a, "T-003"), Decision::Count);
         }
-        assert_eq!(c.refused(a, "T-005"), Decision::Log);
-        assert_eq!(c.refused(b, "T-003"), Decision::Log);
+        assert_eq!(c.seen(a, "T-005"), Decision::Log);
+        assert_eq!(c.seen(b, "T-003"), Decision::Log);
         let f = c.flush();
         assert_eq!(f.len(), 1);
         assert_eq!((f[0].0, f[0].1), (7, 1000));
         assert!(c.flush().is_empty(), "nothing new to write");
         // A new window logs again.
-        let short = HandshakeCounter::new(Duration::ZERO);
-        assert_eq!(short.refused(a, "T-003"), Decision::Log);
-        assert_eq!(short.refused(a, "T-003"), Decision::Log);
+        let short = RepeatCounter::new(Duration::ZERO);
+        assert_eq!(short.seen(a, "T-003"), Decision::Log);
+        assert_eq!(short.seen(a, "T-003"), Decision::Log);
     }
 }
