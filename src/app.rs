@@ -134,9 +134,16 @@ impl App {
         &self.server
     }
 
-    /// Stops accepting and waits for every listener to end; the lock goes last.
+    /// Stops accepting and waits for every listener to end, then empties the WAL into the
+    /// database; the lock goes last.
     pub async fn shutdown(self) {
         self.server.shutdown().await;
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "final checkpoint failed"),
+            Err(e) => tracing::warn!(error = %e, "final checkpoint failed"),
+        }
     }
 }
 

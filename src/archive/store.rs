@@ -721,6 +721,14 @@ impl ArchiveStore {
         self.read.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Copies the whole WAL into the database and empties it (at a clean stop, so the data
+    /// directory holds the archive in one file).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.lock()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(self.sql())
+    }
+
     /// Runs `work` on the writer thread inside the next batch's transaction (in a savepoint
     /// of its own) and returns its result once that transaction has committed.
     fn submit<R: Send + 'static>(

@@ -17,6 +17,130 @@ use crate::tls::provider;
 
 pub mod reference;
 
+/// The archive's default port (`server.listen` of the built-in configuration).
+pub const DEFAULT_PORT: u16 = 8443;
+
+/// Where the archive is: an address, or a host name (with its port) as `host:port`,
+/// `[v6]:port`, `host` (port 8443) or an `https://` URL; the TLS server name is the host
+/// as given, so a certificate issued for a name is checked against that name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The host as given (a name or an address).
+    pub host: String,
+    /// Where it resolved to.
+    pub addr: SocketAddr,
+}
+
+/// Why a target is not one.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// Not HTTPS.
+    #[error(
+        "{0:?}: the archive speaks HTTPS with client certificates; use https://HOST:PORT or HOST:PORT"
+    )]
+    Scheme(String),
+    /// The port is not a number.
+    #[error("{given:?}: {port:?} is not a port number")]
+    Port {
+        /// What was given.
+        given: String,
+        /// The port part.
+        port: String,
+    },
+    /// The name does not resolve.
+    #[error("{host}: cannot resolve it: {source}")]
+    Resolve {
+        /// The host.
+        host: String,
+        /// The resolver's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl std::str::FromStr for Target {
+    type Err = TargetError;
+
+    fn from_str(given: &str) -> Result<Self, Self::Err> {
+        let rest = match given.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => rest,
+            Some(_) => return Err(TargetError::Scheme(given.to_owned())),
+            None => given,
+        };
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            match v6.split_once(']') {
+                Some((h, p)) => (h, p.strip_prefix(':')),
+                None => (v6, None),
+            }
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        let port = match port {
+            None | Some("") => DEFAULT_PORT,
+            Some(p) => p.parse().map_err(|_| TargetError::Port {
+                given: given.to_owned(),
+                port: p.to_owned(),
+            })?,
+        };
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+            .map_err(|source| TargetError::Resolve {
+                host: host.to_owned(),
+                source,
+            })?
+            .next()
+            .ok_or_else(|| TargetError::Resolve {
+                host: host.to_owned(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
+            })?;
+        Ok(Self {
+            host: host.to_owned(),
+            addr,
+        })
+    }
+}
+
+impl From<SocketAddr> for Target {
+    fn from(addr: SocketAddr) -> Self {
+        Self {
+            host: addr.ip().to_string(),
+            addr,
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.parse::<std::net::IpAddr>().is_ok() {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{}:{} ({})", self.host, self.addr.port(), self.addr.ip())
+        }
+    }
+}
+
+impl Target {
+    /// The name the TLS client checks the server's certificate against.
+    fn server_name(&self) -> ServerName<'static> {
+        match self.host.parse::<std::net::IpAddr>() {
+            Ok(ip) => ServerName::IpAddress(ip.into()),
+            Err(_) => ServerName::try_from(self.host.clone())
+                .unwrap_or(ServerName::IpAddress(self.addr.ip().into())),
+        }
+    }
+
+    /// `host:port` for the Host header.
+    fn authority(&self) -> String {
+        match self.host.parse::<std::net::IpAddr>() {
+            Ok(_) => self.addr.to_string(),
+            Err(_) => format!("{}:{}", self.host, self.addr.port()),
+        }
+    }
+}
+
 /// Why a request could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -161,12 +285,14 @@ impl MtlsClient {
     }
 
     /// A kept-alive HTTP/1.1 connection for many requests.
-    pub async fn connect(&self, addr: SocketAddr) -> Result<Connection, ClientError> {
+    pub async fn connect(&self, target: impl Into<Target>) -> Result<Connection, ClientError> {
+        let target = target.into();
+        let addr = target.addr;
         let tcp = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|source| ClientError::Connect { addr, source })?;
         let tls = tokio_rustls::TlsConnector::from(self.config.clone())
-            .connect(ServerName::IpAddress(addr.ip().into()), tcp)
+            .connect(target.server_name(), tcp)
             .await
             .map_err(|source| ClientError::Handshake { addr, source })?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
@@ -177,16 +303,18 @@ impl MtlsClient {
     /// One request on a fresh connection.
     pub async fn request(
         &self,
-        addr: SocketAddr,
+        target: impl Into<Target>,
         method: &str,
         path: &str,
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<ClientResponse, ClientError> {
+        let target = target.into();
+        let addr = target.addr;
         let tcp = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|source| ClientError::Connect { addr, source })?;
-        let name = ServerName::IpAddress(addr.ip().into());
+        let name = target.server_name();
         let tls = tokio_rustls::TlsConnector::from(self.config.clone())
             .connect(name, tcp)
             .await
@@ -201,8 +329,8 @@ impl MtlsClient {
             .map(|p| String::from_utf8_lossy(p).into_owned());
         let mut req = hyper::Request::builder()
             .method(method)
-            .uri(format!("https://{addr}{path}"))
-            .header("host", addr.to_string());
+            .uri(format!("https://{}{path}", target.authority()))
+            .header("host", target.authority());
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
@@ -273,5 +401,44 @@ impl Connection {
         let resp = self.sender.send_request(req).await?;
         let status = resp.status().as_u16();
         Ok((status, resp.into_body().collect().await?.to_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_read_as_people_write_them() {
+        let t = |s: &str| s.parse::<Target>();
+        assert_eq!(
+            t("127.0.0.1:9443").unwrap().addr,
+            "127.0.0.1:9443".parse().unwrap()
+        );
+        assert_eq!(
+            t("https://127.0.0.1:9443/archive").unwrap().addr,
+            "127.0.0.1:9443".parse().unwrap()
+        );
+        assert_eq!(t("[::1]:9443").unwrap().addr, "[::1]:9443".parse().unwrap());
+        assert_eq!(t("127.0.0.1").unwrap().addr.port(), DEFAULT_PORT);
+        let named = t("localhost:9443").unwrap();
+        assert_eq!(
+            (named.host.as_str(), named.addr.port()),
+            ("localhost", 9443)
+        );
+        assert!(named.addr.ip().is_loopback());
+        assert!(matches!(
+            named.server_name(),
+            ServerName::DnsName(d) if d.as_ref() == "localhost"
+        ));
+        assert!(matches!(
+            t("http://127.0.0.1:8443"),
+            Err(TargetError::Scheme(_))
+        ));
+        assert!(matches!(t("127.0.0.1:port"), Err(TargetError::Port { .. })));
+        assert!(matches!(
+            t("no-such-host.invalid:8443"),
+            Err(TargetError::Resolve { .. })
+        ));
     }
 }

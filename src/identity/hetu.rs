@@ -178,24 +178,32 @@ pub struct HetuCandidate {
 
 /// Every identity-code-shaped string in `text` (for the "anywhere in the document" rule):
 /// six digits that start a run (not after a letter or digit), a century sign, three digits
-/// and a check character, not followed by a letter or digit. One pass over the bytes: a
-/// candidate can only start where a run of exactly six digits starts, so everything else is
-/// skipped a run at a time, and nothing is allocated except for what is found.
+/// and a check character, not followed by a letter or digit. One pass, mostly skipping: a
+/// candidate needs a run of exactly six digits, and every such run contains one of every
+/// sixth byte, so only those bytes are looked at until one is a digit; its run is then
+/// measured and judged once. Nothing is allocated except for what is found.
 pub fn scan(text: &str) -> Vec<HetuCandidate> {
     let b = text.as_bytes();
     let n = b.len();
     let mut out = Vec::new();
-    let mut i = 0;
-    while i + 11 <= n {
-        let Some(p) = b[i..].iter().position(u8::is_ascii_digit) else {
-            break;
-        };
-        let start = i + p;
-        i = start;
-        while i < n && b[i].is_ascii_digit() {
-            i += 1;
+    let mut probe = 5;
+    while probe < n {
+        if !b[probe].is_ascii_digit() {
+            probe += 6;
+            continue;
         }
-        if i - start != 6 || start + 11 > n || (start > 0 && b[start - 1].is_ascii_alphanumeric()) {
+        let mut start = probe;
+        while start > 0 && b[start - 1].is_ascii_digit() {
+            start -= 1;
+        }
+        let mut end = probe + 1;
+        while end < n && b[end].is_ascii_digit() {
+            end += 1;
+        }
+        // The next run starts after `end`; probing from `end + 5` still meets it.
+        probe = end + 5;
+        if end - start != 6 || start + 11 > n || (start > 0 && b[start - 1].is_ascii_alphanumeric())
+        {
             continue;
         }
         let w = &b[start..start + 11];
@@ -213,7 +221,6 @@ pub fn scan(text: &str) -> Vec<HetuCandidate> {
                 test_range: parsed.as_ref().ok().map(Hetu::is_test_or_temporary),
                 parsed: parsed.map(|_| ()),
             });
-            i = start + 11;
         }
     }
     out
