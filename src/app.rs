@@ -326,6 +326,7 @@ fn archivist_view(
         host_names: config.archivist.host_names.clone(),
         timeouts: crate::server::http::ConnectionTimeouts::of(&config.server),
         max_connections: config.server.max_connections,
+        client_system_export: config.archivist.client_system_export.clone(),
     })
 }
 

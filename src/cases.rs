@@ -118,6 +118,45 @@ pub enum Deviation {
 }
 
 impl Deviation {
+    /// Every deviation, in the order `--help` lists them.
+    pub const ALL: [Deviation; 12] = [
+        Self::Unsigned,
+        Self::BadSignature,
+        Self::RealIdentityCode,
+        Self::MissingSetId,
+        Self::WrongReceiver,
+        Self::WrongServiceRequest,
+        Self::ContentIdMismatch,
+        Self::VersionGap,
+        Self::NoClientId,
+        Self::NotXhtml,
+        Self::RealmNotFi,
+        Self::NoReason,
+    ];
+
+    /// Its name on the command line and in reports (`bad-signature`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Unsigned => "unsigned",
+            Self::BadSignature => "bad-signature",
+            Self::RealIdentityCode => "real-identity-code",
+            Self::MissingSetId => "missing-set-id",
+            Self::WrongReceiver => "wrong-receiver",
+            Self::WrongServiceRequest => "wrong-service-request",
+            Self::ContentIdMismatch => "content-id-mismatch",
+            Self::VersionGap => "version-gap",
+            Self::NoClientId => "no-client-id",
+            Self::NotXhtml => "not-xhtml",
+            Self::RealmNotFi => "realm-not-fi",
+            Self::NoReason => "no-reason",
+        }
+    }
+
+    /// The deviation named `name`.
+    pub fn by_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.name() == name)
+    }
+
     /// What to tell the tester of a live run.
     pub fn describe(self) -> &'static str {
         match self {

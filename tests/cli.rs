@@ -570,17 +570,27 @@ fn demo_runs_every_step_as_expected() {
     assert!(t.contains("SIM-KOE-01"), "{t}");
 }
 
-/// The example CI pipeline in scripts/ works as documented.
+/// The example CI pipeline in scripts/ works as documented: it finds kanta-sim on PATH by
+/// itself and writes only into the report directory it is given.
 #[test]
 fn the_example_ci_script_passes() {
-    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_kanta-sim")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let o = std::process::Command::new("bash")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/scripts/ci-example.sh"
         ))
-        .env("KANTA_SIM", env!("CARGO_BIN_EXE_kanta-sim"))
-        .current_dir(tmp.path())
+        .arg(out.path())
+        .env_remove("KANTA_SIM")
+        .env("PATH", path)
+        .current_dir(cwd.path())
         .output()
         .unwrap();
     let t = format!(
@@ -590,6 +600,16 @@ fn the_example_ci_script_passes() {
     );
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(
-        tmp.path().join("junit.xml").is_file() && tmp.path().join("reports/report.html").is_file()
+        t.contains(&format!("using {}", bin_dir.join("kanta-sim").display())),
+        "{t}"
+    );
+    assert!(
+        out.path().join("junit.xml").is_file() && out.path().join("report.html").is_file(),
+        "{t}"
+    );
+    assert_eq!(
+        std::fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "wrote into the working directory"
     );
 }

@@ -116,7 +116,24 @@ fn show(
     purpose: Option<PurposeArg>,
     json: bool,
 ) -> Result<u8, Failure> {
-    let chain = pki::read_pem_certs(file).map_err(Failure::usage)?;
+    let chain = pki::read_pem_certs(file).map_err(|e| {
+        // A key file is the usual mix-up (the kit keeps X.pem beside X.key.pem).
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if text.contains("PRIVATE KEY-----") {
+            let cert = file
+                .to_string_lossy()
+                .strip_suffix(".key.pem")
+                .map(|stem| format!("{stem}.pem"));
+            Failure::usage(format!(
+                "{} holds a private key, not a certificate{}; a private key is never shown",
+                file.display(),
+                cert.map(|c| format!(" (its certificate is {c})"))
+                    .unwrap_or_default()
+            ))
+        } else {
+            Failure::usage(e)
+        }
+    })?;
     let leaf = chain
         .first()
         .ok_or_else(|| Failure::usage(format!("{}: no certificate", file.display())))?;

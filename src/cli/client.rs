@@ -1,6 +1,5 @@
 //! `kanta-sim client build|send|query`: the reference client system by hand.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -8,6 +7,7 @@ use clap::{Args, Subcommand};
 use time::OffsetDateTime;
 
 use super::{Failure, exit};
+use crate::client::Target;
 use crate::client::reference::{ReferenceClient, Signing};
 use crate::config::Config;
 use crate::document::{DocumentRef, Metadata};
@@ -20,25 +20,31 @@ pub(super) enum ClientCommand {
     /// Build (and sign) a message and write it to a file or stdout.
     Build(BuildArgs),
     /// Send a message file, or build one from the same options and send it; print the
-    /// acknowledgement. Exit 0 on AA, 3 otherwise.
+    /// outcome and one line per finding (the whole answer with --raw). Exit 0 on AA, 3 on
+    /// AE, AR or a fault, 5 when the archive cannot be reached.
     Send {
         /// A message file to send as it is (otherwise one is built from the options).
         #[arg(long)]
         file: Option<PathBuf>,
-        /// The archive.
+        /// The archive: HOST:PORT, an address, or the URL a run prints
+        /// (https://127.0.0.1:8443/archive).
         #[arg(long)]
-        target: SocketAddr,
+        target: Target,
+        /// Also print the archive's answer as it came (the SOAP XML).
+        #[arg(long)]
+        raw: bool,
         /// How to build.
         #[command(flatten)]
         build: BuildArgs,
     },
-    /// Run a query and print what it found. Exit 0 on AA, 3 otherwise.
+    /// Run a query and print what it found. Exit 0 on AA, 3 otherwise, 5 when the archive
+    /// cannot be reached.
     Query {
         /// client-relationships, cases, metadata, document or summary.
         kind: String,
-        /// The archive.
+        /// The archive: HOST:PORT, an address, or an https:// URL.
         #[arg(long)]
-        target: SocketAddr,
+        target: Target,
         /// Organisation (its `client:` certificate is used).
         #[arg(long, default_value = crate::testcase::run::DEFAULT_ORG)]
         org: String,
@@ -186,7 +192,17 @@ impl BuildArgs {
     }
 }
 
-fn build(args: &BuildArgs, addr: SocketAddr) -> Result<(ReferenceClient, String), Failure> {
+/// A transport failure: unreachable (exit 5) when nothing answered at all.
+fn transport(e: crate::client::reference::ReferenceError) -> Failure {
+    use crate::client::ClientError;
+    use crate::client::reference::ReferenceError;
+    match &e {
+        ReferenceError::Client(ClientError::Connect { .. }) => Failure::unreachable(e),
+        _ => Failure::failed(e),
+    }
+}
+
+fn build(args: &BuildArgs, addr: Target) -> Result<(ReferenceClient, String), Failure> {
     let a = args.resolved()?;
     let interactions = Config::builtin()
         .map_err(Failure::internal)?
@@ -261,7 +277,8 @@ fn build(args: &BuildArgs, addr: SocketAddr) -> Result<(ReferenceClient, String)
 pub(super) fn run(cmd: ClientCommand, rt: &tokio::runtime::Runtime) -> Result<u8, Failure> {
     match cmd {
         ClientCommand::Build(args) => {
-            let (_, message) = build(&args, "127.0.0.1:0".parse().map_err(Failure::internal)?)?;
+            let addr: std::net::SocketAddr = "127.0.0.1:0".parse().map_err(Failure::internal)?;
+            let (_, message) = build(&args, addr.into())?;
             match &args.resolved()?.out {
                 Some(p) => std::fs::write(p, &message)
                     .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?,
@@ -272,6 +289,7 @@ pub(super) fn run(cmd: ClientCommand, rt: &tokio::runtime::Runtime) -> Result<u8
         ClientCommand::Send {
             file,
             target,
+            raw,
             build: args,
         } => {
             let (c, built) = build(&args, target)?;
@@ -280,17 +298,18 @@ pub(super) fn run(cmd: ClientCommand, rt: &tokio::runtime::Runtime) -> Result<u8
                     .map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?,
                 None => built,
             };
-            let reply = rt.block_on(c.send(body)).map_err(Failure::failed)?;
-            println!(
-                "HTTP {} {}",
-                reply.status,
-                if reply.ack().is_empty() {
-                    "(SOAP fault)"
-                } else {
-                    reply.ack()
-                }
-            );
-            println!("{}", String::from_utf8_lossy(&reply.body));
+            let reply = rt.block_on(c.send(body)).map_err(transport)?;
+            let text = String::from_utf8_lossy(&reply.body);
+            match crate::client::answer::read_answer(&text) {
+                Some(a) => println!("{}", a.summary(reply.status)),
+                None => println!(
+                    "HTTP {} (not an HL7 acknowledgement or a SOAP fault)",
+                    reply.status
+                ),
+            }
+            if raw {
+                println!("{text}");
+            }
             Ok(if reply.ack() == "AA" {
                 exit::OK
             } else {
@@ -349,7 +368,7 @@ pub(super) fn run(cmd: ClientCommand, rt: &tokio::runtime::Runtime) -> Result<u8
                 .interactions;
             let c =
                 ReferenceClient::new(&certs, &org, target, interactions).map_err(Failure::usage)?;
-            let reply = rt.block_on(c.query(kind, &q)).map_err(Failure::failed)?;
+            let reply = rt.block_on(c.query(kind, &q)).map_err(transport)?;
             if json {
                 println!(
                     "{}",

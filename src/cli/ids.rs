@@ -60,6 +60,19 @@ pub(super) enum IdsCommand {
 }
 
 /// Runs `ids …`.
+/// The ledger in `data`, when there is one: a listing creates nothing.
+fn existing(data: &std::path::Path) -> Result<Option<Ledger>, Failure> {
+    if !data.join(crate::archive::DB_FILE).is_file() {
+        eprintln!(
+            "no ledger in {}: nothing has been issued there (kanta-sim ids issue --data {} …)",
+            data.display(),
+            data.display()
+        );
+        return Ok(None);
+    }
+    Ledger::open(data).map(Some).map_err(Failure::usage)
+}
+
 pub(super) fn run(cmd: IdsCommand) -> Result<u8, Failure> {
     match cmd {
         IdsCommand::Issue {
@@ -99,10 +112,10 @@ pub(super) fn run(cmd: IdsCommand) -> Result<u8, Failure> {
             data,
             json,
         } => {
-            let rows = Ledger::open(&data)
-                .map_err(Failure::usage)?
-                .list(customer.as_deref())
-                .map_err(Failure::internal)?;
+            let rows = match existing(&data)? {
+                Some(l) => l.list(customer.as_deref()).map_err(Failure::internal)?,
+                None => Vec::new(),
+            };
             if json {
                 println!(
                     "{}",
@@ -132,10 +145,10 @@ pub(super) fn run(cmd: IdsCommand) -> Result<u8, Failure> {
             if format != "csv" {
                 return Err(Failure::usage(format!("--format {format:?}: only csv")));
             }
-            let rows = Ledger::open(&data)
-                .map_err(Failure::usage)?
-                .list(None)
-                .map_err(Failure::internal)?;
+            let rows = match existing(&data)? {
+                Some(l) => l.list(None).map_err(Failure::internal)?,
+                None => Vec::new(),
+            };
             let csv = to_csv(&rows);
             match out {
                 Some(p) => std::fs::write(&p, csv)

@@ -36,6 +36,11 @@ pub mod exit {
     pub const FAILED: u8 = 3;
     /// Nothing ran, or the system under test did not answer in time.
     pub const NOTHING_RAN: u8 = 4;
+    /// The archive could not be reached (`client send|query`: nothing listens there, or
+    /// the name does not resolve).
+    pub const UNREACHABLE: u8 = 5;
+    /// Interrupted by SIGINT or SIGTERM (`train`); whatever it made temporarily is removed.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// kanta-sim: a local simulator of the Kanta Client Data Archive for Social Welfare.
@@ -118,6 +123,13 @@ impl Failure {
             message: e.to_string(),
         }
     }
+    /// The archive could not be reached.
+    pub fn unreachable(e: impl std::fmt::Display) -> Self {
+        Self {
+            code: exit::UNREACHABLE,
+            message: e.to_string(),
+        }
+    }
     /// Checks failed.
     pub fn failed(e: impl std::fmt::Display) -> Self {
         Self {
@@ -130,9 +142,13 @@ impl Failure {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KANTA_SIM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal, and never when NO_COLOR is set (no-color.org).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .try_init();
 }
 

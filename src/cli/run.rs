@@ -34,11 +34,13 @@ pub(super) struct RunArgs {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Archive address (default 127.0.0.1:8443 live, 127.0.0.1:0 self-driven).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::client::listen_addr)]
     pub listen: Option<SocketAddr>,
-    /// Certificate kit (generated when absent).
-    #[arg(long, default_value = "certs/generated")]
-    pub certs: PathBuf,
+    /// Certificate kit (default: certs/generated; generated there for a live run when
+    /// absent, since the system under test needs its certificates; a self-driven run without
+    /// one uses a temporary kit and leaves nothing behind).
+    #[arg(long)]
+    pub certs: Option<PathBuf>,
     /// Data directory (default: a fresh temporary one).
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -61,11 +63,17 @@ pub(super) struct RunArgs {
     /// connects gets a session).
     #[arg(long = "org")]
     pub orgs: Vec<String>,
-    /// Self-driven: make the reference client deviate, `CASE:STEP=DEVIATION`.
-    #[arg(long = "deviate")]
+    /// Self-driven: make the reference client deviate at a step, `CASE:STEP=DEVIATION`
+    /// (repeatable; the case and step must be in the run). Deviations: unsigned,
+    /// bad-signature, real-identity-code, missing-set-id, wrong-receiver,
+    /// wrong-service-request, content-id-mismatch, version-gap, no-client-id, not-xhtml,
+    /// realm-not-fi, no-reason (`testcases list --deviations` describes them). The report
+    /// records every deviation applied.
+    #[arg(long = "deviate", value_name = "CASE:STEP=DEVIATION")]
     pub deviate: Vec<String>,
-    /// Self-driven: the reference client leaves out `CASE:STEP`.
-    #[arg(long = "skip")]
+    /// Self-driven: the reference client leaves out `CASE:STEP` (repeatable; recorded in the
+    /// report).
+    #[arg(long = "skip", value_name = "CASE:STEP")]
     pub skip: Vec<String>,
     /// Seed of the reference client's document ids (default: from the clock).
     #[arg(long)]
@@ -111,7 +119,26 @@ pub(super) fn run(args: RunArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Fai
     }
     let mut config = Config::load(args.config.as_deref()).map_err(Failure::usage)?;
     config.apply_env().map_err(Failure::usage)?;
-    config.tls.certs_dir = args.certs.clone();
+    let kit_tmp;
+    config.tls.certs_dir = match &args.certs {
+        Some(c) => c.clone(),
+        None if std::path::Path::new("certs/generated/INDEX.json").is_file() => {
+            "certs/generated".into()
+        }
+        None if args.self_drive => {
+            kit_tmp = tempfile::Builder::new()
+                .prefix("kanta-sim-kit-")
+                .tempdir()
+                .map_err(Failure::internal)?;
+            kit_tmp.path().join("kit")
+        }
+        None => {
+            eprintln!(
+                "kanta-sim: no certificate kit in certs/generated; generating one there (the system under test takes its client certificates from it)"
+            );
+            "certs/generated".into()
+        }
+    };
     config.server.listen = args.listen.unwrap_or_else(|| {
         if args.self_drive {
             "127.0.0.1:0".parse().unwrap_or(config.server.listen)
@@ -131,13 +158,13 @@ pub(super) fn run(args: RunArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Fai
     };
     let mut deviations = BTreeMap::new();
     for d in &args.deviate {
-        let (k, v) = parse_deviation(d).map_err(Failure::usage)?;
+        let (k, v) = parse_deviation(d, &cases).map_err(Failure::usage)?;
         deviations.insert(k, v);
     }
     let skips = args
         .skip
         .iter()
-        .map(|s| parse_step_ref(s))
+        .map(|s| parse_step_ref(s, &cases).map_err(|e| format!("--skip {e}")))
         .collect::<Result<BTreeSet<_>, _>>()
         .map_err(Failure::usage)?;
     let clock = match &args.clock {

@@ -13,10 +13,10 @@ pub(super) struct ServeArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Strict listener address (port 0 = any free port).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::client::listen_addr)]
     listen: Option<std::net::SocketAddr>,
     /// Also start the diagnostic listener here.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::client::listen_addr)]
     diagnostic_listen: Option<std::net::SocketAddr>,
     /// Certificate kit directory (from `certs init`).
     #[arg(long)]
@@ -28,7 +28,7 @@ pub(super) struct ServeArgs {
     #[arg(long)]
     ready_file: Option<PathBuf>,
     /// Start the archivist's view here (loopback, or any address with --archivist-mtls).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::client::listen_addr)]
     archivist_listen: Option<std::net::SocketAddr>,
     /// The archivist's view requires a professional certificate (mutual TLS).
     #[arg(long)]
@@ -36,7 +36,7 @@ pub(super) struct ServeArgs {
     /// Also serve Kela's validation-service contract over plain HTTP here (loopback unless
     /// validation.allow_network), so an existing validation script needs only its base URL
     /// changed.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::client::listen_addr)]
     validation_listen: Option<std::net::SocketAddr>,
 }
 
@@ -110,7 +110,7 @@ pub(super) fn run(args: ServeArgs) -> Result<u8, Failure> {
     result
 }
 
-async fn wait_for_signal() {
+pub(super) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

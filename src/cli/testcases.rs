@@ -23,6 +23,9 @@ pub(super) enum TestcasesCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// List the deviations `run --deviate CASE:STEP=DEVIATION` can make instead.
+        #[arg(long)]
+        deviations: bool,
     },
     /// Lint the cases: rule ids, test persons, organisations, labels, required fields;
     /// exit 3 when a case has a problem.
@@ -46,7 +49,26 @@ pub(super) fn load_cases(dir: Option<&PathBuf>) -> Result<Vec<TestCase>, Failure
 /// Runs `testcases …`.
 pub(super) fn run(cmd: TestcasesCommand) -> Result<u8, Failure> {
     match cmd {
-        TestcasesCommand::List { cases, suite, json } => {
+        TestcasesCommand::List {
+            cases,
+            suite,
+            json,
+            deviations,
+        } => {
+            if deviations {
+                for d in crate::cases::Deviation::ALL {
+                    println!("{:<22} {}", d.name(), d.describe());
+                }
+                return Ok(exit::OK);
+            }
+            if let Some(s) = &suite
+                && !SUITES.contains(&s.as_str())
+            {
+                return Err(Failure::usage(format!(
+                    "--suite {s:?}: no such suite; the suites are {}",
+                    SUITES.join(", ")
+                )));
+            }
             let cases: Vec<TestCase> = load_cases(cases.as_ref())?
                 .into_iter()
                 .filter(|c| suite.as_ref().is_none_or(|s| &c.suite == s))

@@ -15,6 +15,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use crate::pki::read_pem_certs;
 use crate::tls::provider;
 
+pub mod answer;
 pub mod reference;
 
 /// The archive's default port (`server.listen` of the built-in configuration).
@@ -101,6 +102,12 @@ impl std::str::FromStr for Target {
             addr,
         })
     }
+}
+
+/// An address to listen on, written as a [`Target`] is (`HOST:PORT`, a host name, an
+/// `https://` URL): for `--listen` switches.
+pub fn listen_addr(s: &str) -> Result<SocketAddr, TargetError> {
+    s.parse::<Target>().map(|t| t.addr)
 }
 
 impl From<SocketAddr> for Target {

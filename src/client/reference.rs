@@ -3,7 +3,6 @@
 //! to see a correct message; the self-driven test runs and our tests drive the archive
 //! with it.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -95,7 +94,7 @@ impl Reply {
 pub struct ReferenceClient {
     kit: PathBuf,
     org: String,
-    addr: SocketAddr,
+    addr: super::Target,
     http: MtlsClient,
     interactions: Interactions,
     receiver: String,
@@ -109,7 +108,7 @@ impl ReferenceClient {
     pub fn new(
         kit: &Path,
         org: &str,
-        addr: SocketAddr,
+        addr: impl Into<super::Target>,
         interactions: Interactions,
     ) -> Result<Self, ReferenceError> {
         Self::with_tls_role(kit, org, &format!("client:{org}"), addr, interactions)
@@ -120,9 +119,10 @@ impl ReferenceClient {
         kit: &Path,
         org: &str,
         tls_role: &str,
-        addr: SocketAddr,
+        addr: impl Into<super::Target>,
         interactions: Interactions,
     ) -> Result<Self, ReferenceError> {
+        let addr = addr.into();
         let index = crate::pki::Index::load(kit)?;
         let cert = index.require(kit, tls_role)?;
         let key = cert.key.as_ref().ok_or_else(|| ReferenceError::NoKey {
@@ -289,7 +289,7 @@ impl ReferenceClient {
         let r = self
             .http
             .request(
-                self.addr,
+                self.addr.clone(),
                 "POST",
                 "/archive",
                 Some("text/xml; charset=UTF-8"),

@@ -353,6 +353,11 @@ pub struct ArchivistConfig {
     /// `localhost`; any other Host is refused (DNS-rebinding defence).
     #[serde(default)]
     pub host_names: Vec<String>,
+    /// A client system's export of the documents it recorded (TOML, the shape the
+    /// deployment page's checklist (b) takes): the page starts from it when the file exists,
+    /// otherwise from the archive's own data. `train` writes one.
+    #[serde(default)]
+    pub client_system_export: Option<PathBuf>,
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {

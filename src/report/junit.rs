@@ -14,6 +14,15 @@ pub(super) fn render(r: &Report) -> Result<String, ReportError> {
         let mut suite = TestSuite::new(format!("{} {}", c.id, c.title_en));
         suite.add_property(Property::new("organisation", c.org.clone()));
         suite.add_property(Property::new("phase", c.phase.clone()));
+        for d in r.deviations.iter().filter(|d| d.case == c.id) {
+            suite.add_property(Property::new(
+                "deviation",
+                format!("{}={}", d.step, d.deviation),
+            ));
+        }
+        for k in r.skipped_steps.iter().filter(|k| k.case == c.id) {
+            suite.add_property(Property::new("skipped-step", k.step.clone()));
+        }
         for s in &c.steps {
             let status = match s.verdict {
                 Verdict::Passed => TestCaseStatus::success(),

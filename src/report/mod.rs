@@ -189,10 +189,39 @@ pub struct Report {
     pub exit_code: u8,
     /// Cases.
     pub cases: Vec<CaseReport>,
+    /// Deviations the reference client was told to make (a deliberately failing run says
+    /// so in its report).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deviations: Vec<AppliedDeviation>,
+    /// Steps the reference client was told to leave out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_steps: Vec<StepRef>,
     /// English disclaimer.
     pub disclaimer_en: String,
     /// Finnish disclaimer.
     pub disclaimer_fi: String,
+}
+
+/// A deviation applied at a step.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppliedDeviation {
+    /// Case id.
+    pub case: String,
+    /// Step id.
+    pub step: String,
+    /// The deviation's name (`bad-signature`).
+    pub deviation: String,
+    /// What it does.
+    pub what: String,
+}
+
+/// A step named by case and step id.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRef {
+    /// Case id.
+    pub case: String,
+    /// Step id.
+    pub step: String,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -366,6 +395,24 @@ impl Report {
             totals,
             exit_code: run.exit_code(),
             cases,
+            deviations: run
+                .deviations
+                .iter()
+                .map(|((case, step), d)| AppliedDeviation {
+                    case: case.clone(),
+                    step: step.clone(),
+                    deviation: d.name().into(),
+                    what: d.describe().into(),
+                })
+                .collect(),
+            skipped_steps: run
+                .skips
+                .iter()
+                .map(|(case, step)| StepRef {
+                    case: case.clone(),
+                    step: step.clone(),
+                })
+                .collect(),
             disclaimer_en: DISCLAIMER_EN.into(),
             disclaimer_fi: DISCLAIMER_FI.into(),
         };

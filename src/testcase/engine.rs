@@ -186,12 +186,21 @@ fn archive_findings(ex: &StoredExchange) -> Vec<Finding> {
         })
         .unwrap_or_default();
     if out.is_empty() {
-        // Handshakes and access refusals carry codes and a summary only.
+        // Handshakes and access refusals carry codes and a summary only: `CODE: text; …`,
+        // each code's own text is its finding's message.
+        let summary = &ex.record.summary;
         out = ex
             .record
             .codes
             .iter()
-            .map(|c| Finding::new(*c, "connection", ex.record.summary.clone()))
+            .map(|c| {
+                let prefix = format!("{c}: ");
+                let message = summary
+                    .split("; ")
+                    .find_map(|part| part.strip_prefix(&prefix))
+                    .unwrap_or(summary);
+                Finding::new(*c, "connection", message)
+            })
             .collect();
     }
     out

@@ -17,7 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::drive::Driver;
 use super::engine::{self, Labels, StateView, StepOutcome, Verdict};
 use crate::archive::StoredExchange;
-use crate::cases::{Action, Deviation, Expect, Step, TestCase};
+use crate::cases::{Action, Deviation, DocKind, Expect, Step, TestCase};
 use crate::config::Config;
 
 /// The organisation a case runs as when neither it nor the run names one.
@@ -37,7 +37,10 @@ pub enum Progress {
 impl Progress {
     /// A bar on a terminal, plain lines otherwise or when `CI` is set.
     pub fn detect() -> Self {
-        if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
+        if std::io::stderr().is_terminal()
+            && std::env::var_os("CI").is_none()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        {
             Self::Bar
         } else {
             Self::Lines
@@ -141,6 +144,10 @@ pub struct RunResult {
     pub listen: SocketAddr,
     /// Every case (for input hashes).
     pub inputs: Vec<(String, String)>,
+    /// The deviations the reference client was told to make: (case, step) → deviation.
+    pub deviations: BTreeMap<(String, String), Deviation>,
+    /// The steps it was told to leave out.
+    pub skips: BTreeSet<(String, String)>,
 }
 
 impl RunResult {
@@ -227,6 +234,125 @@ pub fn instruction(step: &Step, org: &str, labels: &Labels) -> String {
         ),
     };
     format!("as {org}: {what}{deviation}; {expect}")
+}
+
+/// Where a live run's archive is, for the commands its announcements print.
+#[derive(Debug, Clone)]
+pub struct Hint {
+    /// The archive's address.
+    pub listen: SocketAddr,
+    /// The kit the reference client's commands take certificates from.
+    pub kit: std::path::PathBuf,
+}
+
+fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+@=".contains(&b))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The `kanta-sim client …` command (or, for a certificate step, the `curl` command) that
+/// performs `step` as `org` against the archive at `hint` with the reference client; the
+/// deviations the client has no switch for are named so they can be made by hand.
+pub fn client_command(step: &Step, org: &str, labels: &Labels, hint: &Hint) -> String {
+    let target = format!("https://{}/archive", hint.listen);
+    let kit = quote(&hint.kit.display().to_string());
+    let common = format!("--target {target} --certs {kit} --org {}", quote(org));
+    let of = |l: &Option<String>| {
+        l.as_ref().and_then(|l| labels.get(l)).map(|d| {
+            format!(
+                " --of {} --of-set-id {} --of-version {}",
+                quote(&d.document_oid),
+                quote(&d.set_id),
+                d.version
+            )
+        })
+    };
+    let by_hand = |d: Deviation| {
+        format!(
+            "\n       then {}: build with `kanta-sim client build … --out m.xml` instead, change it by hand, and send it with `kanta-sim client send --target {target} --certs {kit} --org {} --file m.xml`",
+            d.describe(),
+            quote(org)
+        )
+    };
+    let mut extra = String::new();
+    let cmd = match step.action {
+        Action::Archive | Action::NewVersion => {
+            let mut c = format!("kanta-sim client send {common}");
+            if step.action == Action::NewVersion {
+                c.push_str(" --message new-version");
+                match of(&step.of) {
+                    Some(o) => c.push_str(&o),
+                    None => c.push_str(" --of <the version's OID>"),
+                }
+            }
+            if let Some(p) = &step.person {
+                c.push_str(&format!(" --person {}", quote(p)));
+            }
+            if step.document == Some(DocKind::ClientDocument) {
+                c.push_str(" --document client-document");
+            }
+            if let Some(o) = &step.organiser {
+                c.push_str(&format!(" --organiser {}", quote(o)));
+            }
+            match step.deviation {
+                Some(Deviation::Unsigned) => c.push_str(" --signing unsigned"),
+                Some(d) => extra = by_hand(d),
+                None => {}
+            }
+            c
+        }
+        Action::Invalidate => {
+            let mut c = format!("kanta-sim client send {common} --message invalidate");
+            match of(&step.of) {
+                Some(o) => c.push_str(&o),
+                None => c.push_str(" --of <the version's OID>"),
+            }
+            match (step.deviation, &step.reason) {
+                (Some(Deviation::NoReason), _) => c.push_str(" --reason ''"),
+                (Some(d), _) => extra = by_hand(d),
+                (None, Some(r)) => c.push_str(&format!(" --reason {}", quote(r))),
+                (None, None) => {}
+            }
+            c
+        }
+        Action::Query => {
+            let mut c = format!(
+                "kanta-sim client query {} {common}",
+                step.query.as_deref().unwrap_or("metadata")
+            );
+            if let Some(p) = &step.person
+                && step.deviation != Some(Deviation::NoClientId)
+            {
+                c.push_str(&format!(" --person {}", quote(p)));
+            }
+            if let Some(d) = step.of.as_ref().and_then(|l| labels.get(l)) {
+                c.push_str(&format!(" --document {}", quote(&d.document_oid)));
+            }
+            c
+        }
+        Action::Connect => {
+            let role = step.certificate.as_deref().unwrap_or("?");
+            let files = crate::pki::Index::load(&hint.kit)
+                .ok()
+                .and_then(|i| i.require(&hint.kit, role).ok().cloned());
+            match files {
+                Some(a) => format!(
+                    "curl --cacert {kit}/root-ca.pem --cert {kit}/{} --key {kit}/{} https://{}/health",
+                    quote(&a.cert),
+                    quote(a.key.as_deref().unwrap_or("?")),
+                    hint.listen
+                ),
+                None => format!("(connect with the kit's certificate {role})"),
+            }
+        }
+    };
+    format!("{cmd}{extra}")
 }
 
 struct Reporter {
@@ -475,15 +601,25 @@ pub async fn run(
             })
             .collect();
         let lazy = opts.orgs.is_empty();
+        let hint = Hint {
+            listen,
+            kit: kit.clone(),
+        };
         for s in sessions.values() {
-            announce(&mut rep, s);
+            announce(&mut rep, s, &hint);
         }
         if lazy && let Some(first) = opts.cases.first().and_then(|c| c.steps.first()) {
+            let org = first
+                .org
+                .as_deref()
+                .or(opts.cases[0].org.as_deref())
+                .unwrap_or(DEFAULT_ORG);
             rep.line(&format!(
-                "waiting for a client system; each organisation that connects gets its own session, starting with {} / {}: {}",
+                "waiting for a client system; each organisation that connects gets its own session, starting with {} / {}: {}\n     with the reference client (as {org}): {}",
                 opts.cases[0].id,
                 first.id,
-                instruction(first, "your organisation", &Labels::new())
+                instruction(first, "your organisation", &Labels::new()),
+                client_command(first, org, &Labels::new(), &hint)
             ));
         }
         let first_contact = Instant::now() + opts.step_timeout;
@@ -579,7 +715,7 @@ pub async fn run(
                         }
                     ));
                     s.record(o, opts.step_timeout, opts.clock, fixed);
-                    announce(&mut rep, s);
+                    announce(&mut rep, s, &hint);
                 }
             }
         }
@@ -601,6 +737,8 @@ pub async fn run(
         finished_at: now(opts.clock),
         fixed_clock: fixed,
         listen,
+        deviations: opts.deviations,
+        skips: opts.skips,
     })
 }
 
@@ -764,14 +902,15 @@ pub async fn drive_against(
     sessions.into_iter().flat_map(|s| s.cases).collect()
 }
 
-fn announce(rep: &mut Reporter, s: &Session) {
+fn announce(rep: &mut Reporter, s: &Session, hint: &Hint) {
     if let Some((case, step)) = s.current() {
         rep.line(&format!(
-            "NEXT {} / {} — {}: {}",
+            "NEXT {} / {} — {}: {}\n     with the reference client: {}",
             case.id,
             step.id,
             step.title_en,
-            instruction(step, &s.org, &s.labels)
+            instruction(step, &s.org, &s.labels),
+            client_command(step, &s.org, &s.labels, hint)
         ));
     } else {
         rep.line(&format!("session {} finished", s.org));
@@ -796,21 +935,51 @@ async fn wait_for(
     }
 }
 
-/// Parses `CASE:STEP=DEVIATION`.
-pub fn parse_deviation(s: &str) -> Result<((String, String), Deviation), String> {
+/// Parses `CASE:STEP=DEVIATION` and checks it against `cases`: an unknown case, step or
+/// deviation is refused with the valid ones named.
+pub fn parse_deviation(
+    s: &str,
+    cases: &[TestCase],
+) -> Result<((String, String), Deviation), String> {
     let (key, dev) = s
         .split_once('=')
-        .ok_or_else(|| format!("{s:?}: expected CASE:STEP=DEVIATION"))?;
-    let key = parse_step_ref(key)?;
-    let dev: Deviation = serde_json::from_value(serde_json::Value::String(dev.to_owned())).map_err(|_| format!("{dev:?} is not a deviation (e.g. unsigned, bad-signature, wrong-receiver, version-gap)"))?;
+        .ok_or_else(|| format!("--deviate {s:?}: expected CASE:STEP=DEVIATION"))?;
+    let key = parse_step_ref(key, cases).map_err(|e| format!("--deviate {e}"))?;
+    let dev = Deviation::by_name(dev).ok_or_else(|| {
+        format!(
+            "--deviate {s:?}: {dev:?} is not a deviation; the deviations are {}",
+            Deviation::ALL.map(Deviation::name).join(", ")
+        )
+    })?;
     Ok((key, dev))
 }
 
-/// Parses `CASE:STEP`.
-pub fn parse_step_ref(s: &str) -> Result<(String, String), String> {
-    s.split_once(':')
-        .map(|(c, st)| (c.to_owned(), st.to_owned()))
-        .ok_or_else(|| format!("{s:?}: expected CASE:STEP"))
+/// Parses `CASE:STEP` and checks it against `cases`.
+pub fn parse_step_ref(s: &str, cases: &[TestCase]) -> Result<(String, String), String> {
+    let (case, step) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: expected CASE:STEP"))?;
+    let Some(c) = cases.iter().find(|c| c.id == case) else {
+        return Err(format!(
+            "{s:?}: no case {case:?} in this run; its cases are {}",
+            cases
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    };
+    if !c.steps.iter().any(|st| st.id == step) {
+        return Err(format!(
+            "{s:?}: case {case} has no step {step:?}; its steps are {}",
+            c.steps
+                .iter()
+                .map(|st| st.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok((case.to_owned(), step.to_owned()))
 }
 
 /// The default data directory of a run: a fresh temporary one.

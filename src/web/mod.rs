@@ -88,6 +88,9 @@ pub struct WebState {
     pub timeouts: ConnectionTimeouts,
     /// Connections open at once (`server.max_connections`).
     pub max_connections: usize,
+    /// A client system's export to start checklist (b) from
+    /// (`archivist.client_system_export`).
+    pub client_system_export: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for WebState {

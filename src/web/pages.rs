@@ -671,10 +671,29 @@ fn deployment(ctx: &Ctx<'_>) -> Result<Reply, StoreError> {
                 (text.clone(), None)
             }
         },
-        None => (
-            toml::to_string(&recorded_from(&found)).unwrap_or_default(),
-            None,
-        ),
+        // The client system's own export when there is one (a difference is what (b) is
+        // for); otherwise the archive's data, as a starting point to edit.
+        None => match ctx
+            .state
+            .client_system_export
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+        {
+            Some(text) => match toml::from_str::<Recorded>(&text) {
+                Ok(rec) => {
+                    let b = checklist_b(&rec, &ctx.org, &ctx.state.store)?;
+                    (text, Some(b))
+                }
+                Err(e) => {
+                    error = Some(format!("TOML: {e}"));
+                    (text, None)
+                }
+            },
+            None => (
+                toml::to_string(&recorded_from(&found)).unwrap_or_default(),
+                None,
+            ),
+        },
     };
     let case = &ctx.state.deployment_case;
     let mut a_view = a.clone();
