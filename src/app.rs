@@ -85,6 +85,9 @@ pub enum BootError {
     /// The listeners.
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// The fault plan.
+    #[error("fault plan: {0}")]
+    Faults(#[from] crate::faults::FaultPlanError),
     /// The archivist's view.
     #[error(transparent)]
     Web(#[from] WebError),
@@ -127,6 +130,11 @@ impl App {
     /// Every exchange from now on, as it is logged.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<StoredExchange>> {
         self.server.subscribe()
+    }
+
+    /// The fault plan in force (set or cleared while serving).
+    pub fn faults(&self) -> &Arc<crate::faults::ActivePlan> {
+        self.server.faults()
     }
 
     /// The listeners, for whoever drives or watches them (test-case runs).
@@ -238,6 +246,11 @@ fn check_database(
 /// ready file (if asked for) is written.
 pub async fn start(config: Config) -> Result<App, BootError> {
     let material = ServerMaterial::load(&config)?;
+    // Checked before anything is opened, so a bad plan leaves no trace.
+    let plan = match &config.faults.plan {
+        Some(p) => Some(crate::faults::FaultPlan::load(p)?),
+        None => None,
+    };
     let lock = lock_data_dir(&config.data.dir)?;
     check_database(&config.data.dir, config.data.integrity_check)?;
     let log = ExchangeLog::open(&config.data.dir)?;
@@ -264,6 +277,7 @@ pub async fn start(config: Config) -> Result<App, BootError> {
         store: store.clone(),
         ledger,
         profile,
+        faults: Arc::new(crate::faults::ActivePlan::new(plan)),
     })
     .await?;
     let mut bound = server.bound.clone();

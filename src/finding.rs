@@ -134,6 +134,9 @@ catalogue! {
     C004 = "C-004", Error, Assumed,
         "Arkiston vastaus ei ole vaiheen odottama",
         "The archive's answer is not the one the step expects";
+    F001 = "F-001", Error, Assumed,
+        "Arkiston vika aiheutettiin tarkoituksella vikasuunnitelman mukaan",
+        "An archive-side fault injected on purpose by the fault plan";
     G001 = "G-001", Error, Assumed,
         "Asiakirjassa ei ole allekirjoitusta",
         "The document carries no signature";

@@ -17,6 +17,7 @@ pub mod client;
 pub mod config;
 pub mod deployment;
 pub mod document;
+pub mod faults;
 pub mod finding;
 pub mod identity;
 pub mod ledger;

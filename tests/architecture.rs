@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "foundations",
-        &["finding", "xml", "identity", "calendar", "config", "budget"],
+        &[
+            "finding", "xml", "identity", "calendar", "config", "budget", "faults",
+        ],
     ),
     (
         "transport identity and signatures",

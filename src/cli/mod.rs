@@ -13,6 +13,7 @@ mod config;
 mod demo;
 mod dsig;
 mod due_date;
+mod faults;
 mod ids;
 mod load;
 mod log;
@@ -97,6 +98,10 @@ enum Command {
     /// The reference client system: build, sign and send Kanta messages, or query.
     #[command(subcommand)]
     Client(client::ClientCommand),
+    /// Archive-side faults on purpose: check a fault plan, or set, clear and list the plan of
+    /// a running archive through its admin listener (`serve --admin-listen`).
+    #[command(subcommand)]
+    Faults(faults::FaultsCommand),
     /// List the rule catalogue: every finding code with its severity, basis and texts.
     Rules(rules::RulesArgs),
 }
@@ -203,6 +208,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Dsig(dsig::DsigCommand::Sign(args)) => dsig::sign(args),
         Command::SampleDocument(args) => sample_document::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Faults(c) => faults::run(c, &runtime()?),
         Command::Demo(args) => {
             if std::env::var_os("KANTA_SIM_LOG").is_some() {
                 init_tracing();

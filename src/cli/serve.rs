@@ -38,6 +38,14 @@ pub(super) struct ServeArgs {
     /// changed.
     #[arg(long, value_parser = crate::client::listen_addr)]
     validation_listen: Option<std::net::SocketAddr>,
+    /// A fault plan (TOML, docs/FAULTS.md) in force from the start: archive-side faults on
+    /// purpose, to test a client system's retries and duplicate handling.
+    #[arg(long)]
+    faults: Option<PathBuf>,
+    /// The fault admin listener (loopback, plain HTTP) that `kanta-sim faults set|clear|list
+    /// --admin ADDR` talks to.
+    #[arg(long, value_parser = crate::client::listen_addr)]
+    admin_listen: Option<std::net::SocketAddr>,
 }
 
 pub(super) fn run(args: ServeArgs) -> Result<u8, Failure> {
@@ -72,6 +80,17 @@ pub(super) fn run(args: ServeArgs) -> Result<u8, Failure> {
         }
         cfg.validation.listen = Some(v);
     }
+    if let Some(f) = args.faults {
+        cfg.faults.plan = Some(f);
+    }
+    if let Some(a) = args.admin_listen {
+        if !a.ip().is_loopback() {
+            return Err(Failure::usage(format!(
+                "--admin-listen {a}: not a loopback address; the fault admin listener is plain HTTP without authentication"
+            )));
+        }
+        cfg.faults.admin_listen = Some(a);
+    }
     if let Some(a) = cfg.archivist.listen
         && !a.ip().is_loopback()
         && !cfg.archivist.mtls
@@ -94,6 +113,12 @@ pub(super) fn run(args: ServeArgs) -> Result<u8, Failure> {
         }
         if let Some(v) = server.bound.validation {
             println!("kanta-sim validation service on http://{v}/shark-validointi/validoi/asiakirja/tulos (Kela's contract, plain HTTP)");
+        }
+        if let Some(a) = server.bound.admin {
+            println!("kanta-sim fault admin on http://{a}/faults (kanta-sim faults set|clear|list --admin {a})");
+        }
+        if let Some((source, entries)) = server.faults().status() {
+            println!("fault plan {source} in force: {} entr{} (every injected fault is logged with F-001)", entries.len(), if entries.len() == 1 { "y" } else { "ies" });
         }
         println!("exchange log: {}", server.log.path().display());
         wait_for_signal().await;

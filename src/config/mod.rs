@@ -251,6 +251,21 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// `[log]`.
     pub log: LogConfig,
+    /// `[faults]`.
+    pub faults: FaultsConfig,
+}
+
+/// `[faults]`: archive-side faults on purpose (see `docs/FAULTS.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsConfig {
+    /// The fault plan in force from the start (none when absent).
+    #[serde(default)]
+    pub plan: Option<PathBuf>,
+    /// The admin listener (plain HTTP, loopback only) that `kanta-sim faults set|clear|list`
+    /// talks to (off when absent).
+    #[serde(default)]
+    pub admin_listen: Option<SocketAddr>,
 }
 
 /// `[limits]`: what one message may make the archive do. Every limit is checked before the
@@ -449,6 +464,7 @@ impl Config {
         self.archive.code_lists_file.iter_mut().for_each(fix);
         self.server.ready_file.iter_mut().for_each(fix);
         fix(&mut self.data.dir);
+        self.faults.plan.iter_mut().for_each(fix);
     }
 
     fn check(&self, origin: &str) -> Result<(), ConfigError> {
@@ -527,6 +543,15 @@ impl Config {
                 "validation.listen",
                 a.to_string(),
                 "the validation service is plain HTTP without client authentication: it listens on a non-loopback address only with validation.allow_network = true",
+            ));
+        }
+        if let Some(a) = self.faults.admin_listen
+            && !a.ip().is_loopback()
+        {
+            return Err(invalid(
+                "faults.admin_listen",
+                a.to_string(),
+                "the fault admin listener is plain HTTP without authentication: loopback addresses only",
             ));
         }
         if let Some(id) = self.archive.interactions.duplicate() {

@@ -62,7 +62,24 @@ impl Reply {
     /// hyper's response. A header value that is not a valid header is left out (they are
     /// all written by us; a test covers every one we send).
     pub fn into_hyper(self) -> Response<Full<Bytes>> {
-        let mut r = Response::new(Full::new(self.body));
+        let body = Full::new(self.body.clone());
+        self.into_hyper_with(body)
+    }
+
+    /// The same response with its body sent in `pieces` pieces, `gap` apart (a slow
+    /// archive on purpose: the fault plan's slow-drip). `Content-Length` stays exact.
+    pub fn into_dripping(self, pieces: usize, gap: Duration) -> Response<Drip> {
+        let body = Drip::new(self.body.clone(), pieces, gap);
+        let len = self.body.len();
+        let mut r = self.into_hyper_with(body);
+        if let Ok(v) = len.to_string().parse() {
+            r.headers_mut().insert(hyper::header::CONTENT_LENGTH, v);
+        }
+        r
+    }
+
+    fn into_hyper_with<B>(self, body: B) -> Response<B> {
+        let mut r = Response::new(body);
         *r.status_mut() =
             StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let h = r.headers_mut();
@@ -171,7 +188,7 @@ impl ConnectionTimeouts {
 /// Serves one accepted connection until it ends, or until it has had no request in
 /// progress for `timeouts.idle` (then it is shut down gracefully, and cut if it does not
 /// go within a few seconds more).
-pub async fn serve_until_idle<I, S>(
+pub async fn serve_until_idle<I, S, B>(
     timeouts: ConnectionTimeouts,
     io: I,
     service: S,
@@ -179,13 +196,13 @@ pub async fn serve_until_idle<I, S>(
     peer: SocketAddr,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    S: hyper::service::Service<
-            hyper::Request<hyper::body::Incoming>,
-            Response = Response<Full<Bytes>>,
-            Error = std::convert::Infallible,
-        > + Send
+    S: hyper::service::Service<hyper::Request<hyper::body::Incoming>, Response = Response<B>>
+        + Send
         + 'static,
     S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
@@ -223,6 +240,71 @@ pub async fn serve_until_idle<I, S>(
         }
     }
 }
+
+/// A body sent in pieces with a pause before each.
+pub struct Drip {
+    pieces: std::collections::VecDeque<Bytes>,
+    gap: Duration,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Drip {
+    fn new(body: Bytes, pieces: usize, gap: Duration) -> Self {
+        let step = body.len().div_ceil(pieces.max(1)).max(1);
+        let mut queue = std::collections::VecDeque::new();
+        let mut at = 0;
+        while at < body.len() {
+            let end = (at + step).min(body.len());
+            queue.push_back(body.slice(at..end));
+            at = end;
+        }
+        Self {
+            pieces: queue,
+            gap,
+            sleep: Box::pin(tokio::time::sleep(gap)),
+        }
+    }
+}
+
+impl hyper::body::Body for Drip {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        if self.pieces.is_empty() {
+            return std::task::Poll::Ready(None);
+        }
+        match self.sleep.as_mut().poll(cx) {
+            std::task::Poll::Pending => std::task::Poll::Pending,
+            std::task::Poll::Ready(()) => {
+                let gap = self.gap;
+                self.sleep.as_mut().reset(tokio::time::Instant::now() + gap);
+                let piece = self.pieces.pop_front();
+                std::task::Poll::Ready(piece.map(|p| Ok(hyper::body::Frame::data(p))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.pieces.iter().map(|p| p.len() as u64).sum())
+    }
+}
+
+/// What a service may answer with: a whole body, or one sent slowly on purpose.
+pub type AnyBody = http_body_util::Either<Full<Bytes>, Drip>;
+
+/// A service's refusal to answer at all: the connection is closed without a response (the
+/// fault plan's drop-ack).
+#[derive(Debug, thiserror::Error)]
+#[error("the answer was dropped on purpose (fault plan)")]
+pub struct Dropped;
 
 #[cfg(test)]
 mod tests {

@@ -28,6 +28,7 @@ use crate::archive::{
     ArchiveStore, DocumentStore, ExchangeKind, ExchangeLog, ExchangeRecord, Keep, StoredExchange,
 };
 use crate::config::Config;
+use crate::faults::{ActivePlan, FaultKind, Injected, Stage};
 use crate::pipeline::ArchiveProfile;
 use crate::tls::{
     HandshakeProblem, ListenerMode, Peer, ServerMaterial, VerdictSlot, classify_handshake_error,
@@ -41,6 +42,14 @@ pub enum ServeError {
         "the validation service would listen on {addr}, which is not a loopback address; it is plain HTTP without client authentication: set validation.allow_network = true only on a closed network"
     )]
     NotLoopback {
+        /// The address.
+        addr: SocketAddr,
+    },
+    /// The fault admin listener asked for on the network.
+    #[error(
+        "the fault admin listener would listen on {addr}, which is not a loopback address; it is plain HTTP without authentication"
+    )]
+    AdminNotLoopback {
         /// The address.
         addr: SocketAddr,
     },
@@ -68,6 +77,8 @@ pub struct Served {
     pub ledger: crate::ledger::Ledger,
     /// The archiving profile (register and code lists included).
     pub profile: ArchiveProfile,
+    /// The fault plan in force (empty unless one was given).
+    pub faults: Arc<ActivePlan>,
 }
 
 /// Shared by every connection.
@@ -88,6 +99,8 @@ pub(crate) struct State {
     pub(crate) handshakes: repeats::RepeatCounter,
     /// Successful health checks, counted per peer and organisation.
     pub(crate) health: repeats::RepeatCounter,
+    /// The fault plan in force.
+    pub(crate) faults: Arc<ActivePlan>,
 }
 
 impl State {
@@ -141,6 +154,8 @@ pub struct Bound {
     pub archivist: Option<SocketAddr>,
     /// The plain-HTTP validation service, when enabled.
     pub validation: Option<SocketAddr>,
+    /// The fault plan's admin listener, when enabled.
+    pub admin: Option<SocketAddr>,
 }
 
 /// A running server.
@@ -154,9 +169,15 @@ pub struct ServerHandle {
     events: tokio::sync::broadcast::Sender<Arc<StoredExchange>>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    faults: Arc<ActivePlan>,
 }
 
 impl ServerHandle {
+    /// The fault plan in force (set or cleared while serving).
+    pub fn faults(&self) -> &Arc<ActivePlan> {
+        &self.faults
+    }
+
     /// Every exchange from now on, as it is logged.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<StoredExchange>> {
         self.events.subscribe()
@@ -190,6 +211,7 @@ pub async fn start(served: Served) -> Result<ServerHandle, ServeError> {
         store,
         ledger,
         profile,
+        faults,
     } = served;
     let listener = TcpListener::bind(config.server.listen)
         .await
@@ -214,6 +236,7 @@ pub async fn start(served: Served) -> Result<ServerHandle, ServeError> {
         data_dir: config.data.dir.clone(),
         archivist: None,
         validation: None,
+        admin: None,
     };
     let shared = Arc::new(Judging {
         profile,
@@ -234,6 +257,7 @@ pub async fn start(served: Served) -> Result<ServerHandle, ServeError> {
         shared,
         events: events.clone(),
         ledger,
+        faults: faults.clone(),
     });
     let (tx, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -249,7 +273,33 @@ pub async fn start(served: Served) -> Result<ServerHandle, ServeError> {
                 .local_addr()
                 .map_err(|source| ServeError::Bind { addr, source })?,
         );
-        tasks.spawn(plain_validation_loop(state.clone(), listener, rx.clone()));
+        tasks.spawn(plain_loop(
+            state.clone(),
+            listener,
+            rx.clone(),
+            Plain::Validation,
+        ));
+    }
+    if let Some(addr) = state.config.faults.admin_listen {
+        // Checked by the configuration too; refused here as well since a caller can build
+        // a Config by hand.
+        if !addr.ip().is_loopback() {
+            return Err(ServeError::AdminNotLoopback { addr });
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        bound.admin = Some(
+            listener
+                .local_addr()
+                .map_err(|source| ServeError::Bind { addr, source })?,
+        );
+        tasks.spawn(plain_loop(
+            state.clone(),
+            listener,
+            rx.clone(),
+            Plain::Admin,
+        ));
     }
     tasks.spawn(maintenance(state.clone(), rx.clone()));
     tasks.spawn(accept_loop(
@@ -268,6 +318,7 @@ pub async fn start(served: Served) -> Result<ServerHandle, ServeError> {
         events,
         shutdown: tx,
         tasks,
+        faults,
     })
 }
 
@@ -358,11 +409,21 @@ async fn accept_loop(
     conns.abort_all();
 }
 
-/// The plain-HTTP listener of Kela's validation service contract.
-async fn plain_validation_loop(
+/// What a plain-HTTP listener serves.
+#[derive(Clone, Copy)]
+enum Plain {
+    /// Kela's validation service contract.
+    Validation,
+    /// The fault plan's admin interface.
+    Admin,
+}
+
+/// A plain-HTTP listener: Kela's validation service contract, or the fault admin.
+async fn plain_loop(
     state: Arc<State>,
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
+    what: Plain,
 ) {
     let mut conns = JoinSet::new();
     let open = Arc::new(OpenConnections::default());
@@ -387,7 +448,10 @@ async fn plain_validation_loop(
                                 let activity = activity.clone();
                                 async move {
                                     let _busy = Busy::start(&activity);
-                                    routes::handle_validation(state, peer.to_string(), req).await
+                                    match what {
+                                        Plain::Validation => routes::handle_validation(state, peer.to_string(), req).await,
+                                        Plain::Admin => routes::handle_admin(state, peer.to_string(), req).await,
+                                    }
                                 }
                             })
                         };
@@ -395,7 +459,7 @@ async fn plain_validation_loop(
                     });
                 }
                 Err(e) => {
-                    tracing::warn!(listener = "validation", error = %e, "accept failed");
+                    tracing::warn!(error = %e, "accept failed on a plain-HTTP listener");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
@@ -412,6 +476,13 @@ async fn connection(
     peer_addr: SocketAddr,
     _guard: http::ConnectionGuard,
 ) {
+    if mode == ListenerMode::Strict
+        && state.faults.has(Stage::Accept)
+        && let Some(inj) = state.faults.pick(Stage::Accept, None, None)
+    {
+        inject_before_tls(&state, tcp, peer_addr, inj).await;
+        return;
+    }
     let slot: VerdictSlot = Arc::new(Mutex::new(None));
     let config = match state.material.server_config(mode, slot.clone()) {
         Ok(c) => c,
@@ -466,6 +537,22 @@ async fn connection(
         conn.alpn_protocol()
             .map(|p| String::from_utf8_lossy(p).into_owned()),
     ));
+    if mode == ListenerMode::Strict
+        && state.faults.has(Stage::Handshake)
+        && let Some(inj) = state.faults.pick(
+            Stage::Handshake,
+            peer.organisation.as_ref().map(|o| o.oid.as_str()),
+            None,
+        )
+    {
+        // SO_LINGER 0: closing sends a TCP reset, not an orderly end.
+        if let Err(e) = tls.get_ref().0.set_zero_linger() {
+            tracing::warn!(error = %e, "could not arm the reset");
+        }
+        record_injected(&state, peer_addr, Some(&peer), &inj).await;
+        drop(tls);
+        return;
+    }
     let verdict = Arc::new(verdict);
     let activity = Activity::new();
     let service = {
@@ -490,6 +577,58 @@ async fn connection(
         peer_addr,
     )
     .await;
+}
+
+/// A fault before TLS: the connection closed at once with a reset (refuse), or the
+/// ClientHello answered with a fatal alert (tls-alert).
+async fn inject_before_tls(state: &State, tcp: TcpStream, peer: SocketAddr, inj: Injected) {
+    tracing::warn!(peer = %peer, "{}", inj.describe());
+    match inj.entry.kind {
+        FaultKind::TlsAlert => {
+            // Wait for the ClientHello (bounded) so the alert answers it.
+            let mut hello = [0u8; 5];
+            let wait = Duration::from_secs(state.config.server.handshake_timeout_secs);
+            let _ = tokio::time::timeout(wait, tcp.peek(&mut hello)).await;
+            // A TLS record: alert (21), TLS 1.2 record version, length 2, fatal (2),
+            // handshake_failure (40). TLS 1.3 clients accept this record version too.
+            let mut tcp = tcp;
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut tcp, &[21, 3, 3, 0, 2, 2, 40]).await;
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut tcp).await;
+        }
+        _ => {
+            if let Err(e) = tcp.set_zero_linger() {
+                tracing::warn!(error = %e, "could not arm the reset");
+            }
+            drop(tcp);
+        }
+    }
+    record_injected(state, peer, None, &inj).await;
+}
+
+/// The exchange row of a fault injected at connection level.
+async fn record_injected(state: &State, peer: SocketAddr, who: Option<&Peer>, inj: &Injected) {
+    let cert = who.and_then(|p| p.cert.as_ref());
+    let record = ExchangeRecord {
+        message_id: None,
+        at: OffsetDateTime::now_utc(),
+        listener: ListenerMode::Strict.as_str().to_owned(),
+        peer: peer.to_string(),
+        kind: ExchangeKind::Handshake,
+        outcome: "injected".into(),
+        codes: vec![crate::finding::RuleId::F001],
+        summary: inj.describe(),
+        detail: serde_json::json!({ "injected": inj.to_json() }),
+        cert_subject: cert.map(|c| c.subject.clone()),
+        cert_sha256: cert.map(|c| c.sha256.clone()),
+        org_oid: who.and_then(|p| p.organisation.as_ref().map(|o| o.oid.clone())),
+        method: None,
+        path: None,
+        status: None,
+        request: None,
+        response: None,
+        duration_ms: None,
+    };
+    state.record(record).await;
 }
 
 async fn record_handshake_failure(

@@ -16,11 +16,12 @@ use time::OffsetDateTime;
 
 use super::State;
 use super::admission::BodyError;
-use super::http::Reply;
+use super::http::{AnyBody, Dropped, Reply};
 use crate::archive::Invalidation;
 use crate::archive::StoreError;
 use crate::archive::{DocumentQuery, execute};
 use crate::archive::{ExchangeKind, ExchangeRecord};
+use crate::faults::{FaultKind, Injected, Stage, UseCaseName};
 use crate::finding::Finding;
 use crate::message::ack::{Ack, AckCode};
 use crate::message::query::{QueryResponse, QueryResult};
@@ -30,6 +31,8 @@ use crate::pipeline::{MessageOutcome, process_message};
 use crate::rules::access::{AccessProblem, check_organisation};
 use crate::rules::lifecycle::Actor;
 use crate::tls::{CertVerdict, ListenerMode, Peer};
+use http_body_util::Either;
+use std::time::Duration;
 
 struct Outcome {
     response: Reply,
@@ -41,6 +44,8 @@ struct Outcome {
     /// The request's HL7 message id (root, extension), linking the exchange row to the
     /// document history.
     message_id: Option<(String, String)>,
+    /// The fault the plan injected into this exchange.
+    injected: Option<Injected>,
 }
 
 impl Outcome {
@@ -57,7 +62,14 @@ impl Outcome {
             detail,
             logged: None,
             message_id: None,
+            injected: None,
         }
+    }
+
+    /// The same, marked as carrying an injected fault.
+    fn injected(mut self, injected: Option<&Injected>) -> Self {
+        self.injected = injected.cloned();
+        self
     }
 
     /// The same, linked to the request's HL7 message id.
@@ -123,6 +135,26 @@ impl RequestMeta {
     /// The exchange record of `outcome`, with the request body as received.
     fn record(&self, outcome: &Outcome, request: Option<&Bytes>) -> ExchangeRecord {
         let status = outcome.response.status;
+        // An injected fault is marked on its row: F-001 among the codes, the plan entry in
+        // the detail.
+        let mut codes = outcome.codes.clone();
+        let mut detail = outcome.detail.clone();
+        let mut summary = outcome.summary.clone();
+        if let Some(inj) = &outcome.injected {
+            if !codes.contains(&RuleId::F001) {
+                codes.insert(0, RuleId::F001);
+            }
+            match &mut detail {
+                serde_json::Value::Object(m) => {
+                    m.insert("injected".into(), inj.to_json());
+                }
+                other => {
+                    *other =
+                        serde_json::json!({ "injected": inj.to_json(), "detail": other.take() });
+                }
+            }
+            summary = format!("{}; {summary}", inj.describe());
+        }
         // The HL7 message id links the exchange to the document history (acknowledgements
         // and query responses put it in their detail).
         ExchangeRecord {
@@ -136,9 +168,9 @@ impl RequestMeta {
             } else {
                 "rejected".into()
             },
-            codes: outcome.codes.clone(),
-            summary: outcome.summary.clone(),
-            detail: outcome.detail.clone(),
+            codes,
+            summary,
+            detail,
             cert_subject: self.cert_subject.clone(),
             cert_sha256: self.cert_sha256.clone(),
             org_oid: self.org_oid.clone(),
@@ -160,7 +192,7 @@ async fn finish(
     meta: &RequestMeta,
     outcome: Outcome,
     request: Option<Bytes>,
-) -> Response<Full<Bytes>> {
+) -> Result<Response<AnyBody>, Dropped> {
     let status = outcome.response.status;
     if !outcome.codes.is_empty() {
         tracing::info!(peer = %meta.peer, method = %meta.method, path = %meta.path, status, codes = %RuleId::join(&outcome.codes), "{}", outcome.summary);
@@ -193,7 +225,22 @@ async fn finish(
             state.record(meta.record(&outcome, request.as_ref())).await;
         }
     }
-    outcome.response.into_hyper()
+    match outcome
+        .injected
+        .as_ref()
+        .map(|i| (i.entry.kind, i.entry.delay_ms))
+    {
+        Some((FaultKind::DropAck, _)) => Err(Dropped),
+        Some((FaultKind::SlowDrip, ms)) => {
+            // Ten pieces over the entry's time: the client sees the first byte a tenth in.
+            const PIECES: u32 = 10;
+            Ok(outcome
+                .response
+                .into_dripping(PIECES as usize, Duration::from_millis(ms) / PIECES)
+                .map(Either::Right))
+        }
+        _ => Ok(outcome.response.into_hyper().map(Either::Left)),
+    }
 }
 
 /// Entry point for one request on a TLS listener.
@@ -203,13 +250,13 @@ pub(super) async fn handle(
     peer: Arc<Peer>,
     verdict: Arc<CertVerdict>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<AnyBody>, Dropped> {
     let meta = RequestMeta::of(&req, mode.as_str(), Some(&peer), peer.addr.clone());
     let (outcome, body) = match mode {
         ListenerMode::Diagnostic => (diagnose(&state, &peer, &verdict, &req), None),
         ListenerMode::Strict => strict(&state, &meta, &peer, req).await,
     };
-    Ok(finish(&state, &meta, outcome, body).await)
+    finish(&state, &meta, outcome, body).await
 }
 
 /// Entry point for one request on the plain-HTTP validation listener: Kela's validation
@@ -238,7 +285,19 @@ pub(super) async fn handle_validation(
             None,
         ),
     };
-    Ok(finish(&state, &meta, outcome, body).await)
+    Ok(whole(finish(&state, &meta, outcome, body).await))
+}
+
+/// A plain listener's answer. Faults are injected into archive requests only, so its
+/// outcomes never carry one; were one to, the answer would still be whole.
+fn whole(answer: Result<Response<AnyBody>, Dropped>) -> Response<Full<Bytes>> {
+    match answer {
+        Ok(r) => r.map(|b| match b {
+            Either::Left(full) => full,
+            Either::Right(_) => Full::new(Bytes::new()),
+        }),
+        Err(Dropped) => Reply::plain(500, "").into_hyper(),
+    }
 }
 
 async fn strict(
@@ -320,13 +379,17 @@ fn fault_outcome(fault: Fault) -> Outcome {
 
 /// A 503 fault with `Retry-After` (W-009): the archive is at its budget.
 fn busy_outcome(state: &State, version: SoapVersion, why: String) -> Outcome {
+    busy_for(version, why, state.admission.retry_after_secs)
+}
+
+fn busy_for(version: SoapVersion, why: String, retry_after_secs: u64) -> Outcome {
     let mut o = fault_outcome(Fault::receiver(
         version,
         vec![Finding::new(RuleId::W009, "HTTP request", why)],
     ));
     o.response.status = 503;
     o.response
-        .set_header("retry-after", state.admission.retry_after_secs.to_string());
+        .set_header("retry-after", retry_after_secs.to_string());
     o
 }
 
@@ -444,12 +507,66 @@ async fn archive(
             Some(body),
         );
     }
+    // The fault plan, now that organisation and use case are known.
+    let injected = state.faults.pick(
+        Stage::Request,
+        Some(&org),
+        outcome.use_case.map(use_case_name),
+    );
+    let mut outcome = outcome;
+    if let Some(inj) = &injected {
+        tracing::warn!(peer = %meta.peer, org = %org, "{}", inj.describe());
+        let marked = |o: Outcome| (o.injected(injected.as_ref()), Some(body.clone()));
+        match inj.entry.kind {
+            FaultKind::Busy => {
+                return marked(busy_for(
+                    version,
+                    format!(
+                        "the archive is unavailable; retry later ({})",
+                        inj.describe()
+                    ),
+                    u64::from(inj.entry.retry_after_secs),
+                ));
+            }
+            FaultKind::SoapFault => {
+                return marked(fault_outcome(Fault::receiver(
+                    version,
+                    vec![Finding::new(RuleId::F001, "archive", inj.describe())],
+                )));
+            }
+            FaultKind::Ae => {
+                outcome.ack = AckCode::AE;
+                outcome.document = None;
+                outcome.invalidation = None;
+                outcome.query = None;
+                if let Some(rule) = inj.entry.rule {
+                    outcome.findings.push(Finding::new(
+                        rule,
+                        "(injected by the fault plan)",
+                        inj.describe(),
+                    ));
+                }
+                return marked(ack_outcome(state, &outcome, version, now));
+            }
+            FaultKind::Delay => {
+                tokio::time::sleep(Duration::from_millis(inj.entry.delay_ms)).await;
+            }
+            // Answered as usual, then dropped or dripped by `finish`.
+            _ => {}
+        }
+    }
+    let inj = injected.as_ref();
+    let how = Answering {
+        version,
+        now,
+        injected: inj,
+    };
     let done = match (outcome.ack, outcome.use_case) {
         (AckCode::AA, Some(u @ (UseCase::Archive | UseCase::NewVersion))) => {
-            archive_document(state, meta, outcome, u, &body, version, now).await
+            archive_document(state, meta, outcome, u, &body, how).await
         }
         (AckCode::AA, Some(UseCase::Invalidate)) => {
-            invalidate_document(state, meta, outcome, &body, &org, version, now).await
+            invalidate_document(state, meta, outcome, &body, &org, how).await
         }
         (ack, Some(UseCase::Query(kind))) if ack != AckCode::AR => {
             run_query(state, outcome, kind, &org, version, now).await
@@ -457,7 +574,7 @@ async fn archive(
         _ => Ok(ack_outcome(state, &outcome, version, now)),
     };
     match done {
-        Ok(o) => (o, Some(body)),
+        Ok(o) => (o.injected(inj), Some(body)),
         Err(reason) => (
             fault_outcome(Fault {
                 version,
@@ -467,6 +584,25 @@ async fn archive(
             }),
             Some(body),
         ),
+    }
+}
+
+/// How an accepted message is answered: in its SOAP version, stamped `now`, marked with
+/// the fault the plan injected (if any).
+#[derive(Clone, Copy)]
+struct Answering<'a> {
+    version: SoapVersion,
+    now: OffsetDateTime,
+    injected: Option<&'a Injected>,
+}
+
+/// The fault plan's name of a use case.
+fn use_case_name(u: UseCase) -> UseCaseName {
+    match u {
+        UseCase::Archive => UseCaseName::Archive,
+        UseCase::NewVersion => UseCaseName::NewVersion,
+        UseCase::Invalidate => UseCaseName::Invalidate,
+        UseCase::Query(_) => UseCaseName::Query,
     }
 }
 
@@ -519,9 +655,13 @@ async fn archive_document(
     mut outcome: MessageOutcome,
     use_case: UseCase,
     body: &Bytes,
-    version: SoapVersion,
-    now: OffsetDateTime,
+    how: Answering<'_>,
 ) -> Result<Outcome, String> {
+    let Answering {
+        version,
+        now,
+        injected,
+    } = how;
     let Some(doc) = outcome.document.clone() else {
         return Ok(ack_outcome(state, &outcome, version, now));
     };
@@ -534,7 +674,8 @@ async fn archive_document(
         Ok(w) => outcome.findings.extend(w),
         Err(e) => tracing::warn!(error = %e, "identity ledger lookup failed"),
     }
-    let mut answer = ack_outcome(state, &outcome, version, now);
+    // Marked before the row is written, in the archive's own transaction.
+    let mut answer = ack_outcome(state, &outcome, version, now).injected(injected);
     let record = meta.record(&answer, Some(body));
     let (root, ext) = outcome.message_id.clone().unwrap_or_default();
     let ext = ext.unwrap_or_default();
@@ -577,13 +718,17 @@ async fn invalidate_document(
     mut outcome: MessageOutcome,
     body: &Bytes,
     org: &str,
-    version: SoapVersion,
-    now: OffsetDateTime,
+    how: Answering<'_>,
 ) -> Result<Outcome, String> {
+    let Answering {
+        version,
+        now,
+        injected,
+    } = how;
     let Some(inv) = outcome.invalidation.clone() else {
         return Ok(ack_outcome(state, &outcome, version, now));
     };
-    let mut answer = ack_outcome(state, &outcome, version, now);
+    let mut answer = ack_outcome(state, &outcome, version, now).injected(injected);
     let record = meta.record(&answer, Some(body));
     let (root, ext) = outcome.message_id.clone().unwrap_or_default();
     let ext = ext.unwrap_or_default();
@@ -1021,4 +1166,97 @@ fn diagnose(state: &State, peer: &Peer, verdict: &CertVerdict, req: &Request<Inc
         },
         detail,
     )
+}
+
+/// The largest fault plan the admin listener reads.
+const MAX_PLAN_BYTES: usize = 1 << 20;
+
+/// Entry point for one request on the fault admin listener (loopback, plain HTTP):
+/// `GET /faults` lists the plan in force with its counts, `PUT /faults` (a TOML plan) puts
+/// one in force from now, `DELETE /faults` clears it. Every change is logged.
+pub(super) async fn handle_admin(
+    state: Arc<State>,
+    peer_addr: String,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    use http_body_util::BodyExt as _;
+    let meta = RequestMeta::of(&req, "admin", None, peer_addr);
+    let json = |status, v: serde_json::Value, summary: String| {
+        Outcome::new(Reply::json(status, &v), vec![], summary, v)
+    };
+    let outcome = match (req.method().as_str(), req.uri().path()) {
+        ("GET", "/faults") => {
+            let v = match state.faults.status() {
+                Some((source, entries)) => {
+                    serde_json::json!({ "plan": source, "entries": entries })
+                }
+                None => serde_json::json!({ "plan": null, "entries": [] }),
+            };
+            json(200, v, "fault plan listed".into())
+        }
+        ("DELETE", "/faults") => {
+            state.faults.clear();
+            tracing::warn!("fault plan cleared through the admin listener");
+            json(
+                200,
+                serde_json::json!({ "cleared": true }),
+                "fault plan cleared".into(),
+            )
+        }
+        ("PUT", "/faults") => {
+            let query = req.uri().query().map(str::to_owned);
+            let body = http_body_util::Limited::new(req.into_body(), MAX_PLAN_BYTES)
+                .collect()
+                .await
+                .map(|c| c.to_bytes());
+            match body {
+                Err(e) => json(
+                    413,
+                    serde_json::json!({ "error": format!("the plan could not be read (at most {MAX_PLAN_BYTES} bytes): {e}") }),
+                    "fault plan refused".into(),
+                ),
+                Ok(bytes) => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    // `?source=NAME` names the plan (its file) in errors and the log.
+                    let source = query
+                        .as_deref()
+                        .and_then(|q| {
+                            form_urlencoded::parse(q.as_bytes())
+                                .find(|(k, _)| k == "source")
+                                .map(|(_, v)| format!("admin:{v}"))
+                        })
+                        .unwrap_or_else(|| "admin".into());
+                    match crate::faults::FaultPlan::parse(&text, &source) {
+                        Ok(plan) => {
+                            let n = plan.entries.len();
+                            tracing::warn!(
+                                entries = n,
+                                "fault plan set through the admin listener"
+                            );
+                            state.faults.set(plan);
+                            json(
+                                200,
+                                serde_json::json!({ "set": n }),
+                                format!("fault plan set ({n} entries)"),
+                            )
+                        }
+                        Err(e) => json(
+                            400,
+                            serde_json::json!({ "error": e.to_string() }),
+                            format!("fault plan refused: {e}"),
+                        ),
+                    }
+                }
+            }
+        }
+        (m, p) => json(
+            404,
+            serde_json::json!({
+                "error": format!("no route {m} {p}"),
+                "routes": ["GET /faults", "PUT /faults (a TOML fault plan)", "DELETE /faults"],
+            }),
+            format!("no route {m} {p}"),
+        ),
+    };
+    Ok(whole(finish(&state, &meta, outcome, None).await))
 }
