@@ -2,7 +2,7 @@
 //! are archived with AA and survive a restart; each class of defect gets its rule id; hostile
 //! input is answered and the server keeps serving.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::*;

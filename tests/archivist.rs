@@ -4,7 +4,7 @@
 //! ledger's warnings through the archive, the guided rehearsal with its break switches, and
 //! the pages rendered in headless Chromium.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! The binary as a user runs it: `certs init`, `certs show`, `serve` with its configuration
 //! errors and exit codes, and the end-to-end check with curl.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

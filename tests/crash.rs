@@ -2,7 +2,7 @@
 //! every acknowledged (AA) document is there and still verifies, every stored document has
 //! its message, the database is intact, and the server starts again on the same data.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

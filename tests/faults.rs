@@ -3,7 +3,7 @@
 //! fault is marked on its exchange row (F-001 and the plan entry), the server keeps serving
 //! everyone else, and a dropped acknowledgement neither loses nor duplicates the document.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

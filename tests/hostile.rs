@@ -3,7 +3,7 @@
 //! server keeps serving after each. Long variants (timings, memory under 16 × 30 MB, a 30 s
 //! certificate storm) are in `scripts/attack.sh`.
 
-mod common;
+use crate::common;
 
 use std::io::Write as _;
 use std::time::{Duration, Instant};

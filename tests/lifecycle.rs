@@ -3,7 +3,7 @@
 //! every L and Q rule fails on its own defect; queries never show another organisation's
 //! documents, whatever the filter, page or guessed id; a retrieved document still verifies.
 
-mod common;
+use crate::common;
 
 use common::*;
 use kanta_sim::archive::DocumentStore;

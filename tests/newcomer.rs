@@ -2,7 +2,7 @@
 //! walkthrough, checked switches, `client send`'s summary and exit codes, `train --serve`,
 //! output without colours off a terminal, and read-only commands that create nothing.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! reports are golden (JSON, JUnit) and the HTML carries the key facts and parses in
 //! Chromium.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

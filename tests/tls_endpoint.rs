@@ -1,7 +1,7 @@
 //! The mutual-TLS archive endpoint over real sockets: who gets in, who does not, and that
 //! the server records the right reason for every refusal.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
