@@ -377,13 +377,7 @@ fn plans_are_checked_at_start_and_set_at_run_time() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !ready.is_file() {
-        assert!(started.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&ready).unwrap()).unwrap();
+    let v = common::wait_ready(&mut child, &ready);
     let admin = v["admin"].as_str().unwrap().to_owned();
     let good = dir.path().join("good.toml");
     std::fs::write(&good, "[[fault]]\nname = \"break\"\nkind = \"busy\"\n").unwrap();

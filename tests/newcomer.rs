@@ -471,7 +471,7 @@ fn no_escape_codes_off_a_terminal_or_with_no_color() {
     // serve's log, redirected.
     let data = tempfile::tempdir().unwrap();
     let ready = data.path().join("ready.json");
-    let server = Command::new(bin())
+    let mut server = Command::new(bin())
         .args([
             "serve",
             "--certs",
@@ -488,13 +488,7 @@ fn no_escape_codes_off_a_terminal_or_with_no_color() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !ready.is_file() {
-        assert!(started.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&ready).unwrap()).unwrap();
+    let v = common::wait_ready(&mut server, &ready);
     let addr = v["listen"].as_str().unwrap().to_owned();
     let o = run_in(
         dir.path(),

@@ -265,14 +265,8 @@ pub async fn start(served: Served) -> Result<ServerHandle, ServeError> {
         if !addr.ip().is_loopback() && !state.config.validation.allow_network {
             return Err(ServeError::NotLoopback { addr });
         }
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
-        bound.validation = Some(
-            listener
-                .local_addr()
-                .map_err(|source| ServeError::Bind { addr, source })?,
-        );
+        let (listener, at) = bind(addr).await?;
+        bound.validation = Some(at);
         tasks.spawn(plain_loop(
             state.clone(),
             listener,
@@ -286,14 +280,8 @@ pub async fn start(served: Served) -> Result<ServerHandle, ServeError> {
         if !addr.ip().is_loopback() {
             return Err(ServeError::AdminNotLoopback { addr });
         }
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
-        bound.admin = Some(
-            listener
-                .local_addr()
-                .map_err(|source| ServeError::Bind { addr, source })?,
-        );
+        let (listener, at) = bind(addr).await?;
+        bound.admin = Some(at);
         tasks.spawn(plain_loop(
             state.clone(),
             listener,
@@ -320,6 +308,17 @@ pub async fn start(served: Served) -> Result<ServerHandle, ServeError> {
         tasks,
         faults,
     })
+}
+
+/// Binds a plain-HTTP listener; returns it with the address it got.
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServeError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let at = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    Ok((listener, at))
 }
 
 /// Every few seconds: writes the counts of repeated refused handshakes; every minute (and

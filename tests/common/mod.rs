@@ -215,6 +215,12 @@ pub fn spawn_serve(kit: &Path, data: &Path, ready: &Path) -> (std::process::Chil
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let v = wait_ready(&mut child, ready);
+    (child, v["listen"].as_str().unwrap().parse().unwrap())
+}
+
+/// Waits (up to 20 s) for a spawned kanta-sim's ready file and returns its JSON.
+pub fn wait_ready(child: &mut std::process::Child, ready: &Path) -> serde_json::Value {
     let started = std::time::Instant::now();
     while !ready.is_file() {
         assert!(
@@ -226,9 +232,7 @@ pub fn spawn_serve(kit: &Path, data: &Path, ready: &Path) -> (std::process::Chil
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(ready).unwrap()).unwrap();
-    (child, v["listen"].as_str().unwrap().parse().unwrap())
+    serde_json::from_str(&std::fs::read_to_string(ready).unwrap()).unwrap()
 }
 
 /// Headless Chromium, when installed (`.ci/run` installs it; in CI its absence is a failure).
