@@ -88,6 +88,9 @@ pub enum BootError {
     /// The fault plan.
     #[error("fault plan: {0}")]
     Faults(#[from] crate::faults::FaultPlanError),
+    /// The fault plan serves a certificate the kit lacks.
+    #[error("fault plan: {0}")]
+    FaultCertificate(String),
     /// The archivist's view.
     #[error(transparent)]
     Web(#[from] WebError),
@@ -135,6 +138,11 @@ impl App {
     /// The fault plan in force (set or cleared while serving).
     pub fn faults(&self) -> &Arc<crate::faults::ActivePlan> {
         self.server.faults()
+    }
+
+    /// Puts a fault plan in force from now (see [`ServerHandle::set_fault_plan`]).
+    pub fn set_fault_plan(&self, plan: crate::faults::FaultPlan) -> Result<(), String> {
+        self.server.set_fault_plan(plan)
     }
 
     /// The listeners, for whoever drives or watches them (test-case runs).
@@ -251,6 +259,12 @@ pub async fn start(config: Config) -> Result<App, BootError> {
         Some(p) => Some(crate::faults::FaultPlan::load(p)?),
         None => None,
     };
+    if let Some(why) = plan
+        .as_ref()
+        .and_then(|p| material.missing_alternate(p.server_roles()))
+    {
+        return Err(BootError::FaultCertificate(why));
+    }
     let lock = lock_data_dir(&config.data.dir)?;
     check_database(&config.data.dir, config.data.integrity_check)?;
     let log = ExchangeLog::open(&config.data.dir)?;

@@ -17,7 +17,13 @@ pub const DISCLAIMER_EN: &str = "This is a pre-test result from kanta-sim, a sim
 pub const DISCLAIMER_FI: &str = "Tämä on kanta-sim-simulaattorin esitestauksen tulos, ei Kelan lausunto. Sen läpäiseminen ei korvaa Kelan yhteistestausta eikä käyttöönottokoetta. Testitapausten tunnukset (SIM-…) ovat kanta-simin omia.";
 
 /// The suites, in the order a supplier meets them.
-pub const SUITES: &[&str] = &["pre-test", "joint-test", "negative", "deployment-test"];
+pub const SUITES: &[&str] = &[
+    "pre-test",
+    "joint-test",
+    "negative",
+    "resilience",
+    "deployment-test",
+];
 
 /// What a step asks of the system under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +39,9 @@ pub enum Action {
     Query,
     /// Open a TLS connection with a given certificate (and ask for `/health`).
     Connect,
+    /// Put the step's `faults` in force on the archive (none: clear them) for the rest of
+    /// the case; nothing is asked of the system under test.
+    FaultPlan,
 }
 
 impl Action {
@@ -44,6 +53,7 @@ impl Action {
             Self::Invalidate => "invalidate",
             Self::Query => "query",
             Self::Connect => "connect",
+            Self::FaultPlan => "fault-plan",
         }
     }
 }
@@ -86,6 +96,43 @@ pub enum Expect {
     Rejected,
 }
 
+/// How the system under test must behave while the archive fails (a resilience step): judged
+/// from every exchange of the step, their timings and ids, not from one answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Behaviour {
+    /// The archive is unavailable for a while; the document must arrive once it is back,
+    /// accepted once.
+    DeliverAfterBreak,
+    /// The acknowledgement of an archived document is lost; the resend must be the same
+    /// message (W-016) or the same document version (L-001), and the document stored once.
+    ResendAfterLostAck,
+    /// A 503 with `Retry-After`; the message must not come again sooner.
+    HonourRetryAfter,
+    /// A slow answer; the same message must not be sent on a second connection meanwhile.
+    NoParallelSends,
+}
+
+impl Behaviour {
+    /// What is expected, for the report and the live instructions.
+    pub fn expected(self) -> &'static str {
+        match self {
+            Self::DeliverAfterBreak => {
+                "the archive is unavailable for a while: keep the document queued and send it again (with a growing wait) until the archive answers; it must be accepted once"
+            }
+            Self::ResendAfterLostAck => {
+                "the archive stores the document but its acknowledgement is lost: send the same message again (same message id, or the same document id and version) and read W-016 or L-001 as delivered; the document must be stored once"
+            }
+            Self::HonourRetryAfter => {
+                "the archive answers HTTP 503 with Retry-After: send the message again, but not before the time it asks"
+            }
+            Self::NoParallelSends => {
+                "the archive answers slowly: wait for the answer (or give up on the connection) before sending the same message again; never send it on two connections at once"
+            }
+        }
+    }
+}
+
 /// How the reference client departs from a correct message when it drives a negative case
 /// (in a live run, the system under test is asked to do the same).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,11 +162,19 @@ pub enum Deviation {
     RealmNotFi,
     /// An invalidation without a reason.
     NoReason,
+    /// Never send a message again (no queue, no retry).
+    NoRetry,
+    /// After a lost answer, send the content again as a new document.
+    ResendAsNew,
+    /// Resend after a 503 without waiting for its Retry-After.
+    IgnoreRetryAfter,
+    /// Send the same message again on a second connection while the first waits.
+    ParallelResend,
 }
 
 impl Deviation {
     /// Every deviation, in the order `--help` lists them.
-    pub const ALL: [Deviation; 12] = [
+    pub const ALL: [Deviation; 16] = [
         Self::Unsigned,
         Self::BadSignature,
         Self::RealIdentityCode,
@@ -132,6 +187,10 @@ impl Deviation {
         Self::NotXhtml,
         Self::RealmNotFi,
         Self::NoReason,
+        Self::NoRetry,
+        Self::ResendAsNew,
+        Self::IgnoreRetryAfter,
+        Self::ParallelResend,
     ];
 
     /// Its name on the command line and in reports (`bad-signature`).
@@ -149,6 +208,10 @@ impl Deviation {
             Self::NotXhtml => "not-xhtml",
             Self::RealmNotFi => "realm-not-fi",
             Self::NoReason => "no-reason",
+            Self::NoRetry => "no-retry",
+            Self::ResendAsNew => "resend-as-new",
+            Self::IgnoreRetryAfter => "ignore-retry-after",
+            Self::ParallelResend => "parallel-resend",
         }
     }
 
@@ -174,6 +237,14 @@ impl Deviation {
             Self::NotXhtml => "send a display form that is not div.soc-document XHTML",
             Self::RealmNotFi => "set realmCode to something other than FI",
             Self::NoReason => "give no reason",
+            Self::NoRetry => "send each message once and never again, whatever happens",
+            Self::ResendAsNew => {
+                "when an answer is lost, send the content again as a new document (new id)"
+            }
+            Self::IgnoreRetryAfter => "after a 503, send again at once, ignoring Retry-After",
+            Self::ParallelResend => {
+                "when an answer is slow, send the same message again on a second connection"
+            }
         }
     }
 }
@@ -278,9 +349,32 @@ pub struct Step {
     /// Checks on the archive afterwards.
     #[serde(default)]
     pub check: Vec<Check>,
+    /// Fault-plan steps: the entries to put in force (the keys of a plan's `[[fault]]`;
+    /// `org` defaults to the organisation running the case where the kind allows one).
+    #[serde(default)]
+    pub faults: Vec<crate::faults::FaultSpec>,
+    /// Resilience steps: the behaviour judged over the step's exchanges.
+    #[serde(default)]
+    pub behaviour: Option<Behaviour>,
 }
 
 impl Step {
+    /// The fault plan a `fault-plan` step puts in force for `org`'s run: entries without an
+    /// organisation are limited to `org` where their kind allows it.
+    pub fn fault_plan(
+        &self,
+        case: &str,
+        org: &str,
+    ) -> Result<crate::faults::FaultPlan, crate::faults::FaultPlanError> {
+        let specs = self.faults.iter().cloned().enumerate().map(|(i, mut f)| {
+            if f.org.is_none() && f.kind.stage() != crate::faults::Stage::Accept {
+                f.org = Some(org.to_owned());
+            }
+            (i + 1, f)
+        });
+        crate::faults::FaultPlan::from_specs(specs, &format!("{case}/{}", self.id))
+    }
+
     /// The query kind, when this is a query step.
     pub fn query_kind(&self) -> Option<QueryKind> {
         self.query.as_deref().and_then(QueryKind::parse)
@@ -430,6 +524,22 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "negative/SIM-NEG-11.toml",
         include_str!("../testcases/negative/SIM-NEG-11.toml"),
+    ),
+    (
+        "resilience/SIM-RES-01.toml",
+        include_str!("../testcases/resilience/SIM-RES-01.toml"),
+    ),
+    (
+        "resilience/SIM-RES-02.toml",
+        include_str!("../testcases/resilience/SIM-RES-02.toml"),
+    ),
+    (
+        "resilience/SIM-RES-03.toml",
+        include_str!("../testcases/resilience/SIM-RES-03.toml"),
+    ),
+    (
+        "resilience/SIM-RES-04.toml",
+        include_str!("../testcases/resilience/SIM-RES-04.toml"),
     ),
     (
         "deployment-test/SIM-KOE-01.toml",
@@ -629,6 +739,54 @@ pub fn lint(
                     "certificate (a kit role)",
                     &mut problem,
                 ),
+                Action::FaultPlan => {
+                    if let Err(e) = s.fault_plan(
+                        &c.id,
+                        c.org.as_deref().unwrap_or("1.2.246.10.99900016.10.0"),
+                    ) {
+                        problem(sid, format!("faults: {e}"));
+                    }
+                    if s.expect != Expect::Accepted {
+                        problem(
+                            sid,
+                            "a fault-plan step expects accepted (it always applies)".into(),
+                        );
+                    }
+                }
+            }
+            if s.action != Action::FaultPlan && !s.faults.is_empty() {
+                problem(
+                    sid,
+                    "faults belong to fault-plan steps (a step of their own before the steps they affect)".into(),
+                );
+            }
+            if let Some(b) = s.behaviour {
+                if !matches!(s.action, Action::Archive | Action::NewVersion) {
+                    problem(
+                        sid,
+                        "a behaviour is judged on archive or new-version steps".into(),
+                    );
+                }
+                if s.expect != Expect::Accepted {
+                    problem(
+                        sid,
+                        "a behaviour step expects accepted (the document must arrive in the end)"
+                            .into(),
+                    );
+                }
+                let plan_before = c
+                    .steps
+                    .iter()
+                    .take_while(|x| x.id != s.id)
+                    .any(|x| x.action == Action::FaultPlan && !x.faults.is_empty());
+                if !plan_before {
+                    problem(
+                        sid,
+                        format!(
+                            "behaviour {b:?} needs a fault-plan step before it (nothing would fail otherwise)"
+                        ),
+                    );
+                }
             }
             if let Some(p) = &s.person {
                 check_person(p, sid, &mut problem);
@@ -806,5 +964,70 @@ check = [{ kind = "query-total" }]
             assert!(all.contains(needle), "{needle} not in:\n{all}");
         }
         assert!(parse_case("id = 1", "t").is_err());
+    }
+
+    #[test]
+    fn resilience_steps_are_linted_and_fault_plans_are_limited_to_the_running_org() {
+        let text = r#"
+id = "SIM-X-02"
+suite = "resilience"
+title_fi = "x"
+title_en = "x"
+phase = "resilience"
+[[step]]
+id = "plan"
+title_fi = "x"
+title_en = "x"
+action = "fault-plan"
+expect = "accepted"
+faults = [{ kind = "delay" }, { kind = "refuse", count = 1 }]
+[[step]]
+id = "send"
+title_fi = "x"
+title_en = "x"
+action = "query"
+query = "metadata"
+expect = "accepted"
+behaviour = "honour-retry-after"
+faults = [{ kind = "busy" }]
+"#;
+        let c = parse_case(text, "t").unwrap();
+        let register = crate::identity::SoteRegister::bundled().unwrap();
+        let all = lint(std::slice::from_ref(&c), &register, None)
+            .into_iter()
+            .map(|p| p.message)
+            .collect::<Vec<_>>()
+            .join("\n");
+        for needle in [
+            "faults: SIM-X-02/plan:1",
+            "needs delay_ms",
+            "faults belong to fault-plan steps",
+            "a behaviour is judged on archive or new-version steps",
+        ] {
+            assert!(all.contains(needle), "{needle} not in:\n{all}");
+        }
+        // A behaviour without a plan before it could never fail.
+        let no_plan = text.replace(
+            "action = \"fault-plan\"",
+            "action = \"connect\"\ncertificate = \"x\"",
+        );
+        let c2 = parse_case(&no_plan, "t").unwrap();
+        let all = lint(&[c2], &register, None)
+            .into_iter()
+            .map(|p| p.message)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(all.contains("needs a fault-plan step before it"), "{all}");
+
+        let shipped = embedded().unwrap();
+        let res = shipped.iter().find(|c| c.id == "SIM-RES-02").unwrap();
+        let plan = res.steps[0]
+            .fault_plan(&res.id, "1.2.246.10.99900016.10.0")
+            .unwrap();
+        assert_eq!(
+            plan.entries[0].org.as_deref(),
+            Some("1.2.246.10.99900016.10.0")
+        );
+        assert_eq!(plan.source, "SIM-RES-02/lose-ack");
     }
 }

@@ -40,6 +40,10 @@ pub enum FaultKind {
     DropAck,
     /// Answer normally, but send the response in small pieces over `delay_ms`.
     SlowDrip,
+    /// Serve the kit's expired server certificate (`server:expired`) in the handshake.
+    ExpiredServerCert,
+    /// Serve the kit's revoked server certificate (`server:revoked`, listed in the kit's CRL).
+    RevokedServerCert,
 }
 
 impl FaultKind {
@@ -86,7 +90,26 @@ impl FaultKind {
             "slow-drip",
             "send the answer in small pieces over delay_ms",
         ),
+        (
+            Self::ExpiredServerCert,
+            "expired-server-cert",
+            "serve the kit's expired server certificate (server:expired)",
+        ),
+        (
+            Self::RevokedServerCert,
+            "revoked-server-cert",
+            "serve the kit's revoked server certificate (server:revoked, in the kit's CRL)",
+        ),
     ];
+
+    /// The kit role of the alternate server certificate a certificate fault serves.
+    pub fn server_role(self) -> Option<&'static str> {
+        match self {
+            Self::ExpiredServerCert => Some("server:expired"),
+            Self::RevokedServerCert => Some("server:revoked"),
+            _ => None,
+        }
+    }
 
     /// The kind's name in a plan.
     pub fn name(self) -> &'static str {
@@ -99,7 +122,9 @@ impl FaultKind {
     /// When it happens.
     pub fn stage(self) -> Stage {
         match self {
-            Self::Refuse | Self::TlsAlert => Stage::Accept,
+            Self::Refuse | Self::TlsAlert | Self::ExpiredServerCert | Self::RevokedServerCert => {
+                Stage::Accept
+            }
             Self::Reset => Stage::Handshake,
             _ => Stage::Request,
         }
@@ -207,23 +232,43 @@ pub enum FaultPlanError {
 #[serde(deny_unknown_fields)]
 struct RawPlan {
     #[serde(default)]
-    fault: Vec<toml::Spanned<RawEntry>>,
+    fault: Vec<toml::Spanned<FaultSpec>>,
 }
 
-#[derive(Deserialize)]
+/// One entry as written (in a plan file, or inline in a test case's `fault-plan` step),
+/// before it is checked.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawEntry {
-    name: Option<String>,
-    kind: FaultKind,
-    org: Option<String>,
-    use_case: Option<UseCaseName>,
+pub struct FaultSpec {
+    /// Its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// What goes wrong.
+    pub kind: FaultKind,
+    /// Only for this organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// Only for this use case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_case: Option<UseCaseName>,
+    /// The window opens this long after the plan was set.
     #[serde(default)]
-    after_secs: u64,
-    for_secs: Option<u64>,
-    count: Option<u32>,
-    delay_ms: Option<u64>,
-    retry_after_secs: Option<u32>,
-    rule: Option<String>,
+    pub after_secs: u64,
+    /// …and stays open this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_secs: Option<u64>,
+    /// At most this many times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// Delay and slow-drip: milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    /// Busy: the Retry-After seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u32>,
+    /// AE: the finding's rule id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -255,10 +300,26 @@ impl FaultPlan {
             line: e.span().map_or(1, |s| line_of(text, s.start)),
             message: e.message().to_owned(),
         })?;
-        let mut entries = Vec::with_capacity(raw.fault.len());
-        for (i, spanned) in raw.fault.into_iter().enumerate() {
-            let line = line_of(text, spanned.span().start);
-            let r = spanned.into_inner();
+        let specs = raw
+            .fault
+            .into_iter()
+            .map(|spanned| (line_of(text, spanned.span().start), spanned.into_inner()));
+        Self::from_specs(specs, source)
+    }
+
+    /// The alternate server certificates (kit roles) its entries serve.
+    pub fn server_roles(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.entries.iter().filter_map(|e| e.kind.server_role())
+    }
+
+    /// Checks entries given one by one (`line` names each in errors: the line of its
+    /// `[[fault]]` header in a file, its position in a test case's step).
+    pub fn from_specs(
+        specs: impl IntoIterator<Item = (usize, FaultSpec)>,
+        source: &str,
+    ) -> Result<Self, FaultPlanError> {
+        let mut entries: Vec<FaultEntry> = Vec::new();
+        for (i, (line, r)) in specs.into_iter().enumerate() {
             let name = r.name.clone().unwrap_or_else(|| format!("fault-{}", i + 1));
             let invalid = |message: String| FaultPlanError::Invalid {
                 source_name: source.to_owned(),
@@ -394,6 +455,10 @@ impl Injected {
             "plan": self.plan,
             "line": self.entry.line,
             "nth": self.nth,
+            "after_secs": self.entry.after_secs,
+            "for_secs": self.entry.for_secs,
+            "delay_ms": self.entry.delay_ms,
+            "retry_after_secs": self.entry.retry_after_secs,
         })
     }
 }
@@ -615,6 +680,11 @@ kind = "busy"
                 "same name",
             ),
             ("[faults]\nkind = \"busy\"\n", 1, "unknown field"),
+            (
+                "[[fault]]\nkind = \"expired-server-cert\"\norg = \"1.2.3\"\n",
+                1,
+                "cannot be limited to an organisation",
+            ),
         ] {
             let e = parse(plan).unwrap_err().to_string();
             assert!(
@@ -623,6 +693,43 @@ kind = "busy"
             );
             assert!(e.contains(needle), "{plan:?}: {e}");
         }
+    }
+
+    #[test]
+    fn certificate_faults_name_their_alternate_and_happen_on_accept() {
+        let p = parse("[[fault]]\nkind = \"revoked-server-cert\"\n[[fault]]\nkind = \"busy\"\n")
+            .unwrap();
+        assert_eq!(p.server_roles().collect::<Vec<_>>(), vec!["server:revoked"]);
+        assert_eq!(p.entries[0].kind.stage(), Stage::Accept);
+        let a = ActivePlan::new(Some(p));
+        assert_eq!(
+            a.pick(Stage::Accept, None, None).map(|i| i.entry.kind),
+            Some(FaultKind::RevokedServerCert)
+        );
+    }
+
+    #[test]
+    fn entries_given_one_by_one_are_checked_alike_and_named_by_position() {
+        let spec = |kind: FaultKind| FaultSpec {
+            name: None,
+            kind,
+            org: None,
+            use_case: None,
+            after_secs: 0,
+            for_secs: None,
+            count: None,
+            delay_ms: None,
+            retry_after_secs: None,
+            rule: None,
+        };
+        let e = FaultPlan::from_specs(
+            [(1, spec(FaultKind::Busy)), (2, spec(FaultKind::Delay))],
+            "SIM-X/s",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("SIM-X/s:2: fault \"fault-2\""), "{e}");
+        assert!(e.contains("needs delay_ms"), "{e}");
     }
 
     #[test]

@@ -134,6 +134,18 @@ catalogue! {
     C004 = "C-004", Error, Assumed,
         "Arkiston vastaus ei ole vaiheen odottama",
         "The archive's answer is not the one the step expects";
+    C005 = "C-005", Error, Assumed,
+        "Järjestelmä ei toimittanut asiakirjaa arkiston katkon jälkeen",
+        "The system did not deliver the document after the archive's break";
+    C006 = "C-006", Error, Assumed,
+        "Kadonneen kuittauksen jälkeen järjestelmä ei lähettänyt samaa sanomaa uudelleen",
+        "After a lost acknowledgement the system did not resend the same message";
+    C007 = "C-007", Error, Assumed,
+        "Järjestelmä ei noudattanut Retry-After-aikaa",
+        "The system did not honour Retry-After";
+    C008 = "C-008", Error, Assumed,
+        "Järjestelmä lähetti saman sanoman kahta yhteyttä pitkin yhtä aikaa",
+        "The system sent the same message on two connections at once";
     F001 = "F-001", Error, Assumed,
         "Arkiston vika aiheutettiin tarkoituksella vikasuunnitelman mukaan",
         "An archive-side fault injected on purpose by the fault plan";

@@ -404,3 +404,120 @@ fn plans_are_checked_at_start_and_set_at_run_time() {
     let o = faults(&["list"]);
     assert_eq!(o.status.code(), Some(5));
 }
+
+/// `openssl s_client` against the archive, verifying the server certificate against the
+/// kit's root (and, with `crl`, the kit's CRL): what OpenSSL says about the chain.
+async fn openssl_verify(server: &TestServer, crl: bool) -> Option<String> {
+    let (kit, _) = the_kit();
+    let mut args = vec![
+        "s_client".to_owned(),
+        "-connect".into(),
+        server.addr().to_string(),
+        "-servername".into(),
+        "localhost".into(),
+        "-CAfile".into(),
+        kit.join("root-ca.pem").display().to_string(),
+        "-verify_return_error".into(),
+    ];
+    if crl {
+        args.extend([
+            "-CRL".into(),
+            kit.join("crl.pem").display().to_string(),
+            "-crl_check".into(),
+        ]);
+    }
+    let o = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("openssl")
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+    })
+    .await
+    .unwrap();
+    match o {
+        Ok(o) => Some(format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )),
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "openssl: {e}");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn certificate_faults_serve_the_kits_expired_or_revoked_server_certificate() {
+    let server = start(the_kit()).await;
+    // The kit's own server certificate verifies, CRL included (the witness works).
+    if let Some(out) = openssl_verify(&server, true).await {
+        assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
+    }
+
+    // expired-server-cert: OpenSSL reports the expiry; the row names the fault and the
+    // client's alert.
+    plan(
+        &server,
+        "[[fault]]\nname = \"old-cert\"\nkind = \"expired-server-cert\"\ncount = 1\n",
+    );
+    if let Some(out) = openssl_verify(&server, false).await {
+        assert!(out.contains("certificate has expired"), "{out}");
+        let row = marked(&server, "old-cert").await;
+        assert!(row.record.detail["client"].is_string(), "{row:#?}");
+    }
+    server.assert_serving(the_kit()).await;
+
+    // revoked-server-cert: only a client that checks the CRL notices; OpenSSL with the
+    // kit's CRL does, and so does the reference client (it refuses, with no answer to read).
+    plan(
+        &server,
+        "[[fault]]\nname = \"revoked-cert\"\nkind = \"revoked-server-cert\"\ncount = 1\n",
+    );
+    if let Some(out) = openssl_verify(&server, true).await {
+        assert!(out.contains("certificate revoked"), "{out}");
+        marked(&server, "revoked-cert").await;
+    }
+    plan(
+        &server,
+        "[[fault]]\nname = \"revoked-again\"\nkind = \"revoked-server-cert\"\ncount = 1\n",
+    );
+    let reference = kanta_sim::client::reference::ReferenceClient::new(
+        &the_kit().0,
+        TESTILA,
+        server.addr(),
+        kanta_sim::config::Config::builtin()
+            .unwrap()
+            .archive
+            .interactions,
+    )
+    .unwrap();
+    let e = reference
+        .send(message(31, "31"))
+        .await
+        .expect_err("a revoked server certificate is refused");
+    assert!(e.to_string().to_lowercase().contains("revoked"), "{e}");
+    marked(&server, "revoked-again").await;
+    server.assert_serving(the_kit()).await;
+
+    server.handle.faults().clear();
+    server.stop().await;
+
+    // A configured server certificate has no alternates: a plan that needs one is refused
+    // with what to do, and the plan in force stays.
+    let (cert, key) = path_of(the_kit(), "server");
+    let server = start_with(the_kit(), |c| {
+        c.tls.server_cert = Some(cert);
+        c.tls.server_key = key;
+    })
+    .await;
+    let e = server
+        .handle
+        .set_fault_plan(
+            FaultPlan::parse("[[fault]]\nkind = \"expired-server-cert\"\n", "test-plan").unwrap(),
+        )
+        .unwrap_err();
+    assert!(e.contains("no server:expired certificate"), "{e}");
+    assert!(server.handle.faults().status().is_none());
+    server.stop().await;
+}

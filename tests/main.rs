@@ -15,6 +15,7 @@ mod faults;
 mod hostile;
 mod lifecycle;
 mod newcomer;
+mod resilience;
 mod testcases;
 mod tls_endpoint;
 mod xml_properties;

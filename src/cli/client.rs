@@ -33,6 +33,15 @@ pub(super) enum ClientCommand {
         /// Also print the archive's answer as it came (the SOAP XML).
         #[arg(long)]
         raw: bool,
+        /// Send the message again after a lost connection, a 503 (honouring Retry-After) or a
+        /// Receiver fault, as `[reference_client.retry]` says; an AE with only W-016/L-001
+        /// after a lost answer counts as delivered.
+        #[arg(long)]
+        retry: bool,
+        /// The configuration whose `[reference_client.retry]` --retry follows (default: the
+        /// embedded one).
+        #[arg(long, requires = "retry")]
+        config: Option<PathBuf>,
         /// How to build.
         #[command(flatten)]
         build: BuildArgs,
@@ -290,9 +299,17 @@ pub(super) fn run(cmd: ClientCommand, rt: &tokio::runtime::Runtime) -> Result<u8
             file,
             target,
             raw,
+            retry,
+            config,
             build: args,
         } => {
             let (c, built) = build(&args, target)?;
+            let c = if retry {
+                let cfg = Config::load(config.as_deref()).map_err(Failure::usage)?;
+                c.with_retry(cfg.reference_client.retry)
+            } else {
+                c
+            };
             let body = match &file {
                 Some(f) => std::fs::read_to_string(f)
                     .map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?,
@@ -300,6 +317,9 @@ pub(super) fn run(cmd: ClientCommand, rt: &tokio::runtime::Runtime) -> Result<u8
             };
             let reply = rt.block_on(c.send(body)).map_err(transport)?;
             let text = String::from_utf8_lossy(&reply.body);
+            if reply.attempts > 1 {
+                println!("sent {} times", reply.attempts);
+            }
             match crate::client::answer::read_answer(&text) {
                 Some(a) => println!("{}", a.summary(reply.status)),
                 None => println!(
@@ -307,10 +327,15 @@ pub(super) fn run(cmd: ClientCommand, rt: &tokio::runtime::Runtime) -> Result<u8
                     reply.status
                 ),
             }
+            if reply.delivered_earlier {
+                println!(
+                    "delivered: an earlier send reached the archive (its answer was lost); W-016/L-001 say so"
+                );
+            }
             if raw {
                 println!("{text}");
             }
-            Ok(if reply.ack() == "AA" {
+            Ok(if reply.ack() == "AA" || reply.delivered_earlier {
                 exit::OK
             } else {
                 exit::FAILED

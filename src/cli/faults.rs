@@ -67,7 +67,7 @@ pub(super) fn run(c: FaultsCommand, rt: &tokio::runtime::Runtime) -> Result<u8, 
         }
         FaultsCommand::Kinds => {
             for (_, name, what) in FaultKind::ALL {
-                println!("{name:<12} {what}");
+                println!("{name:<20} {what}");
             }
             Ok(exit::OK)
         }

@@ -33,6 +33,8 @@ pub struct Answer {
     pub outcome: String,
     /// A fault's reason.
     pub reason: Option<String>,
+    /// A fault's code as written (`env:Server`, `env:Receiver`, `env:Client`, `env:Sender`).
+    pub fault_code: Option<String>,
     /// The findings, in the answer's order.
     pub details: Vec<AnswerDetail>,
 }
@@ -75,9 +77,14 @@ pub fn read_answer(body: &str) -> Option<Answer> {
                 location: child_text(f, "location"),
             })
             .collect();
+        let fault_code = named(fault, "faultcode")
+            .chain(named(fault, "Code").flat_map(|c| named(c, "Value")))
+            .next()
+            .map(|n| crate::xml::text_content(n).trim().to_owned());
         return Some(Answer {
             outcome: "fault".into(),
             reason,
+            fault_code,
             details,
         });
     }
@@ -105,11 +112,21 @@ pub fn read_answer(body: &str) -> Option<Answer> {
     Some(Answer {
         outcome: ack.attribute("typeCode").unwrap_or("").to_owned(),
         reason: None,
+        fault_code: None,
         details,
     })
 }
 
 impl Answer {
+    /// A SOAP fault that blames the archive (1.1 `Server`, 1.2 `Receiver`): worth sending
+    /// the same message again later.
+    pub fn is_receiver_fault(&self) -> bool {
+        self.fault_code.as_deref().is_some_and(|c| {
+            let local = c.rsplit(':').next().unwrap_or(c);
+            local == "Server" || local == "Receiver"
+        })
+    }
+
     /// One line for the outcome, then one per finding: severity, code, location, message
     /// and the rule's text.
     pub fn summary(&self, status: u16) -> String {

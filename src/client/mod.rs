@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName};
 
 use crate::pki::read_pem_certs;
 use crate::tls::provider;
@@ -194,6 +194,26 @@ pub enum ClientError {
     /// HTTP failed after the handshake.
     #[error("HTTP: {0}")]
     Http(#[from] hyper::Error),
+    /// The server-certificate verifier could not be built (a CRL it could not use).
+    #[error("client configuration: {0}")]
+    Verifier(#[from] rustls::client::VerifierBuilderError),
+    /// A CRL file could not be read.
+    #[error("client configuration: CRL {path}: {source}")]
+    Crl {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the PEM reader said.
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    /// No answer in time.
+    #[error("no answer from {addr} within {secs} s")]
+    Timeout {
+        /// The address.
+        addr: SocketAddr,
+        /// The wait.
+        secs: u64,
+    },
     /// The request could not be built.
     #[error("request: {0}")]
     Request(#[from] hyper::http::Error),
@@ -221,6 +241,8 @@ pub struct ClientResponse {
     pub tls_version: String,
     /// Negotiated ALPN protocol.
     pub alpn: Option<String>,
+    /// A `Retry-After` in seconds (503 answers).
+    pub retry_after: Option<u64>,
 }
 
 /// An HTTPS client with an optional client certificate.
@@ -252,6 +274,18 @@ impl MtlsClient {
         versions: &[&'static SupportedProtocolVersion],
         version: HttpVersion,
     ) -> Result<Self, ClientError> {
+        Self::checking_revocation(ca, &[], identity, versions, version)
+    }
+
+    /// As [`Self::new`], refusing a server certificate that `crls` (PEM files) list as
+    /// revoked, as a careful client system does.
+    pub fn checking_revocation(
+        ca: &Path,
+        crls: &[std::path::PathBuf],
+        identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+        versions: &[&'static SupportedProtocolVersion],
+        version: HttpVersion,
+    ) -> Result<Self, ClientError> {
         let mut roots = RootCertStore::empty();
         for der in read_pem_certs(ca)? {
             roots.add(der).map_err(|source| ClientError::Anchor {
@@ -259,9 +293,28 @@ impl MtlsClient {
                 source,
             })?;
         }
+        let crls = crls
+            .iter()
+            .map(|p| {
+                CertificateRevocationListDer::from_pem_file(p).map_err(|source| ClientError::Crl {
+                    path: p.clone(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Only the kit's service CA publishes a CRL; a server certificate from another
+        // issuer is not refused for want of one.
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider(),
+        )
+        .with_crls(crls)
+        .only_check_end_entity_revocation()
+        .allow_unknown_revocation_status()
+        .build()?;
         let builder = ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(versions)?
-            .with_root_certificates(roots);
+            .with_webpki_verifier(verifier);
         let mut config = match identity {
             Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
             None => builder.with_no_client_auth(),
@@ -357,11 +410,15 @@ impl MtlsClient {
             }
         };
         let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header("content-type");
+        // Seconds only: an HTTP date is not what the archive sends.
+        let retry_after = header("retry-after").and_then(|v| v.trim().parse().ok());
         let body = resp.into_body().collect().await?.to_bytes();
         Ok(ClientResponse {
             status,
@@ -369,6 +426,7 @@ impl MtlsClient {
             body,
             tls_version,
             alpn,
+            retry_after,
         })
     }
 }

@@ -5,12 +5,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use time::OffsetDateTime;
 
 use super::{ClientError, HttpVersion, MtlsClient, load_identity};
-use crate::config::Interactions;
+use crate::config::{Interactions, RetryPolicy};
 use crate::document::{Body, DocumentRef, Metadata, build_cda};
 use crate::document::{SignatureType, sign_kanta_document};
 use crate::message::build::{KANTA_ARCHIVE_DEVICE, MessageSpec, build_archive_message};
@@ -75,6 +76,12 @@ pub struct Reply {
     pub request: String,
     /// The body as received.
     pub body: Bytes,
+    /// How many times the message was sent (1 unless the retry policy resent it).
+    pub attempts: u32,
+    /// An earlier send may have reached the archive (its answer was lost) and this answer
+    /// is an AE whose only errors say so (W-016 message id used, L-001 version archived):
+    /// the message was delivered by that earlier send.
+    pub delivered_earlier: bool,
 }
 
 impl Reply {
@@ -100,6 +107,45 @@ pub struct ReferenceClient {
     receiver: String,
     run: String,
     counter: AtomicU64,
+    policy: RetryPolicy,
+}
+
+/// Whether a transport failure is worth sending the same message again: the archive was
+/// unreachable, reset the connection or did not answer. A refused certificate (either
+/// side's) or a protocol mismatch needs a person, not another try.
+fn transient(e: &ClientError) -> bool {
+    use rustls::AlertDescription as A;
+    match e {
+        ClientError::Connect { .. } | ClientError::Timeout { .. } | ClientError::Http(_) => true,
+        ClientError::Handshake { source, .. } => {
+            match source
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<rustls::Error>())
+            {
+                None => true,
+                Some(rustls::Error::AlertReceived(a)) => !matches!(
+                    a,
+                    A::BadCertificate
+                        | A::UnsupportedCertificate
+                        | A::CertificateRevoked
+                        | A::CertificateExpired
+                        | A::CertificateUnknown
+                        | A::UnknownCA
+                        | A::AccessDenied
+                        | A::CertificateRequired
+                        | A::ProtocolVersion
+                ),
+                Some(_) => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Whether the request may have reached the archive before the failure (so a later
+/// "already received" is this message's own).
+fn maybe_received(e: &ClientError) -> bool {
+    matches!(e, ClientError::Http(_) | ClientError::Timeout { .. })
 }
 
 impl ReferenceClient {
@@ -131,8 +177,11 @@ impl ReferenceClient {
         })?;
         let root = index.require(kit, "root-ca")?;
         let identity = load_identity(&kit.join(&cert.cert), &kit.join(key))?;
-        let http = MtlsClient::new(
+        // A careful client checks the server certificate against the kit's CRL too.
+        let crls = index.trust_files(kit).crls;
+        let http = MtlsClient::checking_revocation(
             &kit.join(&root.cert),
+            &crls,
             Some(identity),
             &[&rustls::version::TLS13, &rustls::version::TLS12],
             HttpVersion::Http1,
@@ -147,7 +196,19 @@ impl ReferenceClient {
             // Message ids must never repeat against a persistent archive: a run tag.
             run: OffsetDateTime::now_utc().unix_timestamp_nanos().to_string(),
             counter: AtomicU64::new(0),
+            policy: RetryPolicy::once(),
         })
+    }
+
+    /// Sends messages again as `policy` says (the default is never: one send).
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Its retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.policy
     }
 
     /// The organisation this client system belongs to.
@@ -284,18 +345,116 @@ impl ReferenceClient {
         build_query(&self.wrapper(UseCase::Query(kind), (&root, &ext), &now), q)
     }
 
-    /// Sends any message body to `POST /archive` and reads the answer.
+    async fn send_once(
+        &self,
+        body: &Bytes,
+        policy: &RetryPolicy,
+        hedge_after: Option<Duration>,
+    ) -> Result<super::ClientResponse, ClientError> {
+        let secs = policy.answer_timeout_secs.max(1);
+        // Each send is a task of its own, so a send that loses the race below goes on (and
+        // the archive answers it) instead of being cancelled with its connection.
+        let spawn_one = || {
+            let (http, addr, body) = (self.http.clone(), self.addr.clone(), body.clone());
+            tokio::spawn(async move {
+                let a = addr.addr;
+                tokio::time::timeout(
+                    Duration::from_secs(secs),
+                    http.request(
+                        addr,
+                        "POST",
+                        "/archive",
+                        Some("text/xml; charset=UTF-8"),
+                        body,
+                    ),
+                )
+                .await
+                .unwrap_or(Err(ClientError::Timeout { addr: a, secs }))
+            })
+        };
+        let joined =
+            |r: Result<Result<super::ClientResponse, ClientError>, tokio::task::JoinError>| {
+                r.unwrap_or_else(|e| {
+                    Err(ClientError::Connect {
+                        addr: self.addr.addr,
+                        source: std::io::Error::other(e),
+                    })
+                })
+            };
+        let mut first = spawn_one();
+        let Some(after) = hedge_after else {
+            return joined((&mut first).await);
+        };
+        tokio::select! {
+            r = &mut first => joined(r),
+            () = tokio::time::sleep(after) => {
+                tracing::info!("no answer after {} ms: sending the same message on a second connection", after.as_millis());
+                let mut second = spawn_one();
+                // Whichever answers first; the other goes on by itself.
+                tokio::select! {
+                    r = &mut first => joined(r),
+                    r = &mut second => joined(r),
+                }
+            }
+        }
+    }
+
+    /// Sends any message body to `POST /archive` and reads the answer, sending it again as
+    /// the retry policy says after a transport failure, a 503 or a Receiver fault.
     pub async fn send(&self, body: String) -> Result<Reply, ReferenceError> {
-        let r = self
-            .http
-            .request(
-                self.addr.clone(),
-                "POST",
-                "/archive",
-                Some("text/xml; charset=UTF-8"),
-                Bytes::from(body.clone()),
-            )
-            .await?;
+        self.send_with(body, &self.policy, None).await
+    }
+
+    /// As [`Self::send`] under `policy`; with `hedge_after`, the same message is also sent on
+    /// a second connection when the first has no answer by then, without giving up the
+    /// first (what the resilience suite's `parallel-resend` deviation rehearses: a slow
+    /// archive then sees the message twice at once).
+    pub async fn send_with(
+        &self,
+        body: String,
+        p: &RetryPolicy,
+        hedge_after: Option<Duration>,
+    ) -> Result<Reply, ReferenceError> {
+        let bytes = Bytes::from(body.clone());
+        let started = Instant::now();
+        let give_up = Duration::from_secs(p.give_up_after_secs);
+        let mut backoff = Duration::from_millis(p.first_backoff_ms);
+        let mut attempts = 0u32;
+        let mut lost_answer = false;
+        let r = loop {
+            attempts += 1;
+            let result = self.send_once(&bytes, p, hedge_after).await;
+            let wait = match &result {
+                Ok(r) if r.status == 503 => Some(match r.retry_after {
+                    Some(s) if p.honour_retry_after => backoff.max(Duration::from_secs(s)),
+                    _ => backoff,
+                }),
+                Ok(r) => super::answer::read_answer(&String::from_utf8_lossy(&r.body))
+                    .is_some_and(|a| a.is_receiver_fault())
+                    .then_some(backoff),
+                Err(e) if transient(e) => {
+                    lost_answer |= maybe_received(e);
+                    Some(backoff)
+                }
+                Err(_) => None,
+            };
+            match wait {
+                Some(w) if attempts < p.attempts && started.elapsed() + w < give_up => {
+                    tracing::info!(
+                        attempt = attempts,
+                        wait_ms = u64::try_from(w.as_millis()).unwrap_or(u64::MAX),
+                        "sending the message again: {}",
+                        match &result {
+                            Ok(r) => format!("HTTP {}", r.status),
+                            Err(e) => e.to_string(),
+                        }
+                    );
+                    tokio::time::sleep(w).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(p.max_backoff_ms));
+                }
+                _ => break result?,
+            }
+        };
         let text = String::from_utf8_lossy(&r.body);
         let parsed = if text.contains(":Fault") || text.contains("<Fault") {
             ParsedResponse::default()
@@ -305,11 +464,17 @@ impl ReferenceClient {
                 source,
             })?
         };
+        let delivered_earlier = lost_answer
+            && parsed.ack == "AE"
+            && !parsed.codes.is_empty()
+            && parsed.codes.iter().all(|c| c == "W-016" || c == "L-001");
         Ok(Reply {
             status: r.status,
             parsed,
             request: body,
             body: r.body,
+            attempts,
+            delivered_earlier,
         })
     }
 

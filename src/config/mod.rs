@@ -253,6 +253,61 @@ pub struct Config {
     pub log: LogConfig,
     /// `[faults]`.
     pub faults: FaultsConfig,
+    /// `[reference_client]`.
+    pub reference_client: ReferenceClientConfig,
+}
+
+/// `[reference_client]`: how kanta-sim's own client system behaves (self-driven runs, demos,
+/// training, `kanta-sim client`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceClientConfig {
+    /// `[reference_client.retry]`.
+    pub retry: RetryPolicy,
+}
+
+/// When and how the reference client sends a message again: after a transport failure
+/// (refused or reset connection, TLS failure, no answer in time), an HTTP 503 or a SOAP
+/// fault with a Receiver code. Never after an AE/AR: those are the archive's verdict. A
+/// resend is the same message (same message id), so the archive recognises it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// At most this many sends of one message, the first included (1: never resend).
+    pub attempts: u32,
+    /// Wait before the first resend, in milliseconds; doubled after each.
+    pub first_backoff_ms: u64,
+    /// The longest wait between sends, in milliseconds.
+    pub max_backoff_ms: u64,
+    /// Give up once this many seconds have passed since the first send.
+    pub give_up_after_secs: u64,
+    /// How long one send waits for the answer, in seconds.
+    pub answer_timeout_secs: u64,
+    /// Wait at least what a 503's `Retry-After` asks.
+    pub honour_retry_after: bool,
+}
+
+impl RetryPolicy {
+    /// One send, never again, waiting 30 s for the answer: a client whose owner has not
+    /// asked for retries (`kanta-sim client` without `--retry`).
+    pub fn once() -> Self {
+        Self {
+            attempts: 1,
+            first_backoff_ms: 1000,
+            max_backoff_ms: 8000,
+            give_up_after_secs: 120,
+            answer_timeout_secs: 30,
+            honour_retry_after: true,
+        }
+    }
+
+    /// Never resend (the `no-retry` deviation).
+    pub fn none(&self) -> Self {
+        Self {
+            attempts: 1,
+            ..self.clone()
+        }
+    }
 }
 
 /// `[faults]`: archive-side faults on purpose (see `docs/FAULTS.md`).

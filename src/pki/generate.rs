@@ -400,9 +400,10 @@ fn build(opts: &GenerateOptions, dir: &Path) -> Result<Index, GenerateError> {
             what: "organisation certificates".into(),
             why: "the register lists no active organisation",
         })?;
-    // 4 CAs, the server, 2 per active organisation, 1 per inactive one, the professionals and
-    // six bad certificates (the weak one gets its own RSA 1024 key).
-    let n = 5 + 2 * active.len() + inactive.len() + PROFESSIONALS.len() + 6;
+    // 4 CAs, the server and its two alternates, 2 per active organisation, 1 per inactive
+    // one, the professionals and six bad certificates (the weak one gets its own RSA 1024
+    // key).
+    let n = 7 + 2 * active.len() + inactive.len() + PROFESSIONALS.len() + 6;
     let mut keys = gen_keys(opts.key, n)?.into_iter();
     let mut next_key = || {
         keys.next().ok_or_else(|| GenerateError::Impossible {
@@ -466,24 +467,30 @@ fn build(opts: &GenerateOptions, dir: &Path) -> Result<Index, GenerateError> {
     let prof_pem = pem_cert(prof_cert.der());
     let prof = Issuer::new(prof_params, prof_key);
 
-    // The archive's server certificate.
+    // The archive's server certificate, and two alternates a fault plan can serve
+    // (`expired-server-cert`, `revoked-server-cert`) so that a client system's handling of a
+    // certificate change gone wrong can be tested.
+    let server_params =
+        |not_before: OffsetDateTime, days: i64| -> Result<CertificateParams, GenerateError> {
+            let mut dn = DistinguishedName::new();
+            dn.push(DnType::CountryName, printable("FI"));
+            dn.push(DnType::OrganizationName, "KANTA-SIM");
+            dn.push(DnType::CommonName, SERVER_CN);
+            let mut p = base_params(dn, not_before, days);
+            p.subject_alt_names = vec![
+                SanType::DnsName("localhost".try_into().map_err(crypto("server"))?),
+                SanType::IpAddress([127, 0, 0, 1].into()),
+                SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()),
+            ];
+            p.key_usages = vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment,
+            ];
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            Ok(p)
+        };
     let server_key = next_key()?;
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CountryName, printable("FI"));
-    dn.push(DnType::OrganizationName, "KANTA-SIM");
-    dn.push(DnType::CommonName, SERVER_CN);
-    let mut p = base_params(dn, now - Duration::hours(1), SERVER_DAYS);
-    p.subject_alt_names = vec![
-        SanType::DnsName("localhost".try_into().map_err(crypto("server"))?),
-        SanType::IpAddress([127, 0, 0, 1].into()),
-        SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()),
-    ];
-    p.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let c = p
+    let c = server_params(now - Duration::hours(1), SERVER_DAYS)?
         .signed_by(&server_key, &service)
         .map_err(crypto("server"))?;
     kit.add(
@@ -494,6 +501,34 @@ fn build(opts: &GenerateOptions, dir: &Path) -> Result<Index, GenerateError> {
         Some(&server_key.serialize_pem()),
         None,
         "the archive's TLS server certificate (localhost, 127.0.0.1, ::1)",
+    )?;
+    let key = next_key()?;
+    let c = server_params(now - Duration::days(366), 365)?
+        .signed_by(&key, &service)
+        .map_err(crypto("server:expired"))?;
+    kit.add(
+        "server:expired",
+        "server-expired",
+        c.der(),
+        Some(&service_pem),
+        Some(&key.serialize_pem()),
+        None,
+        "an expired server certificate the fault plan can serve (expired-server-cert)",
+    )?;
+    let key = next_key()?;
+    let p = server_params(now - Duration::days(1), SERVER_DAYS)?;
+    let revoked_server_serial = p.serial_number.clone();
+    let c = p
+        .signed_by(&key, &service)
+        .map_err(crypto("server:revoked"))?;
+    kit.add(
+        "server:revoked",
+        "server-revoked",
+        c.der(),
+        Some(&service_pem),
+        Some(&key.serialize_pem()),
+        None,
+        "a revoked server certificate (in crl.pem) the fault plan can serve (revoked-server-cert)",
     )?;
 
     // Organisations.
@@ -756,20 +791,21 @@ fn build(opts: &GenerateOptions, dir: &Path) -> Result<Index, GenerateError> {
         describe("bad:weak-key"),
     )?;
 
-    // The CRL of the service CA, listing bad:revoked.
+    // The CRL of the service CA, listing bad:revoked and server:revoked.
     let crl = CertificateRevocationListParams {
         this_update: now - Duration::hours(1),
         next_update: now + Duration::days(CRL_DAYS),
         crl_number: SerialNumber::from(1u64),
         issuing_distribution_point: None,
-        revoked_certs: revoked_serial
+        revoked_certs: [revoked_serial, revoked_server_serial]
+            .into_iter()
+            .flatten()
             .map(|serial_number| RevokedCertParams {
                 serial_number,
                 revocation_time: now - Duration::hours(1),
                 reason_code: Some(RevocationReason::KeyCompromise),
                 invalidity_date: None,
             })
-            .into_iter()
             .collect(),
         key_identifier_method: KeyIdMethod::Sha256,
     }
@@ -790,7 +826,7 @@ fn build(opts: &GenerateOptions, dir: &Path) -> Result<Index, GenerateError> {
         sha256: super::sha256_fingerprint(crl_der),
         serial: None,
         organisation: None,
-        description: "CRL of the service CA; lists bad:revoked".into(),
+        description: "CRL of the service CA; lists bad:revoked and server:revoked".into(),
     });
 
     let index = Index {

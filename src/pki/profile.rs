@@ -158,11 +158,12 @@ pub fn profile_markdown() -> String {
         "| role | file | issuer | subject layout | key usage / EKU | lifetime |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|");
-    let rows: [(&str, &str, &str, String, &str, String); 7] = [
+    let rows: [(&str, &str, &str, String, &str, String); 8] = [
         ("root-ca", "root-ca.pem", "self", format!("C=FI, O={CA_ORGANISATION}, OU={ROOT_CA_OU}, CN={ROOT_CA_CN}"), "keyCertSign, cRLSign", format!("{ROOT_DAYS} d")),
         ("service-ca", "service-ca.pem", "root", format!("C=FI, O={CA_ORGANISATION}, OU={SERVICE_CA_OU}, CN={SERVICE_CA_CN}"), "keyCertSign, cRLSign", format!("{CA_DAYS} d")),
         ("professional-ca", "professional-ca.pem", "root", format!("C=FI, O={CA_ORGANISATION}, OU={PROF_CA_OU}, CN={PROF_CA_CN}"), "keyCertSign, cRLSign", format!("{CA_DAYS} d")),
         ("server", "server.pem", "service CA", format!("C=FI, O=KANTA-SIM, CN={SERVER_CN}; SAN localhost, 127.0.0.1, ::1"), "digitalSignature, keyEncipherment / serverAuth", format!("{SERVER_DAYS} d")),
+        ("server:expired, server:revoked", "server-expired.pem, server-revoked.pem", "service CA", "as server; for the fault plan's expired-server-cert and revoked-server-cert (the revoked one is in crl.pem)".to_owned(), "digitalSignature, keyEncipherment / serverAuth", "expired a day ago; as server".to_owned()),
         ("client:<org OID>", "client-<org>.pem", "service CA", "C=FI, ST=Finland, L=<municipality>, O=<organisation>, serialNumber=<org OID>, CN=<host>.sote.kanta-sim.test; SAN DNS".to_owned(), "digitalSignature, keyEncipherment / clientAuth, serverAuth", format!("{SERVER_DAYS} d")),
         ("system-signature:<org OID>", "system-signature-<org>.pem", "service CA", format!("C=FI, ST=Finland, L=<municipality>, O=<organisation>, serialNumber=<org OID>, CN={SYSTEM_SIGNATURE_CN}"), "critical digitalSignature, nonRepudiation", format!("{SYSTEM_SIGNATURE_DAYS} d")),
         ("professional:<registration number>", "professional-<number>.pem", "professional CA", "C=FI, title=<title>, serialNumber=<registration number>, GN=<given>, SN=<surname>, CN=<surname> <given> <number>".to_owned(), "critical nonRepudiation", format!("{PROFESSIONAL_DAYS} d")),

@@ -170,9 +170,25 @@ pub struct ServerHandle {
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
     faults: Arc<ActivePlan>,
+    alternates: Vec<String>,
 }
 
 impl ServerHandle {
+    /// Puts `plan` in force from now, unless it serves an alternate server certificate the
+    /// kit lacks (then the reason, and the plan in force stays).
+    pub fn set_fault_plan(&self, plan: crate::faults::FaultPlan) -> Result<(), String> {
+        if let Some(r) = plan
+            .server_roles()
+            .find(|r| !self.alternates.iter().any(|a| a == r))
+        {
+            return Err(format!(
+                "the certificate kit has no {r} certificate; regenerate the kit with `kanta-sim certs generate --force`"
+            ));
+        }
+        self.faults.set(plan);
+        Ok(())
+    }
+
     /// The fault plan in force (set or cleared while serving).
     pub fn faults(&self) -> &Arc<ActivePlan> {
         &self.faults
@@ -244,6 +260,7 @@ pub async fn start(served: Served) -> Result<ServerHandle, ServeError> {
     });
     // Generous: a watcher that falls this far behind is told so (Lagged), never blocks us.
     let (events, _) = tokio::sync::broadcast::channel(4096);
+    let alternates = material.alternates.keys().cloned().collect();
     let state = Arc::new(State {
         admission: admission::Admission::new(&config.server),
         handshakes: repeats::RepeatCounter::new(Duration::from_secs(
@@ -307,6 +324,7 @@ pub async fn start(served: Served) -> Result<ServerHandle, ServeError> {
         shutdown: tx,
         tasks,
         faults,
+        alternates,
     })
 }
 
@@ -475,15 +493,26 @@ async fn connection(
     peer_addr: SocketAddr,
     _guard: http::ConnectionGuard,
 ) {
+    let mut certificate_fault = None;
     if mode == ListenerMode::Strict
         && state.faults.has(Stage::Accept)
         && let Some(inj) = state.faults.pick(Stage::Accept, None, None)
     {
-        inject_before_tls(&state, tcp, peer_addr, inj).await;
-        return;
+        if inj.entry.kind.server_role().is_none() {
+            inject_before_tls(&state, tcp, peer_addr, inj).await;
+            return;
+        }
+        tracing::warn!(peer = %peer_addr, "{}", inj.describe());
+        certificate_fault = Some(inj);
     }
     let slot: VerdictSlot = Arc::new(Mutex::new(None));
-    let config = match state.material.server_config(mode, slot.clone()) {
+    let alternate = certificate_fault
+        .as_ref()
+        .and_then(|i| i.entry.kind.server_role());
+    let config = match state
+        .material
+        .server_config_as(mode, slot.clone(), alternate)
+    {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot build the TLS configuration for a connection");
@@ -503,6 +532,14 @@ async fn connection(
     let verdict = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
     let tls = match accepted {
         Ok(Ok(tls)) => tls,
+        // The client refused the alternate certificate (as it should): one row, the
+        // injected fault, with what the client said.
+        Ok(Err(e)) if certificate_fault.is_some() => {
+            if let Some(inj) = &certificate_fault {
+                record_injected_with(&state, peer_addr, None, inj, Some(&e.to_string())).await;
+            }
+            return;
+        }
         Ok(Err(e)) => {
             let offered = crate::tls::offered_tls_versions(&hello);
             let problems = classify_handshake_error(&e, verdict.as_ref(), offered.as_deref());
@@ -536,6 +573,18 @@ async fn connection(
         conn.alpn_protocol()
             .map(|p| String::from_utf8_lossy(p).into_owned()),
     ));
+    // A client that accepted the alternate certificate is served as usual, the acceptance
+    // itself on the fault's row (a finding for its supplier).
+    if let Some(inj) = &certificate_fault {
+        record_injected_with(
+            &state,
+            peer_addr,
+            Some(&peer),
+            inj,
+            Some("the client accepted the certificate and went on"),
+        )
+        .await;
+    }
     if mode == ListenerMode::Strict
         && state.faults.has(Stage::Handshake)
         && let Some(inj) = state.faults.pick(
@@ -606,7 +655,25 @@ async fn inject_before_tls(state: &State, tcp: TcpStream, peer: SocketAddr, inj:
 
 /// The exchange row of a fault injected at connection level.
 async fn record_injected(state: &State, peer: SocketAddr, who: Option<&Peer>, inj: &Injected) {
+    record_injected_with(state, peer, who, inj, None).await;
+}
+
+/// As [`record_injected`], with what the client did about it (a certificate fault: the
+/// alert it sent, or that it accepted the certificate).
+async fn record_injected_with(
+    state: &State,
+    peer: SocketAddr,
+    who: Option<&Peer>,
+    inj: &Injected,
+    client: Option<&str>,
+) {
     let cert = who.and_then(|p| p.cert.as_ref());
+    let mut detail = serde_json::json!({ "injected": inj.to_json() });
+    let mut summary = inj.describe();
+    if let Some(c) = client {
+        detail["client"] = serde_json::Value::from(c);
+        summary = format!("{summary}; client: {c}");
+    }
     let record = ExchangeRecord {
         message_id: None,
         at: OffsetDateTime::now_utc(),
@@ -615,8 +682,8 @@ async fn record_injected(state: &State, peer: SocketAddr, who: Option<&Peer>, in
         kind: ExchangeKind::Handshake,
         outcome: "injected".into(),
         codes: vec![crate::finding::RuleId::F001],
-        summary: inj.describe(),
-        detail: serde_json::json!({ "injected": inj.to_json() }),
+        summary,
+        detail,
         cert_subject: cert.map(|c| c.subject.clone()),
         cert_sha256: cert.map(|c| c.sha256.clone()),
         org_oid: who.and_then(|p| p.organisation.as_ref().map(|o| o.oid.clone())),

@@ -1227,6 +1227,16 @@ pub(super) async fn handle_admin(
                         })
                         .unwrap_or_else(|| "admin".into());
                     match crate::faults::FaultPlan::parse(&text, &source) {
+                        Ok(plan)
+                            if let Some(why) =
+                                state.material.missing_alternate(plan.server_roles()) =>
+                        {
+                            json(
+                                409,
+                                serde_json::json!({ "error": why }),
+                                format!("fault plan refused: {why}"),
+                            )
+                        }
                         Ok(plan) => {
                             let n = plan.entries.len();
                             tracing::warn!(

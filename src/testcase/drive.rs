@@ -11,7 +11,7 @@ use super::engine::Labels;
 use crate::cases::{Action, Deviation, DocKind, Step};
 use crate::client::reference::{ReferenceClient, ReferenceError, Signing};
 use crate::client::{HttpVersion, MtlsClient, load_identity};
-use crate::config::Interactions;
+use crate::config::{Interactions, RetryPolicy};
 use crate::document::{Body, Metadata, build_cda};
 use crate::message::query::QueryRequest;
 use crate::message::usecase::QueryKind;
@@ -47,6 +47,7 @@ pub struct Driver {
     seed: u64,
     counter: u64,
     certificates: BTreeMap<String, String>,
+    retry: RetryPolicy,
 }
 
 impl Driver {
@@ -69,7 +70,16 @@ impl Driver {
             seed,
             counter: 0,
             certificates: BTreeMap::new(),
+            // One send unless the run gives its policy (`with_retry`).
+            retry: RetryPolicy::once(),
         }
+    }
+
+    /// Sends messages again as `policy` says (`[reference_client.retry]`).
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self.clients.clear();
+        self
     }
 
     /// Presents the kit's certificate `role` for `org` instead of its `client:` one (a
@@ -100,7 +110,8 @@ impl Driver {
                     &role,
                     self.addr,
                     self.interactions.clone(),
-                )?;
+                )?
+                .with_retry(self.retry.clone());
                 Ok(v.insert(c))
             }
         }
@@ -242,6 +253,8 @@ impl Driver {
                     .request(self.addr, "GET", "/health", None, Bytes::new())
                     .await;
             }
+            // The run puts the plan in force; nothing is sent.
+            Action::FaultPlan => {}
         }
         Ok(())
     }
@@ -273,6 +286,7 @@ impl Driver {
                 DocKind::ClientDocument => Signing::Professional(DRIVER_PROFESSIONAL.into()),
             }
         };
+        let retry = self.retry.clone();
         let c = self.client(org)?;
         let mut signed = c.sign(&cda, meta, &signing)?;
         if dev(Deviation::BadSignature)
@@ -306,7 +320,40 @@ impl Driver {
                 1,
             );
         }
-        c.send(message).await?;
+        // How the client behaves when the archive fails: its retry policy, or a deviation
+        // from it that the resilience suite must catch.
+        let (policy, hedge) = match deviation {
+            Some(Deviation::NoRetry | Deviation::ResendAsNew) => (retry.none(), None),
+            Some(Deviation::IgnoreRetryAfter) => (
+                RetryPolicy {
+                    honour_retry_after: false,
+                    first_backoff_ms: 500,
+                    max_backoff_ms: 500,
+                    ..retry.clone()
+                },
+                None,
+            ),
+            Some(Deviation::ParallelResend) => {
+                (retry.none(), Some(std::time::Duration::from_secs(1)))
+            }
+            _ => (retry.clone(), None),
+        };
+        match c.send_with(message, &policy, hedge).await {
+            Err(ReferenceError::Client(e)) if dev(Deviation::ResendAsNew) => {
+                // The answer was lost: the same content again, as a new document.
+                tracing::info!("no answer ({e}): sending the content again as a new document");
+                let mut again = meta.clone();
+                again.document_oid = self.next_oid(org);
+                again.set_id.clone_from(&again.document_oid);
+                let c = self.client(org)?;
+                let signed = c.sign(&build_cda(&again, &body), &again, &signing)?;
+                let message = c.wrap(&again, &signed, |_| {});
+                c.send_with(message, &retry, None).await?;
+            }
+            r => {
+                r?;
+            }
+        }
         Ok(())
     }
 }

@@ -122,6 +122,9 @@ impl std::fmt::Debug for StateView<'_> {
 /// steps also any request at all.
 pub fn relevant(step: &Step, org: &str, ex: &StoredExchange) -> bool {
     let r = &ex.record;
+    if step.action == Action::FaultPlan {
+        return false;
+    }
     if r.listener != "strict" || r.org_oid.as_deref() != Some(org) {
         return false;
     }
@@ -219,7 +222,7 @@ fn expected_use_case(step: &Step) -> Option<(String, Option<String>)> {
         Action::NewVersion => Some(("new-version".into(), None)),
         Action::Invalidate => Some(("invalidate".into(), None)),
         Action::Query => Some(("query".into(), step.query.clone())),
-        Action::Connect => None,
+        Action::Connect | Action::FaultPlan => None,
     }
 }
 
@@ -442,7 +445,7 @@ pub fn judge(step: &Step, ex: &StoredExchange, labels: &mut Labels) -> StepOutco
                 );
             }
         }
-        Action::Connect => {}
+        Action::Connect | Action::FaultPlan => {}
     }
     if !out.reasons.is_empty() {
         return out;

@@ -2,8 +2,11 @@
 //! case expects (`engine`), the reference client's way of performing a step (`drive`), and
 //! runs over a suite, live or self-driven (`run`). The cases themselves are `crate::cases`.
 
+pub mod behaviour;
 pub mod drive;
 pub mod engine;
 pub mod run;
 
-pub use crate::cases::{Action, CaseError, Check, Deviation, DocKind, Expect, Step, TestCase};
+pub use crate::cases::{
+    Action, Behaviour, CaseError, Check, Deviation, DocKind, Expect, Step, TestCase,
+};

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::behaviour::{self, SETTLE, Watch};
 use super::drive::Driver;
 use super::engine::{self, Labels, StateView, StepOutcome, Verdict};
 use crate::archive::StoredExchange;
@@ -221,6 +222,21 @@ pub fn instruction(step: &Step, org: &str, labels: &Labels) -> String {
             "connect with the certificate {}",
             step.certificate.as_deref().unwrap_or("?")
         ),
+        Action::FaultPlan => {
+            return format!(
+                "nothing to send: the archive puts {} fault(s) in force for {org} ({})",
+                step.faults.len(),
+                step.faults
+                    .iter()
+                    .map(|f| f.kind.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    };
+    let what = match step.behaviour {
+        Some(b) => format!("{what}; {}", b.expected()),
+        None => what,
     };
     let deviation = step
         .deviation
@@ -305,8 +321,12 @@ pub fn client_command(step: &Step, org: &str, labels: &Labels, hint: &Hint) -> S
                 Some(d) => extra = by_hand(d),
                 None => {}
             }
+            if step.behaviour.is_some() {
+                c.push_str(" --retry");
+            }
             c
         }
+        Action::FaultPlan => "(nothing to send: kanta-sim sets the fault plan)".to_owned(),
         Action::Invalidate => {
             let mut c = format!("kanta-sim client send {common} --message invalidate");
             match of(&step.of) {
@@ -416,6 +436,10 @@ struct Session {
     labels: Labels,
     deadline: Instant,
     case_started: Instant,
+    /// A resilience step's exchanges so far.
+    watch: Option<Watch>,
+    /// When the current step began.
+    step_started: Instant,
 }
 
 impl Session {
@@ -444,8 +468,11 @@ impl Session {
             labels: Labels::new(),
             deadline: Instant::now() + timeout,
             case_started: Instant::now(),
+            watch: None,
+            step_started: Instant::now(),
         };
         s.start_case(clock);
+        s.begin_step();
         s.deadline = Instant::now()
             + s.current()
                 .map_or(timeout, |(_, st)| step_timeout(st, timeout));
@@ -457,6 +484,14 @@ impl Session {
             c.started_at = rfc3339(now(clock));
         }
         self.case_started = Instant::now();
+    }
+
+    fn begin_step(&mut self) {
+        self.watch = self
+            .current()
+            .and_then(|(_, st)| st.behaviour)
+            .map(Watch::new);
+        self.step_started = Instant::now();
     }
 
     fn current(&self) -> Option<(&TestCase, &Step)> {
@@ -504,6 +539,7 @@ impl Session {
             + self
                 .current()
                 .map_or(timeout, |(_, s)| step_timeout(s, timeout));
+        self.begin_step();
     }
 
     /// The system under test did not act: this step timed out, everything after it in this
@@ -605,7 +641,8 @@ pub async fn run(
             listen,
             kit: kit.clone(),
         };
-        for s in sessions.values() {
+        for s in sessions.values_mut() {
+            local_steps(&mut rep, s, &opts, fixed, handle);
             announce(&mut rep, s, &hint);
         }
         if lazy && let Some(first) = opts.cases.first().and_then(|c| c.steps.first()) {
@@ -656,6 +693,24 @@ pub async fn run(
                         .values_mut()
                         .filter(|s| !s.done() && s.deadline <= Instant::now())
                     {
+                        // A resilience step that saw something is judged on what it saw.
+                        if s.watch.as_ref().is_some_and(|w| !w.is_empty())
+                            && let Some((case, step)) =
+                                s.current().map(|(c, st)| (c.clone(), st.clone()))
+                        {
+                            let waited = s.step_started.elapsed().as_secs();
+                            let mut o = match &s.watch {
+                                Some(w) => w.finish(&step, &mut s.labels, waited),
+                                None => engine::timed_out(&step, waited),
+                            };
+                            let v = view(OffsetDateTime::now_utc().date());
+                            tokio::task::block_in_place(|| {
+                                engine::run_checks(&step, &s.labels, v, &mut o)
+                            });
+                            finish_live_step(&mut rep, s, &case, &step, o, &opts, fixed, handle);
+                            announce(&mut rep, s, &hint);
+                            continue;
+                        }
                         let waited = s
                             .current()
                             .map_or(opts.step_timeout, |(_, st)| {
@@ -680,11 +735,12 @@ pub async fn run(
                         continue;
                     };
                     if lazy && !sessions.contains_key(&org) && ex.record.listener == "strict" {
-                        let s = Session::new(&org, &opts.cases, opts.step_timeout, opts.clock);
+                        let mut s = Session::new(&org, &opts.cases, opts.step_timeout, opts.clock);
                         rep.line(&format!(
                             "session for {org} started ({} case(s))",
                             s.cases.len()
                         ));
+                        local_steps(&mut rep, &mut s, &opts, fixed, handle);
                         sessions.insert(org.clone(), s);
                     }
                     let Some(s) = sessions.get_mut(&org) else {
@@ -697,24 +753,17 @@ pub async fn run(
                     if !engine::relevant(&step, &s.org, &ex) {
                         continue;
                     }
+                    // A resilience step collects until it can judge (then a moment more).
+                    if let Some(w) = &mut s.watch {
+                        if w.feed(ex) == behaviour::Progress::Settle {
+                            s.deadline = s.deadline.min(Instant::now() + SETTLE);
+                        }
+                        continue;
+                    }
                     let mut o = engine::judge(&step, &ex, &mut s.labels);
                     let v = view(OffsetDateTime::now_utc().date());
                     tokio::task::block_in_place(|| engine::run_checks(&step, &s.labels, v, &mut o));
-                    rep.step_done();
-                    let why = crate::finding::Finding::one_line(&o.reasons);
-                    rep.line(&format!(
-                        "  {:<7} {} / {} ({}){}",
-                        verdict_word(o.verdict),
-                        case.id,
-                        step.id,
-                        s.org,
-                        if why.is_empty() {
-                            String::new()
-                        } else {
-                            format!(": {why}")
-                        }
-                    ));
-                    s.record(o, opts.step_timeout, opts.clock, fixed);
+                    finish_live_step(&mut rep, s, &case, &step, o, &opts, fixed, handle);
                     announce(&mut rep, s, &hint);
                 }
             }
@@ -778,7 +827,8 @@ async fn drive_cases(
         opts.config.archive.interactions.clone(),
         setup.register.clone(),
         opts.seed,
-    );
+    )
+    .with_retry(opts.config.reference_client.retry.clone());
     for (org, role) in setup.certificates {
         driver.use_certificate(org, role);
     }
@@ -805,60 +855,94 @@ async fn drive_cases(
             } else {
                 Some(step.clone())
             };
-            let outcome = match send {
-                None => engine::timed_out(&step, 0),
-                Some(to_send) => {
-                    let deviation = opts
-                        .deviations
-                        .get(&(case.id.clone(), to_send.id.clone()))
-                        .copied()
-                        .or(to_send.deviation);
-                    match driver
-                        .perform(&to_send, &step_org, deviation, &session.labels)
-                        .await
-                    {
-                        Err(e) => {
-                            // A refused handshake is the archive's verdict, not the
-                            // client's failure: judge the exchange it logged.
-                            match wait_for(rx, &step, &step_org, Duration::from_secs(2)).await {
-                                Some(ex) => engine::judge(&step, &ex, &mut session.labels),
-                                None => StepOutcome {
-                                    verdict: Verdict::Failed,
-                                    reasons: vec![crate::finding::Finding::new(
-                                        RuleId::C001,
-                                        format!("step {}", step.id),
-                                        format!(
-                                            "the reference client could not perform the step: {e}"
-                                        ),
-                                    )],
-                                    findings: vec![],
-                                    checks: vec![],
-                                    evidence: None,
-                                },
-                            }
+            let outcome = if step.action == Action::FaultPlan {
+                apply_fault_plan(handle, &case, &step, &step_org)
+            } else if let Some(b) = step.behaviour {
+                match send.filter(|s| s.id == step.id) {
+                    None => engine::timed_out(&step, 0),
+                    Some(to_send) => {
+                        let deviation = opts
+                            .deviations
+                            .get(&(case.id.clone(), to_send.id.clone()))
+                            .copied()
+                            .or(to_send.deviation);
+                        let started = Instant::now();
+                        // The driver returns after its own retries; what it caused is logged
+                        // by then, except an answer the plan holds back (a delay).
+                        let performed = driver
+                            .perform(&to_send, &step_org, deviation, &session.labels)
+                            .await;
+                        if let Err(e) = &performed {
+                            tracing::info!(step = %step.id, "the reference client gave up: {e}");
                         }
-                        Ok(()) => match wait_for(
-                            rx,
-                            &step,
-                            &step_org,
-                            step_timeout(&step, opts.step_timeout),
-                        )
-                        .await
+                        let mut watch = Watch::new(b);
+                        let grace = Duration::from_secs(2) + longest_delay(handle);
+                        watch_until(rx, &mut watch, &step, &step_org, Instant::now() + grace).await;
+                        let waited = started.elapsed().as_secs();
+                        let mut o = watch.finish(&step, &mut session.labels, waited);
+                        let v = view(OffsetDateTime::now_utc().date());
+                        tokio::task::block_in_place(|| {
+                            engine::run_checks(&step, &session.labels, v, &mut o)
+                        });
+                        o
+                    }
+                }
+            } else {
+                match send {
+                    None => engine::timed_out(&step, 0),
+                    Some(to_send) => {
+                        let deviation = opts
+                            .deviations
+                            .get(&(case.id.clone(), to_send.id.clone()))
+                            .copied()
+                            .or(to_send.deviation);
+                        match driver
+                            .perform(&to_send, &step_org, deviation, &session.labels)
+                            .await
                         {
-                            Some(ex) => {
-                                let mut o = engine::judge(&step, &ex, &mut session.labels);
-                                let today = OffsetDateTime::now_utc().date();
-                                let v = view(today);
-                                tokio::task::block_in_place(|| {
-                                    engine::run_checks(&step, &session.labels, v, &mut o)
-                                });
-                                o
+                            Err(e) => {
+                                // A refused handshake is the archive's verdict, not the
+                                // client's failure: judge the exchange it logged.
+                                match wait_for(rx, &step, &step_org, Duration::from_secs(2)).await {
+                                    Some(ex) => engine::judge(&step, &ex, &mut session.labels),
+                                    None => StepOutcome {
+                                        verdict: Verdict::Failed,
+                                        reasons: vec![crate::finding::Finding::new(
+                                            RuleId::C001,
+                                            format!("step {}", step.id),
+                                            format!(
+                                                "the reference client could not perform the step: {e}"
+                                            ),
+                                        )],
+                                        findings: vec![],
+                                        checks: vec![],
+                                        evidence: None,
+                                    },
+                                }
                             }
-                            None => engine::timed_out(
+                            Ok(()) => match wait_for(
+                                rx,
                                 &step,
-                                step_timeout(&step, opts.step_timeout).as_secs(),
-                            ),
-                        },
+                                &step_org,
+                                step_timeout(&step, opts.step_timeout),
+                            )
+                            .await
+                            {
+                                Some(ex) => {
+                                    let mut o = engine::judge(&step, &ex, &mut session.labels);
+                                    let today = OffsetDateTime::now_utc().date();
+                                    let v = view(today);
+                                    tokio::task::block_in_place(|| {
+                                        engine::run_checks(&step, &session.labels, v, &mut o)
+                                    });
+                                    o
+                                }
+                                None => engine::timed_out(
+                                    &step,
+                                    step_timeout(&step, opts.step_timeout).as_secs(),
+                                ),
+                            },
+                        }
                     }
                 }
             };
@@ -878,9 +962,176 @@ async fn drive_cases(
             ));
             session.record(outcome, opts.step_timeout, opts.clock, fixed);
         }
+        // A case's faults end with it.
+        if case.steps.iter().any(|s| s.action == Action::FaultPlan) {
+            handle.faults().clear();
+        }
         finished.push(session);
     }
     finished
+}
+
+/// Reports a live step's outcome and moves the session on (running any fault-plan steps
+/// that come next).
+#[allow(clippy::too_many_arguments)]
+fn finish_live_step(
+    rep: &mut Reporter,
+    s: &mut Session,
+    case: &TestCase,
+    step: &Step,
+    o: StepOutcome,
+    opts: &RunOptions,
+    fixed: bool,
+    handle: &crate::server::ServerHandle,
+) {
+    rep.step_done();
+    let why = crate::finding::Finding::one_line(&o.reasons);
+    rep.line(&format!(
+        "  {:<7} {} / {} ({}){}",
+        verdict_word(o.verdict),
+        case.id,
+        step.id,
+        s.org,
+        if why.is_empty() {
+            String::new()
+        } else {
+            format!(": {why}")
+        }
+    ));
+    let case_before = s.case;
+    s.record(o, opts.step_timeout, opts.clock, fixed);
+    // A case's faults end with it.
+    if s.case != case_before && case.steps.iter().any(|x| x.action == Action::FaultPlan) {
+        handle.faults().clear();
+    }
+    local_steps(rep, s, opts, fixed, handle);
+}
+
+/// Runs the steps that ask nothing of the system under test (fault-plan steps) as soon as
+/// the session reaches them, and clears the faults when a case that set them ends.
+fn local_steps(
+    rep: &mut Reporter,
+    s: &mut Session,
+    opts: &RunOptions,
+    fixed: bool,
+    handle: &crate::server::ServerHandle,
+) {
+    loop {
+        let case_before = s.case;
+        let Some((case, step)) = s.current().map(|(c, st)| (c.clone(), st.clone())) else {
+            return;
+        };
+        if step.action != Action::FaultPlan {
+            return;
+        }
+        let o = apply_fault_plan(handle, &case, &step, &s.org);
+        rep.step_done();
+        rep.line(&format!(
+            "  {:<7} {} / {} ({}): {}",
+            verdict_word(o.verdict),
+            case.id,
+            step.id,
+            s.org,
+            o.checks
+                .first()
+                .map(|c| format!("faults in force: {}", c.found))
+                .unwrap_or_else(|| crate::finding::Finding::one_line(&o.reasons))
+        ));
+        s.record(o, opts.step_timeout, opts.clock, fixed);
+        if s.case != case_before {
+            handle.faults().clear();
+        }
+    }
+}
+
+/// Puts a fault-plan step's faults in force for `org` (no faults: clears the plan); the
+/// step passes unless the plan cannot be served (a certificate the kit lacks).
+fn apply_fault_plan(
+    handle: &crate::server::ServerHandle,
+    case: &TestCase,
+    step: &Step,
+    org: &str,
+) -> StepOutcome {
+    let set = if step.faults.is_empty() {
+        handle.faults().clear();
+        Ok("no faults".to_owned())
+    } else {
+        step.fault_plan(&case.id, org)
+            .map_err(|e| e.to_string())
+            .and_then(|plan| {
+                let what = plan
+                    .entries
+                    .iter()
+                    .map(|e| format!("{} ({})", e.name, e.kind.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                handle.set_fault_plan(plan).map(|()| what)
+            })
+    };
+    match set {
+        Ok(what) => StepOutcome {
+            verdict: Verdict::Passed,
+            reasons: vec![],
+            findings: vec![],
+            checks: vec![engine::CheckResult {
+                description: "fault plan in force".into(),
+                passed: true,
+                found: what,
+            }],
+            evidence: None,
+        },
+        Err(e) => StepOutcome {
+            verdict: Verdict::Failed,
+            reasons: vec![crate::finding::Finding::new(
+                RuleId::C003,
+                format!("step {}", step.id),
+                format!("the fault plan could not be put in force: {e}"),
+            )],
+            findings: vec![],
+            checks: vec![],
+            evidence: None,
+        },
+    }
+}
+
+/// The longest answer delay the plan in force may hold a request back by.
+fn longest_delay(handle: &crate::server::ServerHandle) -> Duration {
+    handle
+        .faults()
+        .status()
+        .map(|(_, entries)| {
+            entries
+                .iter()
+                .map(|e| Duration::from_millis(e.entry.delay_ms))
+                .max()
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
+}
+
+/// Feeds `watch` the step's exchanges until `deadline`, or until [`SETTLE`] after it has
+/// seen enough.
+async fn watch_until(
+    rx: &mut tokio::sync::broadcast::Receiver<Arc<StoredExchange>>,
+    watch: &mut Watch,
+    step: &Step,
+    org: &str,
+    deadline: Instant,
+) {
+    let mut deadline = deadline;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Err(_) | Ok(Err(RecvError::Closed)) => return,
+            Ok(Err(RecvError::Lagged(_))) => {}
+            Ok(Ok(ex)) if engine::relevant(step, org, &ex) => {
+                if watch.feed(ex) == behaviour::Progress::Settle {
+                    deadline = deadline.min(Instant::now() + SETTLE);
+                }
+            }
+            Ok(Ok(_)) => {}
+        }
+    }
 }
 
 /// Drives `opts.cases` with the reference client against an archive already running

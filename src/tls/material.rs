@@ -87,6 +87,9 @@ pub struct ServerMaterial {
     pub register: Arc<SoteRegister>,
     /// TLS versions enabled.
     pub versions: Vec<&'static rustls::SupportedProtocolVersion>,
+    /// The kit's alternate server certificates by role (`server:expired`,
+    /// `server:revoked`), which a fault plan can serve in place of the real one.
+    pub alternates: std::collections::BTreeMap<String, Arc<CertifiedKey>>,
 }
 
 impl std::fmt::Debug for ServerMaterial {
@@ -150,6 +153,40 @@ impl ServerMaterial {
                 detail: e.to_string(),
             }
         })?;
+
+        // Alternates come from the kit only; a configured server certificate has none.
+        let mut alternates = std::collections::BTreeMap::new();
+        if cfg.tls.server_cert.is_none()
+            && let Some(idx) = &index
+        {
+            for role in ALTERNATE_SERVER_ROLES {
+                if let Ok(a) = idx.require(dir, role)
+                    && let Some(k) = &a.key
+                {
+                    let chain =
+                        read_pem_certs(&dir.join(&a.cert)).map_err(|e| StartupError::Pem {
+                            what: "alternate server certificate",
+                            path: dir.join(&a.cert),
+                            detail: e.to_string(),
+                        })?;
+                    let key = PrivateKeyDer::from_pem_file(dir.join(k)).map_err(|e| {
+                        StartupError::Pem {
+                            what: "alternate server key",
+                            path: dir.join(k),
+                            detail: e.to_string(),
+                        }
+                    })?;
+                    let ck = CertifiedKey::from_der(chain, key, &provider).map_err(|e| {
+                        StartupError::KeyMismatch {
+                            cert: dir.join(&a.cert),
+                            key: dir.join(k),
+                            detail: e.to_string(),
+                        }
+                    })?;
+                    alternates.insert((*role).to_owned(), Arc::new(ck));
+                }
+            }
+        }
 
         let mut anchors = Vec::new();
         let mut intermediates = Vec::new();
@@ -218,6 +255,20 @@ impl ServerMaterial {
             webpki,
             register: Arc::new(register),
             versions,
+            alternates,
+        })
+    }
+
+    /// Why `roles` (alternate server certificates a fault plan wants to serve) cannot be
+    /// served: the first missing one, with what to do.
+    pub fn missing_alternate<'a>(
+        &self,
+        mut roles: impl Iterator<Item = &'a str>,
+    ) -> Option<String> {
+        roles.find(|r| !self.alternates.contains_key(*r)).map(|r| {
+            format!(
+                "the certificate kit has no {r} certificate (older kits lack it, and a configured tls.server_cert has no alternates); regenerate the kit with `kanta-sim certs generate --force`"
+            )
         })
     }
 
@@ -229,17 +280,34 @@ impl ServerMaterial {
         mode: ListenerMode,
         slot: VerdictSlot,
     ) -> Result<Arc<ServerConfig>, StartupError> {
+        self.server_config_as(mode, slot, None)
+    }
+
+    /// As [`Self::server_config`], serving the alternate server certificate `role` when one
+    /// is given and the kit has it (a fault plan's certificate faults).
+    pub fn server_config_as(
+        &self,
+        mode: ListenerMode,
+        slot: VerdictSlot,
+        role: Option<&str>,
+    ) -> Result<Arc<ServerConfig>, StartupError> {
         let verifier = RecordingVerifier::new(self.webpki.clone(), self.trust.clone(), mode, slot);
+        let key = role
+            .and_then(|r| self.alternates.get(r))
+            .unwrap_or(&self.certified_key);
         let mut config = ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&self.versions)?
             .with_client_cert_verifier(Arc::new(verifier))
             .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(
-                (*self.certified_key).clone(),
+                (**key).clone(),
             )));
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }
 }
+
+/// The kit's alternate server certificates a fault plan can serve.
+pub const ALTERNATE_SERVER_ROLES: &[&str] = &["server:expired", "server:revoked"];
 
 /// Reads a PEM certificate chain for a TLS client (used by the demo and tests).
 pub fn load_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, StartupError> {

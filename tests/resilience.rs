@@ -1,0 +1,134 @@
+//! The resilience suite end to end: self-driven, the reference client's retry policy
+//! passes every case; each way a client system gets resilience wrong (no retry, a resend
+//! as a new document, Retry-After ignored, the same message on two connections) fails the
+//! right step with the engine's finding, which says what was expected. The HTML report
+//! carries the explanation too.
+
+use crate::common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn run(args: &[&str], out: &Path) -> (i32, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
+        .arg("run")
+        .arg("--certs")
+        .arg(&kit("resilience").0)
+        .args(["--suite", "resilience", "--self-drive"])
+        .args(args)
+        .current_dir(out)
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn report(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn the_resilience_suite_passes_self_driven() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, err) = run(&["--report-dir", "all"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    let r = report(&tmp.path().join("all"));
+    let cases = r["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 4);
+    for c in cases {
+        for s in c["steps"].as_array().unwrap() {
+            assert_eq!(s["verdict"], "passed", "{c:#}");
+        }
+    }
+    // The fault-plan step says what it put in force.
+    let plan = &cases[0]["steps"][0]["checks"][0];
+    assert_eq!(plan["found"], "service-break (reset)", "{plan:#}");
+}
+
+#[test]
+fn each_wrong_behaviour_fails_its_step_with_what_was_expected() {
+    // (case, step, deviation, rule id, words of the explanation)
+    let wrong = [
+        (
+            "SIM-RES-01",
+            "deliver",
+            "no-retry",
+            "C-005",
+            "keep the document queued",
+        ),
+        (
+            "SIM-RES-02",
+            "resend",
+            "no-retry",
+            "C-006",
+            "send the same message again",
+        ),
+        (
+            "SIM-RES-02",
+            "resend",
+            "resend-as-new",
+            "C-006",
+            "holds the content twice",
+        ),
+        (
+            "SIM-RES-03",
+            "retry-after",
+            "ignore-retry-after",
+            "C-007",
+            "Retry-After: 5 s",
+        ),
+        (
+            "SIM-RES-04",
+            "wait",
+            "parallel-resend",
+            "C-008",
+            "never send it on two connections",
+        ),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    // One process each, at once: the cases wait on the archive's clock, not on the CPU.
+    let handles: Vec<_> = wrong
+        .iter()
+        .enumerate()
+        .map(|(i, (case, step, dev, _, _))| {
+            let dir = tmp.path().to_owned();
+            let deviate = format!("{case}:{step}={dev}");
+            let case = (*case).to_owned();
+            std::thread::spawn(move || {
+                let out = format!("r{i}");
+                let r = run(
+                    &["--case", &case, "--deviate", &deviate, "--report-dir", &out],
+                    &dir,
+                );
+                (r, report(&dir.join(out)))
+            })
+        })
+        .collect();
+    for (i, (h, (case, step, dev, rule, words))) in handles.into_iter().zip(wrong).enumerate() {
+        let ((code, err), r) = h.join().unwrap();
+        assert_eq!(code, 3, "{case} {dev}: {err}");
+        let steps = r["cases"][0]["steps"].as_array().unwrap();
+        let failed: Vec<_> = steps.iter().filter(|s| s["verdict"] == "failed").collect();
+        assert_eq!(failed.len(), 1, "{case} {dev}: {steps:#?}");
+        assert_eq!(failed[0]["id"], step, "{case} {dev}");
+        let first = &failed[0]["reasons"][0];
+        assert_eq!(first["code"], rule, "{case} {dev}: {first:#}");
+        let message = first["message"].as_str().unwrap();
+        assert!(message.contains("Expected:"), "{message}");
+        assert!(message.contains(words), "{case} {dev}: {message}");
+        // The deviation is on the record, and the HTML says what was expected.
+        assert!(
+            r["deviations"].to_string().contains(dev),
+            "{:#}",
+            r["deviations"]
+        );
+        let html =
+            std::fs::read_to_string(tmp.path().join(format!("r{i}")).join("report.html")).unwrap();
+        assert!(html.contains(rule), "{case} {dev}");
+    }
+}
