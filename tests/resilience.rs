@@ -48,6 +48,12 @@ fn the_resilience_suite_passes_self_driven() {
     // The fault-plan step says what it put in force.
     let plan = &cases[0]["steps"][0]["checks"][0];
     assert_eq!(plan["found"], "service-break (reset)", "{plan:#}");
+    // The resilience step's report names every fault it met, with its plan entry.
+    let met = cases[0]["steps"][1]["checks"].to_string();
+    assert!(
+        met.contains("injected fault service-break (reset, SIM-RES-01/break:1"),
+        "{met}"
+    );
 }
 
 #[test]

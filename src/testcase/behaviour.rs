@@ -332,6 +332,37 @@ impl Watch {
                 evidence: None,
             },
         };
+        // The report shows every fault the step met, with its plan entry, and each send.
+        let injected: Vec<String> = rows
+            .iter()
+            .filter(|r| r.injected().is_some())
+            .map(|r| format!("#{} {}", r.ex.id, r.ex.record.summary))
+            .collect();
+        out.checks.push(engine::CheckResult {
+            description: "faults injected during the step".into(),
+            passed: !injected.is_empty(),
+            found: if injected.is_empty() {
+                "none".into()
+            } else {
+                injected.join("; ")
+            },
+        });
+        out.checks.push(engine::CheckResult {
+            description: "sends of the message, answered".into(),
+            passed: true,
+            found: archive
+                .iter()
+                .map(|r| {
+                    format!(
+                        "#{} arrived {} answered {}",
+                        r.ex.id,
+                        r.arrived().time(),
+                        r.answered().time()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
         if !reasons.is_empty() {
             out.verdict = Verdict::Failed;
             // The behaviour first: it is what the step is about.
