@@ -88,6 +88,9 @@ pub enum BootError {
     /// The fault plan.
     #[error("fault plan: {0}")]
     Faults(#[from] crate::faults::FaultPlanError),
+    /// The onboarding data cannot be read.
+    #[error("onboarding: {0}")]
+    Onboarding(String),
     /// The fault plan serves a certificate the kit lacks.
     #[error("fault plan: {0}")]
     FaultCertificate(String),
@@ -355,6 +358,11 @@ fn archivist_view(
         timeouts: crate::server::http::ConnectionTimeouts::of(&config.server),
         max_connections: config.server.max_connections,
         client_system_export: config.archivist.client_system_export.clone(),
+        onboarding: Arc::new(
+            crate::onboarding::Onboarding::load(config.onboarding.file.as_deref())
+                .map_err(|e| BootError::Onboarding(e.to_string()))?,
+        ),
+        kit: Some(config.tls.certs_dir.clone()),
     })
 }
 

@@ -16,6 +16,18 @@ pub const DISCLAIMER_EN: &str = "This is a pre-test result from kanta-sim, a sim
 /// The same in Finnish.
 pub const DISCLAIMER_FI: &str = "Tämä on kanta-sim-simulaattorin esitestauksen tulos, ei Kelan lausunto. Sen läpäiseminen ei korvaa Kelan yhteistestausta eikä käyttöönottokoetta. Testitapausten tunnukset (SIM-…) ovat kanta-simin omia.";
 
+/// The same in Swedish.
+pub const DISCLAIMER_SV: &str = "Detta är ett förtestresultat från kanta-sim, en simulator av Kanta-tjänsten Klientdataarkivet för socialvården, inte ett uttalande av FPA. Att klara det ersätter inte FPA:s samtestning eller ibruktagningsprovet. Testfallens beteckningar (SIM-…) är kanta-sims egna.";
+
+/// The disclaimer in `lang`.
+pub fn disclaimer(lang: crate::lang::Lang) -> &'static str {
+    match lang {
+        crate::lang::Lang::Fi => DISCLAIMER_FI,
+        crate::lang::Lang::Sv => DISCLAIMER_SV,
+        crate::lang::Lang::En => DISCLAIMER_EN,
+    }
+}
+
 /// The suites, in the order a supplier meets them.
 pub const SUITES: &[&str] = &[
     "pre-test",
@@ -306,6 +318,9 @@ pub struct Step {
     pub title_fi: String,
     /// English title.
     pub title_en: String,
+    /// Swedish title (the English one stands in when absent).
+    #[serde(default)]
+    pub title_sv: Option<String>,
     /// What is asked.
     pub action: Action,
     /// Archive: which document.
@@ -358,7 +373,38 @@ pub struct Step {
     pub behaviour: Option<Behaviour>,
 }
 
+/// The title in `lang`: Finnish, Swedish where written, English.
+fn title_in<'a>(lang: crate::lang::Lang, fi: &'a str, sv: Option<&'a str>, en: &'a str) -> &'a str {
+    match lang {
+        crate::lang::Lang::Fi => fi,
+        crate::lang::Lang::Sv => sv.unwrap_or(en),
+        crate::lang::Lang::En => en,
+    }
+}
+
+impl TestCase {
+    /// Its title in `lang`.
+    pub fn title(&self, lang: crate::lang::Lang) -> &str {
+        title_in(
+            lang,
+            &self.title_fi,
+            self.title_sv.as_deref(),
+            &self.title_en,
+        )
+    }
+}
+
 impl Step {
+    /// Its title in `lang`.
+    pub fn title(&self, lang: crate::lang::Lang) -> &str {
+        title_in(
+            lang,
+            &self.title_fi,
+            self.title_sv.as_deref(),
+            &self.title_en,
+        )
+    }
+
     /// The fault plan a `fault-plan` step puts in force for `org`'s run: entries without an
     /// organisation are limited to `org` where their kind allows it.
     pub fn fault_plan(
@@ -393,6 +439,9 @@ pub struct TestCase {
     pub title_fi: String,
     /// English title.
     pub title_en: String,
+    /// Swedish title (the English one stands in when absent).
+    #[serde(default)]
+    pub title_sv: Option<String>,
     /// The testing phase it rehearses.
     pub phase: String,
     /// The archive profile (`test-env` or `deployment-test`).
@@ -544,6 +593,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "deployment-test/SIM-KOE-01.toml",
         include_str!("../testcases/deployment-test/SIM-KOE-01.toml"),
+    ),
+    (
+        "deployment-test/SIM-KOE-02.toml",
+        include_str!("../testcases/deployment-test/SIM-KOE-02.toml"),
     ),
 ];
 

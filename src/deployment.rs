@@ -18,6 +18,8 @@ pub struct ExpectedDocument {
     pub step: String,
     /// Its title (English).
     pub title: String,
+    /// Whose register it belongs in (the organiser's under a register use right).
+    pub controller: String,
     /// The client.
     pub person: String,
     /// Document group code.
@@ -69,7 +71,9 @@ pub fn checklist_a(
             limit: 20,
             ..DocumentQuery::default()
         };
-        let own = store.query(&q(vec![org.to_owned()]))?;
+        // Under a register use right the document belongs in the organiser's register.
+        let controller = step.organiser.as_deref().unwrap_or(org);
+        let own = store.query(&q(vec![controller.to_owned()]))?;
         // "Reached the archive" at all, in whichever register: a document in the wrong
         // register is a different failure from one that never arrived.
         let anywhere = if own.total > 0 {
@@ -80,6 +84,7 @@ pub fn checklist_a(
         documents.push(ExpectedDocument {
             step: step.id.clone(),
             title: step.title_en.clone(),
+            controller: controller.to_owned(),
             person: p.to_owned(),
             document_group: kind.group().to_owned(),
             in_archive: anywhere > 0,
@@ -168,7 +173,8 @@ impl ChecklistB {
     }
 }
 
-/// Compares what the client system recorded with what `org`'s register holds.
+/// Compares what the client system recorded with what `org`'s register holds, or (under a
+/// register use right) what `org` produced into an organiser's register.
 pub fn checklist_b(
     recorded: &Recorded,
     org: &str,
@@ -177,7 +183,10 @@ pub fn checklist_b(
     let mut fields = Vec::new();
     let mut missing = Vec::new();
     for r in &recorded.documents {
-        let Some(m) = store.get(&r.oid)?.filter(|m| m.register_owner == org) else {
+        let Some(m) = store
+            .get(&r.oid)?
+            .filter(|m| m.register_owner == org || m.producer == org)
+        else {
             missing.push(r.oid.clone());
             continue;
         };

@@ -1,7 +1,11 @@
 //! The test-identity ledger: which 900-series identity codes went to which customer, for
 //! which service, from which pool, and when. Suppliers are advised to keep exactly this
-//! record; the archive warns when a code is used by an organisation it was not issued to
-//! (P-005) or outside the profile's pool (P-006). Kept in the data directory's SQLite file.
+//! record. At Kela the codes are shared between services, and deployment-test codes may be
+//! used by several customers, so a code may have several grants (one per customer and
+//! service). The archive warns when a code is used by an organisation none of its grants
+//! names (P-005) or outside the profile's pool (P-006), each only where the policy says so
+//! (`archive.ledger_org_check`, `archive.ledger_pool_check`). Kept in the data directory's
+//! SQLite file.
 //!
 //! Pools [I]: test-environment codes take individual numbers 900–949, deployment-test codes
 //! 950–999, so that the two never mix (the real allocation is not public).
@@ -10,7 +14,7 @@ use crate::finding::RuleId;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::Serialize;
 use time::{Date, Duration, Month, OffsetDateTime};
 
@@ -54,6 +58,16 @@ pub enum LedgerError {
         /// The error.
         source: std::io::Error,
     },
+    /// A line of an import that cannot be a grant.
+    #[error("{source_name}:{line}: {message}")]
+    Import {
+        /// The file.
+        source_name: String,
+        /// 1-based line.
+        line: usize,
+        /// Why.
+        message: String,
+    },
     /// Nothing left to issue.
     #[error("the {pool} pool has no unissued codes left")]
     Exhausted {
@@ -62,15 +76,25 @@ pub enum LedgerError {
     },
 }
 
+// One row per grant. A ledger from before grants (identity_ledger, one customer per
+// code) is carried over once, in the same transaction that drops it.
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS identity_ledger (
-    code TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS identity_grants (
+    code TEXT NOT NULL,
     pool TEXT NOT NULL,
     customer TEXT NOT NULL,
     org TEXT,
     service TEXT NOT NULL,
-    issued_at TEXT NOT NULL
+    issued_at TEXT NOT NULL,
+    PRIMARY KEY (code, customer, service)
 );
+CREATE INDEX IF NOT EXISTS identity_grants_code ON identity_grants (code);
+";
+
+const MIGRATE: &str = "
+INSERT OR IGNORE INTO identity_grants (code, pool, customer, org, service, issued_at)
+    SELECT code, pool, customer, org, service, issued_at FROM identity_ledger;
+DROP TABLE identity_ledger;
 ";
 
 /// Every century sign in use (1800s `+`; 1900s `-YXWVU`; 2000s `A`–`F`).
@@ -138,12 +162,30 @@ impl std::fmt::Debug for Ledger {
 impl Ledger {
     /// Opens (creating when needed) the ledger in `dir`.
     pub fn open(dir: &Path) -> Result<Self, LedgerError> {
-        let (conn, path) = crate::archive::open_db(dir, "FULL", SCHEMA).map_err(|e| match e {
-            crate::archive::DbOpenError::Dir(path, source) => LedgerError::Dir { path, source },
-            crate::archive::DbOpenError::Sqlite(path, source) => {
-                LedgerError::Sqlite { path, source }
-            }
-        })?;
+        let (mut conn, path) =
+            crate::archive::open_db(dir, "FULL", SCHEMA).map_err(|e| match e {
+                crate::archive::DbOpenError::Dir(path, source) => LedgerError::Dir { path, source },
+                crate::archive::DbOpenError::Sqlite(path, source) => {
+                    LedgerError::Sqlite { path, source }
+                }
+            })?;
+        let sql = |source| LedgerError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let old: bool = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'identity_ledger'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(sql)?
+            > 0;
+        if old {
+            let tx = conn.transaction().map_err(sql)?;
+            tx.execute_batch(MIGRATE).map_err(sql)?;
+            tx.commit().map_err(sql)?;
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
@@ -192,9 +234,10 @@ impl Ledger {
                 continue;
             };
             n += 1;
+            // A fresh code: granted to nobody yet.
             let inserted = tx
                 .execute(
-                    "INSERT OR IGNORE INTO identity_ledger (code, pool, customer, org, service, issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO identity_grants (code, pool, customer, org, service, issued_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM identity_grants WHERE code = ?1)",
                     params![code, pool.as_str(), customer, org, service, at_s],
                 )
                 .map_err(self.sql())?;
@@ -217,7 +260,7 @@ impl Ledger {
     pub fn list(&self, customer: Option<&str>) -> Result<Vec<Issued>, LedgerError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare("SELECT code, pool, customer, org, service, issued_at FROM identity_ledger WHERE ?1 IS NULL OR customer = ?1 ORDER BY issued_at, rowid")
+            .prepare("SELECT code, pool, customer, org, service, issued_at FROM identity_grants WHERE ?1 IS NULL OR customer = ?1 ORDER BY issued_at, rowid")
             .map_err(self.sql())?;
         stmt.query_map([customer], |r| {
             Ok(Issued {
@@ -234,41 +277,229 @@ impl Ledger {
         .map_err(self.sql())
     }
 
-    /// The record of one code.
-    pub fn get(&self, code: &str) -> Result<Option<Issued>, LedgerError> {
+    /// Every grant of one code.
+    pub fn grants(&self, code: &str) -> Result<Vec<Issued>, LedgerError> {
         let conn = self.lock();
-        conn.query_row("SELECT code, pool, customer, org, service, issued_at FROM identity_ledger WHERE code = ?1", [code], |r| {
-            Ok(Issued { code: r.get(0)?, pool: r.get(1)?, customer: r.get(2)?, org: r.get(3)?, service: r.get(4)?, issued_at: r.get(5)? })
+        let mut stmt = conn
+            .prepare("SELECT code, pool, customer, org, service, issued_at FROM identity_grants WHERE code = ?1 ORDER BY issued_at, rowid")
+            .map_err(self.sql())?;
+        stmt.query_map([code], |r| {
+            Ok(Issued {
+                code: r.get(0)?,
+                pool: r.get(1)?,
+                customer: r.get(2)?,
+                org: r.get(3)?,
+                service: r.get(4)?,
+                issued_at: r.get(5)?,
+            })
         })
-        .optional()
+        .map_err(self.sql())?
+        .collect::<Result<_, _>>()
         .map_err(self.sql())
     }
 
-    /// P-005 / P-006 warnings for `code` used by `org` under a profile whose pool is `pool`.
-    /// Codes the ledger never issued get no warning: keeping the ledger is the supplier's
-    /// choice.
-    pub fn warnings(&self, code: &str, org: &str, pool: Pool) -> Result<Vec<Finding>, LedgerError> {
-        let Some(i) = self.get(code)? else {
+    /// Records `grants` (codes Kela granted, read by [`read_import`]) in one transaction;
+    /// a grant already recorded is kept as it was. How many were new.
+    pub fn record(&self, grants: &[Issued]) -> Result<usize, LedgerError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(self.sql())?;
+        let mut n = 0;
+        for g in grants {
+            n += tx
+                .execute(
+                    "INSERT OR IGNORE INTO identity_grants (code, pool, customer, org, service, issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![g.code, g.pool, g.customer, g.org, g.service, g.issued_at],
+                )
+                .map_err(self.sql())?;
+        }
+        tx.commit().map_err(self.sql())?;
+        Ok(n)
+    }
+
+    /// P-005 / P-006 warnings for `code` used by `org` under a profile whose pool is `pool`,
+    /// as `policy` asks. Codes the ledger never issued get no warning: keeping the ledger is
+    /// the supplier's choice.
+    pub fn warnings(
+        &self,
+        code: &str,
+        org: &str,
+        pool: Pool,
+        policy: LedgerPolicy,
+    ) -> Result<Vec<Finding>, LedgerError> {
+        let grants = self.grants(code)?;
+        if grants.is_empty() {
             return Ok(Vec::new());
-        };
+        }
         let mut out = Vec::new();
-        if let Some(o) = &i.org
-            && o != org
+        // A grant without an organisation is a customer's record, not a claim about who
+        // may use the code.
+        let named: Vec<&Issued> = grants.iter().filter(|g| g.org.is_some()).collect();
+        if policy.org_check
+            && !named.is_empty()
+            && !named.iter().any(|g| g.org.as_deref() == Some(org))
         {
             out.push(Finding::new(
                 RuleId::P005,
                 "recordTarget/patientRole/id",
                 format!(
-                    "identity code {code} was issued to {} ({o}) for {} on {}, not to {org}",
-                    i.customer, i.service, i.issued_at
+                    "identity code {code} was granted to {}, not to {org}",
+                    named
+                        .iter()
+                        .map(|g| format!(
+                            "{} ({}) for {} on {}",
+                            g.customer,
+                            g.org.as_deref().unwrap_or("-"),
+                            g.service,
+                            g.issued_at
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 ),
             ));
         }
-        if i.pool != pool.as_str() {
-            out.push(Finding::new(RuleId::P006, "recordTarget/patientRole/id", format!("identity code {code} is from the {} pool; this archive's profile uses the {} pool", i.pool, pool.as_str())));
+        if policy.pool_check && !grants.iter().any(|g| g.pool == pool.as_str()) {
+            out.push(Finding::new(
+                RuleId::P006,
+                "recordTarget/patientRole/id",
+                format!(
+                    "identity code {code} is from the {} pool; this archive's profile uses the {} pool",
+                    grants[0].pool,
+                    pool.as_str()
+                ),
+            ));
         }
         Ok(out)
     }
+}
+
+/// Which ledger warnings the archive gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerPolicy {
+    /// P-005: a code used by an organisation no grant names.
+    pub org_check: bool,
+    /// P-006: a code from another pool than the profile's.
+    pub pool_check: bool,
+}
+
+/// Reads a list of granted codes (CSV with a header; `code` is required, `pool`,
+/// `customer`, `org`, `service` and `issued_at` are read when present, `defaults` fills the
+/// rest). Every line is checked (a 900-series test code, in the pool's individual numbers)
+/// before anything is recorded; an error names its line.
+pub fn read_import(
+    text: &str,
+    source_name: &str,
+    defaults: &Issued,
+) -> Result<Vec<Issued>, LedgerError> {
+    let err = |line: usize, message: String| LedgerError::Import {
+        source_name: source_name.to_owned(),
+        line,
+        message,
+    };
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let Some((_, header)) = lines.next() else {
+        return Ok(Vec::new());
+    };
+    let cols: Vec<String> = split_csv(header)
+        .into_iter()
+        .map(|c| c.trim().to_ascii_lowercase())
+        .collect();
+    const KNOWN: [&str; 6] = ["code", "pool", "customer", "org", "service", "issued_at"];
+    if let Some(c) = cols.iter().find(|c| !KNOWN.contains(&c.as_str())) {
+        return Err(err(
+            1,
+            format!(
+                "unknown column {c:?} (the columns are {})",
+                KNOWN.join(", ")
+            ),
+        ));
+    }
+    if !cols.iter().any(|c| c == "code") {
+        return Err(err(1, "no code column".into()));
+    }
+    let mut out = Vec::new();
+    for (i, line) in lines {
+        let n = i + 1;
+        let fields = split_csv(line);
+        let get = |name: &str| {
+            cols.iter()
+                .position(|c| c == name)
+                .and_then(|p| fields.get(p))
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let code = get("code").ok_or_else(|| err(n, "no code".into()))?;
+        let hetu: Hetu = code
+            .parse()
+            .map_err(|e| err(n, format!("{code:?} is not an identity code: {e}")))?;
+        if !hetu.is_test_or_temporary() {
+            return Err(err(
+                n,
+                format!(
+                    "{code} is not a 900-series test identity code; real codes never belong in the ledger"
+                ),
+            ));
+        }
+        let pool_name = get("pool").unwrap_or_else(|| defaults.pool.clone());
+        let pool = Pool::parse(&pool_name).ok_or_else(|| {
+            err(
+                n,
+                format!("pool {pool_name:?} is not test-env or deployment-test"),
+            )
+        })?;
+        if !pool.individuals().contains(&hetu.individual_number()) {
+            return Err(err(
+                n,
+                format!(
+                    "{code}: individual number {} is outside the {} pool ({}–{})",
+                    hetu.individual_number(),
+                    pool.as_str(),
+                    pool.individuals().start(),
+                    pool.individuals().end()
+                ),
+            ));
+        }
+        let customer = get("customer").unwrap_or_else(|| defaults.customer.clone());
+        let service = get("service").unwrap_or_else(|| defaults.service.clone());
+        if customer.is_empty() || service.is_empty() {
+            return Err(err(
+                n,
+                "no customer or service (a column, or --customer and --service)".into(),
+            ));
+        }
+        out.push(Issued {
+            code: hetu.to_string(),
+            pool: pool.as_str().to_owned(),
+            customer,
+            org: get("org").or_else(|| defaults.org.clone()),
+            service,
+            issued_at: get("issued_at").unwrap_or_else(|| defaults.issued_at.clone()),
+        });
+    }
+    Ok(out)
+}
+
+/// One CSV line's fields (RFC 4180 quoting, no line breaks inside fields).
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
 }
 
 /// CSV of issued codes (RFC 4180 quoting).
@@ -360,8 +591,13 @@ mod tests {
         assert_eq!(l.list(None).unwrap().len(), 75);
     }
 
+    const ON: LedgerPolicy = LedgerPolicy {
+        org_check: true,
+        pool_check: true,
+    };
+
     #[test]
-    fn warnings_for_another_organisation_or_pool() {
+    fn warnings_for_another_organisation_or_pool_only_as_the_policy_says() {
         let dir = tempfile::tempdir().unwrap();
         let l = Ledger::open(dir.path()).unwrap();
         let now = OffsetDateTime::now_utc();
@@ -378,22 +614,96 @@ mod tests {
             .remove(0)
             .code;
         assert!(
-            l.warnings(&code, "1.2.246.10.99900016.10.0", Pool::TestEnv)
+            l.warnings(&code, "1.2.246.10.99900016.10.0", Pool::TestEnv, ON)
                 .unwrap()
                 .is_empty()
         );
         let w: Vec<String> = l
-            .warnings(&code, "1.2.246.10.99900024.10.0", Pool::DeploymentTest)
+            .warnings(&code, "1.2.246.10.99900024.10.0", Pool::DeploymentTest, ON)
             .unwrap()
             .into_iter()
             .map(|f| f.code.to_string())
             .collect();
         assert_eq!(w, ["P-005", "P-006"]);
+        let off = LedgerPolicy {
+            org_check: false,
+            pool_check: false,
+        };
         assert!(
-            l.warnings("010190-902S", "x", Pool::TestEnv)
+            l.warnings(&code, "1.2.246.10.99900024.10.0", Pool::DeploymentTest, off)
                 .unwrap()
                 .is_empty()
         );
+        assert!(
+            l.warnings("010190-902S", "x", Pool::TestEnv, ON)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_code_granted_to_two_customers_warns_neither_and_imports_are_checked_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(dir.path()).unwrap();
+        let defaults = Issued {
+            code: String::new(),
+            pool: "deployment-test".into(),
+            customer: String::new(),
+            org: None,
+            service: "käyttöönottokoe".into(),
+            issued_at: "2026-11-30T00:00:00Z".into(),
+        };
+        let csv = "code,customer,org\n020290-951T,Testilän hyvinvointialue,1.2.246.10.99900016.10.0\n020290-951T,\"Simulaatiohoiva Oy\",1.2.246.10.99900032.10.0\n";
+        let grants = read_import(csv, "kela.csv", &defaults).unwrap();
+        assert_eq!(l.record(&grants).unwrap(), 2);
+        assert_eq!(l.record(&grants).unwrap(), 0, "a grant is recorded once");
+        assert_eq!(l.grants("020290-951T").unwrap().len(), 2);
+        for org in ["1.2.246.10.99900016.10.0", "1.2.246.10.99900032.10.0"] {
+            assert!(
+                l.warnings("020290-951T", org, Pool::DeploymentTest, ON)
+                    .unwrap()
+                    .is_empty(),
+                "{org}"
+            );
+        }
+        let w = l
+            .warnings(
+                "020290-951T",
+                "1.2.246.10.99900024.10.0",
+                Pool::DeploymentTest,
+                ON,
+            )
+            .unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].message.contains("Testilän") && w[0].message.contains("Simulaatiohoiva"));
+        // A bad line refuses the whole import, naming its line; nothing is recorded.
+        let defaults = Issued {
+            customer: "Testilä".into(),
+            ..defaults
+        };
+        for (bad, line, needle) in [
+            ("code\n020290-951T\n010190-123A\n", 3, "not"),
+            (
+                "code,pool\n010190-902S,deployment-test\n",
+                2,
+                "outside the deployment-test pool",
+            ),
+            ("kood\n020290-951T\n", 1, "unknown column"),
+        ] {
+            let e = read_import(bad, "kela.csv", &defaults)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(&format!("kela.csv:{line}:")), "{e}");
+            assert!(e.contains(needle), "{e}");
+        }
+        // A ledger from before grants is carried over.
+        let old = tempfile::tempdir().unwrap();
+        {
+            let (conn, _) = crate::archive::open_db(old.path(), "FULL", "CREATE TABLE identity_ledger (code TEXT PRIMARY KEY, pool TEXT NOT NULL, customer TEXT NOT NULL, org TEXT, service TEXT NOT NULL, issued_at TEXT NOT NULL); INSERT INTO identity_ledger VALUES ('010190-902S', 'test-env', 'A', NULL, 's', 't');").unwrap();
+            drop(conn);
+        }
+        let l = Ledger::open(old.path()).unwrap();
+        assert_eq!(l.grants("010190-902S").unwrap().len(), 1);
     }
 
     #[test]

@@ -13,15 +13,16 @@ pub mod calendar;
 pub mod cases;
 pub mod cli;
 pub mod client;
-
 pub mod config;
 pub mod deployment;
 pub mod document;
 pub mod faults;
 pub mod finding;
 pub mod identity;
+pub mod lang;
 pub mod ledger;
 pub mod message;
+pub mod onboarding;
 pub mod pipeline;
 pub mod pki;
 pub mod report;

@@ -14,7 +14,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "foundations",
         &[
-            "finding", "xml", "identity", "calendar", "config", "budget", "faults",
+            "lang", "finding", "xml", "identity", "calendar", "config", "budget", "faults",
         ],
     ),
     (
@@ -26,7 +26,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("pipeline and store", &["pipeline", "archive", "cases"]),
     (
         "services",
-        &["deployment", "training", "ledger", "server", "web"],
+        &[
+            "deployment",
+            "training",
+            "onboarding",
+            "ledger",
+            "server",
+            "web",
+        ],
     ),
     ("runs and reports", &["client", "testcase", "report"]),
     ("boot", &["app"]),

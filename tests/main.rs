@@ -15,6 +15,7 @@ mod faults;
 mod hostile;
 mod lifecycle;
 mod newcomer;
+mod onboarding;
 mod resilience;
 mod testcases;
 mod tls_endpoint;

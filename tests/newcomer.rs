@@ -3,8 +3,9 @@
 //! output without colours off a terminal, and read-only commands that create nothing.
 
 use crate::common;
+use crate::common::http_get;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -324,26 +325,6 @@ fn client_send_summarises_findings_and_tells_unreachable_apart() {
         ],
     );
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
-}
-
-fn http_get(url: &str) -> (u16, String) {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    let status = body
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, body)
 }
 
 /// `train deployment-test --no-pause --serve` without a terminal: every printed link

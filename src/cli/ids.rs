@@ -1,4 +1,4 @@
-//! `kanta-sim ids issue|list|export`: the test-identity ledger.
+//! `kanta-sim ids issue|import|list|export`: the test-identity ledger.
 
 use std::path::PathBuf;
 
@@ -30,6 +30,28 @@ pub(super) enum IdsCommand {
         #[arg(long, value_enum, default_value_t = Pool::TestEnv)]
         pool: Pool,
         /// Data directory (the ledger lives beside the archive).
+        #[arg(long, default_value = "kanta-sim-data")]
+        data: PathBuf,
+    },
+    /// Record the codes Kela granted (a CSV list: `code`, and optionally `pool`, `customer`,
+    /// `org`, `service`, `issued_at` columns). A code may be granted to several customers and
+    /// services; each grant is a row. Every line is checked before anything is recorded.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// The customer, where the list has no customer column.
+        #[arg(long)]
+        customer: Option<String>,
+        /// The customer's organisation OID, where the list has no org column.
+        #[arg(long)]
+        org: Option<String>,
+        /// The service, where the list has no service column.
+        #[arg(long)]
+        service: Option<String>,
+        /// The pool, where the list has no pool column.
+        #[arg(long, value_enum, default_value_t = Pool::DeploymentTest)]
+        pool: Pool,
+        /// Data directory.
         #[arg(long, default_value = "kanta-sim-data")]
         data: PathBuf,
     },
@@ -103,6 +125,38 @@ pub(super) fn run(cmd: IdsCommand) -> Result<u8, Failure> {
             eprintln!(
                 "issued {count} {} code(s) to {customer} for {service}; ledger: {}",
                 pool.as_str(),
+                data.display()
+            );
+            Ok(exit::OK)
+        }
+        IdsCommand::Import {
+            file,
+            customer,
+            org,
+            service,
+            pool,
+            data,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
+            let defaults = crate::ledger::Issued {
+                code: String::new(),
+                pool: pool.as_str().to_owned(),
+                customer: customer.unwrap_or_default(),
+                org,
+                service: service.unwrap_or_default(),
+                issued_at: OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            };
+            let grants = crate::ledger::read_import(&text, &file.display().to_string(), &defaults)
+                .map_err(Failure::usage)?;
+            let l = Ledger::open(&data).map_err(Failure::usage)?;
+            let new = l.record(&grants).map_err(Failure::internal)?;
+            eprintln!(
+                "{} grant(s) read, {new} new ({} already in the ledger); ledger: {}",
+                grants.len(),
+                grants.len() - new,
                 data.display()
             );
             Ok(exit::OK)

@@ -11,10 +11,19 @@ pub(super) struct RulesArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// The language shown first: fi, sv or en (default: en); the Finnish text follows
+    /// unless it was shown first.
+    #[arg(long)]
+    lang: Option<String>,
 }
 
 /// Runs `rules`.
 pub(super) fn run(args: RulesArgs) -> Result<u8, Failure> {
+    let lang = match args.lang.as_deref() {
+        None => crate::lang::Lang::En,
+        Some(l) => crate::lang::Lang::parse(l)
+            .ok_or_else(|| Failure::usage(format!("--lang {l:?}: the languages are fi, sv, en")))?,
+    };
     if args.json {
         let v = serde_json::to_string_pretty(CATALOGUE).map_err(Failure::internal)?;
         println!("{v}");
@@ -29,9 +38,15 @@ pub(super) fn run(args: RulesArgs) -> Result<u8, Failure> {
             Basis::Confirmed => "confirmed",
             Basis::Assumed => "assumed",
         };
+        let second = if lang == crate::lang::Lang::Fi {
+            r.en
+        } else {
+            r.fi
+        };
         println!(
-            "{}  {sev:<7}  {basis:<9}  {}\n                             {}",
-            r.id, r.en, r.fi
+            "{}  {sev:<7}  {basis:<9}  {}\n                             {second}",
+            r.id,
+            r.text(lang)
         );
     }
     Ok(exit::OK)

@@ -84,10 +84,19 @@ pub(super) struct RunArgs {
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
+    /// The language of report.html: fi, sv or en (default: from the locale, English
+    /// otherwise). report.json and junit.xml are the same in every language.
+    #[arg(long)]
+    pub lang: Option<String>,
 }
 
 /// Runs a suite and writes the reports; the exit code is the run's.
 pub(super) fn run(args: RunArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Failure> {
+    let lang = match args.lang.as_deref() {
+        None => crate::lang::Lang::from_locale(),
+        Some(l) => crate::lang::Lang::parse(l)
+            .ok_or_else(|| Failure::usage(format!("--lang {l:?}: the languages are fi, sv, en")))?,
+    };
     let all = load_cases(args.cases.as_ref())?;
     let cases: Vec<TestCase> = all
         .into_iter()
@@ -119,6 +128,11 @@ pub(super) fn run(args: RunArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Fai
     }
     let mut config = Config::load(args.config.as_deref()).map_err(Failure::usage)?;
     config.apply_env().map_err(Failure::usage)?;
+    // The deployment test runs in production: its cases get the production-like profile
+    // (one archive serves one profile, so a mixed run keeps the test environment's).
+    if cases.iter().all(|c| c.profile == "deployment-test") {
+        config = config.with_deployment_profile();
+    }
     let kit_tmp;
     config.tls.certs_dir = match &args.certs {
         Some(c) => c.clone(),
@@ -198,7 +212,8 @@ pub(super) fn run(args: RunArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Fai
     let result = rt
         .block_on(crate::app::run_cases(opts))
         .map_err(Failure::usage)?;
-    let (report, files) = crate::report::Report::from_run(&result);
+    let (mut report, files) = crate::report::Report::from_run(&result);
+    report.lang = lang;
     let written = report
         .write(
             &files,

@@ -1,4 +1,5 @@
-//! `kanta-sim train deployment-test`: the guided rehearsal for trainers.
+//! `kanta-sim train deployment-test|onboarding`: the guided rehearsals for trainers, in
+//! Finnish, Swedish or English.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
@@ -9,17 +10,25 @@ use time::OffsetDateTime;
 use super::{Failure, exit};
 use crate::config::Config;
 use crate::deployment::{checklist_a, checklist_b, recorded_from, report_due};
+use crate::lang::{Lang, Tr};
 use crate::testcase::run::{DriveSetup, Progress, RunOptions, drive_against};
 use crate::training::{Break, STEPS};
 
-/// `train deployment-test` arguments.
-#[derive(Debug, clap::Args)]
+/// `train` arguments.
+#[derive(Debug, Clone, clap::Args)]
 pub(super) struct TrainArgs {
-    /// What to rehearse (only `deployment-test`).
+    /// What to rehearse: `deployment-test` (the test itself) or `onboarding` (the whole road
+    /// to production, ending in the deployment test).
     pub what: String,
-    /// Make the rehearsal fail on purpose (repeatable).
-    #[arg(long = "break", value_enum)]
-    pub breaks: Vec<Break>,
+    /// Make the rehearsal fail on purpose (repeatable). deployment-test:
+    /// expired-certificate, missing-document, mismatching-field, late-report. onboarding:
+    /// service-description-not-accepted, not-in-sote-register, expired-server-certificate,
+    /// system-not-certified, no-archivist, test-not-agreed.
+    #[arg(long = "break")]
+    pub breaks: Vec<String>,
+    /// fi, sv or en (default: from the locale, English otherwise).
+    #[arg(long)]
+    pub lang: Option<String>,
     /// Do not wait for Enter between steps.
     #[arg(long)]
     pub no_pause: bool,
@@ -54,12 +63,57 @@ async fn pause(enabled: bool, prompt: &str) {
 /// Runs the guided deployment-test rehearsal; exit 0 when it passed, 3 when it failed (as it
 /// should with `--break`).
 pub(super) fn run(args: TrainArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Failure> {
-    if args.what != "deployment-test" {
-        return Err(Failure::usage(format!(
-            "train {:?}: only deployment-test",
-            args.what
-        )));
-    }
+    let lang = match args.lang.as_deref() {
+        None => Lang::from_locale(),
+        Some(l) => Lang::parse(l)
+            .ok_or_else(|| Failure::usage(format!("--lang {l:?}: the languages are fi, sv, en")))?,
+    };
+    let names = |all: &mut dyn Iterator<Item = &'static str>| all.collect::<Vec<_>>().join(", ");
+    let (deployment_breaks, onboarding_breaks) = match args.what.as_str() {
+        "deployment-test" => (
+            args.breaks
+                .iter()
+                .map(|b| {
+                    Break::ALL
+                        .iter()
+                        .find(|(_, n, _)| n == b)
+                        .map(|(x, ..)| *x)
+                        .ok_or_else(|| {
+                            Failure::usage(format!(
+                                "--break {b:?}: train deployment-test breaks are {}",
+                                names(&mut Break::ALL.iter().map(|(_, n, _)| *n))
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Vec::new(),
+        ),
+        "onboarding" => (
+            Vec::new(),
+            args.breaks
+                .iter()
+                .map(|b| {
+                    crate::onboarding::Break::ALL
+                        .iter()
+                        .find(|(_, n, _)| n == b)
+                        .map(|(x, ..)| *x)
+                        .ok_or_else(|| {
+                            Failure::usage(format!(
+                                "--break {b:?}: train onboarding breaks are {}",
+                                names(
+                                    &mut crate::onboarding::Break::ALL.iter().map(|(_, n, _)| *n)
+                                )
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        other => {
+            return Err(Failure::usage(format!(
+                "train {other:?}: what to rehearse is deployment-test or onboarding"
+            )));
+        }
+    };
     if !args.archivist_listen.ip().is_loopback() {
         return Err(Failure::usage(
             "--archivist-listen must be a loopback address",
@@ -81,7 +135,7 @@ pub(super) fn run(args: TrainArgs, rt: &tokio::runtime::Runtime) -> Result<u8, F
     config.server.diagnostic_listen = None;
     config.tls.certs_dir = kit.clone();
     config.data.dir = base.join("data");
-    config.archive.identity_pool = crate::identity::Pool::DeploymentTest;
+    let mut config = config.with_deployment_profile();
     config.archivist.listen = Some(args.archivist_listen);
     config.archivist.count_saturdays = args.count_saturdays;
     let export = base.join("client-system-export.toml");
@@ -93,9 +147,30 @@ pub(super) fn run(args: TrainArgs, rt: &tokio::runtime::Runtime) -> Result<u8, F
         .ok_or_else(|| Failure::internal("the deployment-test case is missing"))?;
     // SIGINT or SIGTERM ends the rehearsal at any point; returning drops the archive and
     // the temporary directory (unless --keep), so nothing is left behind.
+    let onboarding = args.what == "onboarding";
+    let mut readiness = None;
+    if onboarding {
+        // The organisation's readiness as the breaks leave it, for the walk and the view.
+        let mut data = crate::onboarding::Onboarding::bundled().map_err(Failure::internal)?;
+        for r in data.organisation.iter_mut().filter(|r| r.oid == org) {
+            for b in &onboarding_breaks {
+                b.apply(r);
+            }
+        }
+        let file = base.join("onboarding.toml");
+        std::fs::write(&file, toml::to_string(&data).map_err(Failure::internal)?)
+            .map_err(Failure::internal)?;
+        config.onboarding.file = Some(file);
+        readiness = data.get(org).cloned();
+    }
+    let how = How {
+        lang,
+        breaks: deployment_breaks,
+        onboarding: readiness.map(|r| (onboarding_breaks, r)),
+    };
     rt.block_on(async {
         let done = tokio::select! {
-            r = rehearse(&args, config, case, &base, &kit, org) => r?,
+            r = rehearse(&args, &how, config, case, &base, &kit, org) => r?,
             () = super::serve::wait_for_signal() => {
                 eprintln!("\nkanta-sim: rehearsal interrupted{}", if args.keep.is_some() { "" } else { "; temporary data removed" });
                 return Ok(exit::INTERRUPTED);
@@ -128,6 +203,240 @@ pub(super) fn run(args: TrainArgs, rt: &tokio::runtime::Runtime) -> Result<u8, F
     })
 }
 
+/// What the rehearsal is asked for, read from the arguments.
+struct How {
+    lang: Lang,
+    /// Deployment-test breaks.
+    breaks: Vec<Break>,
+    /// An onboarding walk first, with its breaks and the readiness they leave.
+    onboarding: Option<(Vec<crate::onboarding::Break>, crate::onboarding::Readiness)>,
+}
+
+/// The rehearsal's own words.
+fn say(lang: Lang, key: &str) -> &'static str {
+    let t = |fi, sv, en| Tr { fi, sv, en }.get(lang);
+    match key {
+        "who" => t("Kuka", "Vem", "Who"),
+        "reality" => t("Todellisuudessa", "I verkligheten", "In reality"),
+        "here" => t("Täällä", "Här", "Here"),
+        "look" => t("Katso", "Titta på", "Look at"),
+        "time" => t("Kesto", "Tid", "Time"),
+        "source" => t("Lähde", "Källa", "Source"),
+        "blocks" => t(
+            "Puuttuessa estää",
+            "Om den saknas blockeras",
+            "Missing, it blocks",
+        ),
+        "todo" => t(
+            "Todellisuudessa tee näin",
+            "Gör så här i verkligheten",
+            "What to do in reality",
+        ),
+        "title" => t(
+            "Käyttöönottokokeen harjoitus — kanta-sim, simulaattori, ei Kanta-palvelu.",
+            "Övning i ibruktagningsprov — kanta-sim, en simulator, inte Kanta-tjänsten.",
+            "Deployment-test rehearsal (käyttöönottokoe) — kanta-sim, a simulator, not the Kanta service.",
+        ),
+        "road" => t(
+            "Tie tuotantoon (käyttöönotto) — kanta-sim, simulaattori, ei Kanta-palvelu. Koko tie kestää noin 6 kuukautta, sertifioitaessa noin vuoden.",
+            "Vägen till produktion (införande) — kanta-sim, en simulator, inte Kanta-tjänsten. Hela vägen tar cirka 6 månader, omkring ett år med certifiering.",
+            "The road to production (käyttöönotto) — kanta-sim, a simulator, not the Kanta service. The whole road takes about 6 months, about a year with certification on the way.",
+        ),
+        "broken" => t(
+            "Rikottu tarkoituksella",
+            "Avsiktligt trasigt",
+            "Broken on purpose",
+        ),
+        "archive" => t("Arkisto", "Arkiv", "Archive"),
+        "view" => t(
+            "Arkistonhoitajan näkymä",
+            "Arkivariens vy",
+            "Archivist's view",
+        ),
+        "go-on" => t("jatkaa", "fortsätter", "to go on"),
+        "passed" => t(
+            "Harjoitus MENI LÄPI: organisaatio voi aloittaa tuotantokäytön",
+            "Övningen LYCKADES: organisationen kan börja använda tjänsten i produktion",
+            "Rehearsal PASSED: the organisation may start production use",
+        ),
+        "failed" => t(
+            "Harjoitus EPÄONNISTUI, kuten se todellisuudessakin epäonnistuisi",
+            "Övningen MISSLYCKADES, så som den skulle i verkligheten",
+            "Rehearsal FAILED, as it would in reality",
+        ),
+        "stopped" => t(
+            "Tie pysähtyy tähän; myöhemmät vaiheet odottavat",
+            "Vägen stannar här; de senare stegen väntar",
+            "The road stops here; the later steps wait",
+        ),
+        "unavailable" => t(
+            "ei käytettävissä, ennen kuin Kanta-arkistonhoitaja on nimetty",
+            "inte tillgänglig förrän en Kanta-arkivarie är utsedd",
+            "not available until a Kanta archivist is named",
+        ),
+        "approval" => t(
+            "Kelan hyväksymisviestissä on arkistonhoitajan näkymän osoite",
+            "FPA:s meddelande om godkännande innehåller adressen till arkivariens vy",
+            "Kela's approval message gives the archivist view's address",
+        ),
+        "no-approval" => t(
+            "ei hyväksymisviestiä, joten ei osoitetta arkistonhoitajan näkymään",
+            "inget meddelande om godkännande, alltså ingen adress till arkivariens vy",
+            "no approval message, so no address for the archivist's view",
+        ),
+        "issued" => t(
+            "Käyttöönottokokeen tunnus annettu",
+            "Beteckning för ibruktagningsprovet utdelad",
+            "Issued deployment-test code",
+        ),
+        "ok" => t("OK", "GODKÄND", "PASSED"),
+        "fail" => t("HYLÄTTY", "UNDERKÄND", "FAILED"),
+        "timeout" => t("AIKAKATKAISU", "TIDSGRÄNS", "TIMED OUT"),
+        "not-run" => t("ei ajettu", "inte körd", "not run"),
+        "checklist" => t("tarkistuslista", "checklista", "checklist"),
+        "fields" => t("kenttää verrattu", "fält jämförda", "fields compared"),
+        "export" => t(
+            "asiakastietojärjestelmän vienti (käyttöönottokoesivu aloittaa siitä)",
+            "klientdatasystemets export (provsidan börjar från den)",
+            "the client system's export (the deployment page starts from it)",
+        ),
+        "completed" => t("koe tehty", "provet gjort", "test completed"),
+        "due" => t("raportti viimeistään", "rapporten senast", "report due"),
+        "submitted" => t("lähetetty", "skickad", "submitted"),
+        "late" => t(" — MYÖHÄSSÄ", " — FÖRSENAD", " — LATE"),
+        "report-page" => t("raporttisivu", "rapportsidan", "report page"),
+        _ => "",
+    }
+}
+
+/// Connects as the kit's certificate `role` and asks for `/health`: what the archive made of
+/// it, from its exchange log.
+async fn connect_as(app: &crate::app::App, kit: &std::path::Path, role: &str) -> String {
+    let mut rx = app.server().subscribe();
+    let answer = match crate::client::reference::kit_tls_client(kit, role) {
+        Ok(c) => c
+            .request(
+                app.bound.listen,
+                "GET",
+                "/health",
+                None,
+                bytes::Bytes::new(),
+            )
+            .await
+            .map(|r| r.status)
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let logged = tokio::time::timeout(std::time::Duration::from_secs(2), rx.recv())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map(|ex| ex.record.summary.clone());
+    match (answer, logged) {
+        (_, Some(summary)) => format!("{role}: {summary}"),
+        (Ok(status), None) => format!("{role}: HTTP {status}"),
+        (Err(e), None) => format!("{role}: {e}"),
+    }
+}
+
+/// The road to production, step by step: what it takes in reality, who is responsible, how
+/// long the pages say it takes, what the simulator shows; the first missing prerequisite
+/// stops the road with what to do about it. `true` when the road reaches the test.
+#[allow(clippy::too_many_arguments)]
+async fn walk(
+    app: &crate::app::App,
+    readiness: &crate::onboarding::Readiness,
+    breaks: &[crate::onboarding::Break],
+    lang: Lang,
+    kit: &std::path::Path,
+    view: &str,
+    q: &str,
+    interactive: bool,
+) -> Result<bool, Failure> {
+    use crate::onboarding::{self as ob, Item, State};
+    println!("{}", say(lang, "road"));
+    if !breaks.is_empty() {
+        let names: Vec<&str> = ob::Break::ALL
+            .iter()
+            .filter(|(b, ..)| breaks.contains(b))
+            .map(|(_, n, _)| *n)
+            .collect();
+        println!("{}: {}", say(lang, "broken"), names.join(", "));
+    }
+    println!("{}: {view}/onboarding?{q}", say(lang, "look"));
+    let register = crate::identity::SoteRegister::bundled().map_err(Failure::internal)?;
+    let role = readiness.connection_role();
+    let connection = ob::kit_certificate(kit, &role);
+    let assessed = ob::assess(
+        readiness,
+        &register,
+        connection.as_ref(),
+        OffsetDateTime::now_utc(),
+        lang,
+    );
+    let mut connected: Option<String> = None;
+    for (i, a) in assessed.iter().enumerate() {
+        let s = a.step;
+        println!("\n{}. {}", i + 1, s.title.get(lang));
+        println!(
+            "  {}: {}\n  {}: {}\n  {}: {}\n  {}: {}\n  {}: {}",
+            say(lang, "who"),
+            s.responsible
+                .iter()
+                .map(|p| p.name(lang))
+                .collect::<Vec<_>>()
+                .join(", "),
+            say(lang, "time"),
+            s.time.get(lang),
+            say(lang, "source"),
+            ob::sources(s).join("; "),
+            say(lang, "reality"),
+            s.reality.get(lang),
+            say(lang, "here"),
+            s.simulator.get(lang)
+        );
+        if s.item == Item::DeploymentTest {
+            // The test itself follows: the deployment-test rehearsal.
+            return Ok(true);
+        }
+        match s.item {
+            // One connection shows both: the archive looks the certificate's organisation
+            // up in the register and checks the certificate itself.
+            Item::SoteRegister | Item::Certificates => {
+                if connected.is_none() {
+                    connected = Some(connect_as(app, kit, &role).await);
+                }
+                println!("  → {}", connected.as_deref().unwrap_or_default());
+            }
+            Item::ServiceDescription if a.state == State::Done => {
+                println!("  → {}: {view}/?{q}", say(lang, "approval"));
+            }
+            Item::ServiceDescription => println!("  → {}", say(lang, "no-approval")),
+            Item::Archivist if a.state == State::Done => println!("  → {view}/?{q}"),
+            Item::Archivist => println!("  → {view}/?{q}: {}", say(lang, "unavailable")),
+            _ => {}
+        }
+        match a.state {
+            State::Done => println!("  ✔ {}", a.found),
+            // Not ready yet is not ready: the test needs every prerequisite done.
+            State::InProgress | State::Missing => {
+                println!(
+                    "  ✘ {}\n  {}: {}\n  {}: {}\n  {}.",
+                    a.found,
+                    say(lang, "todo"),
+                    s.todo.get(lang),
+                    say(lang, "blocks"),
+                    s.blocks.get(lang),
+                    say(lang, "stopped")
+                );
+                return Ok(false);
+            }
+        }
+        pause(interactive, say(lang, "go-on")).await;
+    }
+    Ok(true)
+}
+
 /// A finished rehearsal whose archive and view are still up.
 struct Rehearsed {
     app: crate::app::App,
@@ -138,6 +447,7 @@ struct Rehearsed {
 
 async fn rehearse(
     args: &TrainArgs,
+    how: &How,
     config: Config,
     mut case: crate::cases::TestCase,
     base: &std::path::Path,
@@ -145,7 +455,8 @@ async fn rehearse(
     org: &str,
 ) -> Result<Rehearsed, Failure> {
     let interactive = !args.no_pause && std::io::stdin().is_terminal();
-    let broken = |b: Break| args.breaks.contains(&b);
+    let broken = |b: Break| how.breaks.contains(&b);
+    let lang = how.lang;
     let export = base.join("client-system-export.toml");
     {
         let handle = crate::app::start(config.clone())
@@ -156,35 +467,61 @@ async fn rehearse(
             .archivist
             .map(|a| format!("http://{a}"))
             .unwrap_or_default();
-        let mut q = format!("org={org}&lang=en");
+        let mut q = format!("org={org}&lang={}", lang.code());
+        if let Some((breaks, readiness)) = &how.onboarding {
+            let walked = walk(
+                &handle,
+                readiness,
+                breaks,
+                lang,
+                kit,
+                &view,
+                &q,
+                interactive,
+            )
+            .await?;
+            if !walked {
+                return Ok(Rehearsed {
+                    app: handle,
+                    home: format!("{view}/onboarding?{q}"),
+                    passed: false,
+                });
+            }
+        }
+        println!("\n{}", say(lang, "title"));
         println!(
-            "Deployment-test rehearsal (käyttöönottokoe) — kanta-sim, a simulator, not the Kanta service."
+            "{}: https://{}/archive   {}: {view}/?{q}",
+            say(lang, "archive"),
+            handle.bound.listen,
+            say(lang, "view")
         );
-        println!(
-            "Archive: https://{}/archive   Archivist's view: {view}/?{q}",
-            handle.bound.listen
-        );
-        if !args.breaks.is_empty() {
+        if !how.breaks.is_empty() {
             let names: Vec<&str> = Break::ALL
                 .iter()
                 .filter(|(b, ..)| broken(*b))
                 .map(|(_, n, _)| *n)
                 .collect();
-            println!("Broken on purpose: {}", names.join(", "));
+            println!("{}: {}", say(lang, "broken"), names.join(", "));
         }
-        let say = |i: usize, q: &str| {
+        let say_step = |i: usize, q: &str| {
             let s = &STEPS[i];
             println!(
-                "\n{}\n  Who: {}\n  In reality: {}\n  Here: {}",
-                s.title, s.who, s.reality, s.simulator
+                "\n{}\n  {}: {}\n  {}: {}\n  {}: {}",
+                s.title.get(lang),
+                say(lang, "who"),
+                s.who.get(lang),
+                say(lang, "reality"),
+                s.reality.get(lang),
+                say(lang, "here"),
+                s.simulator.get(lang)
             );
             if let Some(l) = s.link {
-                println!("  Look at: {view}{l}?{q}");
+                println!("  {}: {view}{l}?{q}", say(lang, "look"));
             }
         };
-        say(0, &q);
-        pause(interactive, "to go on").await;
-        say(1, &q);
+        say_step(0, &q);
+        pause(interactive, say(lang, "go-on")).await;
+        say_step(1, &q);
         let ledger = crate::ledger::Ledger::open(&config.data.dir).map_err(Failure::internal)?;
         let issued = ledger
             .issue(
@@ -198,7 +535,8 @@ async fn rehearse(
             .map_err(Failure::internal)?;
         let person = issued[0].code.clone();
         println!(
-            "  Issued deployment-test code {person} to Testilän hyvinvointialue (kanta-sim ids list --data {}).",
+            "  {} {person} → Testilän hyvinvointialue (kanta-sim ids list --data {}).",
+            say(lang, "issued"),
             config.data.dir.display()
         );
         // Every page from here on is about this person.
@@ -209,8 +547,8 @@ async fn rehearse(
             }
         }
         case.persons = vec![person.clone()];
-        pause(interactive, "to go on").await;
-        say(2, &q);
+        pause(interactive, say(lang, "go-on")).await;
+        say_step(2, &q);
         let mut certificates = BTreeMap::new();
         if broken(Break::ExpiredCertificate) {
             certificates.insert(org.to_owned(), "bad:expired".to_owned());
@@ -245,14 +583,14 @@ async fn rehearse(
             for (step, o) in r.case.steps.iter().zip(&r.steps) {
                 let why = crate::finding::Finding::one_line(&o.reasons);
                 let verdict = match o.verdict {
-                    crate::testcase::engine::Verdict::Passed => "passed",
-                    crate::testcase::engine::Verdict::Failed => "FAILED",
-                    crate::testcase::engine::Verdict::TimedOut => "TIMED OUT",
-                    crate::testcase::engine::Verdict::NotRun => "not run",
+                    crate::testcase::engine::Verdict::Passed => say(lang, "ok"),
+                    crate::testcase::engine::Verdict::Failed => say(lang, "fail"),
+                    crate::testcase::engine::Verdict::TimedOut => say(lang, "timeout"),
+                    crate::testcase::engine::Verdict::NotRun => say(lang, "not-run"),
                 };
                 println!(
                     "  {verdict:<9} {}{}",
-                    step.title_en,
+                    step.title(lang),
                     if why.is_empty() {
                         String::new()
                     } else {
@@ -261,8 +599,8 @@ async fn rehearse(
                 );
             }
         }
-        pause(interactive, "to go on").await;
-        say(3, &q);
+        pause(interactive, say(lang, "go-on")).await;
+        say_step(3, &q);
         let all: Vec<String> = register
             .organisations()
             .iter()
@@ -288,11 +626,12 @@ async fn rehearse(
             );
         }
         println!(
-            "  checklist (a): {}",
-            if a.passed() { "PASSED" } else { "FAILED" }
+            "  {} (a): {}",
+            say(lang, "checklist"),
+            say(lang, if a.passed() { "ok" } else { "fail" })
         );
-        pause(interactive, "to go on").await;
-        say(4, &q);
+        pause(interactive, say(lang, "go-on")).await;
+        say_step(4, &q);
         let found: Vec<_> = a
             .documents
             .iter()
@@ -314,13 +653,16 @@ async fn rehearse(
             );
         }
         println!(
-            "  checklist (b): {} ({} fields compared); the client system's export: {} (the deployment page starts from it)",
-            if b.passed() { "PASSED" } else { "FAILED" },
+            "  {} (b): {} ({} {}); {}: {}",
+            say(lang, "checklist"),
+            say(lang, if b.passed() { "ok" } else { "fail" }),
             b.fields.len(),
+            say(lang, "fields"),
+            say(lang, "export"),
             export.display()
         );
-        pause(interactive, "to go on").await;
-        say(5, &q);
+        pause(interactive, say(lang, "go-on")).await;
+        say_step(5, &q);
         let today = OffsetDateTime::now_utc().date();
         let due = report_due(today, args.count_saturdays);
         let submitted = if broken(Break::LateReport) {
@@ -330,16 +672,21 @@ async fn rehearse(
         };
         let late = submitted > due.due;
         println!(
-            "  test completed {today}; report due {} ({}); submitted {submitted}{}",
+            "  {} {today}; {} {}; {} {submitted}{}",
+            say(lang, "completed"),
+            say(lang, "due"),
             due.due,
-            due.due.weekday(),
-            if late { " — LATE" } else { "" }
+            say(lang, "submitted"),
+            if late { say(lang, "late") } else { "" }
         );
         let report_q = form_urlencoded::Serializer::new(String::new())
             .append_pair("submitted", &submitted.to_string())
             .append_pair("b", if b.passed() { "passed" } else { "failed" })
             .finish();
-        println!("  report page: {view}/report?{q}&{report_q}");
+        println!(
+            "  {}: {view}/report?{q}&{report_q}",
+            say(lang, "report-page")
+        );
         let passed = runs
             .iter()
             .all(|r| r.verdict() == crate::testcase::engine::Verdict::Passed)
@@ -347,11 +694,11 @@ async fn rehearse(
             && b.passed()
             && !late;
         println!(
-            "\nRehearsal {}.",
+            "\n{}.",
             if passed {
-                "PASSED: the organisation may start production use"
+                say(lang, "passed")
             } else {
-                "FAILED, as it would in reality"
+                say(lang, "failed")
             }
         );
         Ok(Rehearsed {

@@ -108,6 +108,27 @@ pub struct ReferenceClient {
     run: String,
     counter: AtomicU64,
     policy: RetryPolicy,
+    processing_code: String,
+}
+
+/// An HTTPS client presenting the kit's certificate `role`, trusting the kit's root and
+/// checking the server certificate against the kit's CRL, as a careful client system does.
+pub fn kit_tls_client(kit: &Path, role: &str) -> Result<MtlsClient, ReferenceError> {
+    let index = crate::pki::Index::load(kit)?;
+    let cert = index.require(kit, role)?;
+    let key = cert.key.as_ref().ok_or_else(|| ReferenceError::NoKey {
+        dir: kit.into(),
+        role: role.to_owned(),
+    })?;
+    let root = index.require(kit, "root-ca")?;
+    let identity = load_identity(&kit.join(&cert.cert), &kit.join(key))?;
+    Ok(MtlsClient::checking_revocation(
+        &kit.join(&root.cert),
+        &index.trust_files(kit).crls,
+        Some(identity),
+        &[&rustls::version::TLS13, &rustls::version::TLS12],
+        HttpVersion::Http1,
+    )?)
 }
 
 /// Whether a transport failure is worth sending the same message again: the archive was
@@ -169,23 +190,7 @@ impl ReferenceClient {
         interactions: Interactions,
     ) -> Result<Self, ReferenceError> {
         let addr = addr.into();
-        let index = crate::pki::Index::load(kit)?;
-        let cert = index.require(kit, tls_role)?;
-        let key = cert.key.as_ref().ok_or_else(|| ReferenceError::NoKey {
-            dir: kit.into(),
-            role: tls_role.to_owned(),
-        })?;
-        let root = index.require(kit, "root-ca")?;
-        let identity = load_identity(&kit.join(&cert.cert), &kit.join(key))?;
-        // A careful client checks the server certificate against the kit's CRL too.
-        let crls = index.trust_files(kit).crls;
-        let http = MtlsClient::checking_revocation(
-            &kit.join(&root.cert),
-            &crls,
-            Some(identity),
-            &[&rustls::version::TLS13, &rustls::version::TLS12],
-            HttpVersion::Http1,
-        )?;
+        let http = kit_tls_client(kit, tls_role)?;
         Ok(Self {
             kit: kit.to_owned(),
             org: org.to_owned(),
@@ -197,12 +202,21 @@ impl ReferenceClient {
             run: OffsetDateTime::now_utc().unix_timestamp_nanos().to_string(),
             counter: AtomicU64::new(0),
             policy: RetryPolicy::once(),
+            processing_code: "D".to_owned(),
         })
     }
 
     /// Sends messages again as `policy` says (the default is never: one send).
     pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Addresses messages to `receiver` with processingCode `processing_code` (the
+    /// production values in a deployment-test run; the test environment's by default).
+    pub fn for_environment(mut self, receiver: &str, processing_code: &str) -> Self {
+        receiver.clone_into(&mut self.receiver);
+        processing_code.clone_into(&mut self.processing_code);
         self
     }
 
@@ -285,6 +299,7 @@ impl ReferenceClient {
         spec.message_root = root;
         spec.sender = self.org.clone();
         spec.receiver = self.receiver.clone();
+        spec.processing_code.clone_from(&self.processing_code);
         spec.interaction = self
             .interactions
             .id(if meta.version > 1 {
@@ -315,7 +330,7 @@ impl ReferenceClient {
             creation_time: now,
             sender: &self.org,
             receiver: &self.receiver,
-            processing_code: "D",
+            processing_code: &self.processing_code,
         }
     }
 

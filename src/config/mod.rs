@@ -141,6 +141,10 @@ pub struct ArchiveConfig {
     pub invalidation_reason_required: bool,
     /// The test-identity pool of this profile (`test-env` or `deployment-test`).
     pub identity_pool: Pool,
+    /// P-005 when a ledger code is used by an organisation none of its grants names.
+    pub ledger_org_check: bool,
+    /// P-006 when a ledger code is used outside the profile's pool.
+    pub ledger_pool_check: bool,
     /// An identifier with both `@root` and `@nullFlavor` (H-012).
     pub id_root_with_null_flavor: Strictness,
     /// A code missing from the shipped code lists (H-010, H-005, unknown service requests).
@@ -255,6 +259,46 @@ pub struct Config {
     pub faults: FaultsConfig,
     /// `[reference_client]`.
     pub reference_client: ReferenceClientConfig,
+    /// `[onboarding]`.
+    pub onboarding: OnboardingConfig,
+    /// `[deployment_test]`.
+    pub deployment_test: DeploymentTestConfig,
+}
+
+/// `[deployment_test]`: the production-like settings a deployment-test run uses (the test
+/// is run in production).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentTestConfig {
+    /// The production archive's device id in receiver/device/id/@root. [U] not public.
+    pub receiver_device: String,
+    /// processingCode values of production. [I] P.
+    pub processing_codes: Vec<String>,
+}
+
+impl Config {
+    /// This configuration as a deployment-test run sees it: the production receiver and
+    /// processingCode, and the deployment-test identity pool.
+    pub fn with_deployment_profile(mut self) -> Self {
+        self.archive
+            .receiver_device
+            .clone_from(&self.deployment_test.receiver_device);
+        self.archive
+            .processing_codes
+            .clone_from(&self.deployment_test.processing_codes);
+        self.archive.identity_pool = crate::identity::Pool::DeploymentTest;
+        self
+    }
+}
+
+/// `[onboarding]`: the organisations' road to production (docs/ONBOARDING.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnboardingConfig {
+    /// Readiness data (TOML, `data/onboarding.toml`'s layout); the bundled example when
+    /// absent.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
 }
 
 /// `[reference_client]`: how kanta-sim's own client system behaves (self-driven runs, demos,
@@ -512,6 +556,7 @@ impl Config {
         fix(&mut self.tls.certs_dir);
         self.tls.server_cert.iter_mut().for_each(fix);
         self.tls.server_key.iter_mut().for_each(fix);
+        self.onboarding.file.iter_mut().for_each(fix);
         self.tls.extra_trust_anchors.iter_mut().for_each(fix);
         self.tls.extra_intermediates.iter_mut().for_each(fix);
         self.tls.extra_crls.iter_mut().for_each(fix);
@@ -661,6 +706,14 @@ mod tests {
         assert!(c.server.diagnostic_listen.is_none());
         assert_eq!(c.identity.org_oid_sources[0], OrgIdSource::SerialNumber);
         assert_eq!(c.tls.min_rsa_bits, 2048);
+        // The reference client resends by default; the deployment test runs in production.
+        assert!(c.reference_client.retry.attempts > 1);
+        let d = c.with_deployment_profile();
+        assert_eq!(d.archive.processing_codes, ["P"]);
+        assert_eq!(
+            d.archive.identity_pool,
+            crate::identity::Pool::DeploymentTest
+        );
     }
 
     #[test]

@@ -115,6 +115,9 @@ pub struct StepReport {
     pub title_fi: String,
     /// English title.
     pub title_en: String,
+    /// Swedish title, where the case has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_sv: Option<String>,
     /// Action.
     pub action: String,
     /// What was expected, in words.
@@ -142,6 +145,9 @@ pub struct CaseReport {
     pub title_fi: String,
     /// English title.
     pub title_en: String,
+    /// Swedish title, where the case has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_sv: Option<String>,
     /// Phase.
     pub phase: String,
     /// What it shows.
@@ -161,6 +167,9 @@ pub struct CaseReport {
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The language of `report.html` (the JSON and JUnit reports are language-neutral).
+    #[serde(skip)]
+    pub lang: crate::lang::Lang,
     /// [`SCHEMA`].
     pub schema: String,
     /// Run id (from the seed).
@@ -305,6 +314,7 @@ impl Report {
                     id: step.id.clone(),
                     title_fi: step.title_fi.clone(),
                     title_en: step.title_en.clone(),
+                    title_sv: step.title_sv.clone(),
                     action: step.action.as_str().to_owned(),
                     expected: match (&step.expect, &step.rule) {
                         (crate::testcase::Expect::Rejected, Some(r)) => {
@@ -324,6 +334,7 @@ impl Report {
                 suite: c.case.suite.clone(),
                 title_fi: c.case.title_fi.clone(),
                 title_en: c.case.title_en.clone(),
+                title_sv: c.case.title_sv.clone(),
                 phase: c.case.phase.clone(),
                 summary_en: c.case.summary_en.clone(),
                 org: c.org.clone(),
@@ -415,6 +426,7 @@ impl Report {
                 .collect(),
             disclaimer_en: DISCLAIMER_EN.into(),
             disclaimer_fi: DISCLAIMER_FI.into(),
+            lang: crate::lang::Lang::En,
         };
         (report, files)
     }

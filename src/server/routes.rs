@@ -670,6 +670,10 @@ async fn archive_document(
         &doc.client_id,
         &doc.producer,
         state.config.archive.identity_pool,
+        crate::ledger::LedgerPolicy {
+            org_check: state.config.archive.ledger_org_check,
+            pool_check: state.config.archive.ledger_pool_check,
+        },
     ) {
         Ok(w) => outcome.findings.extend(w),
         Err(e) => tracing::warn!(error = %e, "identity ledger lookup failed"),

@@ -386,6 +386,7 @@ mod tests {
             id: "s".into(),
             title_fi: String::new(),
             title_en: String::new(),
+            title_sv: None,
             action: Action::Archive,
             document: Some(crate::cases::DocKind::ClientRelationship),
             person: Some("300608A906F".into()),

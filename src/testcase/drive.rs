@@ -10,7 +10,6 @@ use bytes::Bytes;
 use super::engine::Labels;
 use crate::cases::{Action, Deviation, DocKind, Step};
 use crate::client::reference::{ReferenceClient, ReferenceError, Signing};
-use crate::client::{HttpVersion, MtlsClient, load_identity};
 use crate::config::{Interactions, RetryPolicy};
 use crate::document::{Body, Metadata, build_cda};
 use crate::message::query::QueryRequest;
@@ -48,6 +47,7 @@ pub struct Driver {
     counter: u64,
     certificates: BTreeMap<String, String>,
     retry: RetryPolicy,
+    environment: (String, String),
 }
 
 impl Driver {
@@ -72,7 +72,19 @@ impl Driver {
             certificates: BTreeMap::new(),
             // One send unless the run gives its policy (`with_retry`).
             retry: RetryPolicy::once(),
+            environment: (
+                crate::message::build::KANTA_ARCHIVE_DEVICE.to_owned(),
+                "D".to_owned(),
+            ),
         }
+    }
+
+    /// Addresses messages as the archive's profile expects (receiver device,
+    /// processingCode).
+    pub fn for_environment(mut self, receiver: &str, processing_code: &str) -> Self {
+        self.environment = (receiver.to_owned(), processing_code.to_owned());
+        self.clients.clear();
+        self
     }
 
     /// Sends messages again as `policy` says (`[reference_client.retry]`).
@@ -111,7 +123,8 @@ impl Driver {
                     self.addr,
                     self.interactions.clone(),
                 )?
-                .with_retry(self.retry.clone());
+                .with_retry(self.retry.clone())
+                .for_environment(&self.environment.0, &self.environment.1);
                 Ok(v.insert(c))
             }
         }
@@ -228,26 +241,7 @@ impl Driver {
                     .certificate
                     .clone()
                     .ok_or(DriveError::Incomplete("certificate"))?;
-                let index = crate::pki::Index::load(&self.kit).map_err(ReferenceError::from)?;
-                let cert = index
-                    .require(&self.kit, &role)
-                    .map_err(ReferenceError::from)?;
-                let key = cert.key.as_ref().ok_or_else(|| ReferenceError::NoKey {
-                    dir: self.kit.clone(),
-                    role: role.clone(),
-                })?;
-                let root = index
-                    .require(&self.kit, "root-ca")
-                    .map_err(ReferenceError::from)?;
-                let identity = load_identity(&self.kit.join(&cert.cert), &self.kit.join(key))
-                    .map_err(ReferenceError::from)?;
-                let http = MtlsClient::new(
-                    &self.kit.join(&root.cert),
-                    Some(identity),
-                    &[&rustls::version::TLS13, &rustls::version::TLS12],
-                    HttpVersion::Http1,
-                )
-                .map_err(ReferenceError::from)?;
+                let http = crate::client::reference::kit_tls_client(&self.kit, &role)?;
                 // A refused handshake is the expected outcome of most connect steps.
                 let _ = http
                     .request(self.addr, "GET", "/health", None, Bytes::new())

@@ -828,7 +828,15 @@ async fn drive_cases(
         setup.register.clone(),
         opts.seed,
     )
-    .with_retry(opts.config.reference_client.retry.clone());
+    .with_retry(opts.config.reference_client.retry.clone())
+    .for_environment(
+        &opts.config.archive.receiver_device,
+        opts.config
+            .archive
+            .processing_codes
+            .first()
+            .map_or("D", String::as_str),
+    );
     for (org, role) in setup.certificates {
         driver.use_certificate(org, role);
     }

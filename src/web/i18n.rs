@@ -2,46 +2,7 @@
 //! English text otherwise). The language comes from `?lang=`, then `Accept-Language`, then
 //! Finnish.
 
-/// A language of the view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// Suomi.
-    Fi,
-    /// English.
-    En,
-    /// Svenska.
-    Sv,
-}
-
-impl Lang {
-    /// The code.
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Fi => "fi",
-            Self::En => "en",
-            Self::Sv => "sv",
-        }
-    }
-
-    /// From `?lang=` or an `Accept-Language` header.
-    pub fn choose(query: Option<&str>, accept: Option<&str>) -> Self {
-        let from = |s: &str| match s.trim().get(..2) {
-            Some("fi") => Some(Self::Fi),
-            Some("en") => Some(Self::En),
-            Some("sv") => Some(Self::Sv),
-            _ => None,
-        };
-        query
-            .and_then(from)
-            .or_else(|| {
-                accept.and_then(|a| {
-                    a.split(',')
-                        .find_map(|part| from(part.split(';').next().unwrap_or("")))
-                })
-            })
-            .unwrap_or(Self::Fi)
-    }
-}
+pub use crate::lang::Lang;
 
 /// (key, fi, en, sv)
 const TEXTS: &[(&str, &str, &str, &str)] = &[
@@ -193,6 +154,103 @@ const TEXTS: &[(&str, &str, &str, &str)] = &[
     ("archived", "Arkistossa", "In the archive", "I arkivet"),
     ("compare_button", "Vertaa", "Compare", "Jämför"),
     ("signer", "Allekirjoittaja", "Signer", "Undertecknare"),
+    (
+        "onboarding",
+        "Käyttöönoton tarkistuslista",
+        "Onboarding checklist",
+        "Checklista för införandet",
+    ),
+    ("r_completed", "Koe tehty", "Test completed", "Provet gjort"),
+    (
+        "r_submitted",
+        "Raportti lähetetty",
+        "Report submitted",
+        "Rapporten skickad",
+    ),
+    ("r_system", "Järjestelmä", "System", "System"),
+    ("r_version", "Versio", "Version", "Version"),
+    (
+        "r_connection",
+        "Liittymispiste",
+        "Connection point",
+        "Anslutningspunkt",
+    ),
+    (
+        "r_participants",
+        "Osallistujat",
+        "Participants",
+        "Deltagare",
+    ),
+    ("r_deviations", "Poikkeamat", "Deviations", "Avvikelser"),
+    (
+        "r_saturdays",
+        "Lauantai on arkipäivä",
+        "Saturdays count",
+        "Lördagar räknas",
+    ),
+    (
+        "r_organisation",
+        "Organisaatio",
+        "Organisation",
+        "Organisation",
+    ),
+    ("r_ytunnus", "Y-tunnus", "Business id", "FO-nummer"),
+    (
+        "r_controller",
+        "Rekisterinpitäjän OID",
+        "Controller OID",
+        "Personuppgiftsansvarigs OID",
+    ),
+    (
+        "r_units",
+        "Palveluyksiköt",
+        "Service units",
+        "Serviceenheter",
+    ),
+    (
+        "r_system_version",
+        "Järjestelmä ja versio",
+        "System and version",
+        "System och version",
+    ),
+    ("r_case", "Testitapaus", "Test case", "Testfall"),
+    (
+        "r_persons",
+        "Henkilötunnukset",
+        "Identity codes",
+        "Personbeteckningar",
+    ),
+    (
+        "r_documents",
+        "Arkistoidut asiakirjat",
+        "Archived documents",
+        "Arkiverade handlingar",
+    ),
+    (
+        "r_producer",
+        "Palvelujen tuottaja (rekisterinkäyttöoikeudella)",
+        "Service producer (under a register use right)",
+        "Tjänsteproducent (med registeranvändningsrätt)",
+    ),
+    (
+        "r_organiser",
+        "Järjestäjä, jonka rekisteriin arkistoitiin",
+        "Organiser whose register was archived into",
+        "Anordnare i vars register arkiverades",
+    ),
+    (
+        "r_working_days",
+        "arkipäivää",
+        "working days after",
+        "vardagar efter",
+    ),
+    (
+        "r_saturdays_counted",
+        "lauantait laskettu",
+        "Saturdays counted",
+        "lördagar räknade",
+    ),
+    ("r_skipped", "ohitettu", "skipped", "överhoppade"),
     ("time", "Aika", "Time", "Tid"),
     ("verdict", "Tulos", "Verdict", "Resultat"),
     ("valid", "Voimassa", "Valid", "Giltig"),

@@ -91,6 +91,10 @@ pub struct WebState {
     /// A client system's export to start checklist (b) from
     /// (`archivist.client_system_export`).
     pub client_system_export: Option<std::path::PathBuf>,
+    /// The organisations' readiness on the road to production (`[onboarding]`).
+    pub onboarding: Arc<crate::onboarding::Onboarding>,
+    /// The certificate kit (the onboarding page checks the connection point's certificate).
+    pub kit: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for WebState {

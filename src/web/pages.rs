@@ -24,6 +24,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("deployment.html", include_str!("templates/deployment.html")),
     ("report.html", include_str!("templates/report.html")),
     ("train.html", include_str!("templates/train.html")),
+    ("onboarding.html", include_str!("templates/onboarding.html")),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -162,6 +163,28 @@ pub(super) fn route(state: &WebState, req: &Req) -> Reply {
             .unwrap_or_default(),
     };
     let ctx = Ctx { state, req, org };
+    // Kela gives the archivist view's address to an organisation with a Kanta archivist;
+    // until one is named only the onboarding checklist (which says so) is open.
+    if req.path != "/onboarding" && !state.onboarding.archivist_named(&ctx.org) {
+        return ctx.render(
+            403,
+            "result.html",
+            &t(req.lang, "onboarding"),
+            context! {
+                ok => false,
+                message => format!(
+                    "{} {}",
+                    crate::lang::Tr {
+                        fi: "Kukaan ei toimi organisaation Kanta-arkistonhoitajan roolissa, joten arkistonhoitajan näkymä ei ole käytettävissä. Nimeä rooli Kanta Ekstranetissä.",
+                        sv: "Ingen har behörigheten Kanta-arkivarie i organisationen, så arkivariens vy är inte tillgänglig. Utse rollen i Kanta Extranätet.",
+                        en: "Nobody holds the organisation's Kanta archivist role, so the archivist's view is not available. Name the role in Kanta Extranet.",
+                    }
+                    .get(req.lang),
+                    ctx.org
+                ),
+            },
+        );
+    }
     let result = match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/") => home(&ctx),
         ("GET", "/search") => search(&ctx),
@@ -171,6 +194,7 @@ pub(super) fn route(state: &WebState, req: &Req) -> Reply {
         ("GET" | "POST", "/deployment") => deployment(&ctx),
         ("GET", "/report") => report(&ctx),
         ("GET", "/train") => Ok(train(&ctx)),
+        ("GET", "/onboarding") => Ok(onboarding(&ctx)),
         _ => Ok(not_found(&ctx, &format!("{} {}", req.method, req.path))),
     };
     result.unwrap_or_else(|e| store_error(&e))
@@ -744,11 +768,30 @@ fn report(ctx: &Ctx<'_>) -> Result<Reply, StoreError> {
     .is_ok_and(|s| s > due.due);
     let org = ctx.state.register.resolve(&ctx.org);
     let case = &ctx.state.deployment_case;
+    let lang = ctx.req.lang;
+    // Under a register use right the report names both parties: the producer that ran the
+    // test and the organiser whose register holds the documents.
+    let organiser_oid = case.steps.iter().find_map(|s| s.organiser.clone());
+    let party = |oid: &str| {
+        let o = ctx.state.register.resolve(oid);
+        context! {
+            oid => oid.to_owned(),
+            name => o.map(|o| if lang == Lang::Sv { o.name_sv.clone().unwrap_or_else(|| o.name.clone()) } else { o.name.clone() }).unwrap_or_default(),
+            ytunnus => o.map(|o| o.ytunnus.to_string()).unwrap_or_default(),
+        }
+    };
+    let (producer, organiser) = match &organiser_oid {
+        Some(g) => (Some(party(&ctx.org)), Some(party(g))),
+        None => (None, None),
+    };
     Ok(ctx.render(200, "report.html", &t(ctx.req.lang, "report"), context! {
-        disclaimer => crate::cases::DISCLAIMER_EN,
+        disclaimer => crate::cases::disclaimer(lang),
+        producer,
+        organiser,
+        controller => organiser_oid.clone().unwrap_or_else(|| ctx.org.clone()),
         ytunnus => org.map(|o| o.ytunnus.to_string()).unwrap_or_default(),
         units => org.map(|o| o.units.iter().map(|u| context! { name => u.name.clone(), oid => u.oid.clone() }).collect::<Vec<_>>()).unwrap_or_default(),
-        case => context! { id => case.id.clone(), title => case.title_en.clone() },
+        case => context! { id => case.id.clone(), title => case.title(lang).to_owned() },
         persons => vec![person.clone()],
         person,
         oids => a.documents.iter().flat_map(|d| d.found.first().map(|m| m.document_oid.clone())).collect::<Vec<_>>(),
@@ -778,6 +821,101 @@ fn train(ctx: &Ctx<'_>) -> Reply {
         intro => "The deployment test (käyttöönottokoe) in order: who does what in reality, and what to look at here. Run it with `kanta-sim train deployment-test`.",
         steps => crate::training::STEPS,
         breaks,
+    })
+}
+
+/// The onboarding checklist of the organisation: each prerequisite with its state.
+fn onboarding(ctx: &Ctx<'_>) -> Reply {
+    use crate::lang::Tr;
+    use crate::onboarding::{self as ob, State};
+    let lang = ctx.req.lang;
+    let readiness = ctx.state.onboarding.get(&ctx.org).cloned();
+    let modelled = readiness.is_some();
+    let r = readiness.unwrap_or_else(|| ob::Readiness {
+        oid: ctx.org.clone(),
+        customer_relationship: false,
+        katso_id: None,
+        service_description_accepted: false,
+        administrative_data_given: false,
+        technical_data_given: false,
+        register_origin: None,
+        certificates: vec![],
+        connection_certificate: None,
+        system: ob::System::NotCertified,
+        valvira_notified: false,
+        self_monitoring_plan_updated: false,
+        data_protection_routines: false,
+        national_operating_models: false,
+        staff_trained: false,
+        production_operating_models_agreed: false,
+        preparatory_meeting_attended: false,
+        deployment_test_agreed: None,
+        approval_received: false,
+        role: vec![],
+    });
+    let connection = ctx
+        .state
+        .kit
+        .as_deref()
+        .and_then(|k| ob::kit_certificate(k, &r.connection_role()));
+    let items: Vec<Value> = ob::assess(
+        &r,
+        &ctx.state.register,
+        connection.as_ref(),
+        time::OffsetDateTime::now_utc(),
+        lang,
+    )
+    .into_iter()
+    .map(|a| {
+        let state_text = match a.state {
+            State::Done => Tr { fi: "valmis", sv: "klart", en: "done" },
+            State::InProgress => Tr { fi: "kesken", sv: "pågår", en: "in progress" },
+            State::Missing => Tr { fi: "puuttuu", sv: "saknas", en: "missing" },
+        }
+        .get(lang);
+        context! {
+            key => a.step.key,
+            title => a.step.title.get(lang),
+            reality => a.step.reality.get(lang),
+            state => match a.state { State::Done => "passed", State::InProgress => "timed-out", State::Missing => "failed" },
+            state_text,
+            found => a.found,
+            who => a.step.responsible.iter().map(|p| p.name(lang)).collect::<Vec<_>>().join(", "),
+            blocks => a.step.blocks.get(lang),
+            time => a.step.time.get(lang),
+            sources => ob::sources(a.step).join("; "),
+        }
+    })
+    .collect();
+    let h = |fi: &'static str, sv: &'static str, en: &'static str| Tr { fi, sv, en }.get(lang);
+    let breaks: Vec<(&str, &str)> = ob::Break::ALL
+        .iter()
+        .map(|(_, name, item)| (*name, ob::step(*item).title.get(lang)))
+        .collect();
+    ctx.render(200, "onboarding.html", &t(lang, "onboarding"), context! {
+        intro => h(
+            "Tie tuotantoon ennen käyttöönottokoetta: jokainen edellytys, kuka siitä vastaa, mitä sen puuttuminen estää ja mikä sivu sen kertoo. Koko käyttöönotto kestää noin 6 kuukautta, sertifioitaessa noin vuoden.",
+            "Vägen till produktion före ibruktagningsprovet: varje förutsättning, vem som ansvarar, vad den blockerar och vilken sida som säger det. Hela införandet tar cirka 6 månader, omkring ett år med certifiering.",
+            "The road to production before the deployment test: each prerequisite, who is responsible, what a missing one blocks, and which page says so. The whole road takes about 6 months, about a year when the system is certified on the way.",
+        ),
+        modelled,
+        not_modelled => h(
+            "Organisaatiolle ei ole perehdytystietoja (onboarding.file): kaikki näkyy puuttuvana.",
+            "Organisationen har inga införandeuppgifter (onboarding.file): allt visas som saknat.",
+            "The organisation has no readiness data (onboarding.file): everything shows as missing.",
+        ),
+        items,
+        breaks,
+        h => context! {
+            item => h("Edellytys", "Förutsättning", "Prerequisite"),
+            state => h("Tila", "Status", "State"),
+            found => h("Havaittu", "Funnet", "Found"),
+            who => h("Vastuu", "Ansvar", "Responsible"),
+            blocks => h("Puuttuessa estää", "Om den saknas blockeras", "Missing, it blocks"),
+            time => h("Kesto", "Tid", "Time"),
+            source => h("Lähde", "Källa", "Source"),
+            breaks => h("Harjoittele viivästystä", "Öva en försening", "Rehearse a slip"),
+        },
     })
 }
 

@@ -287,3 +287,24 @@ pub fn chromium_load(chromium: &str, url: &str, shot: &Path) -> String {
     );
     dom
 }
+
+/// A plain HTTP/1.1 GET (the archivist's view on loopback): the status and the whole answer.
+pub fn http_get(url: &str) -> (u16, String) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    std::io::Write::write_fmt(
+        &mut s,
+        format_args!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+    )
+    .unwrap();
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut s, &mut body).unwrap();
+    let status = body
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, body)
+}
