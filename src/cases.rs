@@ -406,15 +406,16 @@ impl Step {
     }
 
     /// The fault plan a `fault-plan` step puts in force for `org`'s run: entries without an
-    /// organisation are limited to `org` where their kind allows it.
+    /// organisation are limited to `org` where their kind allows it (with no `org`, before
+    /// anyone has connected, they apply to everyone).
     pub fn fault_plan(
         &self,
         case: &str,
-        org: &str,
+        org: Option<&str>,
     ) -> Result<crate::faults::FaultPlan, crate::faults::FaultPlanError> {
         let specs = self.faults.iter().cloned().enumerate().map(|(i, mut f)| {
             if f.org.is_none() && f.kind.stage() != crate::faults::Stage::Accept {
-                f.org = Some(org.to_owned());
+                f.org = org.map(str::to_owned);
             }
             (i + 1, f)
         });
@@ -795,7 +796,7 @@ pub fn lint(
                 Action::FaultPlan => {
                     if let Err(e) = s.fault_plan(
                         &c.id,
-                        c.org.as_deref().unwrap_or("1.2.246.10.99900016.10.0"),
+                        Some(c.org.as_deref().unwrap_or("1.2.246.10.99900016.10.0")),
                     ) {
                         problem(sid, format!("faults: {e}"));
                     }
@@ -1075,7 +1076,7 @@ faults = [{ kind = "busy" }]
         let shipped = embedded().unwrap();
         let res = shipped.iter().find(|c| c.id == "SIM-RES-02").unwrap();
         let plan = res.steps[0]
-            .fault_plan(&res.id, "1.2.246.10.99900016.10.0")
+            .fault_plan(&res.id, Some("1.2.246.10.99900016.10.0"))
             .unwrap();
         assert_eq!(
             plan.entries[0].org.as_deref(),

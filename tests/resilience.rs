@@ -138,3 +138,90 @@ fn each_wrong_behaviour_fails_its_step_with_what_was_expected() {
         assert!(html.contains(rule), "{case} {dev}");
     }
 }
+
+/// A live run: the faults of the first case are in force before the first client connects,
+/// and the reference client with `--retry` (as printed by the run) is judged like any
+/// supplier's system: from the exchanges.
+#[test]
+fn a_live_run_judges_an_outside_client_that_retries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ready = tmp.path().join("ready.json");
+    let kit_dir = kit("resilience").0.clone();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
+        .arg("run")
+        .arg("--certs")
+        .arg(&kit_dir)
+        .args([
+            "--suite",
+            "resilience",
+            "--case",
+            "SIM-RES-02",
+            "--case",
+            "SIM-RES-03",
+            "--listen",
+            "127.0.0.1:0",
+            "--report-dir",
+            "live",
+            "--ready-file",
+        ])
+        .arg(&ready)
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let listen = wait_ready(&mut child, &ready)["listen"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The run's lines as they come: the client acts on NEXT, as a tester would.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let line = line.unwrap_or_default();
+            all.push_str(&line);
+            all.push('\n');
+            let _ = tx.send(line);
+        }
+        all
+    });
+    let wait_line = |needle: &str| loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no line with {needle:?}"));
+        if line.contains(needle) {
+            break;
+        }
+    };
+    for (next, expected) in [
+        (
+            "waiting for a client system",
+            "delivered: an earlier send reached the archive",
+        ),
+        ("NEXT SIM-RES-03 / retry-after", "HTTP 200 AA"),
+    ] {
+        wait_line(next);
+        let o = Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
+            .args(["client", "send", "--retry", "--target"])
+            .arg(format!("https://{listen}/archive"))
+            .arg("--certs")
+            .arg(&kit_dir)
+            .args(["--org", TESTILA, "--person", "300608A906F"])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{out}");
+        assert!(out.contains(expected), "{out}");
+    }
+    let status = child.wait().unwrap();
+    let err = reader.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    let r = report(&tmp.path().join("live"));
+    for c in r["cases"].as_array().unwrap() {
+        for s in c["steps"].as_array().unwrap() {
+            assert_eq!(s["verdict"], "passed", "{c:#}");
+        }
+    }
+}

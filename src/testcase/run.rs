@@ -440,6 +440,9 @@ struct Session {
     watch: Option<Watch>,
     /// When the current step began.
     step_started: Instant,
+    /// The first case's leading fault-plan steps were put in force before this session
+    /// existed (a live run waiting for its first client).
+    preapplied: bool,
 }
 
 impl Session {
@@ -470,6 +473,7 @@ impl Session {
             case_started: Instant::now(),
             watch: None,
             step_started: Instant::now(),
+            preapplied: false,
         };
         s.start_case(clock);
         s.begin_step();
@@ -645,7 +649,38 @@ pub async fn run(
             local_steps(&mut rep, s, &opts, fixed, handle);
             announce(&mut rep, s, &hint);
         }
-        if lazy && let Some(first) = opts.cases.first().and_then(|c| c.steps.first()) {
+        // Waiting for the first client: a case that opens with faults has them in force
+        // before that client's first message (for whichever organisation it is).
+        let mut preapplied = false;
+        if lazy && let Some(case) = opts.cases.first() {
+            for step in case
+                .steps
+                .iter()
+                .take_while(|st| st.action == Action::FaultPlan)
+            {
+                let o = apply_fault_plan(handle, case, step, None);
+                rep.line(&format!(
+                    "  {:<7} {} / {}: {}",
+                    verdict_word(o.verdict),
+                    case.id,
+                    step.id,
+                    o.checks
+                        .first()
+                        .map(|c| format!(
+                            "faults in force for whichever organisation connects: {}",
+                            c.found
+                        ))
+                        .unwrap_or_else(|| crate::finding::Finding::one_line(&o.reasons))
+                ));
+                preapplied = true;
+            }
+        }
+        if lazy
+            && let Some(first) = opts
+                .cases
+                .first()
+                .and_then(|c| c.steps.iter().find(|st| st.action != Action::FaultPlan))
+        {
             let org = first
                 .org
                 .as_deref()
@@ -736,6 +771,9 @@ pub async fn run(
                     };
                     if lazy && !sessions.contains_key(&org) && ex.record.listener == "strict" {
                         let mut s = Session::new(&org, &opts.cases, opts.step_timeout, opts.clock);
+                        s.preapplied = preapplied;
+                        // Only the first session finds them in force; later ones set their own.
+                        preapplied = false;
                         rep.line(&format!(
                             "session for {org} started ({} case(s))",
                             s.cases.len()
@@ -864,7 +902,7 @@ async fn drive_cases(
                 Some(step.clone())
             };
             let outcome = if step.action == Action::FaultPlan {
-                apply_fault_plan(handle, &case, &step, &step_org)
+                apply_fault_plan(handle, &case, &step, Some(&step_org))
             } else if let Some(b) = step.behaviour {
                 match send.filter(|s| s.id == step.id) {
                     None => engine::timed_out(&step, 0),
@@ -1032,7 +1070,24 @@ fn local_steps(
         if step.action != Action::FaultPlan {
             return;
         }
-        let o = apply_fault_plan(handle, &case, &step, &s.org);
+        // Put in force when the run started (a live run waiting for its first client):
+        // applying it again would restart its counts.
+        let o = if s.preapplied && s.case == 0 {
+            StepOutcome {
+                verdict: Verdict::Passed,
+                reasons: vec![],
+                findings: vec![],
+                checks: vec![engine::CheckResult {
+                    description: "fault plan in force".into(),
+                    passed: true,
+                    found: "in force since the run started, for whichever organisation connected"
+                        .into(),
+                }],
+                evidence: None,
+            }
+        } else {
+            apply_fault_plan(handle, &case, &step, Some(&s.org))
+        };
         rep.step_done();
         rep.line(&format!(
             "  {:<7} {} / {} ({}): {}",
@@ -1058,7 +1113,7 @@ fn apply_fault_plan(
     handle: &crate::server::ServerHandle,
     case: &TestCase,
     step: &Step,
-    org: &str,
+    org: Option<&str>,
 ) -> StepOutcome {
     let set = if step.faults.is_empty() {
         handle.faults().clear();
