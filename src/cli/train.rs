@@ -179,24 +179,16 @@ pub(super) fn run(args: TrainArgs, rt: &tokio::runtime::Runtime) -> Result<u8, F
         // The rehearsal is over: a signal now only ends the browsing, the verdict stands.
         let interactive = !args.no_pause && std::io::stdin().is_terminal();
         if args.serve {
-            eprintln!(
-                "The archive and the archivist's view stay up for browsing ({}); Ctrl-C ends.",
-                done.home
-            );
+            eprintln!("{} ({}); Ctrl-C.", say(lang, "browse"), done.home);
             super::serve::wait_for_signal().await;
         } else if interactive {
-            eprintln!(
-                "The archive and the archivist's view stay up for browsing ({}).",
-                done.home
-            );
+            eprintln!("{} ({}).", say(lang, "browse"), done.home);
             tokio::select! {
                 () = pause(true, "ends the rehearsal") => {}
                 () = super::serve::wait_for_signal() => {}
             }
         } else {
-            eprintln!(
-                "(The archive stops now; --serve keeps it and the archivist's view up for browsing.)"
-            );
+            eprintln!("({})", say(lang, "stops"));
         }
         done.app.shutdown().await;
         Ok(if done.passed { exit::OK } else { exit::FAILED })
@@ -305,6 +297,18 @@ fn say(lang: Lang, key: &str) -> &'static str {
         "submitted" => t("lähetetty", "skickad", "submitted"),
         "late" => t(" — MYÖHÄSSÄ", " — FÖRSENAD", " — LATE"),
         "report-page" => t("raporttisivu", "rapportsidan", "report page"),
+        "in-archive" => t("arkistossa", "i arkivet", "archive"),
+        "in-register" => t("rekisterissä", "i registret", "register"),
+        "browse" => t(
+            "Arkisto ja arkistonhoitajan näkymä pysyvät auki selattaviksi",
+            "Arkivet och arkivariens vy hålls öppna för bläddring",
+            "The archive and the archivist's view stay up for browsing",
+        ),
+        "stops" => t(
+            "Arkisto pysähtyy nyt; --serve pitää sen ja arkistonhoitajan näkymän auki selattaviksi.",
+            "Arkivet stannar nu; --serve håller det och arkivariens vy öppna för bläddring.",
+            "The archive stops now; --serve keeps it and the archivist's view up for browsing.",
+        ),
         _ => "",
     }
 }
@@ -576,7 +580,8 @@ async fn rehearse(
             skips,
             seed: 1,
             clock: None,
-            progress: Progress::Lines,
+            // The rehearsal prints each step itself, in its language.
+            progress: Progress::Quiet,
         };
         let runs = drive_against(handle.server(), &setup, &opts).await;
         for r in &runs {
@@ -610,14 +615,19 @@ async fn rehearse(
             .map_err(Failure::internal)?;
         for d in &a.documents {
             println!(
-                "  {} {:<45} archive {}  register {}  {}",
+                "  {} {:<45} {} {}  {} {}  {}",
                 if d.in_archive && d.in_register {
                     "✔"
                 } else {
                     "✘"
                 },
-                d.title,
+                case.steps
+                    .iter()
+                    .find(|st| st.id == d.step)
+                    .map_or(d.title.as_str(), |st| st.title(lang)),
+                say(lang, "in-archive"),
                 d.in_archive,
+                say(lang, "in-register"),
                 d.in_register,
                 d.found
                     .first()
