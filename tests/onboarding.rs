@@ -320,6 +320,15 @@ fn the_register_use_right_case_names_both_parties_and_reports_render_in_swedish_
         };
         assert!(html.contains(word), "{lang}");
     }
+    // The deployment test runs in production: the message and its acknowledgement say P.
+    let ev = tmp.path().join("sv/evidence/01-SIM-KOE-01");
+    for f in [
+        "01-relationship-request.xml",
+        "01-relationship-response.xml",
+    ] {
+        let text = std::fs::read_to_string(ev.join(f)).unwrap();
+        assert!(text.contains(r#"processingCode code="P""#), "{f}: {text}");
+    }
 }
 
 #[tokio::test]

@@ -52,6 +52,8 @@ pub struct Ack<'a> {
     pub code: AckCode,
     /// Findings (warnings with AA, errors with AE/AR).
     pub findings: &'a [Finding],
+    /// processingCode of the answer: the environment's (D in test, P in production).
+    pub processing_code: &'a str,
 }
 
 /// The code system that kanta-sim's rule ids live in.
@@ -106,7 +108,7 @@ impl Ack<'_> {
             interaction: self.interaction,
             id: self.id,
             creation_time: self.creation_time,
-            processing_code: "D",
+            processing_code: self.processing_code,
             accept_ack: "NE",
             receiver: self.requester_device,
             sender: Some(self.archive_device),
@@ -145,6 +147,7 @@ mod tests {
             target: Some(("1.2.3", Some("42"))),
             code: AckCode::AE,
             findings: &findings,
+            processing_code: "D",
         };
         let xml = ack.to_xml();
         let doc = crate::xml::parse(&xml, &crate::xml::Limits::default()).unwrap();

@@ -919,6 +919,13 @@ fn ack_of<'a>(
             .map(|(r, e)| (r.as_str(), e.as_deref())),
         code: outcome.ack,
         findings: &outcome.findings,
+        // The environment's own code (P under the deployment-test profile).
+        processing_code: state
+            .config
+            .archive
+            .processing_codes
+            .first()
+            .map_or("D", String::as_str),
     }
 }
 
