@@ -964,6 +964,18 @@ mod tests {
         );
         let register = crate::identity::SoteRegister::bundled().unwrap();
         assert_eq!(lint(&embedded, &register, None), vec![]);
+        // Swedish is an official language of the service: every shipped title has it.
+        for c in &embedded {
+            assert!(c.title_sv.is_some(), "{} has no title_sv", c.id);
+            for st in &c.steps {
+                assert!(
+                    st.title_sv.is_some(),
+                    "{} / {} has no title_sv",
+                    c.id,
+                    st.id
+                );
+            }
+        }
         for suite in SUITES {
             assert!(
                 embedded.iter().any(|c| c.suite == *suite),
