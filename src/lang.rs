@@ -2,8 +2,8 @@
 //! and English. Texts that exist in all three are [`Tr`]; where a Swedish text is missing
 //! the English one stands in.
 
-/// A language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A language (`--lang fi|sv|en` on the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
     /// Suomi.
     Fi,
@@ -25,12 +25,7 @@ impl Lang {
 
     /// From `?lang=` or an `Accept-Language` header.
     pub fn choose(query: Option<&str>, accept: Option<&str>) -> Self {
-        let from = |s: &str| match s.trim().get(..2) {
-            Some("fi") => Some(Self::Fi),
-            Some("en") => Some(Self::En),
-            Some("sv") => Some(Self::Sv),
-            _ => None,
-        };
+        let from = |s: &str| Self::from_prefix(s.trim());
         query
             .and_then(from)
             .or_else(|| {
@@ -41,9 +36,17 @@ impl Lang {
             })
             .unwrap_or(Self::Fi)
     }
-}
 
-impl Lang {
+    /// The language a tag or locale names by its first two letters (`sv-FI`, `fi_FI.UTF-8`).
+    fn from_prefix(s: &str) -> Option<Self> {
+        match s.get(..2) {
+            Some("fi") => Some(Self::Fi),
+            Some("en") => Some(Self::En),
+            Some("sv") => Some(Self::Sv),
+            _ => None,
+        }
+    }
+
     /// From the locale (`LC_ALL`, `LC_MESSAGES`, `LANG`): `fi…` Finnish, `sv…` Swedish,
     /// anything else English (a command line's default; the view defaults to Finnish).
     pub fn from_locale() -> Self {
@@ -51,22 +54,8 @@ impl Lang {
             .iter()
             .filter_map(|k| std::env::var(k).ok())
             .find(|v| !v.is_empty())
-            .and_then(|v| match v.get(..2) {
-                Some("fi") => Some(Self::Fi),
-                Some("sv") => Some(Self::Sv),
-                _ => None,
-            })
+            .and_then(|v| Self::from_prefix(&v))
             .unwrap_or(Self::En)
-    }
-
-    /// `fi`, `sv` or `en` as given on a command line.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "fi" => Some(Self::Fi),
-            "sv" => Some(Self::Sv),
-            "en" => Some(Self::En),
-            _ => None,
-        }
     }
 }
 
@@ -98,8 +87,9 @@ mod tests {
 
     #[test]
     fn languages_come_from_the_command_line_or_the_texts() {
-        assert_eq!(Lang::parse("sv"), Some(Lang::Sv));
-        assert_eq!(Lang::parse("de"), None);
+        use clap::ValueEnum;
+        assert_eq!(Lang::from_str("sv", false), Ok(Lang::Sv));
+        assert!(Lang::from_str("de", false).is_err());
         let t = Tr {
             fi: "kyllä",
             sv: "ja",

@@ -258,32 +258,21 @@ impl Ledger {
 
     /// Every issued code, optionally of one customer, in issue order.
     pub fn list(&self, customer: Option<&str>) -> Result<Vec<Issued>, LedgerError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare("SELECT code, pool, customer, org, service, issued_at FROM identity_grants WHERE ?1 IS NULL OR customer = ?1 ORDER BY issued_at, rowid")
-            .map_err(self.sql())?;
-        stmt.query_map([customer], |r| {
-            Ok(Issued {
-                code: r.get(0)?,
-                pool: r.get(1)?,
-                customer: r.get(2)?,
-                org: r.get(3)?,
-                service: r.get(4)?,
-                issued_at: r.get(5)?,
-            })
-        })
-        .map_err(self.sql())?
-        .collect::<Result<_, _>>()
-        .map_err(self.sql())
+        self.select("?1 IS NULL OR customer = ?1", customer)
     }
 
     /// Every grant of one code.
     pub fn grants(&self, code: &str) -> Result<Vec<Issued>, LedgerError> {
+        self.select("code = ?1", Some(code))
+    }
+
+    /// The grants matching `condition` on `?1`, in issue order.
+    fn select(&self, condition: &str, arg: Option<&str>) -> Result<Vec<Issued>, LedgerError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare("SELECT code, pool, customer, org, service, issued_at FROM identity_grants WHERE code = ?1 ORDER BY issued_at, rowid")
+            .prepare(&format!("SELECT code, pool, customer, org, service, issued_at FROM identity_grants WHERE {condition} ORDER BY issued_at, rowid"))
             .map_err(self.sql())?;
-        stmt.query_map([code], |r| {
+        stmt.query_map([arg], |r| {
             Ok(Issued {
                 code: r.get(0)?,
                 pool: r.get(1)?,

@@ -13,17 +13,13 @@ pub(super) struct RulesArgs {
     json: bool,
     /// The language shown first: fi, sv or en (default: en); the Finnish text follows
     /// unless it was shown first.
-    #[arg(long)]
-    lang: Option<String>,
+    #[arg(long, value_enum)]
+    lang: Option<crate::lang::Lang>,
 }
 
 /// Runs `rules`.
 pub(super) fn run(args: RulesArgs) -> Result<u8, Failure> {
-    let lang = match args.lang.as_deref() {
-        None => crate::lang::Lang::En,
-        Some(l) => crate::lang::Lang::parse(l)
-            .ok_or_else(|| Failure::usage(format!("--lang {l:?}: the languages are fi, sv, en")))?,
-    };
+    let lang = args.lang.unwrap_or(crate::lang::Lang::En);
     if args.json {
         let v = serde_json::to_string_pretty(CATALOGUE).map_err(Failure::internal)?;
         println!("{v}");

@@ -86,17 +86,13 @@ pub(super) struct RunArgs {
     pub quiet: bool,
     /// The language of report.html: fi, sv or en (default: from the locale, English
     /// otherwise). report.json and junit.xml are the same in every language.
-    #[arg(long)]
-    pub lang: Option<String>,
+    #[arg(long, value_enum)]
+    pub lang: Option<crate::lang::Lang>,
 }
 
 /// Runs a suite and writes the reports; the exit code is the run's.
 pub(super) fn run(args: RunArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Failure> {
-    let lang = match args.lang.as_deref() {
-        None => crate::lang::Lang::from_locale(),
-        Some(l) => crate::lang::Lang::parse(l)
-            .ok_or_else(|| Failure::usage(format!("--lang {l:?}: the languages are fi, sv, en")))?,
-    };
+    let lang = args.lang.unwrap_or_else(crate::lang::Lang::from_locale);
     let all = load_cases(args.cases.as_ref())?;
     let cases: Vec<TestCase> = all
         .into_iter()

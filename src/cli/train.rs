@@ -27,8 +27,8 @@ pub(super) struct TrainArgs {
     #[arg(long = "break")]
     pub breaks: Vec<String>,
     /// fi, sv or en (default: from the locale, English otherwise).
-    #[arg(long)]
-    pub lang: Option<String>,
+    #[arg(long, value_enum)]
+    pub lang: Option<crate::lang::Lang>,
     /// Do not wait for Enter between steps.
     #[arg(long)]
     pub no_pause: bool,
@@ -47,6 +47,24 @@ pub(super) struct TrainArgs {
     pub count_saturdays: bool,
 }
 
+/// The switches `given` by name, or exit 2 naming the valid ones.
+fn named<T: Copy>(given: &[String], all: &[(T, &str)], what: &str) -> Result<Vec<T>, Failure> {
+    given
+        .iter()
+        .map(|g| {
+            all.iter()
+                .find(|(_, n)| n == g)
+                .map(|(x, _)| *x)
+                .ok_or_else(|| {
+                    Failure::usage(format!(
+                        "--break {g:?}: train {what} breaks are {}",
+                        all.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", ")
+                    ))
+                })
+        })
+        .collect()
+}
+
 /// Waits for Enter (off the async workers, so a signal still ends the rehearsal).
 async fn pause(enabled: bool, prompt: &str) {
     if enabled {
@@ -63,50 +81,23 @@ async fn pause(enabled: bool, prompt: &str) {
 /// Runs the guided deployment-test rehearsal; exit 0 when it passed, 3 when it failed (as it
 /// should with `--break`).
 pub(super) fn run(args: TrainArgs, rt: &tokio::runtime::Runtime) -> Result<u8, Failure> {
-    let lang = match args.lang.as_deref() {
-        None => Lang::from_locale(),
-        Some(l) => Lang::parse(l)
-            .ok_or_else(|| Failure::usage(format!("--lang {l:?}: the languages are fi, sv, en")))?,
-    };
-    let names = |all: &mut dyn Iterator<Item = &'static str>| all.collect::<Vec<_>>().join(", ");
+    let lang = args.lang.unwrap_or_else(Lang::from_locale);
     let (deployment_breaks, onboarding_breaks) = match args.what.as_str() {
         "deployment-test" => (
-            args.breaks
-                .iter()
-                .map(|b| {
-                    Break::ALL
-                        .iter()
-                        .find(|(_, n, _)| n == b)
-                        .map(|(x, ..)| *x)
-                        .ok_or_else(|| {
-                            Failure::usage(format!(
-                                "--break {b:?}: train deployment-test breaks are {}",
-                                names(&mut Break::ALL.iter().map(|(_, n, _)| *n))
-                            ))
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
+            named(
+                &args.breaks,
+                &Break::ALL.map(|(b, n, _)| (b, n)),
+                "deployment-test",
+            )?,
             Vec::new(),
         ),
         "onboarding" => (
             Vec::new(),
-            args.breaks
-                .iter()
-                .map(|b| {
-                    crate::onboarding::Break::ALL
-                        .iter()
-                        .find(|(_, n, _)| n == b)
-                        .map(|(x, ..)| *x)
-                        .ok_or_else(|| {
-                            Failure::usage(format!(
-                                "--break {b:?}: train onboarding breaks are {}",
-                                names(
-                                    &mut crate::onboarding::Break::ALL.iter().map(|(_, n, _)| *n)
-                                )
-                            ))
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
+            named(
+                &args.breaks,
+                &crate::onboarding::Break::ALL.map(|(b, n, _)| (b, n)),
+                "onboarding",
+            )?,
         ),
         other => {
             return Err(Failure::usage(format!(

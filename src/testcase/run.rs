@@ -1073,18 +1073,7 @@ fn local_steps(
         // Put in force when the run started (a live run waiting for its first client):
         // applying it again would restart its counts.
         let o = if s.preapplied && s.case == 0 {
-            StepOutcome {
-                verdict: Verdict::Passed,
-                reasons: vec![],
-                findings: vec![],
-                checks: vec![engine::CheckResult {
-                    description: "fault plan in force".into(),
-                    passed: true,
-                    found: "in force since the run started, for whichever organisation connected"
-                        .into(),
-                }],
-                evidence: None,
-            }
+            fault_plan_in_force(handle, &case, &step)
         } else {
             apply_fault_plan(handle, &case, &step, Some(&s.org))
         };
@@ -1117,32 +1106,14 @@ fn apply_fault_plan(
 ) -> StepOutcome {
     let set = if step.faults.is_empty() {
         handle.faults().clear();
-        Ok("no faults".to_owned())
+        Ok(())
     } else {
         step.fault_plan(&case.id, org)
             .map_err(|e| e.to_string())
-            .and_then(|plan| {
-                let what = plan
-                    .entries
-                    .iter()
-                    .map(|e| format!("{} ({})", e.name, e.kind.name()))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                handle.set_fault_plan(plan).map(|()| what)
-            })
+            .and_then(|plan| handle.set_fault_plan(plan))
     };
     match set {
-        Ok(what) => StepOutcome {
-            verdict: Verdict::Passed,
-            reasons: vec![],
-            findings: vec![],
-            checks: vec![engine::CheckResult {
-                description: "fault plan in force".into(),
-                passed: true,
-                found: what,
-            }],
-            evidence: None,
-        },
+        Ok(()) => fault_plan_in_force(handle, case, step),
         Err(e) => StepOutcome {
             verdict: Verdict::Failed,
             reasons: vec![crate::finding::Finding::new(
@@ -1154,6 +1125,71 @@ fn apply_fault_plan(
             checks: vec![],
             evidence: None,
         },
+    }
+}
+
+/// The outcome of a fault-plan step: whether the archive's plan in force is the step's (its
+/// source and entries; nothing when the step has no faults), as the archive reports it.
+fn fault_plan_in_force(
+    handle: &crate::server::ServerHandle,
+    case: &TestCase,
+    step: &Step,
+) -> StepOutcome {
+    let source = format!("{}/{}", case.id, step.id);
+    let wanted: Vec<String> = step
+        .faults
+        .iter()
+        .enumerate()
+        .map(|(i, f)| f.name.clone().unwrap_or_else(|| format!("fault-{}", i + 1)))
+        .collect();
+    let (passed, found) = plan_is(handle.faults().status(), &source, &wanted);
+    let mut o = StepOutcome {
+        verdict: Verdict::Passed,
+        reasons: vec![],
+        findings: vec![],
+        checks: vec![engine::CheckResult {
+            description: format!("the archive's fault plan is {source}'s"),
+            passed,
+            found,
+        }],
+        evidence: None,
+    };
+    if !passed {
+        o.verdict = Verdict::Failed;
+        o.reasons.push(crate::finding::Finding::new(
+            RuleId::C003,
+            format!("step {}", step.id),
+            format!(
+                "another fault plan is in force ({}); was one set through the admin listener meanwhile?",
+                o.checks[0].found
+            ),
+        ));
+    }
+    o
+}
+
+/// Whether the plan in force (`status`) is the one named `source` with the entries `wanted`
+/// (none wanted: no plan), and what is in force, in words.
+fn plan_is(
+    status: Option<(String, Vec<crate::faults::EntryStatus>)>,
+    source: &str,
+    wanted: &[String],
+) -> (bool, String) {
+    match status {
+        None => (wanted.is_empty(), "no faults".to_owned()),
+        Some((plan, entries)) => {
+            let names: Vec<&str> = entries.iter().map(|e| e.entry.name.as_str()).collect();
+            let listed = entries
+                .iter()
+                .map(|e| format!("{} ({})", e.entry.name, e.entry.kind.name()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if plan == source && names == wanted {
+                (true, listed)
+            } else {
+                (false, format!("{listed} from {plan}"))
+            }
+        }
     }
 }
 
@@ -1303,3 +1339,41 @@ pub fn fresh_data_dir() -> std::io::Result<tempfile::TempDir> {
 
 /// Keep the path type in one place for callers.
 pub type ReportDir = PathBuf;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_plan_step_passes_only_with_its_own_plan_in_force() {
+        let active = crate::faults::ActivePlan::default();
+        let wanted = vec!["lost-ack".to_owned()];
+        assert!(!plan_is(active.status(), "C/s", &wanted).0);
+        assert_eq!(
+            plan_is(active.status(), "C/s", &[]),
+            (true, "no faults".into())
+        );
+        active.set(
+            crate::faults::FaultPlan::parse(
+                "[[fault]]\nname = \"lost-ack\"\nkind = \"drop-ack\"\n",
+                "C/s",
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            plan_is(active.status(), "C/s", &wanted),
+            (true, "lost-ack (drop-ack)".into())
+        );
+        // Replaced meanwhile (e.g. through the admin listener): the step says by what.
+        active.set(
+            crate::faults::FaultPlan::parse(
+                "[[fault]]\nname = \"lost-ack\"\nkind = \"busy\"\n",
+                "admin",
+            )
+            .unwrap(),
+        );
+        let (ok, found) = plan_is(active.status(), "C/s", &wanted);
+        assert!(!ok);
+        assert!(found.ends_with("from admin"), "{found}");
+    }
+}
