@@ -6,9 +6,6 @@
 
 use crate::common;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 use common::*;
 use kanta_sim::client::reference::{ReferenceClient, Signing};
 use kanta_sim::document::Metadata;
@@ -16,24 +13,6 @@ use kanta_sim::lang::Lang;
 use kanta_sim::onboarding::{self as ob, Break, Item};
 
 const SIMULAATIOHOIVA: &str = "1.2.246.10.99900032.10.0";
-
-fn sim(args: &[&str], dir: &Path) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
-        .args(args)
-        .current_dir(dir)
-        .env("TMPDIR", dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
-}
 
 #[test]
 fn train_onboarding_walks_every_step_in_swedish_and_each_break_stops_at_its_step() {

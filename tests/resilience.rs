@@ -12,24 +12,16 @@ use std::process::Command;
 use common::*;
 
 fn run(args: &[&str], out: &Path) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
-        .arg("run")
-        .arg("--certs")
-        .arg(&kit("resilience").0)
-        .args(["--suite", "resilience", "--self-drive"])
-        .args(args)
-        .current_dir(out)
-        .env("CI", "true")
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn report(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+    let kit_dir = kit("resilience").0.to_str().unwrap().to_owned();
+    let head = [
+        "run",
+        "--certs",
+        &kit_dir,
+        "--suite",
+        "resilience",
+        "--self-drive",
+    ];
+    sim(&[&head[..], args].concat(), out)
 }
 
 #[test]
@@ -222,6 +214,124 @@ fn a_live_run_judges_an_outside_client_that_retries() {
     for c in r["cases"].as_array().unwrap() {
         for s in c["steps"].as_array().unwrap() {
             assert_eq!(s["verdict"], "passed", "{c:#}");
+        }
+    }
+}
+
+/// curl as the system under test (a client kanta-sim did not write), in a live run of
+/// SIM-RES-03: `curl --retry` honours the 503's Retry-After and passes; a script that sends
+/// again at once fails with C-007, judged from the exchange timings alone.
+#[tokio::test]
+async fn curl_as_the_client_system_is_judged_on_retry_after() {
+    let kit_dir = kit("resilience").0.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let message = tmp.path().join("m.xml");
+    let (code, out) = sim(
+        &[
+            "client",
+            "build",
+            "--org",
+            TESTILA,
+            "--person",
+            "300608A906F",
+            "--certs",
+            kit_dir.to_str().unwrap(),
+            "--out",
+            message.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    assert_eq!(code, 0, "{out}");
+    let (cert, key) = path_of(kit("resilience"), &format!("client:{TESTILA}"));
+    let key = key.unwrap();
+    let root = path_of(kit("resilience"), "root-ca").0;
+    for (name, honour) in [("honours", true), ("at-once", false)] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ready = dir.join("ready.json");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
+            .arg("run")
+            .arg("--certs")
+            .arg(&kit_dir)
+            .args([
+                "--suite",
+                "resilience",
+                "--case",
+                "SIM-RES-03",
+                "--listen",
+                "127.0.0.1:0",
+                "--report-dir",
+                "r",
+                "--ready-file",
+            ])
+            .arg(&ready)
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let listen = wait_ready(&mut child, &ready)["listen"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let url = format!("https://{listen}/archive");
+        let data = format!("@{}", message.display());
+        // A real file: curl truncates its output before a retry.
+        let answer = dir.join("answer.xml");
+        let mut args = vec![
+            "-sS",
+            "--cacert",
+            root.to_str().unwrap(),
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "-H",
+            "Content-Type: text/xml; charset=UTF-8",
+            "--data-binary",
+            &data,
+            "-o",
+            answer.to_str().unwrap(),
+            "-w",
+            "%{http_code}",
+            &url,
+        ];
+        if honour {
+            args.splice(0..0, ["--retry", "2"]);
+        }
+        // The careful client retries once by itself; the naive one is run twice, at once.
+        let tries = if honour { 1 } else { 2 };
+        let mut codes = Vec::new();
+        for _ in 0..tries {
+            match curl(&args, &[]).await {
+                Some((0, out, _)) => codes.push(out),
+                Some((c, out, err)) => panic!("curl exit {c}: {out} {err}"),
+                None => {
+                    let _ = child.kill();
+                    return;
+                }
+            }
+        }
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        let r = report(&dir.join("r"));
+        let step = &r["cases"][0]["steps"][1];
+        if honour {
+            assert_eq!(codes, ["200"]);
+            assert_eq!(status.code(), Some(0), "{step:#}");
+            assert_eq!(step["verdict"], "passed", "{step:#}");
+        } else {
+            assert_eq!(codes, ["503", "200"]);
+            assert_eq!(status.code(), Some(3), "{step:#}");
+            assert_eq!(step["reasons"][0]["code"], "C-007", "{step:#}");
+            assert!(
+                step["reasons"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("asked for Retry-After: 5 s"),
+                "{step:#}"
+            );
         }
     }
 }

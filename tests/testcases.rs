@@ -41,10 +41,6 @@ fn run(args: &[&str], out: &Path) -> (i32, String) {
     )
 }
 
-fn report(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
-}
-
 #[test]
 fn every_suite_passes_self_driven_with_three_reports() {
     let tmp = tempfile::tempdir().unwrap();

@@ -308,3 +308,28 @@ pub fn http_get(url: &str) -> (u16, String) {
         .unwrap_or(0);
     (status, body)
 }
+
+/// Runs the kanta-sim binary in `dir` (its temporary files there too, standard input closed):
+/// the exit code, and standard output followed by standard error.
+pub fn sim(args: &[&str], dir: &Path) -> (i32, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
+        .args(args)
+        .current_dir(dir)
+        .env("TMPDIR", dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+/// A run's `report.json` in `dir`.
+pub fn report(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
