@@ -24,6 +24,35 @@ fn run(args: &[&str], out: &Path) -> (i32, String) {
     sim(&[&head[..], args].concat(), out)
 }
 
+/// Starts a live run of `cases` in `dir` (reports into `dir/report_dir`), standard error to
+/// `stderr`; returns it and the archive's address once it is ready.
+fn live_run(
+    dir: &Path,
+    cases: &[&str],
+    report_dir: &str,
+    stderr: std::process::Stdio,
+) -> (std::process::Child, String) {
+    let ready = dir.join("ready.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
+        .arg("run")
+        .arg("--certs")
+        .arg(&kit("resilience").0)
+        .args(["--suite", "resilience", "--listen", "127.0.0.1:0"])
+        .args(cases.iter().flat_map(|c| ["--case", c]))
+        .args(["--report-dir", report_dir, "--ready-file"])
+        .arg(&ready)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let listen = wait_ready(&mut child, &ready)["listen"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (child, listen)
+}
+
 #[test]
 fn the_resilience_suite_passes_self_driven() {
     let tmp = tempfile::tempdir().unwrap();
@@ -137,35 +166,13 @@ fn each_wrong_behaviour_fails_its_step_with_what_was_expected() {
 #[test]
 fn a_live_run_judges_an_outside_client_that_retries() {
     let tmp = tempfile::tempdir().unwrap();
-    let ready = tmp.path().join("ready.json");
     let kit_dir = kit("resilience").0.clone();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
-        .arg("run")
-        .arg("--certs")
-        .arg(&kit_dir)
-        .args([
-            "--suite",
-            "resilience",
-            "--case",
-            "SIM-RES-02",
-            "--case",
-            "SIM-RES-03",
-            "--listen",
-            "127.0.0.1:0",
-            "--report-dir",
-            "live",
-            "--ready-file",
-        ])
-        .arg(&ready)
-        .current_dir(tmp.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let listen = wait_ready(&mut child, &ready)["listen"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (mut child, listen) = live_run(
+        tmp.path(),
+        &["SIM-RES-02", "SIM-RES-03"],
+        "live",
+        std::process::Stdio::piped(),
+    );
     // The run's lines as they come: the client acts on NEXT, as a tester would.
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let stderr = child.stderr.take().unwrap();
@@ -248,32 +255,7 @@ async fn curl_as_the_client_system_is_judged_on_retry_after() {
     for (name, honour) in [("honours", true), ("at-once", false)] {
         let dir = tmp.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
-        let ready = dir.join("ready.json");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
-            .arg("run")
-            .arg("--certs")
-            .arg(&kit_dir)
-            .args([
-                "--suite",
-                "resilience",
-                "--case",
-                "SIM-RES-03",
-                "--listen",
-                "127.0.0.1:0",
-                "--report-dir",
-                "r",
-                "--ready-file",
-            ])
-            .arg(&ready)
-            .current_dir(&dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let listen = wait_ready(&mut child, &ready)["listen"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let (mut child, listen) = live_run(&dir, &["SIM-RES-03"], "r", std::process::Stdio::null());
         let url = format!("https://{listen}/archive");
         let data = format!("@{}", message.display());
         // A real file: curl truncates its output before a retry.
