@@ -268,6 +268,9 @@ pub async fn start(config: Config) -> Result<App, BootError> {
     {
         return Err(BootError::FaultCertificate(why));
     }
+    // Also read before anything is opened.
+    let onboarding = crate::onboarding::Onboarding::load(config.onboarding.file.as_deref())
+        .map_err(|e| BootError::Onboarding(e.to_string()))?;
     let lock = lock_data_dir(&config.data.dir)?;
     check_database(&config.data.dir, config.data.integrity_check)?;
     let log = ExchangeLog::open(&config.data.dir)?;
@@ -278,7 +281,7 @@ pub async fn start(config: Config) -> Result<App, BootError> {
     let archivist = match config.archivist.listen {
         Some(addr) => Some((
             addr,
-            archivist_view(&config, &material, &log, &store, &profile)?,
+            archivist_view(&config, &material, &log, &store, &profile, onboarding)?,
         )),
         None => None,
     };
@@ -328,6 +331,7 @@ fn archivist_view(
     log: &ExchangeLog,
     store: &ArchiveStore,
     profile: &ArchiveProfile,
+    onboarding: crate::onboarding::Onboarding,
 ) -> Result<WebState, BootError> {
     let id = &config.archivist.deployment_case;
     let shipped = crate::cases::embedded()?;
@@ -358,10 +362,7 @@ fn archivist_view(
         timeouts: crate::server::http::ConnectionTimeouts::of(&config.server),
         max_connections: config.server.max_connections,
         client_system_export: config.archivist.client_system_export.clone(),
-        onboarding: Arc::new(
-            crate::onboarding::Onboarding::load(config.onboarding.file.as_deref())
-                .map_err(|e| BootError::Onboarding(e.to_string()))?,
-        ),
+        onboarding: Arc::new(onboarding),
         kit: Some(config.tls.certs_dir.clone()),
     })
 }

@@ -381,3 +381,39 @@ async fn the_report_to_kela_names_producer_and_organiser_in_each_language() {
     }
     server.stop().await;
 }
+
+/// Readiness data that cannot be read stops `serve` before anything is opened: exit 2, the
+/// file and line named, no data directory left behind.
+#[test]
+fn bad_readiness_data_is_refused_at_start_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("bad.toml"),
+        "[[organisation]]\noid = \"1.2.246.10.99900016.10.0\"\nsytem = \"certified\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("cfg.toml"),
+        "[onboarding]\nfile = \"bad.toml\"\n",
+    )
+    .unwrap();
+    let kit_dir = kit("onboarding").0.to_str().unwrap().to_owned();
+    let (code, out) = sim(
+        &[
+            "serve",
+            "--config",
+            "cfg.toml",
+            "--certs",
+            &kit_dir,
+            "--data",
+            "data",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("bad.toml") && out.contains("line 3"), "{out}");
+    assert!(out.contains("unknown field `sytem`"), "{out}");
+    assert!(!tmp.path().join("data").exists());
+}
