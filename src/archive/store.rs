@@ -329,8 +329,12 @@ fn cda_from_message(meta: &mut DocumentMeta, recorded: &str) -> Result<(), Store
         max_headers: usize::MAX,
         max_header_bytes: usize::MAX,
     };
-    let doc = crate::xml::parse(text, &limits).map_err(|e| unreadable(Box::new(e)))?;
-    let carried = crate::message::carried_cda(&doc, &mime)
+    let prepared = crate::xml::Prepared::new(text, &limits, crate::message::CARRIED_TEXT)
+        .map_err(|e| unreadable(Box::new(e)))?;
+    let doc = prepared
+        .parse(&limits)
+        .map_err(|e| unreadable(Box::new(e)))?;
+    let carried = crate::message::carried_cda(&doc, prepared.lifted(), &mime)
         .map_err(|e| unreadable(Box::new(e)))?
         .ok_or_else(|| unreadable("its message carries no CDA".into()))?;
     let computed = sha256_hex(&carried.bytes);

@@ -268,12 +268,19 @@ fn describe(report: &VerifyReport, trust: Option<&str>) -> String {
 pub(super) fn verify(args: VerifyArgs) -> Result<u8, Failure> {
     let text = read(&args.file)?;
     let trust = load_trust(&args.trust)?;
-    let outer = parse(&text, &Limits::default())
-        .map_err(|e| Failure::failed(format!("{}: {e}", args.file.display())))?;
+    let failed = |e: crate::xml::XmlError| Failure::failed(format!("{}: {e}", args.file.display()));
+    let prepared =
+        crate::xml::Prepared::new(&text, &Limits::default(), crate::message::CARRIED_TEXT)
+            .map_err(failed)?;
+    let outer = prepared.parse(&Limits::default()).map_err(failed)?;
     // A message carrying a CDA in its MIME entity: verify the CDA as it will be archived.
     let carried = if clinical_document(&outer).is_none() {
-        crate::message::carried_cda(&outer, &crate::message::mime::MimeLimits::default())
-            .map_err(|e| Failure::failed(format!("{}: {e}", args.file.display())))?
+        crate::message::carried_cda(
+            &outer,
+            prepared.lifted(),
+            &crate::message::mime::MimeLimits::default(),
+        )
+        .map_err(|e| Failure::failed(format!("{}: {e}", args.file.display())))?
     } else {
         None
     };

@@ -198,11 +198,23 @@ mod tests {
         let cda = sample.to_xml();
         let xml = build_archive_message(&MessageSpec::for_document(&meta, "1"), &meta, &cda);
         let doc = parse(&xml, &Limits::default()).unwrap();
-        let carried =
-            crate::message::carried_cda(&doc, &crate::message::mime::MimeLimits::default())
-                .unwrap()
-                .unwrap();
+        let mime = crate::message::mime::MimeLimits::default();
+        let carried = crate::message::carried_cda(&doc, &crate::xml::Lifted::default(), &mime)
+            .unwrap()
+            .unwrap();
         assert_eq!(carried.bytes, cda.as_bytes());
+        // Read with the entity taken out before the DOM, as the archive reads it: the same.
+        let prepared =
+            crate::xml::Prepared::new(&xml, &Limits::default(), crate::message::CARRIED_TEXT)
+                .unwrap();
+        assert!(!prepared.lifted().is_empty());
+        let lifted_doc = prepared.parse(&Limits::default()).unwrap();
+        assert_eq!(
+            crate::message::carried_cda(&lifted_doc, prepared.lifted(), &mime)
+                .unwrap()
+                .unwrap(),
+            carried
+        );
         assert_eq!(
             carried.content_id.as_deref(),
             Some(meta.document_oid.as_str())

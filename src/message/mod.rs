@@ -145,11 +145,16 @@ pub struct CarriedCda {
     pub others: Vec<(usize, Option<String>)>,
 }
 
+/// The element path whose character data (the MIME entity) a message's reader takes out
+/// before building the DOM ([`crate::xml::Prepared`]): read it with [`carried_cda`].
+pub const CARRIED_TEXT: &[&str] = &["clinicalDocument", "text"];
+
 /// The CDA carried by an HL7 message: the first XML part of the MIME entity in
-/// `controlActProcess/subject/clinicalDocument/text`. `Ok(None)` when the document is not
-/// such a message.
+/// `controlActProcess/subject/clinicalDocument/text` (as `lifted` holds it when the message
+/// was prepared with [`CARRIED_TEXT`]). `Ok(None)` when the document is not such a message.
 pub fn carried_cda(
     doc: &Document<'_>,
+    lifted: &crate::xml::Lifted,
     limits: &mime::MimeLimits,
 ) -> Result<Option<CarriedCda>, mime::MimeError> {
     let text = doc
@@ -163,7 +168,7 @@ pub fn carried_cda(
             cd.children()
                 .find(|c| c.is_element() && c.tag_name().name() == "text")
         })
-        .map(crate::xml::text_content);
+        .map(|t| lifted.text_content(t));
     let Some(text) = text else { return Ok(None) };
     cda_in_mime(&text, limits)
 }

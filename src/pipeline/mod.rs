@@ -99,7 +99,7 @@ pub fn validate_text(text: &str, ctx: &MessageContext<'_>) -> Validation {
         accept_bare_hl7: true,
         ..*ctx
     };
-    match judge_message(text, &doc, &ctx) {
+    match judge_message(text, &doc, &crate::xml::Lifted::default(), &ctx) {
         Ok(outcome) => {
             v.document_oid = outcome.document.as_ref().map(|d| d.document_oid.clone());
             v.findings = outcome.findings;
@@ -468,15 +468,20 @@ pub fn process_message(
             format!("the message is not UTF-8 (byte {})", e.valid_up_to()),
         )
     })?;
-    let normalized = crate::xml::normalize_line_ends(text);
-    let doc = parse(&normalized, &ctx.validate.limits).map_err(|e| xml_finding(&e, "message"))?;
-    judge_message(text, &doc, ctx)
+    let prepared =
+        crate::xml::Prepared::new(text, &ctx.validate.limits, crate::message::CARRIED_TEXT)
+            .map_err(|e| xml_finding(&e, "message"))?;
+    let doc = prepared
+        .parse(&ctx.validate.limits)
+        .map_err(|e| xml_finding(&e, "message"))?;
+    judge_message(text, &doc, prepared.lifted(), ctx)
 }
 
 /// [`process_message`] over a request already parsed.
 fn judge_message(
     text: &str,
     doc: &roxmltree::Document<'_>,
+    lifted: &crate::xml::Lifted,
     ctx: &MessageContext<'_>,
 ) -> Result<MessageOutcome, EnvelopeRefusal> {
     let envelope = envelope_of(doc, ctx.accept_bare_hl7)?;
@@ -491,12 +496,13 @@ fn judge_message(
         invalidation: None,
         query: None,
     };
-    Ok(judge_wrapped(text, doc, out, ctx))
+    Ok(judge_wrapped(text, doc, lifted, out, ctx))
 }
 
 fn judge_wrapped(
     text: &str,
     doc: &roxmltree::Document<'_>,
+    lifted: &crate::xml::Lifted,
     mut out: MessageOutcome,
     ctx: &MessageContext<'_>,
 ) -> MessageOutcome {
@@ -564,7 +570,7 @@ fn judge_wrapped(
     if let Err(e) = ctx.budget.check("reading the MIME entity") {
         return over_budget(out, &e);
     }
-    let carried = match crate::message::carried_cda(doc, &ctx.mime) {
+    let carried = match crate::message::carried_cda(doc, lifted, &ctx.mime) {
         Ok(Some(c)) => c,
         Ok(None) => {
             out.findings.push(Finding::new(

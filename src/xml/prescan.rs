@@ -8,11 +8,20 @@ use quick_xml::events::{BytesStart, Event};
 
 use super::{Limits, XmlError};
 
-fn path(stack: &[String]) -> String {
+/// Open elements' local names, borrowed from the text (no allocation per element).
+type Stack<'t> = Vec<std::borrow::Cow<'t, str>>;
+
+fn path(stack: &[std::borrow::Cow<'_, str>]) -> String {
     format!("/{}", stack.join("/"))
 }
 
-fn limit(what: &str, stack: &[String], seen: usize, limit: usize, key: &str) -> XmlError {
+fn limit(
+    what: &str,
+    stack: &[std::borrow::Cow<'_, str>],
+    seen: usize,
+    limit: usize,
+    key: &str,
+) -> XmlError {
     XmlError::Limit {
         what: what.to_owned(),
         path: path(stack),
@@ -22,6 +31,11 @@ fn limit(what: &str, stack: &[String], seen: usize, limit: usize, key: &str) -> 
     }
 }
 
+/// A reader position as a byte offset (the text is in memory, so it fits).
+fn offset(p: u64) -> usize {
+    usize::try_from(p).unwrap_or(usize::MAX)
+}
+
 fn local(qname: &str) -> &str {
     qname.rsplit_once(':').map_or(qname, |(_, l)| l)
 }
@@ -29,7 +43,7 @@ fn local(qname: &str) -> &str {
 /// Checks one start tag; returns the number of namespace declarations it makes.
 fn element(
     e: &BytesStart<'_>,
-    stack: &[String],
+    stack: &[std::borrow::Cow<'_, str>],
     in_scope: usize,
     limits: &Limits,
 ) -> Result<usize, XmlError> {
@@ -106,10 +120,94 @@ fn element(
 /// Refuses `text` at the first limit it breaks; `Ok` means it is within every bound (not
 /// that it is well-formed: the DOM builder decides that).
 pub fn check(text: &str, limits: &Limits) -> Result<(), XmlError> {
+    scan(text, limits, &[]).map(|_| ())
+}
+
+/// Runs of character data shorter than this stay in the DOM: lifting them saves less than
+/// it costs.
+const LIFT_MIN_BYTES: usize = 256;
+
+/// A run of character data taken out of the text before the DOM is built: its byte range
+/// in the text and its value (references resolved), exactly as the DOM would have read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// Where the run's bytes start and end in the text scanned.
+    pub range: std::ops::Range<usize>,
+    /// The character data, references resolved.
+    pub value: String,
+}
+
+/// The run being read in an element whose path ends with the lift path; `None` in `value`
+/// once it holds something the DOM builder must judge itself (CDATA, a carriage return, a
+/// character XML does not allow, `]]>`, a reference that is not predefined or numeric).
+struct Lifting {
+    start: usize,
+    value: Option<String>,
+}
+
+impl Lifting {
+    fn text(&mut self, raw: &str) {
+        let Some(v) = &mut self.value else { return };
+        // What the DOM builder would refuse stays in the text for it to refuse, with its
+        // own message and position.
+        let b = raw.as_bytes();
+        // Without early exit so that it compiles to vector code; the rarer checks only
+        // where their first byte occurs.
+        let control = b.iter().fold(false, |bad, &c| {
+            bad | ((c < 0x20) & (c != b'\t') & (c != b'\n'))
+        });
+        let cdata_end = b.contains(&b'>') && raw.contains("]]>");
+        let non_character =
+            b.contains(&0xEF) && (raw.contains('\u{FFFE}') || raw.contains('\u{FFFF}'));
+        if !(control || cdata_end || non_character) {
+            v.push_str(raw);
+        } else {
+            self.value = None;
+        }
+    }
+
+    fn reference(&mut self, name: &str) {
+        let Some(v) = &mut self.value else { return };
+        match resolve(name.as_bytes()) {
+            Some(c) => v.push(c),
+            None => self.value = None,
+        }
+    }
+}
+
+/// A predefined entity or a character reference, as XML 1.0 §4.1 reads them; `None` for
+/// anything else (left to the DOM builder, which refuses it).
+fn resolve(name: &[u8]) -> Option<char> {
+    let code = match name {
+        b"lt" => return Some('<'),
+        b"gt" => return Some('>'),
+        b"amp" => return Some('&'),
+        b"apos" => return Some('\''),
+        b"quot" => return Some('"'),
+        [b'#', b'x', hex @ ..] if !hex.is_empty() && hex.iter().all(u8::is_ascii_hexdigit) => {
+            u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?
+        }
+        [b'#', dec @ ..] if !dec.is_empty() && dec.iter().all(u8::is_ascii_digit) => {
+            std::str::from_utf8(dec).ok()?.parse().ok()?
+        }
+        _ => return None,
+    };
+    let c = char::from_u32(code)?;
+    let allowed =
+        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}');
+    allowed.then_some(c)
+}
+
+/// [`check`], and the runs of character data at least [`LIFT_MIN_BYTES`] long directly
+/// inside elements whose local-name path ends with `lift` (none when `lift` is empty), read
+/// in the same pass.
+pub fn scan(text: &str, limits: &Limits, lift: &[&str]) -> Result<Vec<Run>, XmlError> {
+    let mut runs = Vec::new();
+    let mut lifting: Option<Lifting> = None;
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
     // Open elements' local names and their namespace declarations (bounded by max_depth).
-    let mut stack: Vec<String> = Vec::new();
+    let mut stack: Stack<'_> = Vec::new();
     let mut declared: Vec<usize> = Vec::new();
     let mut in_scope = 0usize;
     let mut nodes = 0usize;
@@ -117,7 +215,16 @@ pub fn check(text: &str, limits: &Limits) -> Result<(), XmlError> {
     // Bytes of the current run of character data (text, CDATA and references make one
     // text node), or `None` between runs.
     let mut run: Option<usize> = None;
+    let liftable = |stack: &Stack<'_>| {
+        !lift.is_empty()
+            && stack.len() >= lift.len()
+            && stack[stack.len() - lift.len()..]
+                .iter()
+                .zip(lift)
+                .all(|(a, b)| a == b)
+    };
     loop {
+        let before = offset(reader.buffer_position());
         let event = reader.read_event().map_err(|e| XmlError::Malformed {
             message: format!("{e} (byte {})", reader.error_position()),
         })?;
@@ -127,6 +234,30 @@ pub fn check(text: &str, limits: &Limits) -> Result<(), XmlError> {
             Event::GeneralRef(r) => Some(r.len() + 2),
             _ => None,
         };
+        if chars.is_some() && lifting.is_none() && run.is_none() && liftable(&stack) {
+            lifting = Some(Lifting {
+                start: before,
+                value: Some(String::new()),
+            });
+        }
+        if let Some(l) = &mut lifting {
+            match &event {
+                Event::Text(t) => l.text(t),
+                Event::GeneralRef(r) => l.reference(r),
+                Event::CData(_) => l.value = None,
+                _ => {
+                    if let Some(l) = lifting.take()
+                        && let Some(value) = l.value
+                        && before - l.start >= LIFT_MIN_BYTES
+                    {
+                        runs.push(Run {
+                            range: l.start..before,
+                            value,
+                        });
+                    }
+                }
+            }
+        }
         match chars {
             Some(n) => {
                 let total = run.unwrap_or_else(|| {
@@ -159,7 +290,7 @@ pub fn check(text: &str, limits: &Limits) -> Result<(), XmlError> {
                             position: format!("byte {}", reader.buffer_position()),
                         });
                     }
-                    Event::Eof => return Ok(()),
+                    Event::Eof => return Ok(runs),
                     _ => {}
                 }
                 (None, false)
@@ -168,7 +299,15 @@ pub fn check(text: &str, limits: &Limits) -> Result<(), XmlError> {
         if let Some(e) = start {
             nodes += 1;
             // On the stack while it is checked, so that errors name it.
-            stack.push(local(e.name().into_inner()).to_owned());
+            // The name as it stands in the text: the event starts at its `<`.
+            let name = e.name().into_inner();
+            let written = text
+                .get(before + 1..before + 1 + name.len())
+                .filter(|w| *w == name);
+            stack.push(match written {
+                Some(w) => std::borrow::Cow::Borrowed(local(w)),
+                None => std::borrow::Cow::Owned(local(name).to_owned()),
+            });
             if stack.len() > limits.max_depth {
                 return Err(XmlError::TooDeep {
                     depth: stack.len(),
