@@ -480,30 +480,29 @@ pub fn first_child_element<'a, 'i>(node: Node<'a, 'i>) -> Option<Node<'a, 'i>> {
 /// An element path a person can follow: `/ClinicalDocument/component[1]/nonXMLBody`
 /// (local names; the position among same-named siblings when there are several).
 pub fn path_of(node: Node<'_, '_>) -> String {
-    let mut parts = Vec::new();
-    let mut cur = Some(node);
-    while let Some(n) = cur {
-        if n.is_element() {
-            let name = n.tag_name().name();
-            let same: Vec<_> = n
-                .parent()
-                .map(|p| {
-                    p.children()
-                        .filter(|c| c.is_element() && c.tag_name().name() == name)
-                        .collect()
-                })
-                .unwrap_or_default();
-            if same.len() > 1 {
-                let pos = same.iter().position(|c| *c == n).unwrap_or(0) + 1;
-                parts.push(format!("{name}[{pos}]"));
-            } else {
-                parts.push(name.to_owned());
-            }
-        }
-        cur = n.parent();
+    // Called for every value a parser locates, so without a collection per step: the
+    // position counts the same-named siblings before, and is written only when there is
+    // another one.
+    let mut parts: Vec<(&str, Option<usize>)> = Vec::new();
+    for n in node.ancestors().filter(Node::is_element) {
+        let name = n.tag_name().name();
+        let same = |c: &Node<'_, '_>| c.is_element() && c.tag_name().name() == name;
+        let before = n.prev_siblings().skip(1).filter(same).count();
+        let repeated = before > 0 || n.next_siblings().skip(1).any(|c| same(&c));
+        parts.push((name, repeated.then_some(before + 1)));
     }
-    parts.reverse();
-    format!("/{}", parts.join("/"))
+    let mut out = String::new();
+    for (name, pos) in parts.iter().rev() {
+        out.push('/');
+        out.push_str(name);
+        if let Some(p) = pos {
+            out.push_str(&format!("[{p}]"));
+        }
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -774,6 +773,10 @@ mod tests {
         let doc = parse("<r><c/><c><x/></c></r>", &Limits::default()).unwrap();
         let x = doc.descendants().find(|n| n.has_tag_name("x")).unwrap();
         assert_eq!(path_of(x), "/r/c[2]/x");
+        let first = doc.descendants().find(|n| n.has_tag_name("c")).unwrap();
+        assert_eq!(path_of(first), "/r/c[1]");
+        assert_eq!(path_of(doc.root_element()), "/r");
+        assert_eq!(path_of(doc.root()), "/");
     }
 
     /// The element `text` under `cd` read both ways: from one DOM, and with its character
