@@ -6,7 +6,8 @@
 //! built: a DOM builder's cost can grow faster than the input (duplicate-attribute and
 //! namespace bookkeeping), so it only ever sees input that is already bounded. The result
 //! is a read-only DOM (roxmltree) that keeps source positions, which canonicalization needs
-//! to recover the prefixes as written.
+//! to recover the prefixes as written. A message's reader uses [`Prepared`]: the same
+//! pre-pass also takes the one large text it wants (the MIME entity) out before the DOM.
 
 mod prescan;
 mod write;
