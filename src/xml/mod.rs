@@ -406,6 +406,8 @@ pub fn decode_base64<'a>(
     let mut out = Vec::with_capacity(total / 4 * 3 + 3);
     let mut buf = [0u8; GATHER];
     let mut held = 0usize;
+    // Characters decoded before the buffer's first.
+    let mut gathered = 0usize;
     let mut seen = 0usize;
     for piece in pieces {
         let mut rest = piece.as_bytes();
@@ -433,16 +435,40 @@ pub fn decode_base64<'a>(
                 held += take;
                 data = &data[take..];
                 if held == GATHER {
-                    STANDARD.decode_vec(&buf[..], &mut out)?;
+                    STANDARD
+                        .decode_vec(&buf[..], &mut out)
+                        .map_err(|e| at_offset(e, gathered))?;
+                    gathered += GATHER;
                     held = 0;
                 }
             }
         }
     }
     if held > 0 {
-        STANDARD.decode_vec(&buf[..held], &mut out)?;
+        STANDARD
+            .decode_vec(&buf[..held], &mut out)
+            .map_err(|e| at_offset(e, gathered))?;
     }
     Ok(out)
+}
+
+/// A decoder error about a gathered buffer, its offset moved to count from the start of the
+/// whole text (whitespace not counted), as a decoder of the compacted text would report it.
+fn at_offset(e: base64::DecodeError, gathered: usize) -> base64::DecodeError {
+    use base64::DecodeError::{InvalidByte, InvalidLastSymbol};
+    match e {
+        InvalidByte(at, b) => InvalidByte(gathered + at, b),
+        InvalidLastSymbol {
+            offset,
+            symbol,
+            symbol_value,
+        } => InvalidLastSymbol {
+            offset: gathered + offset,
+            symbol,
+            symbol_value,
+        },
+        other => other,
+    }
 }
 
 /// ASCII whitespace as base64 bodies may carry it (`u8::is_ascii_whitespace`), written
@@ -752,6 +778,26 @@ mod tests {
         for bad in ["Q Q==QUJD", "QUJD RA=x", "QU JD=RA"] {
             assert!(decode_base64(std::iter::once(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_bad_character_is_reported_where_a_whole_text_decoder_would_find_it() {
+        use base64::Engine as _;
+        let good = base64::engine::general_purpose::STANDARD.encode(vec![7u8; 9000]);
+        let mut compact = good.clone();
+        compact.replace_range(5000..5001, "!");
+        let lines: Vec<String> = compact
+            .as_bytes()
+            .chunks(76)
+            .map(|c| String::from_utf8_lossy(c).into_owned() + "\r\n")
+            .collect();
+        let whole = base64::engine::general_purpose::STANDARD.decode(&compact);
+        let spread = decode_base64(lines.iter().map(String::as_str));
+        assert_eq!(spread.unwrap_err(), whole.unwrap_err());
+        assert_eq!(
+            decode_base64(std::iter::once(compact.as_str())).unwrap_err(),
+            base64::DecodeError::InvalidByte(5000, b'!')
+        );
     }
 
     #[test]
