@@ -1013,13 +1013,7 @@ expect = "accepted"
 deviation = "unsigned"
 check = [{ kind = "query-total" }]
 "#;
-        let c = parse_case(text, "t").unwrap();
-        let register = crate::identity::SoteRegister::bundled().unwrap();
-        let msgs: Vec<String> = lint(&[c], &register, None)
-            .into_iter()
-            .map(|p| p.message)
-            .collect();
-        let all = msgs.join("\n");
+        let all = lint_messages(&[parse_case(text, "t").unwrap()]);
         for needle in [
             "not a 900-series",
             "used before any step defines it",
@@ -1030,6 +1024,16 @@ check = [{ kind = "query-total" }]
             assert!(all.contains(needle), "{needle} not in:\n{all}");
         }
         assert!(parse_case("id = 1", "t").is_err());
+    }
+
+    /// Every lint message for `cases` against the bundled register, one per line.
+    fn lint_messages(cases: &[TestCase]) -> String {
+        let register = crate::identity::SoteRegister::bundled().unwrap();
+        lint(cases, &register, None)
+            .into_iter()
+            .map(|p| p.message)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     #[test]
@@ -1058,12 +1062,7 @@ behaviour = "honour-retry-after"
 faults = [{ kind = "busy" }]
 "#;
         let c = parse_case(text, "t").unwrap();
-        let register = crate::identity::SoteRegister::bundled().unwrap();
-        let all = lint(std::slice::from_ref(&c), &register, None)
-            .into_iter()
-            .map(|p| p.message)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let all = lint_messages(std::slice::from_ref(&c));
         for needle in [
             "faults: SIM-X-02/plan:1",
             "needs delay_ms",
@@ -1077,12 +1076,7 @@ faults = [{ kind = "busy" }]
             "action = \"fault-plan\"",
             "action = \"connect\"\ncertificate = \"x\"",
         );
-        let c2 = parse_case(&no_plan, "t").unwrap();
-        let all = lint(&[c2], &register, None)
-            .into_iter()
-            .map(|p| p.message)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let all = lint_messages(&[parse_case(&no_plan, "t").unwrap()]);
         assert!(all.contains("needs a fault-plan step before it"), "{all}");
 
         let shipped = embedded().unwrap();

@@ -9,7 +9,6 @@ use crate::common;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 use kanta_sim::archive::DocumentStore;
@@ -548,38 +547,22 @@ async fn the_ledger_warns_about_codes_of_another_organisation_or_pool() {
     server.stop().await;
 }
 
-fn bin(args: &[&str], cwd: &Path) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_kanta-sim"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
-}
-
 #[test]
 fn due_date_ids_and_the_guided_rehearsal_on_the_command_line() {
     let tmp = tempfile::tempdir().unwrap();
-    let (code, out) = bin(&["due-date", "2027-03-25"], tmp.path());
+    let (code, out) = sim(&["due-date", "2027-03-25"], tmp.path());
     assert_eq!(code, 0);
     assert!(
         out.starts_with("2027-03-31") && out.contains("Easter Monday"),
         "{out}"
     );
-    let (_, out) = bin(&["due-date", "2026-11-20", "--count-saturdays"], tmp.path());
+    let (_, out) = sim(&["due-date", "2026-11-20", "--count-saturdays"], tmp.path());
     assert!(out.starts_with("2026-11-23"), "{out}");
-    assert_eq!(bin(&["due-date", "25.3.2027"], tmp.path()).0, 2);
+    assert_eq!(sim(&["due-date", "25.3.2027"], tmp.path()).0, 2);
 
     let data = tmp.path().join("d");
     let d = data.to_str().unwrap();
-    let (code, out) = bin(
+    let (code, out) = sim(
         &[
             "ids",
             "issue",
@@ -599,9 +582,9 @@ fn due_date_ids_and_the_guided_rehearsal_on_the_command_line() {
     assert_eq!(code, 0, "{out}");
     let codes: Vec<&str> = out.lines().filter(|l| l.len() == 11).collect();
     assert_eq!(codes.len(), 3);
-    let (_, list) = bin(&["ids", "list", "--data", d], tmp.path());
+    let (_, list) = sim(&["ids", "list", "--data", d], tmp.path());
     assert!(codes.iter().all(|c| list.contains(c)) && list.contains("Toimittaja Oy"));
-    let (_, csv) = bin(
+    let (_, csv) = sim(
         &["ids", "export", "--format", "csv", "--data", d],
         tmp.path(),
     );
@@ -610,7 +593,7 @@ fn due_date_ids_and_the_guided_rehearsal_on_the_command_line() {
             && csv.contains("deployment-test")
     );
     assert_eq!(
-        bin(
+        sim(
             &[
                 "ids",
                 "list",
@@ -623,7 +606,7 @@ fn due_date_ids_and_the_guided_rehearsal_on_the_command_line() {
         4
     );
 
-    let (code, out) = bin(&["train", "deployment-test", "--no-pause"], tmp.path());
+    let (code, out) = sim(&["train", "deployment-test", "--no-pause"], tmp.path());
     assert_eq!(code, 0, "{out}");
     for fact in [
         "Kanta archivist",
@@ -640,7 +623,7 @@ fn due_date_ids_and_the_guided_rehearsal_on_the_command_line() {
         ("mismatching-field", "effective_time"),
         ("late-report", "LATE"),
     ] {
-        let (code, out) = bin(
+        let (code, out) = sim(
             &["train", "deployment-test", "--no-pause", "--break", brk],
             tmp.path(),
         );
@@ -651,7 +634,7 @@ fn due_date_ids_and_the_guided_rehearsal_on_the_command_line() {
         );
     }
     // The view is never opened to the network without client certificates.
-    let (code, out) = bin(
+    let (code, out) = sim(
         &[
             "serve",
             "--archivist-listen",
