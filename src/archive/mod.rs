@@ -55,7 +55,7 @@ pub use exchange_log::{
     DB_FILE, ExchangeKind, ExchangeLog, ExchangeRecord, Keep, LogError, StoredExchange,
 };
 pub use query::{DocumentQuery, HistoryEvent, execute};
-pub use store::{ArchiveStore, Invalidation, StoreError};
+pub use store::{ArchiveStore, Invalidation, Pending, StoreError};
 
 use crate::document::ArchivedDocument;
 use crate::message::usecase::UseCase;
@@ -69,6 +69,21 @@ pub trait DocumentStore: Send + Sync {
     /// when given, the exchange that brought it, all in one transaction (so an archived
     /// document never lacks its audit row); refuses a replayed message id, an archived
     /// version, or a lifecycle rule's breach. Returns the exchange row's id.
+    ///
+    /// The result is known once the write's transaction has committed: await it (an async
+    /// caller holds no thread meanwhile) or wait for it.
+    #[expect(clippy::too_many_arguments, reason = "the one transaction's inputs")]
+    fn archive_later(
+        &self,
+        use_case: UseCase,
+        message: (&str, &str),
+        sender: &str,
+        raw: bytes::Bytes,
+        doc: &ArchivedDocument,
+        at: time::OffsetDateTime,
+        exchange: Option<&ExchangeRecord>,
+    ) -> Pending<Option<i64>>;
+    /// [`DocumentStore::archive_later`], waited for on this thread (not on an async worker).
     #[expect(clippy::too_many_arguments, reason = "the one transaction's inputs")]
     fn archive(
         &self,
@@ -79,7 +94,11 @@ pub trait DocumentStore: Send + Sync {
         doc: &ArchivedDocument,
         at: time::OffsetDateTime,
         exchange: Option<&ExchangeRecord>,
-    ) -> Result<Option<i64>, StoreError>;
+    ) -> Result<Option<i64>, StoreError> {
+        let raw = bytes::Bytes::copy_from_slice(raw);
+        self.archive_later(use_case, message, sender, raw, doc, at, exchange)
+            .wait()
+    }
     /// Invalidates the current version of a set (with its exchange row in the same
     /// transaction when `inv.exchange` is given; its id is returned beside the version).
     fn invalidate(

@@ -371,8 +371,35 @@ fn sha256_hex(bytes: &[u8]) -> String {
 #[derive(Clone)]
 pub struct ArchiveStore {
     read: Arc<Mutex<Connection>>,
+    checkpointer: Arc<Mutex<Connection>>,
     writer: Sender<Job>,
     path: PathBuf,
+}
+
+/// A write handed to the writer thread: its result, once the batch holding it has
+/// committed (or failed). Await it with [`Pending::done`] on an async task, or block on it
+/// with [`Pending::wait`] elsewhere; nothing is lost by dropping it (the write still runs).
+#[must_use = "the write's result (a refusal among them) is only known through it"]
+pub struct Pending<R> {
+    rx: tokio::sync::oneshot::Receiver<Result<R, StoreError>>,
+    path: PathBuf,
+}
+
+impl<R> Pending<R> {
+    /// Blocks this thread until the result is known. Not on an async worker (tokio refuses
+    /// it there): use [`Pending::done`].
+    pub fn wait(self) -> Result<R, StoreError> {
+        let path = self.path;
+        self.rx
+            .blocking_recv()
+            .map_err(|_| StoreError::WriterGone { path })?
+    }
+
+    /// The result, awaited without holding a thread.
+    pub async fn done(self) -> Result<R, StoreError> {
+        let path = self.path;
+        self.rx.await.map_err(|_| StoreError::WriterGone { path })?
+    }
 }
 
 /// What a write hands back to the writer: whether it succeeded (else its savepoint is
@@ -461,9 +488,11 @@ fn writer_loop(conn: Connection, path: PathBuf, jobs: Receiver<Job>, checkpoint:
 /// commits never lets happen: the WAL would only grow. Past [`RESTART_FRAMES`] the
 /// checkpointer therefore waits for the current batch, copies the rest (little, just after
 /// a passive one) and has the next batch start the WAL from the beginning.
-fn checkpoint_loop(conn: Connection, signals: Receiver<()>) {
+fn checkpoint_loop(conn: Arc<Mutex<Connection>>, signals: Receiver<()>) {
     let checkpoint = |mode: &str| -> rusqlite::Result<(i64, i64)> {
-        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        // Shared with `ArchiveStore::checkpoint`: SQLite answers a checkpoint that meets
+        // another with SQLITE_BUSY at once, without its busy handler.
+        lock(&conn).query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
             Ok((r.get(1)?, r.get(2)?))
         })
     };
@@ -491,6 +520,12 @@ fn checkpoint_loop(conn: Connection, signals: Receiver<()>) {
 
 /// WAL frames (pages) past which a checkpoint waits for the writer.
 const RESTART_FRAMES: i64 = 4096;
+
+/// Reads and checkpoints only hold these locks: a panic while holding one leaves nothing
+/// to undo.
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 impl std::fmt::Debug for ArchiveStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -686,6 +721,8 @@ impl ArchiveStore {
             .map_err(sql)?;
         let (read, _) = super::open_db(dir, "FULL", "").map_err(opened)?;
         let (checkpointer, _) = super::open_db(dir, "FULL", "").map_err(opened)?;
+        let checkpointer = Arc::new(Mutex::new(checkpointer));
+        let checkpoint_conn = checkpointer.clone();
         let (jobs_tx, jobs_rx) = std::sync::mpsc::channel::<Job>();
         let (cp_tx, cp_rx) = std::sync::mpsc::sync_channel::<()>(1);
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
@@ -704,10 +741,11 @@ impl ArchiveStore {
         )?;
         spawn(
             "archive-checkpoint",
-            Box::new(move || checkpoint_loop(checkpointer, cp_rx)),
+            Box::new(move || checkpoint_loop(checkpoint_conn, cp_rx)),
         )?;
         Ok(Self {
             read: Arc::new(Mutex::new(read)),
+            checkpointer,
             writer: jobs_tx,
             path,
         })
@@ -721,44 +759,58 @@ impl ArchiveStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        // Reads only: a panic while holding the lock leaves nothing to undo.
-        self.read.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.read)
     }
 
     /// Copies the whole WAL into the database and empties it (at a clean stop, so the data
     /// directory holds the archive in one file).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        self.lock()
+        lock(&self.checkpointer)
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .map_err(self.sql())
     }
 
-    /// Runs `work` on the writer thread inside the next batch's transaction (in a savepoint
-    /// of its own) and returns its result once that transaction has committed.
-    fn submit<R: Send + 'static>(
+    /// Hands `work` to the writer thread, to run inside the next batch's transaction (in a
+    /// savepoint of its own); its result is answered once that transaction has committed.
+    fn enqueue<R: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection, &Path) -> Result<R, StoreError> + Send + 'static,
-    ) -> Result<R, StoreError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<R, StoreError>>(1);
-        let fail_tx = tx.clone();
+    ) -> Pending<R> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<R, StoreError>>();
+        // Exactly one of `run` and `fail` is called; both answer on the same channel.
+        let answer = Arc::new(Mutex::new(Some(tx)));
+        let fail_answer = answer.clone();
+        let send = |answer: &Mutex<Option<tokio::sync::oneshot::Sender<_>>>, r| {
+            if let Some(tx) = answer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                let _ = tx.send(r);
+            }
+        };
         let job = Job {
             run: Box::new(move |conn, path| {
                 let r = work(conn, path);
                 let ok = r.is_ok();
                 let deliver: Deliver = Box::new(move |commit: Result<(), StoreError>| {
-                    let _ = tx.send(commit.and(r));
+                    send(&answer, commit.and(r));
                 });
                 (ok, deliver)
             }),
-            fail: Box::new(move |e| {
-                let _ = fail_tx.send(Err(e));
-            }),
+            fail: Box::new(move |e| send(&fail_answer, Err(e))),
         };
-        let gone = || StoreError::WriterGone {
+        // A refused send drops the job and with it the channel's sender: `Pending` then
+        // answers that the writer is gone.
+        let _ = self.writer.send(job);
+        Pending {
+            rx,
             path: self.path.clone(),
-        };
-        self.writer.send(job).map_err(|_| gone())?;
-        rx.recv().map_err(|_| gone())?
+        }
+    }
+
+    /// [`Self::enqueue`], waited for on this thread.
+    fn submit<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection, &Path) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.enqueue(work).wait()
     }
 
     /// Loads documents straight into the store, bypassing messages and rules, in one
@@ -792,7 +844,7 @@ struct ArchiveJob {
     use_case: UseCase,
     message: (String, String),
     sender: String,
-    raw: Vec<u8>,
+    raw: bytes::Bytes,
     doc: ArchivedDocument,
     /// When the message carries the CDA: its SHA-256 (the CDA itself is not stored again).
     cda_sha256: Option<String>,
@@ -969,16 +1021,16 @@ fn invalidate_in(
 }
 
 impl DocumentStore for ArchiveStore {
-    fn archive(
+    fn archive_later(
         &self,
         use_case: UseCase,
         message: (&str, &str),
         sender: &str,
-        raw: &[u8],
+        raw: bytes::Bytes,
         doc: &ArchivedDocument,
         at: OffsetDateTime,
         exchange: Option<&ExchangeRecord>,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Pending<Option<i64>> {
         // The CDA is not copied to the writer when the message carries it: only its hash.
         let (doc, cda_sha256) = if doc.cda_in_message {
             (doc.metadata_only(), Some(sha256_hex(&doc.cda)))
@@ -989,13 +1041,13 @@ impl DocumentStore for ArchiveStore {
             use_case,
             message: (message.0.to_owned(), message.1.to_owned()),
             sender: sender.to_owned(),
-            raw: raw.to_vec(),
+            raw,
             doc,
             cda_sha256,
             at: rfc3339(at),
             exchange: exchange.cloned(),
         };
-        self.submit(move |conn, path| archive_in(conn, path, &job))
+        self.enqueue(move |conn, path| archive_in(conn, path, &job))
     }
 
     fn invalidate(

@@ -684,24 +684,21 @@ async fn archive_document(
     let (root, ext) = outcome.message_id.clone().unwrap_or_default();
     let ext = ext.unwrap_or_default();
     let sender = outcome.sender.clone().unwrap_or_default();
-    let store = state.store.clone();
-    let raw = body.clone();
-    let stored = tokio::task::spawn_blocking(move || {
-        store.archive(
+    // Hashing the CDA and handing the write over are quick; the commit is awaited without
+    // holding a thread.
+    let stored = state
+        .store
+        .archive_later(
             use_case,
             (&root, &ext),
             &sender,
-            &raw,
+            body.clone(),
             &doc,
             now,
             Some(&record),
         )
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "archive store task failed");
-        "internal error in the archive store".to_owned()
-    })?;
+        .done()
+        .await;
     match stored {
         Ok(id) => {
             answer.logged = id;
