@@ -30,6 +30,12 @@ pub enum LogError {
     /// The writer task died.
     #[error("exchange log writer stopped unexpectedly")]
     WriterGone,
+    /// An archived request's body could not be read from the body file.
+    #[error("exchange log: {source}")]
+    Body {
+        /// Why.
+        source: super::bodies::BodyError,
+    },
     /// An export could not be written.
     #[error("exchange log export: {source}")]
     Export {
@@ -143,6 +149,8 @@ pub enum Keep {
 pub struct ExchangeLog {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    /// The data directory (the body file's).
+    dir: PathBuf,
 }
 
 impl std::fmt::Debug for ExchangeLog {
@@ -201,10 +209,13 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-// An archived request's body lives in its message row; the exchange row refers to it.
+// An archived request's body is its message's (in the body file, or in the message row
+// for one archived before the file existed); the exchange row refers to it.
 const COLUMNS: &str = "id, at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status,
-    COALESCE(request, (SELECT raw FROM message m WHERE m.root = exchange.message_root AND m.extension = exchange.message_extension AND exchange.archived = 1)),
-    response, duration_ms, message_root, message_extension, repeats, last_at";
+    request, response, duration_ms, message_root, message_extension, repeats, last_at, m.raw, m.body_offset, m.body_len";
+
+const FROM: &str = "exchange LEFT JOIN message m
+    ON exchange.archived = 1 AND m.root = exchange.message_root AND m.extension = exchange.message_extension";
 
 /// Inserts one record on `conn` (inside whatever transaction is open there).
 pub(crate) fn insert(conn: &Connection, r: &ExchangeRecord, keep: Keep) -> rusqlite::Result<i64> {
@@ -272,14 +283,24 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredExchange> {
+/// A row read, and where its archived request's body lies in the body file (read outside
+/// the statement by [`ExchangeLog::with_body`]).
+fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredExchange, Option<super::bodies::BodyAt>)> {
     let at: String = row.get(1)?;
     let kind: String = row.get(4)?;
     let codes: String = row.get(6)?;
     let detail: String = row.get(8)?;
     let root: Option<String> = row.get(18)?;
     let ext: Option<String> = row.get(19)?;
-    Ok(StoredExchange {
+    let mut request: Option<Vec<u8>> = row.get(15)?;
+    let mut body = None;
+    if request.is_none() {
+        match (row.get::<_, Option<u64>>(23)?, row.get::<_, Option<u64>>(24)?) {
+            (Some(offset), Some(len)) => body = Some(super::bodies::BodyAt { offset, len }),
+            _ => request = row.get(22)?,
+        }
+    }
+    let stored = StoredExchange {
         id: row.get(0)?,
         record: ExchangeRecord {
             at: OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
@@ -313,14 +334,15 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredExchange> {
             method: row.get(12)?,
             path: row.get(13)?,
             status: row.get(14)?,
-            request: row.get::<_, Option<Vec<u8>>>(15)?.map(bytes::Bytes::from),
+            request: request.map(bytes::Bytes::from),
             response: row.get::<_, Option<Vec<u8>>>(16)?.map(bytes::Bytes::from),
             duration_ms: row.get(17)?,
             message_id: root.zip(ext),
         },
         repeats: u64::try_from(row.get::<_, i64>(20)?).unwrap_or(0),
         last_at: row.get(21)?,
-    })
+    };
+    Ok((stored, body))
 }
 
 impl ExchangeLog {
@@ -333,13 +355,16 @@ impl ExchangeLog {
                     super::DbOpenError::Sqlite(path, source) => LogError::Sqlite { path, source },
                 },
             )?;
-        migrate(&conn).map_err(|source| LogError::Sqlite {
-            path: path.clone(),
-            source,
-        })?;
+        migrate(&conn)
+            .and_then(|()| super::migrate_message_table(&conn))
+            .map_err(|source| LogError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
+            dir: dir.to_owned(),
         })
     }
 
@@ -352,11 +377,27 @@ impl ExchangeLog {
         };
         let mut stmt = conn
             .prepare(&format!(
-                "SELECT {COLUMNS} FROM exchange WHERE message_root = ?1 AND message_extension = ?2 ORDER BY id"
+                "SELECT {COLUMNS} FROM {FROM} WHERE message_root = ?1 AND message_extension = ?2 ORDER BY id"
             ))
             .map_err(sql)?;
         let rows = stmt.query_map([root, extension], row).map_err(sql)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+        let rows = rows.collect::<Result<Vec<_>, _>>().map_err(sql)?;
+        drop(stmt);
+        drop(conn);
+        rows.into_iter().map(|r| self.with_body(r)).collect()
+    }
+
+    /// A row with its archived request's body read from the body file, where it lies there.
+    fn with_body(
+        &self,
+        (mut e, body): (StoredExchange, Option<super::bodies::BodyAt>),
+    ) -> Result<StoredExchange, LogError> {
+        if let (Some(at), Some(id)) = (body, &e.record.message_id) {
+            let read = super::bodies::read(&self.dir, (&id.0, &id.1), at)
+                .map_err(|source| LogError::Body { source })?;
+            e.record.request = Some(bytes::Bytes::from(read));
+        }
+        Ok(e)
     }
 
     /// The database file.
@@ -467,13 +508,19 @@ impl ExchangeLog {
         };
         let mut stmt = conn
             .prepare(&format!(
-                "SELECT {COLUMNS} FROM exchange ORDER BY id DESC LIMIT ?1"
+                "SELECT {COLUMNS} FROM {FROM} ORDER BY id DESC LIMIT ?1"
             ))
             .map_err(sql)?;
         let rows = stmt
             .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], row)
             .map_err(sql)?;
-        let mut out = rows.collect::<Result<Vec<_>, _>>().map_err(sql)?;
+        let rows = rows.collect::<Result<Vec<_>, _>>().map_err(sql)?;
+        drop(stmt);
+        drop(conn);
+        let mut out = rows
+            .into_iter()
+            .map(|r| self.with_body(r))
+            .collect::<Result<Vec<_>, _>>()?;
         out.reverse();
         Ok(out)
     }
@@ -491,12 +538,12 @@ impl ExchangeLog {
             source,
         };
         let mut stmt = conn
-            .prepare(&format!("SELECT {COLUMNS} FROM exchange ORDER BY id"))
+            .prepare(&format!("SELECT {COLUMNS} FROM {FROM} ORDER BY id"))
             .map_err(sql)?;
         let mut rows = stmt.query([]).map_err(sql)?;
         let mut n = 0;
         while let Some(r) = rows.next().map_err(sql)? {
-            let e = row(r).map_err(sql)?;
+            let e = self.with_body(row(r).map_err(sql)?)?;
             let mut v = serde_json::to_value(&e).map_err(|source| LogError::Export {
                 source: Box::new(source),
             })?;

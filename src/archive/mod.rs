@@ -1,7 +1,9 @@
-//! The archive store. For now it holds the exchange log: every handshake and request the
-//! endpoint sees, accepted or not, with the reasons. Documents, versions and registers join
-//! it in the same SQLite file (one transaction per accepted request).
+//! The archive store: the exchange log (every handshake and request the endpoint sees,
+//! accepted or not, with the reasons) and the documents, versions and registers, in one
+//! SQLite file (one transaction per accepted request); the archived messages' bodies lie
+//! beside it in an append-only file ([`bodies`]).
 
+mod bodies;
 mod exchange_log;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +20,21 @@ CREATE TABLE IF NOT EXISTS message (
     PRIMARY KEY (root, extension)
 );
 ";
+
+/// Where a message's body lies in the body file ([`bodies`]); without them (a row written
+/// before the file existed) the body is the row's `raw`.
+pub(crate) fn migrate_message_table(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let have: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('message')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for col in ["body_offset", "body_len"] {
+        if !have.iter().any(|h| h == col) {
+            conn.execute_batch(&format!("ALTER TABLE message ADD COLUMN {col} INTEGER"))?;
+        }
+    }
+    Ok(())
+}
 
 /// Why the data directory's database could not be opened.
 #[derive(Debug)]
@@ -51,6 +68,7 @@ mod query;
 mod store;
 
 pub use crate::message::results::{DocumentMeta, Group, Page, Summary};
+pub use bodies::{BODY_FILE, BodyError};
 pub use exchange_log::{
     DB_FILE, ExchangeKind, ExchangeLog, ExchangeRecord, Keep, LogError, StoredExchange,
 };

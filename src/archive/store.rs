@@ -21,6 +21,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params, params_from_ite
 use time::OffsetDateTime;
 
 use super::DocumentStore;
+use super::bodies::{self, BodyAt, BodyError, BodyWriter};
 use super::exchange_log::{ExchangeRecord, Keep};
 use super::query::{DocumentQuery, HistoryEvent};
 use crate::document::model::hl7_ts_utc;
@@ -88,6 +89,10 @@ pub enum StoreError {
         /// The file.
         path: PathBuf,
     },
+    /// The message bodies' file could not be written (the whole batch's archivings are
+    /// undone) or a body not read back.
+    #[error("archive store: {0}")]
+    Body(Arc<BodyError>),
     /// A document's CDA could not be taken from its stored message.
     #[error("archive store: the CDA of {document_oid} cannot be read from its message: {why}")]
     CdaUnreadable {
@@ -135,13 +140,18 @@ struct OwnedInvalidation {
     reason: Option<String>,
     actor: (String, bool),
     reason_required: bool,
-    message: Option<(String, String, String, Vec<u8>)>,
+    /// The message's id and sender (its body goes to the body file before the batch).
+    message: Option<(String, String, String)>,
     exchange: Option<ExchangeRecord>,
 }
 
 impl OwnedInvalidation {
-    fn of(inv: &Invalidation<'_>) -> Self {
-        Self {
+    /// The owned invalidation, and its message's body for the body file.
+    fn of(inv: &Invalidation<'_>) -> (Self, Option<Body>) {
+        let body = inv
+            .message
+            .map(|(r, e, _, raw)| ((r.to_owned(), e.to_owned()), bytes::Bytes::copy_from_slice(raw)));
+        let owned = Self {
             document_oid: inv.document_oid.to_owned(),
             reason: inv.reason.map(str::to_owned),
             actor: match inv.actor {
@@ -151,9 +161,10 @@ impl OwnedInvalidation {
             reason_required: inv.reason_required,
             message: inv
                 .message
-                .map(|(r, e, s, raw)| (r.to_owned(), e.to_owned(), s.to_owned(), raw.to_vec())),
+                .map(|(r, e, s, _)| (r.to_owned(), e.to_owned(), s.to_owned())),
             exchange: inv.exchange.cloned(),
-        }
+        };
+        (owned, body)
     }
 
     fn actor(&self) -> Actor<'_> {
@@ -279,25 +290,54 @@ fn meta_row(r: &rusqlite::Row<'_>, with_content: bool) -> rusqlite::Result<Docum
 /// message), whether it is in the message, and its SHA-256.
 const CONTENT_COLUMNS: &str = "cda, cda_in_message, cda_sha256";
 
-/// A content row's CDA: as stored, or taken from its message.
+/// A document whose CDA is in its message: the CDA's SHA-256 recorded at archiving, and
+/// where the message's body lies (none: in `meta.cda`, from the row).
+struct InMessage {
+    sha256: String,
+    body: Option<BodyAt>,
+}
+
+/// A content row's CDA: as stored, or its message (from the row, or where it lies in the
+/// body file).
 fn content_row(
     conn: &Connection,
     r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(DocumentMeta, Option<String>)> {
+) -> rusqlite::Result<(DocumentMeta, Option<InMessage>)> {
     let mut meta = meta_row(r, true)?;
     let in_message: i64 = r.get(23)?;
     let sha: Option<String> = r.get(24)?;
     if in_message == 0 {
         return Ok((meta, None));
     }
-    meta.cda = conn
+    let message = conn
         .query_row(
-            "SELECT raw FROM message WHERE root = ?1 AND extension = ?2",
+            "SELECT raw, body_offset, body_len FROM message WHERE root = ?1 AND extension = ?2",
             params![meta.message.0, meta.message.1],
-            |r| r.get::<_, Vec<u8>>(0),
+            |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, Option<u64>>(1)?,
+                    r.get::<_, Option<u64>>(2)?,
+                ))
+            },
         )
         .optional()?;
-    Ok((meta, Some(sha.unwrap_or_default())))
+    let mut body = None;
+    meta.cda = match message {
+        Some((_, Some(offset), Some(len))) => {
+            body = Some(BodyAt { offset, len });
+            None
+        }
+        Some((raw, _, _)) => Some(raw),
+        None => None,
+    };
+    Ok((
+        meta,
+        Some(InMessage {
+            sha256: sha.unwrap_or_default(),
+            body,
+        }),
+    ))
 }
 
 /// Replaces a stored message (in `meta.cda`) by the CDA it carries, checked against the
@@ -349,12 +389,18 @@ fn cda_from_message(meta: &mut DocumentMeta, recorded: &str) -> Result<(), Store
     Ok(())
 }
 
-/// A content row with its CDA in place.
+/// A content row with its CDA in place (its message's body read from the body file in
+/// `dir` when it lies there).
 fn with_cda(
-    (mut meta, in_message): (DocumentMeta, Option<String>),
+    dir: &Path,
+    (mut meta, in_message): (DocumentMeta, Option<InMessage>),
 ) -> Result<DocumentMeta, StoreError> {
-    if let Some(sha) = in_message {
-        cda_from_message(&mut meta, &sha)?;
+    if let Some(m) = in_message {
+        if let Some(at) = m.body {
+            let id = (meta.message.0.as_str(), meta.message.1.as_str());
+            meta.cda = Some(bodies::read(dir, id, at).map_err(|e| StoreError::Body(Arc::new(e)))?);
+        }
+        cda_from_message(&mut meta, &m.sha256)?;
     }
     Ok(meta)
 }
@@ -374,6 +420,8 @@ pub struct ArchiveStore {
     checkpointer: Arc<Mutex<Connection>>,
     writer: Sender<Job>,
     path: PathBuf,
+    /// The data directory (the body file's).
+    dir: PathBuf,
 }
 
 /// A write handed to the writer thread: its result, once the batch holding it has
@@ -406,13 +454,17 @@ impl<R> Pending<R> {
 /// rolled back), and how to answer its caller once the batch's commit is known.
 type Deliver = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
-/// A write's work: run inside the batch's transaction, it says whether it succeeded and
-/// how to answer its caller.
-type Work = Box<dyn FnOnce(&Connection, &Path) -> (bool, Deliver) + Send>;
+/// A write's work: run inside the batch's transaction, given where its message's body was
+/// put, it says whether it succeeded and how to answer its caller.
+type Work = Box<dyn FnOnce(&Connection, &Path, Option<BodyAt>) -> (bool, Deliver) + Send>;
 
-/// One write, run by the writer thread inside the batch's transaction; `fail` answers the
-/// caller when it cannot run (or panicked).
+/// A message's id and body, for the body file.
+type Body = ((String, String), bytes::Bytes);
+
+/// One write, run by the writer thread inside the batch's transaction after its body (if
+/// any) is in the body file; `fail` answers the caller when it cannot run (or panicked).
 struct Job {
+    body: Option<Body>,
     run: Work,
     fail: Box<dyn FnOnce(StoreError) + Send>,
 }
@@ -422,7 +474,13 @@ const MAX_BATCH: usize = 256;
 /// Least time between two checkpoints.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
-fn writer_loop(conn: Connection, path: PathBuf, jobs: Receiver<Job>, checkpoint: SyncSender<()>) {
+fn writer_loop(
+    conn: Connection,
+    path: PathBuf,
+    mut bodies: BodyWriter,
+    jobs: Receiver<Job>,
+    checkpoint: SyncSender<()>,
+) {
     let commit_error = |source: &Arc<rusqlite::Error>| StoreError::Commit {
         path: path.clone(),
         source: source.clone(),
@@ -435,21 +493,49 @@ fn writer_loop(conn: Connection, path: PathBuf, jobs: Receiver<Job>, checkpoint:
                 Err(_) => break,
             }
         }
+        // The bodies are durable before the transaction that says where they lie commits.
+        let items: Vec<((&str, &str), &[u8])> = batch
+            .iter()
+            .filter_map(|j| j.body.as_ref())
+            .map(|((r, e), b)| ((r.as_str(), e.as_str()), &b[..]))
+            .collect();
+        let placed = if items.is_empty() {
+            Ok(Vec::new())
+        } else {
+            bodies.append(&items).map_err(|e| {
+                tracing::error!(error = %e, "archive store: cannot write the batch's message bodies; its archivings are refused");
+                Arc::new(e)
+            })
+        };
+        drop(items);
+        let mut places = placed.iter().flatten().copied();
+        let mut ready: Vec<(Job, Option<BodyAt>)> = Vec::with_capacity(batch.len());
+        for job in batch {
+            match (&job.body, &placed) {
+                (None, _) => ready.push((job, None)),
+                (Some(_), Ok(_)) => ready.push((job, places.next())),
+                (Some(_), Err(e)) => (job.fail)(StoreError::Body(e.clone())),
+            }
+        }
+        let mut batch = ready;
+        if batch.is_empty() {
+            continue;
+        }
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "archive store: cannot begin a write transaction");
             let e = Arc::new(e);
-            for job in batch {
+            for (job, _) in batch.drain(..) {
                 (job.fail)(commit_error(&e));
             }
             continue;
         }
         let mut delivers: Vec<Deliver> = Vec::with_capacity(batch.len());
-        for Job { run, fail } in batch {
+        for (Job { run, fail, .. }, at) in batch {
             if let Err(e) = conn.execute_batch("SAVEPOINT op") {
                 fail(commit_error(&Arc::new(e)));
                 continue;
             }
-            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&conn, &path)));
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&conn, &path, at)));
             let (ok, deliver) = match ran {
                 Ok(r) => (r.0, Some(r.1)),
                 Err(_) => {
@@ -589,18 +675,27 @@ fn record_event(
     Ok(())
 }
 
+/// Records a message whose body lies in the body file `at` (the row's `raw` stays empty).
 fn insert_message(
     tx: &Connection,
     message: (&str, &str),
     at: &str,
     sender: &str,
-    raw: &[u8],
+    body: BodyAt,
 ) -> Result<(), rusqlite::Error> {
     tx.prepare_cached(
-        "INSERT INTO message (root, extension, received_at, sender, raw) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO message (root, extension, received_at, sender, raw, body_offset, body_len) VALUES (?1, ?2, ?3, ?4, X'', ?5, ?6)",
     )?
-    .execute(params![message.0, message.1, at, sender, raw])
+    .execute(params![message.0, message.1, at, sender, body.offset, body.len])
     .map(|_| ())
+}
+
+/// A write that records a message was handed no place in the body file: a defect.
+fn unplaced(path: &Path) -> StoreError {
+    tracing::error!("archive store: a message reached its transaction without its body's place");
+    StoreError::Panicked {
+        path: path.to_owned(),
+    }
 }
 
 /// Inserts a document row; with `cda_in_message` (the CDA's SHA-256) the CDA is not
@@ -716,6 +811,17 @@ impl ArchiveStore {
             source,
         };
         migrate(&conn).map_err(sql)?;
+        super::migrate_message_table(&conn).map_err(sql)?;
+        let needed: u64 = conn
+            .query_row(
+                &format!("SELECT COALESCE(MAX({}), 0) FROM message", bodies::RECORD_END_SQL),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        let body_error = |e| StoreError::Body(Arc::new(e));
+        bodies::check_length(dir, needed).map_err(body_error)?;
+        let body_writer = BodyWriter::open(dir).map_err(body_error)?;
         // Checkpoints happen on their own thread, not inside a commit.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(sql)?;
@@ -737,7 +843,7 @@ impl ArchiveStore {
         let writer_path = path.clone();
         spawn(
             "archive-writer",
-            Box::new(move || writer_loop(conn, writer_path, jobs_rx, cp_tx)),
+            Box::new(move || writer_loop(conn, writer_path, body_writer, jobs_rx, cp_tx)),
         )?;
         spawn(
             "archive-checkpoint",
@@ -748,6 +854,7 @@ impl ArchiveStore {
             checkpointer,
             writer: jobs_tx,
             path,
+            dir: dir.to_owned(),
         })
     }
 
@@ -771,10 +878,14 @@ impl ArchiveStore {
     }
 
     /// Hands `work` to the writer thread, to run inside the next batch's transaction (in a
-    /// savepoint of its own); its result is answered once that transaction has committed.
+    /// savepoint of its own) once `body` (a message's, if any) is durable in the body file,
+    /// with where it lies; its result is answered once that transaction has committed.
     fn enqueue<R: Send + 'static>(
         &self,
-        work: impl FnOnce(&Connection, &Path) -> Result<R, StoreError> + Send + 'static,
+        body: Option<Body>,
+        work: impl FnOnce(&Connection, &Path, Option<BodyAt>) -> Result<R, StoreError>
+        + Send
+        + 'static,
     ) -> Pending<R> {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<R, StoreError>>();
         // Exactly one of `run` and `fail` is called; both answer on the same channel.
@@ -786,8 +897,9 @@ impl ArchiveStore {
             }
         };
         let job = Job {
-            run: Box::new(move |conn, path| {
-                let r = work(conn, path);
+            body,
+            run: Box::new(move |conn, path, at| {
+                let r = work(conn, path, at);
                 let ok = r.is_ok();
                 let deliver: Deliver = Box::new(move |commit: Result<(), StoreError>| {
                     send(&answer, commit.and(r));
@@ -808,9 +920,12 @@ impl ArchiveStore {
     /// [`Self::enqueue`], waited for on this thread.
     fn submit<R: Send + 'static>(
         &self,
-        work: impl FnOnce(&Connection, &Path) -> Result<R, StoreError> + Send + 'static,
+        body: Option<Body>,
+        work: impl FnOnce(&Connection, &Path, Option<BodyAt>) -> Result<R, StoreError>
+        + Send
+        + 'static,
     ) -> Result<R, StoreError> {
-        self.enqueue(work).wait()
+        self.enqueue(body, work).wait()
     }
 
     /// Loads documents straight into the store, bypassing messages and rules, in one
@@ -823,7 +938,7 @@ impl ArchiveStore {
     ) -> Result<u64, StoreError> {
         let at = rfc3339(at);
         let docs: Vec<ArchivedDocument> = docs.into_iter().collect();
-        self.submit(move |conn, path| {
+        self.submit(None, move |conn, path, _| {
             let sql = |source| StoreError::Sqlite {
                 path: path.to_owned(),
                 source,
@@ -844,7 +959,6 @@ struct ArchiveJob {
     use_case: UseCase,
     message: (String, String),
     sender: String,
-    raw: bytes::Bytes,
     doc: ArchivedDocument,
     /// When the message carries the CDA: its SHA-256 (the CDA itself is not stored again).
     cda_sha256: Option<String>,
@@ -852,14 +966,20 @@ struct ArchiveJob {
     exchange: Option<ExchangeRecord>,
 }
 
-fn archive_in(conn: &Connection, path: &Path, j: &ArchiveJob) -> Result<Option<i64>, StoreError> {
+fn archive_in(
+    conn: &Connection,
+    path: &Path,
+    j: &ArchiveJob,
+    body: Option<BodyAt>,
+) -> Result<Option<i64>, StoreError> {
     let sql = |source| StoreError::Sqlite {
         path: path.to_owned(),
         source,
     };
     let (doc, at, sender) = (&j.doc, &j.at, j.sender.as_str());
     let message = (j.message.0.as_str(), j.message.1.as_str());
-    if let Err(e) = insert_message(conn, message, at, sender, &j.raw) {
+    let body = body.ok_or_else(|| unplaced(path))?;
+    if let Err(e) = insert_message(conn, message, at, sender, body) {
         return Err(if is_unique_violation(&e) {
             StoreError::DuplicateMessage {
                 root: message.0.to_owned(),
@@ -928,13 +1048,14 @@ fn invalidate_in(
     path: &Path,
     inv: &OwnedInvalidation,
     at: &str,
+    body: Option<BodyAt>,
 ) -> Result<(DocumentMeta, Option<i64>), StoreError> {
     let sql = |source| StoreError::Sqlite {
         path: path.to_owned(),
         source,
     };
-    if let Some((root, ext, sender, raw)) = &inv.message
-        && let Err(e) = insert_message(conn, (root, ext), at, sender, raw)
+    if let Some((root, ext, sender)) = &inv.message
+        && let Err(e) = insert_message(conn, (root, ext), at, sender, body.ok_or_else(|| unplaced(path))?)
     {
         return Err(if is_unique_violation(&e) {
             StoreError::DuplicateMessage {
@@ -1037,17 +1158,18 @@ impl DocumentStore for ArchiveStore {
         } else {
             (doc.clone(), None)
         };
+        let message = (message.0.to_owned(), message.1.to_owned());
+        let body = Some((message.clone(), raw));
         let job = ArchiveJob {
             use_case,
-            message: (message.0.to_owned(), message.1.to_owned()),
+            message,
             sender: sender.to_owned(),
-            raw,
             doc,
             cda_sha256,
             at: rfc3339(at),
             exchange: exchange.cloned(),
         };
-        self.enqueue(move |conn, path| archive_in(conn, path, &job))
+        self.enqueue(body, move |conn, path, at| archive_in(conn, path, &job, at))
     }
 
     fn invalidate(
@@ -1055,9 +1177,11 @@ impl DocumentStore for ArchiveStore {
         inv: &Invalidation<'_>,
         at: OffsetDateTime,
     ) -> Result<(DocumentMeta, Option<i64>), StoreError> {
-        let inv = OwnedInvalidation::of(inv);
+        let (inv, body) = OwnedInvalidation::of(inv);
         let at = rfc3339(at);
-        self.submit(move |conn, path| invalidate_in(conn, path, &inv, &at))
+        self.submit(body, move |conn, path, place| {
+            invalidate_in(conn, path, &inv, &at, place)
+        })
     }
 
     fn get(&self, document_oid: &str) -> Result<Option<DocumentMeta>, StoreError> {
@@ -1073,8 +1197,8 @@ impl DocumentStore for ArchiveStore {
             .optional()
             .map_err(self.sql())?
         };
-        // The message is parsed outside the lock.
-        row.map(with_cda).transpose()
+        // The message is read and parsed outside the lock.
+        row.map(|r| with_cda(&self.dir, r)).transpose()
     }
 
     fn query(&self, q: &DocumentQuery) -> Result<Page<DocumentMeta>, StoreError> {
@@ -1116,7 +1240,7 @@ impl DocumentStore for ArchiveStore {
         drop(conn);
         let items = rows
             .into_iter()
-            .map(with_cda)
+            .map(|r| with_cda(&self.dir, r))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             total,
@@ -1374,9 +1498,31 @@ mod tests {
             &meta,
             &cda.replacen("Asiakkuus", "Asiakkuud", 1),
         );
+        // In the body file, where it lies (same length, so the record still frames it).
+        assert_eq!(other.len(), raw.len());
+        let (offset, len): (u64, u64) = conn
+            .query_row("SELECT body_offset, body_len FROM message", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(len, raw.len() as u64);
+        let file = dir.path().join(bodies::BODY_FILE);
+        let mut bytes = std::fs::read(&file).unwrap();
+        // The only record: the body is the file's tail.
+        assert_eq!(offset, 0);
+        let start = bytes.len() - raw.len();
+        assert!(&bytes[start..] == raw.as_bytes());
+        bytes[start..start + raw.len()].copy_from_slice(other.as_bytes());
+        std::fs::write(&file, &bytes).unwrap();
+        let e = s.get(&meta.document_oid);
+        assert!(matches!(e, Err(StoreError::CdaIntegrity { .. })), "{e:?}");
+        // And in the row, as a data directory from before the body file keeps it.
         for bad in [tampered, other] {
-            conn.execute("UPDATE message SET raw = ?1", [bad.as_bytes()])
-                .unwrap();
+            conn.execute(
+                "UPDATE message SET raw = ?1, body_offset = NULL, body_len = NULL",
+                [bad.as_bytes()],
+            )
+            .unwrap();
             let e = s.get(&meta.document_oid);
             if bad.contains("<!-- -->") {
                 // The carried CDA is unchanged: still exactly what was archived.

@@ -1,0 +1,281 @@
+//! The archived messages' bodies, outside the SQLite pages: one append-only file in the
+//! data directory. A 35 KB body kept in SQLite is nine overflow pages, each written to the
+//! WAL, read back by the checkpoint and written again into the database; here it is written
+//! once. The message row keeps where its body lies ([`BodyAt`]).
+//!
+//! Durability follows the order of writes: the writer appends a batch's bodies and
+//! `fdatasync`s them *before* the transaction that records their places commits, so a
+//! committed row never points at bytes a crash could lose. A crash between the two leaves
+//! unreferenced bytes at the end of the file; the next append overwrites them.
+//!
+//! A record is `KSM1`, the key's length (u32, little-endian), the key (`root`, a line
+//! feed, `extension`), the body's length (u64, little-endian) and the body. Reading checks
+//! the magic, the key and the length against the row, so a row pointing at the wrong place
+//! (a replaced or truncated file) is refused with where and why, never shown as another
+//! message's bytes. The bytes themselves carry no checksum (neither do SQLite's pages); the
+//! CDA read from a message is checked against the SHA-256 recorded at archiving.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+
+/// The file's name inside the data directory.
+pub const BODY_FILE: &str = "kanta-sim.messages";
+
+const MAGIC: &[u8; 4] = b"KSM1";
+
+/// Where a body lies: its record's first byte, and the body's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BodyAt {
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// Why a body cannot be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The file could not be opened, written, synced or read.
+    #[error("message body file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The row points at bytes that are not its message's record.
+    #[error("message body file {path}: at byte {offset}: {why}")]
+    Misplaced {
+        /// The file.
+        path: PathBuf,
+        /// Where the row says the record starts.
+        offset: u64,
+        /// What was found instead.
+        why: String,
+    },
+}
+
+fn key(root: &str, extension: &str) -> String {
+    format!("{root}\n{extension}")
+}
+
+fn header_len(key: &str) -> u64 {
+    // 4 magic + 4 key length + key + 8 body length; a key is a message id, far below 4 GB.
+    16 + key.len() as u64
+}
+
+/// The writer's end of the file (one per store; the writer thread owns it).
+#[derive(Debug)]
+pub(crate) struct BodyWriter {
+    file: File,
+    path: PathBuf,
+    /// Where the next record goes: the file's length at opening, then past every record
+    /// synced since. Bytes past it (a batch whose sync failed, a crash's leftovers) are
+    /// overwritten.
+    end: u64,
+    buf: Vec<u8>,
+}
+
+impl BodyWriter {
+    /// Opens (creating when needed) the file in `dir`; a new file's directory entry is made
+    /// durable before anything refers to it.
+    pub fn open(dir: &Path) -> Result<Self, BodyError> {
+        let path = dir.join(BODY_FILE);
+        let io = |source| BodyError::Io {
+            path: path.clone(),
+            source,
+        };
+        let existed = path.exists();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        if !existed {
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
+        let end = file.metadata().map_err(io)?.len();
+        Ok(Self {
+            file,
+            path,
+            end,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Appends `bodies` (message id, bytes) with one write and one `fdatasync`; returns
+    /// where each lies, in order. On error nothing returned refers to the written bytes.
+    pub fn append(&mut self, bodies: &[((&str, &str), &[u8])]) -> Result<Vec<BodyAt>, BodyError> {
+        self.buf.clear();
+        let mut at = Vec::with_capacity(bodies.len());
+        for ((root, extension), body) in bodies {
+            let key = key(root, extension);
+            at.push(BodyAt {
+                offset: self.end + self.buf.len() as u64,
+                len: body.len() as u64,
+            });
+            self.buf.extend_from_slice(MAGIC);
+            // A message id is bounded by the profile's limits, far below 4 GB.
+            self.buf
+                .extend_from_slice(&u32::try_from(key.len()).unwrap_or(u32::MAX).to_le_bytes());
+            self.buf.extend_from_slice(key.as_bytes());
+            self.buf
+                .extend_from_slice(&(body.len() as u64).to_le_bytes());
+            self.buf.extend_from_slice(body);
+        }
+        let io = |source| BodyError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.file.write_all_at(&self.buf, self.end).map_err(io)?;
+        self.file.sync_data().map_err(io)?;
+        self.end += self.buf.len() as u64;
+        // A rare large batch does not keep its buffer.
+        if self.buf.capacity() > 8 << 20 {
+            self.buf = Vec::new();
+        }
+        Ok(at)
+    }
+}
+
+/// Reads the body of message `(root, extension)` at `at` from the file in `dir`, checking
+/// that the record there is that message's.
+pub(crate) fn read(dir: &Path, (root, extension): (&str, &str), at: BodyAt) -> Result<Vec<u8>, BodyError> {
+    let path = dir.join(BODY_FILE);
+    let key = key(root, extension);
+    let misplaced = |why: String| BodyError::Misplaced {
+        path: path.clone(),
+        offset: at.offset,
+        why,
+    };
+    let header = header_len(&key);
+    let total = usize::try_from(header + at.len)
+        .map_err(|_| misplaced(format!("a body of {} bytes cannot be held", at.len)))?;
+    let file = File::open(&path).map_err(|source| BodyError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let mut record = vec![0; total];
+    file.read_exact_at(&mut record, at.offset).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            misplaced(format!(
+                "the file ends before the record's {total} bytes (truncated?)"
+            ))
+        } else {
+            BodyError::Io {
+                path: path.clone(),
+                source: e,
+            }
+        }
+    })?;
+    let (head, body) = record.split_at(total - usize::try_from(at.len).unwrap_or(0));
+    let expected_head = {
+        let mut h = Vec::with_capacity(head.len());
+        h.extend_from_slice(MAGIC);
+        h.extend_from_slice(&u32::try_from(key.len()).unwrap_or(u32::MAX).to_le_bytes());
+        h.extend_from_slice(key.as_bytes());
+        h.extend_from_slice(&at.len.to_le_bytes());
+        h
+    };
+    if head != expected_head.as_slice() {
+        let seen = String::from_utf8_lossy(&head[..head.len().min(4 + 4 + key.len())]);
+        return Err(misplaced(format!(
+            "expected the record of message {root} / {extension} ({} bytes), found {:?}",
+            at.len,
+            seen.chars().take(80).collect::<String>()
+        )));
+    }
+    Ok(body.to_vec())
+}
+
+/// How far the file must reach for every record the database refers to: checked at
+/// opening, so a truncated or replaced file is named before a request meets it.
+pub(crate) fn check_length(dir: &Path, needed: u64) -> Result<(), BodyError> {
+    let path = dir.join(BODY_FILE);
+    let have = match std::fs::metadata(&path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(source) => return Err(BodyError::Io { path, source }),
+    };
+    if have < needed {
+        return Err(BodyError::Misplaced {
+            path,
+            offset: have,
+            why: format!(
+                "the file is {have} bytes but the archive's messages reach byte {needed}: it was truncated or replaced"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The SQL expression, over a `message` row, of the byte its record ends at (0 for a body
+/// kept in the row).
+pub(crate) const RECORD_END_SQL: &str =
+    "COALESCE(body_offset + 16 + length(CAST(root AS BLOB)) + 1 + length(CAST(extension AS BLOB)) + body_len, 0)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_read_back_as_written_and_a_wrong_place_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = BodyWriter::open(dir.path()).unwrap();
+        let at = w
+            .append(&[(("1.2.3", "a"), b"first"), (("1.2.3", "b"), b"")])
+            .unwrap();
+        let more = w.append(&[(("1.2.4", "\u{e4}"), b"third body")]).unwrap();
+        assert_eq!(read(dir.path(), ("1.2.3", "a"), at[0]).unwrap(), b"first");
+        assert_eq!(read(dir.path(), ("1.2.3", "b"), at[1]).unwrap(), b"");
+        assert_eq!(
+            read(dir.path(), ("1.2.4", "\u{e4}"), more[0]).unwrap(),
+            b"third body"
+        );
+        // Another message's record, a wrong length, past the end.
+        let e = read(dir.path(), ("1.2.3", "b"), at[0]).unwrap_err();
+        assert!(e.to_string().contains("expected the record of message 1.2.3 / b"), "{e}");
+        let e = read(dir.path(), ("1.2.3", "a"), BodyAt { len: 4, ..at[0] }).unwrap_err();
+        assert!(e.to_string().contains("(4 bytes)"), "{e}");
+        let e = read(dir.path(), ("1.2.4", "\u{e4}"), BodyAt { offset: more[0].offset + 1, ..more[0] }).unwrap_err();
+        assert!(e.to_string().contains("truncated"), "{e}");
+        // The database's idea of the end, as SQL computes it, is the file's length.
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let end: u64 = conn
+            .query_row(
+                &format!("SELECT {RECORD_END_SQL} FROM (SELECT ?1 AS root, ?2 AS extension, ?3 AS body_offset, ?4 AS body_len)"),
+                rusqlite::params!["1.2.4", "\u{e4}", more[0].offset, more[0].len],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(end, std::fs::metadata(dir.path().join(BODY_FILE)).unwrap().len());
+        check_length(dir.path(), end).unwrap();
+        let e = check_length(dir.path(), end + 1).unwrap_err();
+        assert!(e.to_string().contains("truncated or replaced"), "{e}");
+    }
+
+    #[test]
+    fn a_reopened_file_appends_after_what_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = BodyWriter::open(dir.path())
+            .unwrap()
+            .append(&[(("r", "1"), b"one")])
+            .unwrap();
+        // Leftovers of a crash after the write, before the commit: unreferenced bytes.
+        std::io::Write::write_all(
+            &mut std::fs::OpenOptions::new()
+                .append(true)
+                .open(dir.path().join(BODY_FILE))
+                .unwrap(),
+            b"torn",
+        )
+        .unwrap();
+        let second = BodyWriter::open(dir.path())
+            .unwrap()
+            .append(&[(("r", "2"), b"two")])
+            .unwrap();
+        assert!(second[0].offset >= first[0].offset + header_len("r\n1") + 3);
+        assert_eq!(read(dir.path(), ("r", "2"), second[0]).unwrap(), b"two");
+    }
+}
