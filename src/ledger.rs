@@ -270,7 +270,7 @@ impl Ledger {
     fn select(&self, condition: &str, arg: Option<&str>) -> Result<Vec<Issued>, LedgerError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare(&format!("SELECT code, pool, customer, org, service, issued_at FROM identity_grants WHERE {condition} ORDER BY issued_at, rowid"))
+            .prepare_cached(&format!("SELECT code, pool, customer, org, service, issued_at FROM identity_grants WHERE {condition} ORDER BY issued_at, rowid"))
             .map_err(self.sql())?;
         stmt.query_map([arg], |r| {
             Ok(Issued {

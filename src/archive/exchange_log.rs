@@ -226,10 +226,10 @@ pub(crate) fn insert(conn: &Connection, r: &ExchangeRecord, keep: Keep) -> rusql
         Keep::Archived => None,
         Keep::Truncated(n) => r.request.as_deref().map(|b| &b[..b.len().min(n)]),
     };
-    let mut detail = r.detail.clone();
+    let mut detail = std::borrow::Cow::Borrowed(&r.detail);
     if let (Keep::Truncated(n), Some(body)) = (keep, &r.request)
         && body.len() > n
-        && let Some(obj) = detail.as_object_mut()
+        && let Some(obj) = detail.to_mut().as_object_mut()
     {
         obj.insert(
             "request_truncated".into(),

@@ -474,6 +474,11 @@ const MAX_BATCH: usize = 256;
 /// Least time between two checkpoints.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
+/// One statement of the writer's, its compiled form kept (they run for every write).
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn writer_loop(
     conn: Connection,
     path: PathBuf,
@@ -521,7 +526,7 @@ fn writer_loop(
         if batch.is_empty() {
             continue;
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "archive store: cannot begin a write transaction");
             let e = Arc::new(e);
             for (job, _) in batch.drain(..) {
@@ -531,7 +536,7 @@ fn writer_loop(
         }
         let mut delivers: Vec<Deliver> = Vec::with_capacity(batch.len());
         for (Job { run, fail, .. }, at) in batch {
-            if let Err(e) = conn.execute_batch("SAVEPOINT op") {
+            if let Err(e) = exec(&conn, "SAVEPOINT op") {
                 fail(commit_error(&Arc::new(e)));
                 continue;
             }
@@ -548,7 +553,7 @@ fn writer_loop(
             } else {
                 conn.execute_batch("ROLLBACK TO op")
             };
-            if let Err(e) = undone.and_then(|()| conn.execute_batch("RELEASE op")) {
+            if let Err(e) = undone.and_then(|()| exec(&conn, "RELEASE op")) {
                 tracing::error!(error = %e, "archive store: savepoint failed");
             }
             match deliver {
@@ -556,7 +561,7 @@ fn writer_loop(
                 None => fail(StoreError::Panicked { path: path.clone() }),
             }
         }
-        let committed = conn.execute_batch("COMMIT").map_err(|e| {
+        let committed = exec(&conn, "COMMIT").map_err(|e| {
             tracing::error!(error = %e, "archive store: commit failed; the batch is undone");
             let _ = conn.execute_batch("ROLLBACK");
             Arc::new(e)
