@@ -13,11 +13,15 @@ Reports documents/s, p50/p99, the server's CPU time per document (user + system,
 from /proc), stored bytes per message (the data directory after a clean stop, over the bytes
 sent), and the server's peak RSS during a run at --peak-connections.
 
-Usage: scripts/bench-archive.py [--requests N] [--concurrency C] [--baseline BIN]
+Each figure is the median of --rounds runs (3 by default), the binaries taking turns, so a
+slow spell of the machine falls on both: single runs on this 2-core machine vary by +/-10 %.
+
+Usage: scripts/bench-archive.py [--requests N] [--concurrency C] [--rounds R] [--baseline BIN]
 """
 import argparse
 import json
 import os
+import statistics
 import shutil
 import subprocess
 import tempfile
@@ -106,6 +110,7 @@ def main():
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--peak-connections", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=3, help="runs per binary; medians are shown")
     ap.add_argument("--baseline", help="another kanta-sim binary, measured in the same run")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=ROOT, check=True)
@@ -116,12 +121,18 @@ def main():
         runs = [("this build", BIN)]
         if args.baseline:
             runs.append(("baseline", args.baseline))
-        results = [(name, measure(b, kit, args.requests, args.concurrency, args.peak_connections))
-                   for name, b in runs]
+        rounds = {name: [] for name, _ in runs}
+        for _ in range(args.rounds):
+            for name, b in runs:
+                rounds[name].append(measure(b, kit, args.requests, args.concurrency,
+                                            args.peak_connections))
+        results = [(name, {k: statistics.median(r[k] for r in rounds[name])
+                           for k in rounds[name][0]}) for name, _ in runs]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"{os.cpu_count()} cores shared by server and load generator; {args.concurrency} kept-alive "
-          f"mTLS connections; {args.requests} pre-signed documents; data on disk")
+          f"mTLS connections; {args.requests} pre-signed documents; data on disk; "
+          f"median of {args.rounds} alternating rounds")
     rows = [("archive docs/s", "docs_per_s", "{:.0f}"), ("archive p50 ms", "p50_ms", "{:.1f}"),
             ("archive p99 ms", "p99_ms", "{:.1f}"), ("server CPU ms/doc", "cpu_ms_per_doc", "{:.3f}"),
             ("stored bytes / message bytes", "stored_per_message", "{:.2f}"),
