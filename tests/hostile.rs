@@ -392,6 +392,28 @@ async fn a_damaged_database_or_a_busy_data_directory_refuses_to_start() {
         text.contains("is damaged") && text.contains("kanta-sim.sqlite"),
         "{text}"
     );
+    // A sound database whose message body file lost its tail (a partial copy, a full
+    // disk) refuses to start too, naming the file and both lengths.
+    let cut = dir.path().join("cut");
+    std::fs::create_dir(&cut).unwrap();
+    {
+        let conn = rusqlite::Connection::open(data.join("kanta-sim.sqlite")).unwrap();
+        conn.execute_batch(&format!(
+            "VACUUM INTO '{}'",
+            cut.join("kanta-sim.sqlite").display()
+        ))
+        .unwrap();
+    }
+    let bodies = std::fs::read(data.join("kanta-sim.messages")).unwrap();
+    std::fs::write(cut.join("kanta-sim.messages"), &bodies[..bodies.len() - 10]).unwrap();
+    let (code, text) = serve_process(&cut);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("kanta-sim.messages")
+            && text.contains(&format!("is {} bytes", bodies.len() - 10))
+            && text.contains("truncated or replaced"),
+        "{text}"
+    );
     drop(server.data);
 }
 

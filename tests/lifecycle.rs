@@ -170,6 +170,14 @@ async fn archive_replace_invalidate_with_history_and_queries() {
             "{}",
             exchanges[0].record.summary
         );
+        // The exchange refers to the archived message: its request is that message's body,
+        // read back from the body file.
+        let request = exchanges[0].record.request.as_deref().unwrap_or_default();
+        let request = String::from_utf8_lossy(request);
+        assert!(
+            request.contains(&format!("root=\"{root}\" extension=\"{ext}\"")),
+            "{event:?}: {request:.300}"
+        );
     }
     server.stop().await;
 }

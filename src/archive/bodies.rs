@@ -141,7 +141,11 @@ impl BodyWriter {
 
 /// Reads the body of message `(root, extension)` at `at` from the file in `dir`, checking
 /// that the record there is that message's.
-pub(crate) fn read(dir: &Path, (root, extension): (&str, &str), at: BodyAt) -> Result<Vec<u8>, BodyError> {
+pub(crate) fn read(
+    dir: &Path,
+    (root, extension): (&str, &str),
+    at: BodyAt,
+) -> Result<Vec<u8>, BodyError> {
     let path = dir.join(BODY_FILE);
     let key = key(root, extension);
     let misplaced = |why: String| BodyError::Misplaced {
@@ -212,8 +216,7 @@ pub(crate) fn check_length(dir: &Path, needed: u64) -> Result<(), BodyError> {
 
 /// The SQL expression, over a `message` row, of the byte its record ends at (0 for a body
 /// kept in the row).
-pub(crate) const RECORD_END_SQL: &str =
-    "COALESCE(body_offset + 16 + length(CAST(root AS BLOB)) + 1 + length(CAST(extension AS BLOB)) + body_len, 0)";
+pub(crate) const RECORD_END_SQL: &str = "COALESCE(body_offset + 16 + length(CAST(root AS BLOB)) + 1 + length(CAST(extension AS BLOB)) + body_len, 0)";
 
 #[cfg(test)]
 mod tests {
@@ -235,10 +238,22 @@ mod tests {
         );
         // Another message's record, a wrong length, past the end.
         let e = read(dir.path(), ("1.2.3", "b"), at[0]).unwrap_err();
-        assert!(e.to_string().contains("expected the record of message 1.2.3 / b"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("expected the record of message 1.2.3 / b"),
+            "{e}"
+        );
         let e = read(dir.path(), ("1.2.3", "a"), BodyAt { len: 4, ..at[0] }).unwrap_err();
         assert!(e.to_string().contains("(4 bytes)"), "{e}");
-        let e = read(dir.path(), ("1.2.4", "\u{e4}"), BodyAt { offset: more[0].offset + 1, ..more[0] }).unwrap_err();
+        let e = read(
+            dir.path(),
+            ("1.2.4", "\u{e4}"),
+            BodyAt {
+                offset: more[0].offset + 1,
+                ..more[0]
+            },
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("truncated"), "{e}");
         // The database's idea of the end, as SQL computes it, is the file's length.
         let conn = rusqlite::Connection::open_in_memory().unwrap();
@@ -249,7 +264,10 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(end, std::fs::metadata(dir.path().join(BODY_FILE)).unwrap().len());
+        assert_eq!(
+            end,
+            std::fs::metadata(dir.path().join(BODY_FILE)).unwrap().len()
+        );
         check_length(dir.path(), end).unwrap();
         let e = check_length(dir.path(), end + 1).unwrap_err();
         assert!(e.to_string().contains("truncated or replaced"), "{e}");

@@ -285,7 +285,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// A row read, and where its archived request's body lies in the body file (read outside
 /// the statement by [`ExchangeLog::with_body`]).
-fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredExchange, Option<super::bodies::BodyAt>)> {
+fn row(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(StoredExchange, Option<super::bodies::BodyAt>)> {
     let at: String = row.get(1)?;
     let kind: String = row.get(4)?;
     let codes: String = row.get(6)?;
@@ -295,7 +297,10 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredExchange, Option<supe
     let mut request: Option<Vec<u8>> = row.get(15)?;
     let mut body = None;
     if request.is_none() {
-        match (row.get::<_, Option<u64>>(23)?, row.get::<_, Option<u64>>(24)?) {
+        match (
+            row.get::<_, Option<u64>>(23)?,
+            row.get::<_, Option<u64>>(24)?,
+        ) {
             (Some(offset), Some(len)) => body = Some(super::bodies::BodyAt { offset, len }),
             _ => request = row.get(22)?,
         }

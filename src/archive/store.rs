@@ -148,9 +148,12 @@ struct OwnedInvalidation {
 impl OwnedInvalidation {
     /// The owned invalidation, and its message's body for the body file.
     fn of(inv: &Invalidation<'_>) -> (Self, Option<Body>) {
-        let body = inv
-            .message
-            .map(|(r, e, _, raw)| ((r.to_owned(), e.to_owned()), bytes::Bytes::copy_from_slice(raw)));
+        let body = inv.message.map(|(r, e, _, raw)| {
+            (
+                (r.to_owned(), e.to_owned()),
+                bytes::Bytes::copy_from_slice(raw),
+            )
+        });
         let owned = Self {
             document_oid: inv.document_oid.to_owned(),
             reason: inv.reason.map(str::to_owned),
@@ -540,7 +543,8 @@ fn writer_loop(
                 fail(commit_error(&Arc::new(e)));
                 continue;
             }
-            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&conn, &path, at)));
+            let ran =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&conn, &path, at)));
             let (ok, deliver) = match ran {
                 Ok(r) => (r.0, Some(r.1)),
                 Err(_) => {
@@ -819,7 +823,10 @@ impl ArchiveStore {
         super::migrate_message_table(&conn).map_err(sql)?;
         let needed: u64 = conn
             .query_row(
-                &format!("SELECT COALESCE(MAX({}), 0) FROM message", bodies::RECORD_END_SQL),
+                &format!(
+                    "SELECT COALESCE(MAX({}), 0) FROM message",
+                    bodies::RECORD_END_SQL
+                ),
                 [],
                 |r| r.get(0),
             )
@@ -888,9 +895,7 @@ impl ArchiveStore {
     fn enqueue<R: Send + 'static>(
         &self,
         body: Option<Body>,
-        work: impl FnOnce(&Connection, &Path, Option<BodyAt>) -> Result<R, StoreError>
-        + Send
-        + 'static,
+        work: impl FnOnce(&Connection, &Path, Option<BodyAt>) -> Result<R, StoreError> + Send + 'static,
     ) -> Pending<R> {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<R, StoreError>>();
         // Exactly one of `run` and `fail` is called; both answer on the same channel.
@@ -926,9 +931,7 @@ impl ArchiveStore {
     fn submit<R: Send + 'static>(
         &self,
         body: Option<Body>,
-        work: impl FnOnce(&Connection, &Path, Option<BodyAt>) -> Result<R, StoreError>
-        + Send
-        + 'static,
+        work: impl FnOnce(&Connection, &Path, Option<BodyAt>) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         self.enqueue(body, work).wait()
     }
@@ -1060,7 +1063,13 @@ fn invalidate_in(
         source,
     };
     if let Some((root, ext, sender)) = &inv.message
-        && let Err(e) = insert_message(conn, (root, ext), at, sender, body.ok_or_else(|| unplaced(path))?)
+        && let Err(e) = insert_message(
+            conn,
+            (root, ext),
+            at,
+            sender,
+            body.ok_or_else(|| unplaced(path))?,
+        )
     {
         return Err(if is_unique_violation(&e) {
             StoreError::DuplicateMessage {

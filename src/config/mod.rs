@@ -77,6 +77,9 @@ pub struct ServerConfig {
     pub request_memory_bytes: usize,
     /// How long a request waits for a processing slot or body budget before 503.
     pub busy_wait_ms: u64,
+    /// Messages up to this size are judged on the connection's own thread (0: every message
+    /// on the blocking pool).
+    pub inline_judging_bytes: usize,
     /// `Retry-After` of a 503, in seconds.
     pub retry_after_secs: u64,
     /// Seconds to finish in-flight work after SIGTERM/Ctrl-C.

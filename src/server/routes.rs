@@ -459,17 +459,27 @@ async fn archive(
     }
     let org = state_org(meta);
     let now = OffsetDateTime::now_utc();
-    // Parsing (once: limits first, then the DOM), canonicalization and RSA are CPU work:
-    // off the async workers.
+    // Parsing (once: limits first, then the DOM), canonicalization and RSA are CPU work,
+    // linear in the message's size: a large message's goes to the blocking pool, so that no
+    // async worker is held long.
     let judged = {
         let body = body.clone();
         let org = org.clone();
         let shared = state.shared.clone();
-        tokio::task::spawn_blocking(move || {
+        let inline = body.len() <= state.config.server.inline_judging_bytes;
+        let judge = move || {
             let ctx = shared.profile.context(Some(&shared.trust), Some(&org), now);
             process_message(&body, &ctx)
-        })
-        .await
+        };
+        // A small message costs less to judge here than to hand to the pool and back
+        // (server.inline_judging_bytes).
+        if inline {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(judge)).map_err(|_| "panicked")
+        } else {
+            tokio::task::spawn_blocking(judge)
+                .await
+                .map_err(|_| "panicked or was cancelled")
+        }
     };
     let outcome = match judged {
         Ok(Ok(o)) => o,
@@ -483,7 +493,7 @@ async fn archive(
             );
         }
         Err(e) => {
-            tracing::error!(error = %e, "the archive pipeline panicked");
+            tracing::error!(error = e, "the archive pipeline failed");
             return (
                 fault_outcome(Fault {
                     version,
