@@ -613,3 +613,22 @@ fn the_example_ci_script_passes() {
         "wrote into the working directory"
     );
 }
+
+/// `kanta-sim rules | head -1`: a reader that stops early is not an error (it was a panic,
+/// exit 101, "failed printing to stdout: Broken pipe").
+#[test]
+fn output_into_a_pipe_closed_early_ends_quietly() {
+    let mut child = bin()
+        .arg("rules")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader is gone before the process has started writing: its first line already
+    // meets the closed pipe.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}

@@ -83,7 +83,7 @@ pub(super) fn run(c: CertsCommand) -> Result<u8, Failure> {
                 pki::GenerateError::Exists(_) | pki::GenerateError::NotAKit(_) => Failure::usage(e),
                 other => Failure::internal(other),
             })?;
-            println!(
+            outln!(
                 "wrote {} artefacts ({} keys) to {} in {:.1} s; see {}/INDEX.md",
                 index.artefacts.len(),
                 key.name(),
@@ -94,7 +94,7 @@ pub(super) fn run(c: CertsCommand) -> Result<u8, Failure> {
             Ok(exit::OK)
         }
         CertsCommand::Profile => {
-            print!("{}", pki::profile_markdown());
+            out!("{}", pki::profile_markdown());
             Ok(exit::OK)
         }
         CertsCommand::Show {
@@ -205,11 +205,11 @@ fn show(
             "problems": problems.as_ref().map(|p| p.iter().map(|x| serde_json::json!({"code": x.code(), "message": x.to_string(), "detail": x})).collect::<Vec<_>>()),
             "would_be_accepted": problems.is_some() && !refused,
         });
-        println!("{v:#}");
+        outln!("{v:#}");
     } else {
-        print!("{}", info.describe());
+        out!("{}", info.describe());
         if chain.len() > 1 {
-            println!(
+            outln!(
                 "Chain in file:  {} certificates (leaf + {} CA)",
                 chain.len(),
                 chain.len() - 1
@@ -217,27 +217,27 @@ fn show(
         }
         match &org {
             Some((oid, _)) => match register.resolve(oid) {
-                Some(e) if e.active => println!(
+                Some(e) if e.active => outln!(
                     "Organisation:   {oid} = {} (in the bundled SOTE register)",
                     e.name
                 ),
-                Some(e) => println!(
+                Some(e) => outln!(
                     "Organisation:   {oid} = {} (INACTIVE in the bundled SOTE register)",
                     e.name
                 ),
-                None => println!("Organisation:   {oid} (NOT in the bundled SOTE register)"),
+                None => outln!("Organisation:   {oid} (NOT in the bundled SOTE register)"),
             },
             None => match info.registration_number() {
-                Some(n) => println!(
-                    "Registration:   {n} (professional; Valvira-style registration number)"
-                ),
+                Some(n) => {
+                    outln!("Registration:   {n} (professional; Valvira-style registration number)")
+                }
                 None => {
-                    println!("Organisation:   (no organisation OID found in serialNumber, OU or O)")
+                    outln!("Organisation:   (no organisation OID found in serialNumber, OU or O)")
                 }
             },
         }
         if let Some(b) = &business_id {
-            println!("Business id:    {b}");
+            outln!("Business id:    {b}");
         }
         let what = match purpose {
             Purpose::ClientAuth => "TLS client authentication",
@@ -245,20 +245,20 @@ fn show(
             Purpose::DocumentSigning => "document signing",
         };
         match &problems {
-            None => println!(
+            None => outln!(
                 "Chain status:   not checked: no trust anchors (pass --certs DIR with a kit, or --trust FILE)"
             ),
-            Some(p) if p.is_empty() => println!(
+            Some(p) if p.is_empty() => outln!(
                 "Chain status:   OK for {what} against {} anchor(s)",
                 files.anchors.len()
             ),
             Some(p) => {
-                println!(
+                outln!(
                     "Chain status:   {} for {what}:",
                     if refused { "REFUSED" } else { "warnings" }
                 );
                 for x in p {
-                    println!("  {}  {x}", x.code());
+                    outln!("  {}  {x}", x.code());
                 }
             }
         }

@@ -291,7 +291,7 @@ pub(super) fn run(cmd: ClientCommand, rt: &tokio::runtime::Runtime) -> Result<u8
             match &args.resolved()?.out {
                 Some(p) => std::fs::write(p, &message)
                     .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?,
-                None => print!("{message}"),
+                None => out!("{message}"),
             }
             Ok(exit::OK)
         }
@@ -318,22 +318,22 @@ pub(super) fn run(cmd: ClientCommand, rt: &tokio::runtime::Runtime) -> Result<u8
             let reply = rt.block_on(c.send(body)).map_err(transport)?;
             let text = String::from_utf8_lossy(&reply.body);
             if reply.attempts > 1 {
-                println!("sent {} times", reply.attempts);
+                outln!("sent {} times", reply.attempts);
             }
             match crate::client::answer::read_answer(&text) {
-                Some(a) => println!("{}", a.summary(reply.status)),
-                None => println!(
+                Some(a) => outln!("{}", a.summary(reply.status)),
+                None => outln!(
                     "HTTP {} (not an HL7 acknowledgement or a SOAP fault)",
                     reply.status
                 ),
             }
             if reply.delivered_earlier {
-                println!(
+                outln!(
                     "delivered: an earlier send reached the archive (its answer was lost); W-016/L-001 say so"
                 );
             }
             if raw {
-                println!("{text}");
+                outln!("{text}");
             }
             Ok(if reply.ack() == "AA" || reply.delivered_earlier {
                 exit::OK
@@ -395,13 +395,13 @@ pub(super) fn run(cmd: ClientCommand, rt: &tokio::runtime::Runtime) -> Result<u8
                 ReferenceClient::new(&certs, &org, target, interactions).map_err(Failure::usage)?;
             let reply = rt.block_on(c.query(kind, &q)).map_err(transport)?;
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&reply.parsed).map_err(Failure::internal)?
                 );
             } else {
                 let p = &reply.parsed;
-                println!(
+                outln!(
                     "{} {} total {} (this page {}, remaining {}) {}",
                     p.ack,
                     p.response_code,
@@ -411,16 +411,20 @@ pub(super) fn run(cmd: ClientCommand, rt: &tokio::runtime::Runtime) -> Result<u8
                     p.codes.join(" ")
                 );
                 for d in &p.documents {
-                    println!(
+                    outln!(
                         "  {} v{} {} client {} register {}",
-                        d.document_oid, d.version, d.status, d.client_id, d.register_owner
+                        d.document_oid,
+                        d.version,
+                        d.status,
+                        d.client_id,
+                        d.register_owner
                     );
                 }
                 for (id, n) in &p.groups {
-                    println!("  {id}: {n} document(s)");
+                    outln!("  {id}: {n} document(s)");
                 }
                 for (dim, code, n) in &p.summary {
-                    println!("  {dim} {code}: {n}");
+                    outln!("  {dim} {code}: {n}");
                 }
             }
             if let (Some(path), Some(cda)) = (

@@ -22,14 +22,14 @@ pub(super) enum ConfigCommand {
 pub(super) fn run(cmd: ConfigCommand) -> Result<u8, Failure> {
     match cmd {
         ConfigCommand::Default => {
-            print!("{DEFAULT_CONFIG}");
+            out!("{DEFAULT_CONFIG}");
             Ok(exit::OK)
         }
         ConfigCommand::Check { file } => {
             let mut cfg = Config::load(file.as_deref()).map_err(Failure::usage)?;
             cfg.apply_env().map_err(Failure::usage)?;
             crate::tls::ServerMaterial::load(&cfg).map_err(Failure::usage)?;
-            println!("configuration OK");
+            outln!("configuration OK");
             Ok(exit::OK)
         }
     }

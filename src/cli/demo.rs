@@ -289,8 +289,8 @@ pub async fn run(args: DemoArgs) -> Result<u8, Failure> {
         }
     };
     let kit = base.join("certs");
-    println!("kanta-sim demo: mutual TLS at the simulated Kanta archive\n");
-    println!("1. Generating the test PKI into {} …", kit.display());
+    outln!("kanta-sim demo: mutual TLS at the simulated Kanta archive\n");
+    outln!("1. Generating the test PKI into {} …", kit.display());
     let started = std::time::Instant::now();
     let index = pki::generate_kit(&GenerateOptions {
         force: true,
@@ -298,7 +298,7 @@ pub async fn run(args: DemoArgs) -> Result<u8, Failure> {
         ..GenerateOptions::new(kit.clone()).map_err(Failure::internal)?
     })
     .map_err(Failure::usage)?;
-    println!(
+    outln!(
         "   {} artefacts in {:.1} s (index: {}/INDEX.md)\n",
         index.artefacts.len(),
         started.elapsed().as_secs_f64(),
@@ -311,7 +311,7 @@ pub async fn run(args: DemoArgs) -> Result<u8, Failure> {
     cfg.tls.certs_dir = kit.clone();
     cfg.data.dir = base.join("data");
     let server = crate::app::start(cfg).await.map_err(Failure::usage)?;
-    println!(
+    outln!(
         "2. Archive listening on https://{} (strict), diagnostics on https://{}\n",
         server.bound.listen,
         server
@@ -321,7 +321,7 @@ pub async fn run(args: DemoArgs) -> Result<u8, Failure> {
             .unwrap_or_default()
     );
 
-    println!("3. Connecting with each certificate:\n");
+    outln!("3. Connecting with each certificate:\n");
     let mut failures = 0;
     for step in steps(&index) {
         let o = run_step(&step, &kit, &index, server.bound.listen, &server.log).await?;
@@ -337,7 +337,7 @@ pub async fn run(args: DemoArgs) -> Result<u8, Failure> {
         if !o.ok {
             failures += 1;
         }
-        println!(
+        outln!(
             "   {} {:<62} expected {:<16} got {}",
             if o.ok { "✔" } else { "✘" },
             step.label,
@@ -345,16 +345,16 @@ pub async fn run(args: DemoArgs) -> Result<u8, Failure> {
             o.got
         );
         if !o.reason.is_empty() {
-            println!("       archive says: {}", o.reason);
+            outln!("       archive says: {}", o.reason);
         }
     }
-    println!(
+    outln!(
         "   · bad:weak-key: this demo's TLS client (aws-lc) refuses to use RSA-1024 keys; present it with\n     curl --ciphers DEFAULT@SECLEVEL=0 --cert {0}/bad-weak-key.pem --key {0}/bad-weak-key.key.pem …\n     and the archive refuses it with T-007 (the test suite does exactly that).",
         kit.display()
     );
 
     if let Some(diag) = server.bound.diagnostic {
-        println!(
+        outln!(
             "\n4. The diagnostic listener explains a refusal instead of ending the handshake (bad:expired):\n"
         );
         let a = index
@@ -376,25 +376,25 @@ pub async fn run(args: DemoArgs) -> Result<u8, Failure> {
                 for line in text.lines().filter(|l| {
                     l.starts_with("VERDICT") || l.starts_with("  T-") || l.starts_with("  A-")
                 }) {
-                    println!("   {line}");
+                    outln!("   {line}");
                 }
             }
             Err(e) => {
                 failures += 1;
-                println!("   ✘ diagnostic listener did not answer: {e}");
+                outln!("   ✘ diagnostic listener did not answer: {e}");
             }
         }
     }
-    println!(
+    outln!(
         "\n5. Signing a client-relationship document with Testilä's system-signature certificate, then validating it:\n"
     );
     failures += signature_walkthrough(&kit)?;
-    println!(
+    outln!(
         "\n6. Every exchange is in the log: kanta-sim log --data {}",
         base.join("data").display()
     );
     server.shutdown().await;
-    println!("\n7. The self-driven pre-test and deployment-test suites, with reports:\n");
+    outln!("\n7. The self-driven pre-test and deployment-test suites, with reports:\n");
     let reports = match (&args.reports, &args.keep) {
         (Some(r), _) => r.clone(),
         (None, Some(keep)) => keep.join("reports"),
@@ -407,10 +407,10 @@ pub async fn run(args: DemoArgs) -> Result<u8, Failure> {
         }
     }
     if failures == 0 {
-        println!("\nAll steps behaved as the archive should.");
+        outln!("\nAll steps behaved as the archive should.");
         Ok(exit::OK)
     } else {
-        println!("\n{failures} step(s) did not behave as expected.");
+        outln!("\n{failures} step(s) did not behave as expected.");
         Ok(exit::FAILED)
     }
 }
@@ -449,7 +449,7 @@ async fn run_suite(
     .map_err(Failure::internal)?;
     for c in &result.cases {
         let passed = c.verdict() == crate::testcase::engine::Verdict::Passed;
-        println!(
+        outln!(
             "   {} {:<11} {}",
             if passed { "✔" } else { "✘" },
             c.case.id,
@@ -460,7 +460,7 @@ async fn run_suite(
     report
         .write(&files, Some(reports), None, None)
         .map_err(Failure::internal)?;
-    println!(
+    outln!(
         "   reports: {}/report.html (and report.json, junit.xml)\n",
         reports.display()
     );
@@ -538,7 +538,7 @@ fn signature_walkthrough(kit: &Path) -> Result<usize, Failure> {
         if !ok {
             unexpected += 1;
         }
-        println!(
+        outln!(
             "   {} {label:<34} {}",
             if ok { "✔" } else { "✘" },
             if v.passed() {
@@ -558,7 +558,7 @@ fn signature_walkthrough(kit: &Path) -> Result<usize, Failure> {
             .and_then(|c| v.findings.iter().find(|f| f.code == c))
             .or(v.findings.first());
         if let Some(f) = shown {
-            println!(
+            outln!(
                 "       {}: {}",
                 f.code,
                 f.message.chars().take(160).collect::<String>()

@@ -291,7 +291,7 @@ pub(super) fn verify(args: VerifyArgs) -> Result<u8, Failure> {
             ..
         }) => {
             if !args.json {
-                println!(
+                outln!(
                     "CDA taken from the message's clinicalDocument/text MIME part (Content-ID {})",
                     cid.as_deref().unwrap_or("absent")
                 );
@@ -326,12 +326,12 @@ pub(super) fn verify(args: VerifyArgs) -> Result<u8, Failure> {
         dump(&doc, &report, dir)?;
     }
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).map_err(Failure::internal)?
         );
     } else {
-        print!(
+        out!(
             "{}",
             describe(&report, trust.as_ref().map(|(_, d)| d.as_str()))
         );
@@ -406,7 +406,7 @@ pub(super) fn sign(args: SignArgs) -> Result<u8, Failure> {
     match &args.out {
         Some(p) => std::fs::write(p, signed)
             .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?,
-        None => print!("{signed}"),
+        None => out!("{signed}"),
     }
     Ok(exit::OK)
 }

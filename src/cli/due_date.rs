@@ -37,13 +37,13 @@ pub(super) fn run(args: DueDateArgs) -> Result<u8, Failure> {
     let date = date.as_str();
     let d = report_due(parse_date(date)?, count_saturdays);
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&d).map_err(Failure::internal)?
         );
     } else {
-        println!("{} ({})", d.due, d.due.weekday());
-        println!(
+        outln!("{} ({})", d.due, d.due.weekday());
+        outln!(
             "  {} working days after {} ({}){}",
             d.working_days,
             d.from,
@@ -55,7 +55,7 @@ pub(super) fn run(args: DueDateArgs) -> Result<u8, Failure> {
             }
         );
         for s in &d.skipped {
-            println!("  skipped {} ({}): {}", s.date, s.date.weekday(), s.reason);
+            outln!("  skipped {} ({}): {}", s.date, s.date.weekday(), s.reason);
         }
     }
     Ok(exit::OK)

@@ -48,14 +48,14 @@ pub(super) fn run(c: FaultsCommand, rt: &tokio::runtime::Runtime) -> Result<u8, 
     match c {
         FaultsCommand::Check { file } => {
             let plan = FaultPlan::load(&file).map_err(Failure::usage)?;
-            println!(
+            outln!(
                 "{}: {} entr{}",
                 file.display(),
                 plan.entries.len(),
                 if plan.entries.len() == 1 { "y" } else { "ies" }
             );
             for e in &plan.entries {
-                println!(
+                outln!(
                     "  line {:>3}  {:<12} {:<10} {}",
                     e.line,
                     e.name,
@@ -67,7 +67,7 @@ pub(super) fn run(c: FaultsCommand, rt: &tokio::runtime::Runtime) -> Result<u8, 
         }
         FaultsCommand::Kinds => {
             for (_, name, what) in FaultKind::ALL {
-                println!("{name:<20} {what}");
+                outln!("{name:<20} {what}");
             }
             Ok(exit::OK)
         }
@@ -84,7 +84,7 @@ pub(super) fn run(c: FaultsCommand, rt: &tokio::runtime::Runtime) -> Result<u8, 
                 Bytes::from(text),
             ))?;
             answer(status, &body)?;
-            println!(
+            outln!(
                 "fault plan {} in force at {admin}: {} entr{}",
                 file.display(),
                 plan.entries.len(),
@@ -95,22 +95,22 @@ pub(super) fn run(c: FaultsCommand, rt: &tokio::runtime::Runtime) -> Result<u8, 
         FaultsCommand::Clear { admin } => {
             let (status, body) = rt.block_on(call(admin, "DELETE", "/faults", Bytes::new()))?;
             answer(status, &body)?;
-            println!("no faults at {admin} from now on");
+            outln!("no faults at {admin} from now on");
             Ok(exit::OK)
         }
         FaultsCommand::List { admin, json } => {
             let (status, body) = rt.block_on(call(admin, "GET", "/faults", Bytes::new()))?;
             let v = answer(status, &body)?;
             if json {
-                println!("{v:#}");
+                outln!("{v:#}");
                 return Ok(exit::OK);
             }
             match v["plan"].as_str() {
-                None => println!("no fault plan in force at {admin}"),
+                None => outln!("no fault plan in force at {admin}"),
                 Some(source) => {
-                    println!("fault plan {source} in force at {admin}:");
+                    outln!("fault plan {source} in force at {admin}:");
                     for e in v["entries"].as_array().into_iter().flatten() {
-                        println!(
+                        outln!(
                             "  {:<12} {:<10} applied {:>4}  {}",
                             e["entry"]["name"].as_str().unwrap_or("?"),
                             e["entry"]["kind"].as_str().unwrap_or("?"),

@@ -120,7 +120,7 @@ pub(super) fn run(cmd: IdsCommand) -> Result<u8, Failure> {
                 )
                 .map_err(Failure::failed)?
             {
-                println!("{}", i.code);
+                outln!("{}", i.code);
             }
             eprintln!(
                 "issued {count} {} code(s) to {customer} for {service}; ledger: {}",
@@ -171,13 +171,13 @@ pub(super) fn run(cmd: IdsCommand) -> Result<u8, Failure> {
                 None => Vec::new(),
             };
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&rows).map_err(Failure::internal)?
                 );
             } else {
                 for r in &rows {
-                    println!(
+                    outln!(
                         "{}  {:<15} {:<30} {:<24} {}  {}",
                         r.code,
                         r.pool,
@@ -187,7 +187,7 @@ pub(super) fn run(cmd: IdsCommand) -> Result<u8, Failure> {
                         r.issued_at
                     );
                 }
-                println!("{} code(s)", rows.len());
+                outln!("{} code(s)", rows.len());
             }
             Ok(if rows.is_empty() {
                 exit::NOTHING_RAN
@@ -207,7 +207,7 @@ pub(super) fn run(cmd: IdsCommand) -> Result<u8, Failure> {
             match out {
                 Some(p) => std::fs::write(&p, csv)
                     .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?,
-                None => print!("{csv}"),
+                None => out!("{csv}"),
             }
             Ok(exit::OK)
         }

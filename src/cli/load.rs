@@ -287,7 +287,7 @@ pub async fn run(args: LoadArgs) -> Result<u8, Failure> {
     let rate = latencies.len() as f64 / elapsed.as_secs_f64();
     let (p50, p99) = (percentile(&latencies, 50.0), percentile(&latencies, 99.0));
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "requests": latencies.len(), "concurrency": args.concurrency, "bytes_per_request": size,
@@ -298,7 +298,7 @@ pub async fn run(args: LoadArgs) -> Result<u8, Failure> {
             })
         );
     } else {
-        println!(
+        outln!(
             "{} {} requests ({} bytes each) over {} kept-alive mTLS connections in {:.2} s: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, not accepted {}",
             latencies.len(),
             if args.health {
@@ -315,10 +315,10 @@ pub async fn run(args: LoadArgs) -> Result<u8, Failure> {
             not_accepted
         );
         if let Some(c) = cpu_per_request_ms {
-            println!("server CPU (user + system, all threads): {c:.3} ms per request");
+            outln!("server CPU (user + system, all threads): {c:.3} ms per request");
         }
         if !errors.is_empty() {
-            println!(
+            outln!(
                 "{} of {} connections failed before their share was sent (first: {}); {} requests unsent",
                 errors.len(),
                 args.concurrency.max(1),

@@ -92,12 +92,12 @@ pub(super) fn run(args: LogArgs) -> Result<u8, Failure> {
     let log = open(&args.data)?;
     let records = log.recent(args.limit).map_err(Failure::internal)?;
     if records.is_empty() {
-        println!("(the exchange log is empty)");
+        outln!("(the exchange log is empty)");
         return Ok(exit::NOTHING_RAN);
     }
     for r in records {
         if args.json {
-            println!("{}", serde_json::to_string(&r).map_err(Failure::internal)?);
+            outln!("{}", serde_json::to_string(&r).map_err(Failure::internal)?);
             continue;
         }
         let rec = &r.record;
@@ -109,7 +109,7 @@ pub(super) fn run(args: LogArgs) -> Result<u8, Failure> {
             (Some(m), Some(p), Some(s)) => format!("{m} {p} → {s}"),
             _ => "handshake".into(),
         };
-        println!(
+        outln!(
             "#{:<5} {at} {:<10} {:<21} {:<9} {what}  [{}]",
             r.id,
             rec.listener,
@@ -117,12 +117,12 @@ pub(super) fn run(args: LogArgs) -> Result<u8, Failure> {
             rec.outcome,
             crate::finding::RuleId::join(&rec.codes)
         );
-        println!(
+        outln!(
             "        cert: {}",
             rec.cert_subject.as_deref().unwrap_or("(none)")
         );
         if !rec.summary.is_empty() {
-            println!("        {}", rec.summary);
+            outln!("        {}", rec.summary);
         }
     }
     Ok(exit::OK)

@@ -6,6 +6,38 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` for the command line's output, through [`out`].
+macro_rules! outln {
+    () => {
+        $crate::cli::out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for the command line's output, through [`out`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::out(format_args!($($arg)*))
+    };
+}
+
+/// Writes to standard output. A reader that closed the pipe early (`kanta-sim log | head`)
+/// has had what it wanted: the process ends quietly with success, where `println!` would
+/// panic. Any other write error ends it with the error named (exit 1).
+pub(crate) fn out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(i32::from(exit::OK));
+        }
+        eprintln!("kanta-sim: cannot write to standard output: {e}");
+        std::process::exit(i32::from(exit::INTERNAL));
+    }
+}
+
 mod c14n;
 mod certs;
 mod client;

@@ -22,7 +22,7 @@ pub(super) fn run(args: RulesArgs) -> Result<u8, Failure> {
     let lang = args.lang.unwrap_or(crate::lang::Lang::En);
     if args.json {
         let v = serde_json::to_string_pretty(CATALOGUE).map_err(Failure::internal)?;
-        println!("{v}");
+        outln!("{v}");
         return Ok(exit::OK);
     }
     for r in CATALOGUE {
@@ -39,7 +39,7 @@ pub(super) fn run(args: RulesArgs) -> Result<u8, Failure> {
         } else {
             r.fi
         };
-        println!(
+        outln!(
             "{}  {sev:<7}  {basis:<9}  {}\n                             {second}",
             r.id,
             r.text(lang)

@@ -23,7 +23,7 @@ pub(super) fn run(args: SampleDocumentArgs) -> Result<u8, Failure> {
     } else {
         crate::document::Profile::ClientRelationship
     };
-    print!(
+    out!(
         "{}",
         crate::document::sample::SampleDocument {
             body_bytes: args.body_bytes,

@@ -104,23 +104,23 @@ pub(super) fn run(args: ServeArgs) -> Result<u8, Failure> {
     let grace = std::time::Duration::from_secs(cfg.server.shutdown_grace_secs);
     let result = rt.block_on(async move {
         let server = crate::app::start(cfg).await.map_err(Failure::usage)?;
-        println!("kanta-sim archive listening on https://{} (mutual TLS, strict)", server.bound.listen);
+        outln!("kanta-sim archive listening on https://{} (mutual TLS, strict)", server.bound.listen);
         if let Some(d) = server.bound.diagnostic {
-            println!("kanta-sim diagnostic listener on https://{d} (accepts any client certificate, explains)");
+            outln!("kanta-sim diagnostic listener on https://{d} (accepts any client certificate, explains)");
         }
         if let Some(a) = server.bound.archivist {
-            println!("kanta-sim archivist view on {}://{a}/", if args_mtls { "https" } else { "http" });
+            outln!("kanta-sim archivist view on {}://{a}/", if args_mtls { "https" } else { "http" });
         }
         if let Some(v) = server.bound.validation {
-            println!("kanta-sim validation service on http://{v}/shark-validointi/validoi/asiakirja/tulos (Kela's contract, plain HTTP)");
+            outln!("kanta-sim validation service on http://{v}/shark-validointi/validoi/asiakirja/tulos (Kela's contract, plain HTTP)");
         }
         if let Some(a) = server.bound.admin {
-            println!("kanta-sim fault admin on http://{a}/faults (kanta-sim faults set|clear|list --admin {a})");
+            outln!("kanta-sim fault admin on http://{a}/faults (kanta-sim faults set|clear|list --admin {a})");
         }
         if let Some((source, entries)) = server.faults().status() {
-            println!("fault plan {source} in force: {} entr{} (every injected fault is logged with F-001)", entries.len(), if entries.len() == 1 { "y" } else { "ies" });
+            outln!("fault plan {source} in force: {} entr{} (every injected fault is logged with F-001)", entries.len(), if entries.len() == 1 { "y" } else { "ies" });
         }
-        println!("exchange log: {}", server.log.path().display());
+        outln!("exchange log: {}", server.log.path().display());
         wait_for_signal().await;
         tracing::info!("shutting down");
         // Stop accepting; connections are closed. Work already running gets the grace time.

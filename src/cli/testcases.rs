@@ -57,7 +57,7 @@ pub(super) fn run(cmd: TestcasesCommand) -> Result<u8, Failure> {
         } => {
             if deviations {
                 for d in crate::cases::Deviation::ALL {
-                    println!("{:<22} {}", d.name(), d.describe());
+                    outln!("{:<22} {}", d.name(), d.describe());
                 }
                 return Ok(exit::OK);
             }
@@ -74,22 +74,22 @@ pub(super) fn run(cmd: TestcasesCommand) -> Result<u8, Failure> {
                 .filter(|c| suite.as_ref().is_none_or(|s| &c.suite == s))
                 .collect();
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&cases).map_err(Failure::internal)?
                 );
             } else {
                 for c in &cases {
-                    println!(
+                    outln!(
                         "{:<11} {:<16} {} step(s)  {}",
                         c.id,
                         c.suite,
                         c.steps.len(),
                         c.title_en
                     );
-                    println!("{:<11} {:<16}            {}", "", "", c.title_fi);
+                    outln!("{:<11} {:<16}            {}", "", "", c.title_fi);
                 }
-                println!("{} case(s); suites: {}", cases.len(), SUITES.join(", "));
+                outln!("{} case(s); suites: {}", cases.len(), SUITES.join(", "));
             }
             Ok(exit::OK)
         }
@@ -110,11 +110,11 @@ pub(super) fn run(cmd: TestcasesCommand) -> Result<u8, Failure> {
             let problems = model::lint(&list, &register, roles.as_ref());
             for p in &problems {
                 match &p.step {
-                    Some(s) => println!("{} step {}: {}", p.case, s, p.message),
-                    None => println!("{}: {}", p.case, p.message),
+                    Some(s) => outln!("{} step {}: {}", p.case, s, p.message),
+                    None => outln!("{}: {}", p.case, p.message),
                 }
             }
-            println!(
+            outln!(
                 "{} case(s) checked, {} problem(s)",
                 list.len(),
                 problems.len()

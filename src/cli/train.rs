@@ -349,16 +349,16 @@ async fn walk(
     interactive: bool,
 ) -> Result<bool, Failure> {
     use crate::onboarding::{self as ob, Item, State};
-    println!("{}", say(lang, "road"));
+    outln!("{}", say(lang, "road"));
     if !breaks.is_empty() {
         let names: Vec<&str> = ob::Break::ALL
             .iter()
             .filter(|(b, ..)| breaks.contains(b))
             .map(|(_, n, _)| *n)
             .collect();
-        println!("{}: {}", say(lang, "broken"), names.join(", "));
+        outln!("{}: {}", say(lang, "broken"), names.join(", "));
     }
-    println!("{}: {view}/onboarding?{q}", say(lang, "look"));
+    outln!("{}: {view}/onboarding?{q}", say(lang, "look"));
     let register = crate::identity::SoteRegister::bundled().map_err(Failure::internal)?;
     let role = readiness.connection_role();
     let connection = ob::kit_certificate(kit, &role);
@@ -372,8 +372,8 @@ async fn walk(
     let mut connected: Option<String> = None;
     for (i, a) in assessed.iter().enumerate() {
         let s = a.step;
-        println!("\n{}. {}", i + 1, s.title.get(lang));
-        println!(
+        outln!("\n{}. {}", i + 1, s.title.get(lang));
+        outln!(
             "  {}: {}\n  {}: {}\n  {}: {}\n  {}: {}\n  {}: {}",
             say(lang, "who"),
             s.responsible
@@ -401,21 +401,21 @@ async fn walk(
                 if connected.is_none() {
                     connected = Some(connect_as(app, kit, &role).await);
                 }
-                println!("  → {}", connected.as_deref().unwrap_or_default());
+                outln!("  → {}", connected.as_deref().unwrap_or_default());
             }
             Item::ServiceDescription if a.state == State::Done => {
-                println!("  → {}: {view}/?{q}", say(lang, "approval"));
+                outln!("  → {}: {view}/?{q}", say(lang, "approval"));
             }
-            Item::ServiceDescription => println!("  → {}", say(lang, "no-approval")),
-            Item::Archivist if a.state == State::Done => println!("  → {view}/?{q}"),
-            Item::Archivist => println!("  → {view}/?{q}: {}", say(lang, "unavailable")),
+            Item::ServiceDescription => outln!("  → {}", say(lang, "no-approval")),
+            Item::Archivist if a.state == State::Done => outln!("  → {view}/?{q}"),
+            Item::Archivist => outln!("  → {view}/?{q}: {}", say(lang, "unavailable")),
             _ => {}
         }
         match a.state {
-            State::Done => println!("  ✔ {}", a.found),
+            State::Done => outln!("  ✔ {}", a.found),
             // Not ready yet is not ready: the test needs every prerequisite done.
             State::InProgress | State::Missing => {
-                println!(
+                outln!(
                     "  ✘ {}\n  {}: {}\n  {}: {}\n  {}.",
                     a.found,
                     say(lang, "todo"),
@@ -483,8 +483,8 @@ async fn rehearse(
                 });
             }
         }
-        println!("\n{}", say(lang, "title"));
-        println!(
+        outln!("\n{}", say(lang, "title"));
+        outln!(
             "{}: https://{}/archive   {}: {view}/?{q}",
             say(lang, "archive"),
             handle.bound.listen,
@@ -496,11 +496,11 @@ async fn rehearse(
                 .filter(|(b, ..)| broken(*b))
                 .map(|(_, n, _)| *n)
                 .collect();
-            println!("{}: {}", say(lang, "broken"), names.join(", "));
+            outln!("{}: {}", say(lang, "broken"), names.join(", "));
         }
         let say_step = |i: usize, q: &str| {
             let s = &STEPS[i];
-            println!(
+            outln!(
                 "\n{}\n  {}: {}\n  {}: {}\n  {}: {}",
                 s.title.get(lang),
                 say(lang, "who"),
@@ -511,7 +511,7 @@ async fn rehearse(
                 s.simulator.get(lang)
             );
             if let Some(l) = s.link {
-                println!("  {}: {view}{l}?{q}", say(lang, "look"));
+                outln!("  {}: {view}{l}?{q}", say(lang, "look"));
             }
         };
         say_step(0, &q);
@@ -529,7 +529,7 @@ async fn rehearse(
             )
             .map_err(Failure::internal)?;
         let person = issued[0].code.clone();
-        println!(
+        outln!(
             "  {} {person} → Testilän hyvinvointialue (kanta-sim ids list --data {}).",
             say(lang, "issued"),
             config.data.dir.display()
@@ -584,7 +584,7 @@ async fn rehearse(
                     crate::testcase::engine::Verdict::TimedOut => say(lang, "timeout"),
                     crate::testcase::engine::Verdict::NotRun => say(lang, "not-run"),
                 };
-                println!(
+                outln!(
                     "  {verdict:<9} {}{}",
                     step.title(lang),
                     if why.is_empty() {
@@ -605,7 +605,7 @@ async fn rehearse(
         let a = checklist_a(&case, org, Some(&person), &all, &handle.store)
             .map_err(Failure::internal)?;
         for d in &a.documents {
-            println!(
+            outln!(
                 "  {} {:<45} {} {}  {} {}  {}",
                 if d.in_archive && d.in_register {
                     "✔"
@@ -626,7 +626,7 @@ async fn rehearse(
                     .unwrap_or("-")
             );
         }
-        println!(
+        outln!(
             "  {} (a): {}",
             say(lang, "checklist"),
             say(lang, if a.passed() { "ok" } else { "fail" })
@@ -648,12 +648,15 @@ async fn rehearse(
             .map_err(Failure::internal)?;
         let b = checklist_b(&recorded, org, &handle.store).map_err(Failure::internal)?;
         for f in b.fields.iter().filter(|f| !f.matches) {
-            println!(
+            outln!(
                 "  ✘ {} {}: client system {:?}, archive {:?}",
-                f.oid, f.field, f.recorded, f.archived
+                f.oid,
+                f.field,
+                f.recorded,
+                f.archived
             );
         }
-        println!(
+        outln!(
             "  {} (b): {} ({} {}); {}: {}",
             say(lang, "checklist"),
             say(lang, if b.passed() { "ok" } else { "fail" }),
@@ -672,7 +675,7 @@ async fn rehearse(
             today
         };
         let late = submitted > due.due;
-        println!(
+        outln!(
             "  {} {today}; {} {}; {} {submitted}{}",
             say(lang, "completed"),
             say(lang, "due"),
@@ -684,7 +687,7 @@ async fn rehearse(
             .append_pair("submitted", &submitted.to_string())
             .append_pair("b", if b.passed() { "passed" } else { "failed" })
             .finish();
-        println!(
+        outln!(
             "  {}: {view}/report?{q}&{report_q}",
             say(lang, "report-page")
         );
@@ -694,7 +697,7 @@ async fn rehearse(
             && a.passed()
             && b.passed()
             && !late;
-        println!(
+        outln!(
             "\n{}.",
             if passed {
                 say(lang, "passed")

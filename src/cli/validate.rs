@@ -62,13 +62,13 @@ pub(super) fn run(args: ValidateArgs) -> Result<u8, Failure> {
         all_passed &= v.passed();
         if json {
             let out = serde_json::json!({ "file": file, "passed": v.passed(), "validation": v });
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string(&out).map_err(Failure::internal)?
             );
             continue;
         }
-        println!(
+        outln!(
             "{}: {}{}",
             file.display(),
             if v.passed() { "PASSED" } else { "FAILED" },
@@ -78,7 +78,7 @@ pub(super) fn run(args: ValidateArgs) -> Result<u8, Failure> {
                 .unwrap_or_default()
         );
         if trust.is_none() {
-            println!(
+            outln!(
                 "  note: no trust material; signer certificates were not checked (pass --trust KIT_DIR)"
             );
         }
@@ -96,12 +96,14 @@ pub(super) fn run(args: ValidateArgs) -> Result<u8, Failure> {
                     'G' => "signatures",
                     _ => "other",
                 };
-                println!("  {c}: {name}");
+                outln!("  {c}: {name}");
             }
             let sev = if f.is_error() { "error" } else { "warning" };
-            println!(
+            outln!(
                 "    {} {sev:<7} at {}\n            {}",
-                f.code, f.location, f.message
+                f.code,
+                f.location,
+                f.message
             );
         }
     }
