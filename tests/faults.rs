@@ -521,3 +521,40 @@ async fn certificate_faults_serve_the_kits_expired_or_revoked_server_certificate
     assert!(server.handle.faults().status().is_none());
     server.stop().await;
 }
+
+/// A client that gives up on a delayed answer and closes the connection: its request is in
+/// the exchange log all the same, marked abandoned with the fault and how far it got, and
+/// nothing is archived for it.
+#[tokio::test]
+async fn a_client_giving_up_on_a_delayed_answer_leaves_its_row() {
+    let server = start(the_kit()).await;
+    plan(
+        &server,
+        "[[fault]]\nname = \"stall\"\nkind = \"delay\"\ndelay_ms = 5000\ncount = 1\n",
+    );
+    let before = server.handle.store.count().unwrap();
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(600),
+        post(&server, TESTILA, &message(40, "40")),
+    )
+    .await;
+    assert!(gave_up.is_err(), "answered within the delay: {gave_up:?}");
+    let row = server.wait_for(|r| r.record.outcome == "abandoned").await;
+    assert_eq!(injected(&row), Some("stall"), "{row:#?}");
+    assert!(row.record.codes.contains(&RuleId::F001), "{row:#?}");
+    assert!(
+        row.record.summary.contains("holding the answer back")
+            && row.record.summary.contains("nothing was stored"),
+        "{}",
+        row.record.summary
+    );
+    assert_eq!(
+        row.record.message_id.as_ref().map(|m| m.1.as_str()),
+        Some("40")
+    );
+    assert!(
+        row.record.request.as_ref().is_some_and(|b| b.len() > 1000),
+        "the request body is kept as evidence"
+    );
+    assert_eq!(server.handle.store.count().unwrap(), before);
+}

@@ -101,9 +101,27 @@ fn looked_in(state: &State) -> String {
     s.join(", ")
 }
 
+/// How far a request got, for the row of one whose client went away first (hyper drops the
+/// handler then, at whatever it was waiting for).
+#[derive(Debug, Default)]
+struct Progress {
+    /// Its row is written, or handed to the store with its write.
+    accounted: bool,
+    /// What it was waiting for.
+    stage: &'static str,
+    /// The body, once read in full.
+    body: Option<Bytes>,
+    /// The HL7 message id, once judged.
+    message_id: Option<(String, String)>,
+    /// The fault the plan injected into it, if any: as described, and its plan entry.
+    injected: Option<(String, serde_json::Value)>,
+}
+
 /// Who asked what, for the exchange record.
+#[derive(Clone)]
 struct RequestMeta {
     started: std::time::Instant,
+    progress: Arc<std::sync::Mutex<Progress>>,
     listener: &'static str,
     peer: String,
     method: String,
@@ -122,6 +140,10 @@ impl RequestMeta {
     ) -> Self {
         Self {
             started: std::time::Instant::now(),
+            progress: Arc::new(std::sync::Mutex::new(Progress {
+                stage: "reading the request",
+                ..Progress::default()
+            })),
             listener,
             peer: addr,
             method: req.method().to_string(),
@@ -130,6 +152,64 @@ impl RequestMeta {
             cert_sha256: peer.and_then(|p| p.cert.as_ref().map(|c| c.sha256.clone())),
             org_oid: peer.and_then(|p| p.organisation.as_ref().map(|o| o.oid.clone())),
         }
+    }
+
+    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        // Plain fields: a panic while holding the lock leaves them consistent.
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes what the request now waits for.
+    fn at(&self, stage: &'static str) {
+        self.progress().stage = stage;
+    }
+
+    /// Notes that the request's row is written, or handed to the store with its write: a
+    /// client going away from now on leaves nothing to record.
+    fn accounted(&self) {
+        self.progress().accounted = true;
+    }
+
+    /// The row of a request whose client closed the connection before the answer, or
+    /// `None` when its row is accounted for.
+    fn abandoned(&self) -> Option<ExchangeRecord> {
+        let p = self.progress();
+        if p.accounted {
+            return None;
+        }
+        let after = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut summary = format!(
+            "the client closed the connection after {after} ms, before the answer, while the archive was {}; nothing was stored for it",
+            p.stage
+        );
+        let mut detail =
+            serde_json::json!({ "abandoned": { "after_ms": after, "stage": p.stage } });
+        let mut codes = Vec::new();
+        if let Some((described, entry)) = &p.injected {
+            codes.push(RuleId::F001);
+            detail["injected"] = entry.clone();
+            summary = format!("{described}; {summary}");
+        }
+        Some(ExchangeRecord {
+            message_id: p.message_id.clone(),
+            at: OffsetDateTime::now_utc(),
+            listener: self.listener.to_owned(),
+            peer: self.peer.clone(),
+            kind: ExchangeKind::Http,
+            outcome: "abandoned".into(),
+            codes,
+            summary,
+            detail,
+            cert_subject: self.cert_subject.clone(),
+            cert_sha256: self.cert_sha256.clone(),
+            org_oid: self.org_oid.clone(),
+            method: Some(self.method.clone()),
+            path: Some(self.path.clone()),
+            status: None,
+            request: p.body.clone(),
+            response: None,
+            duration_ms: Some(after),
+        })
     }
 
     /// The exchange record of `outcome`, with the request body as received.
@@ -186,6 +266,32 @@ impl RequestMeta {
     }
 }
 
+/// Writes the row of a request whose handler hyper dropped because the client closed the
+/// connection first (unless its row is accounted for): a supplier whose client timed out
+/// (against a delay the fault plan injected, say) finds the request in the exchange log,
+/// with how far it got.
+struct Abandoned {
+    state: Arc<State>,
+    meta: RequestMeta,
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        let Some(record) = self.meta.abandoned() else {
+            return;
+        };
+        tracing::info!(peer = %self.meta.peer, method = %self.meta.method, path = %self.meta.path, "{}", record.summary);
+        // Dropped by hyper on a runtime worker; without a runtime (shutting down) there is
+        // nobody left to write the row.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let state = self.state.clone();
+            rt.spawn(async move {
+                state.record(record).await;
+            });
+        }
+    }
+}
+
 /// Logs (unless already logged) and answers.
 async fn finish(
     state: &State,
@@ -193,6 +299,9 @@ async fn finish(
     outcome: Outcome,
     request: Option<Bytes>,
 ) -> Result<Response<AnyBody>, Dropped> {
+    // From here the row is written (or was, by the store); a client leaving now is seen
+    // in it as a failed answer, not as an abandoned request.
+    meta.accounted();
     let status = outcome.response.status;
     if !outcome.codes.is_empty() {
         tracing::info!(peer = %meta.peer, method = %meta.method, path = %meta.path, status, codes = %RuleId::join(&outcome.codes), "{}", outcome.summary);
@@ -252,6 +361,10 @@ pub(super) async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<AnyBody>, Dropped> {
     let meta = RequestMeta::of(&req, mode.as_str(), Some(&peer), peer.addr.clone());
+    let _abandoned = Abandoned {
+        state: state.clone(),
+        meta: meta.clone(),
+    };
     let (outcome, body) = match mode {
         ListenerMode::Diagnostic => (diagnose(&state, &peer, &verdict, &req), None),
         ListenerMode::Strict => strict(&state, &meta, &peer, req).await,
@@ -428,6 +541,7 @@ async fn archive(
             None,
         );
     }
+    meta.at("waiting for a processing slot (server.max_concurrent_requests)");
     let Some(slot) = state.admission.slot().await else {
         return (
             busy_outcome(
@@ -446,6 +560,7 @@ async fn archive(
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
+    meta.at("reading the request body");
     let (body, mut held) = match state
         .admission
         .read_body(slot, declared, req.into_body())
@@ -454,11 +569,17 @@ async fn archive(
         Ok(b) => b,
         Err(e) => return (body_refused(state, version, &e), None),
     };
+    {
+        let mut p = meta.progress();
+        p.body = Some(body.clone());
+        p.stage = "waiting for working memory (server.request_memory_bytes)";
+    }
     if let Err(e) = state.admission.for_work(&mut held, body.len()).await {
         return (body_refused(state, version, &e), Some(body));
     }
     let org = state_org(meta);
     let now = OffsetDateTime::now_utc();
+    meta.at("judging the message");
     // Parsing (once: limits first, then the DOM), canonicalization and RSA are CPU work,
     // linear in the message's size: a large message's goes to the blocking pool, so that no
     // async worker is held long.
@@ -524,6 +645,15 @@ async fn archive(
         outcome.use_case.map(use_case_name),
     );
     let mut outcome = outcome;
+    {
+        let mut p = meta.progress();
+        p.message_id = outcome
+            .message_id
+            .clone()
+            .map(|(root, ext)| (root, ext.unwrap_or_default()));
+        p.injected = injected.as_ref().map(|i| (i.describe(), i.to_json()));
+        p.stage = "answering";
+    }
     if let Some(inj) = &injected {
         tracing::warn!(peer = %meta.peer, org = %org, "{}", inj.describe());
         let marked = |o: Outcome| (o.injected(injected.as_ref()), Some(body.clone()));
@@ -559,6 +689,7 @@ async fn archive(
                 return marked(ack_outcome(state, &outcome, version, now));
             }
             FaultKind::Delay => {
+                meta.at("holding the answer back, as the fault plan says");
                 tokio::time::sleep(Duration::from_millis(inj.entry.delay_ms)).await;
             }
             // Answered as usual, then dropped or dripped by `finish`.
@@ -694,6 +825,8 @@ async fn archive_document(
     let (root, ext) = outcome.message_id.clone().unwrap_or_default();
     let ext = ext.unwrap_or_default();
     let sender = outcome.sender.clone().unwrap_or_default();
+    // The store writes the row with the document, whether or not the client waits for it.
+    meta.accounted();
     // Hashing the CDA and handing the write over are quick; the commit is awaited without
     // holding a thread.
     let stored = state
@@ -747,6 +880,8 @@ async fn invalidate_document(
     let store = state.store.clone();
     let raw = body.clone();
     let org = org.to_owned();
+    // The store writes the row with the invalidation, whether or not the client waits.
+    meta.accounted();
     let stored = tokio::task::spawn_blocking(move || {
         let oid = inv.document_oid.map(|d| d.value).unwrap_or_default();
         store.invalidate(
