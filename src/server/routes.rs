@@ -118,10 +118,9 @@ struct Progress {
 }
 
 /// Who asked what, for the exchange record.
-#[derive(Clone)]
 struct RequestMeta {
     started: std::time::Instant,
-    progress: Arc<std::sync::Mutex<Progress>>,
+    progress: std::sync::Mutex<Progress>,
     listener: &'static str,
     peer: String,
     method: String,
@@ -140,10 +139,10 @@ impl RequestMeta {
     ) -> Self {
         Self {
             started: std::time::Instant::now(),
-            progress: Arc::new(std::sync::Mutex::new(Progress {
+            progress: std::sync::Mutex::new(Progress {
                 stage: "reading the request",
                 ..Progress::default()
-            })),
+            }),
             listener,
             peer: addr,
             method: req.method().to_string(),
@@ -192,24 +191,38 @@ impl RequestMeta {
         }
         Some(ExchangeRecord {
             message_id: p.message_id.clone(),
-            at: OffsetDateTime::now_utc(),
-            listener: self.listener.to_owned(),
-            peer: self.peer.clone(),
-            kind: ExchangeKind::Http,
             outcome: "abandoned".into(),
             codes,
             summary,
             detail,
+            request: p.body.clone(),
+            duration_ms: Some(after),
+            ..self.exchange()
+        })
+    }
+
+    /// An HTTP exchange of this request, now: who asked what (the rest for the caller).
+    fn exchange(&self) -> ExchangeRecord {
+        ExchangeRecord {
+            message_id: None,
+            at: OffsetDateTime::now_utc(),
+            listener: self.listener.to_owned(),
+            peer: self.peer.clone(),
+            kind: ExchangeKind::Http,
+            outcome: String::new(),
+            codes: Vec::new(),
+            summary: String::new(),
+            detail: serde_json::Value::Null,
             cert_subject: self.cert_subject.clone(),
             cert_sha256: self.cert_sha256.clone(),
             org_oid: self.org_oid.clone(),
             method: Some(self.method.clone()),
             path: Some(self.path.clone()),
             status: None,
-            request: p.body.clone(),
+            request: None,
             response: None,
-            duration_ms: Some(after),
-        })
+            duration_ms: None,
+        }
     }
 
     /// The exchange record of `outcome`, with the request body as received.
@@ -239,10 +252,6 @@ impl RequestMeta {
         // and query responses put it in their detail).
         ExchangeRecord {
             message_id: outcome.message_id.clone(),
-            at: OffsetDateTime::now_utc(),
-            listener: self.listener.to_owned(),
-            peer: self.peer.clone(),
-            kind: ExchangeKind::Http,
             outcome: if status < 400 {
                 "accepted".into()
             } else {
@@ -251,17 +260,13 @@ impl RequestMeta {
             codes,
             summary,
             detail,
-            cert_subject: self.cert_subject.clone(),
-            cert_sha256: self.cert_sha256.clone(),
-            org_oid: self.org_oid.clone(),
-            method: Some(self.method.clone()),
-            path: Some(self.path.clone()),
             status: Some(status),
             request: request.cloned(),
             response: Some(outcome.response.body.clone()),
             duration_ms: Some(
                 u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             ),
+            ..self.exchange()
         }
     }
 }
@@ -272,7 +277,7 @@ impl RequestMeta {
 /// with how far it got.
 struct Abandoned {
     state: Arc<State>,
-    meta: RequestMeta,
+    meta: Arc<RequestMeta>,
 }
 
 impl Drop for Abandoned {
@@ -360,7 +365,12 @@ pub(super) async fn handle(
     verdict: Arc<CertVerdict>,
     req: Request<Incoming>,
 ) -> Result<Response<AnyBody>, Dropped> {
-    let meta = RequestMeta::of(&req, mode.as_str(), Some(&peer), peer.addr.clone());
+    let meta = Arc::new(RequestMeta::of(
+        &req,
+        mode.as_str(),
+        Some(&peer),
+        peer.addr.clone(),
+    ));
     let _abandoned = Abandoned {
         state: state.clone(),
         meta: meta.clone(),
