@@ -182,7 +182,6 @@ CREATE TABLE IF NOT EXISTS exchange (
     response BLOB,
     duration_ms INTEGER
 );
-CREATE INDEX IF NOT EXISTS exchange_org ON exchange(org_oid);
 ";
 
 /// Schema 2 links exchanges to HL7 message ids; schema 3 counts repeats and marks archived
@@ -203,9 +202,12 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             conn.execute_batch(&format!("ALTER TABLE exchange ADD COLUMN {col} {ty}"))?;
         }
     }
+    // No query reads the exchanges by organisation: an index on it only cost every row a
+    // B-tree insert (older logs had one).
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS exchange_message ON exchange(message_root, message_extension);
-         CREATE INDEX IF NOT EXISTS exchange_at ON exchange(at)",
+         CREATE INDEX IF NOT EXISTS exchange_at ON exchange(at);
+         DROP INDEX IF EXISTS exchange_org",
     )
 }
 
