@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 /// The archived messages, exactly as received: written by the store, read by the exchange
 /// log too (an archived request's exchange row refers to its message instead of copying it).
+/// Keyed by the message id alone (`WITHOUT ROWID`: one B-tree, not a table and an index;
+/// a data directory from before keeps its table as it was).
 pub(crate) const MESSAGE_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS message (
     root TEXT NOT NULL,
@@ -17,8 +19,10 @@ CREATE TABLE IF NOT EXISTS message (
     received_at TEXT NOT NULL,
     sender TEXT NOT NULL,
     raw BLOB NOT NULL,
+    body_offset INTEGER,
+    body_len INTEGER,
     PRIMARY KEY (root, extension)
-);
+) WITHOUT ROWID;
 ";
 
 /// Where a message's body lies in the body file ([`bodies`]); without them (a row written
