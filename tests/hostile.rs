@@ -367,17 +367,20 @@ async fn a_damaged_database_or_a_busy_data_directory_refuses_to_start() {
     let data = server.data.path().to_owned();
     let dir = tempfile::tempdir().unwrap();
     server.handle.shutdown().await;
-    let copy = dir.path().join("data");
-    std::fs::create_dir(&copy).unwrap();
-    // A checkpointed copy of the database, then garbage over a page in its middle.
-    {
+    // A checkpointed copy of the database in a data directory of its own.
+    let copy_of = |name: &str| {
+        let copy = dir.path().join(name);
+        std::fs::create_dir(&copy).unwrap();
         let conn = rusqlite::Connection::open(data.join("kanta-sim.sqlite")).unwrap();
         conn.execute_batch(&format!(
             "VACUUM INTO '{}'",
             copy.join("kanta-sim.sqlite").display()
         ))
         .unwrap();
-    }
+        copy
+    };
+    // Garbage over a page in the database's middle.
+    let copy = copy_of("data");
     let db = copy.join("kanta-sim.sqlite");
     let mut bytes = std::fs::read(&db).unwrap();
     assert!(bytes.len() > 3 * 4096, "{} bytes", bytes.len());
@@ -394,16 +397,7 @@ async fn a_damaged_database_or_a_busy_data_directory_refuses_to_start() {
     );
     // A sound database whose message body file lost its tail (a partial copy, a full
     // disk) refuses to start too, naming the file and both lengths.
-    let cut = dir.path().join("cut");
-    std::fs::create_dir(&cut).unwrap();
-    {
-        let conn = rusqlite::Connection::open(data.join("kanta-sim.sqlite")).unwrap();
-        conn.execute_batch(&format!(
-            "VACUUM INTO '{}'",
-            cut.join("kanta-sim.sqlite").display()
-        ))
-        .unwrap();
-    }
+    let cut = copy_of("cut");
     let bodies = std::fs::read(data.join("kanta-sim.messages")).unwrap();
     std::fs::write(cut.join("kanta-sim.messages"), &bodies[..bodies.len() - 10]).unwrap();
     let (code, text) = serve_process(&cut);
