@@ -601,14 +601,6 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ),
 ];
 
-fn sha256_hex(text: &str) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Reads one case.
 pub fn parse_case(text: &str, origin: &str) -> Result<TestCase, CaseError> {
     let mut c: TestCase = toml::from_str(text).map_err(|e| CaseError::Parse {
@@ -616,7 +608,7 @@ pub fn parse_case(text: &str, origin: &str) -> Result<TestCase, CaseError> {
         source: e,
     })?;
     c.source = origin.to_owned();
-    c.sha256 = sha256_hex(text);
+    c.sha256 = crate::pki::sha256_hex(text.as_bytes());
     Ok(c)
 }
 

@@ -238,7 +238,7 @@ pub(crate) fn insert(conn: &Connection, r: &ExchangeRecord, keep: Keep) -> rusql
             serde_json::json!({
                 "kept_bytes": n,
                 "bytes": body.len(),
-                "sha256": sha256_hex(body),
+                "sha256": crate::pki::sha256_hex(body),
                 "setting": "log.refused_body_bytes",
             }),
         );
@@ -275,14 +275,6 @@ pub(crate) fn insert(conn: &Connection, r: &ExchangeRecord, keep: Keep) -> rusql
         i64::from(keep == Keep::Archived),
     ])?;
     Ok(conn.last_insert_rowid())
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// A row read, and where its archived request's body lies in the body file (read outside

@@ -29,6 +29,7 @@ use crate::document::{ArchivedDocument, DocStatus};
 use crate::finding::Finding;
 use crate::message::results::{DocumentMeta, Group, Page, Summary};
 use crate::message::usecase::UseCase;
+use crate::pki::sha256_hex;
 use crate::rules::lifecycle::{Actor, SetState, VersionState, check_invalidation, check_version};
 
 /// Why an operation was not stored.
@@ -406,14 +407,6 @@ fn with_cda(
         cda_from_message(&mut meta, &m.sha256)?;
     }
     Ok(meta)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The SQLite document store.

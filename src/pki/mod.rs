@@ -26,11 +26,48 @@ pub fn sha256_fingerprint(der: &[u8]) -> String {
 /// Bytes as colon-separated upper-case hex.
 pub fn hex_colon(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 3);
-    for (i, b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate() {
         if i > 0 {
             out.push(':');
         }
-        out.push_str(&format!("{b:02X}"));
+        push_hex(&mut out, b, b"0123456789ABCDEF");
     }
     out
+}
+
+/// Bytes as lower-case hex (digests, random ids). Written digit by digit: formatting each
+/// byte allocated a string for it, on every archived document's hashes.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        push_hex(&mut out, b, b"0123456789abcdef");
+    }
+    out
+}
+
+/// SHA-256 of `bytes`, as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
+}
+
+fn push_hex(out: &mut String, b: u8, digits: &[u8; 16]) {
+    out.push(char::from(digits[usize::from(b >> 4)]));
+    out.push(char::from(digits[usize::from(b & 0x0f)]));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_what_formatting_writes() {
+        let all: Vec<u8> = (0..=255).collect();
+        let formatted: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(super::hex(&all), formatted);
+        let colon: Vec<String> = all.iter().map(|b| format!("{b:02X}")).collect();
+        assert_eq!(super::hex_colon(&all), colon.join(":"));
+        // The empty input's digest, as every SHA-256 implementation gives it.
+        assert_eq!(
+            super::sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
 }

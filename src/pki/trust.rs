@@ -252,11 +252,13 @@ pub struct TrustStore {
     crl_ders: Vec<CertificateRevocationListDer<'static>>,
     /// Smallest acceptable RSA modulus.
     pub min_rsa_bits: usize,
-    /// Certificate signatures already verified, by (certificate, issuer) SHA-256: the same
-    /// signer's chain is checked for every document it signs, and an RSA verification
-    /// costs more than everything else in the walk. Only successes are kept; a signature
-    /// does not stop being valid.
-    verified: std::sync::Mutex<std::collections::HashSet<([u8; 32], [u8; 32])>>,
+    /// Certificate signatures already verified: certificate fingerprint to the fingerprints
+    /// of the issuers whose key signed it (the fingerprints the readings carry, so a walk
+    /// hashes nothing). The same signer's chain is checked for every document it signs,
+    /// and an RSA verification costs more than everything else in the walk. Only successes
+    /// are kept; a signature does not stop being valid.
+    verified:
+        std::sync::Mutex<std::collections::HashMap<String, std::collections::HashSet<String>>>,
 }
 
 /// Most verified pairs remembered (then the memory starts over).
@@ -508,7 +510,7 @@ impl TrustStore {
             }
             let signer = candidates
                 .into_iter()
-                .find(|(d, _, _, _)| self.signed_by(&current_der, d));
+                .find(|(d, info, _, _)| self.signed_by((&current_der, &current), (d, info)));
             let Some((issuer_der, issuer_info, is_anchor, was_presented)) = signer else {
                 problems.push(CertProblem::BadSignature {
                     subject: current.subject.clone(),
@@ -579,11 +581,17 @@ impl TrustStore {
 }
 
 impl TrustStore {
-    /// Whether `issuer`'s key signed `cert`, remembered once true.
-    fn signed_by(&self, cert: &CertificateDer<'_>, issuer: &CertificateDer<'_>) -> bool {
-        let key = (sha256(cert), sha256(issuer));
+    /// Whether `issuer`'s key signed `cert` (each with its reading), remembered once true.
+    fn signed_by(
+        &self,
+        (cert, cert_info): (&CertificateDer<'_>, &CertInfo),
+        (issuer, issuer_info): (&CertificateDer<'_>, &CertInfo),
+    ) -> bool {
         let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-        if verified.contains(&key) {
+        if verified
+            .get(&cert_info.sha256)
+            .is_some_and(|issuers| issuers.contains(&issuer_info.sha256))
+        {
             return true;
         }
         drop(verified);
@@ -593,17 +601,13 @@ impl TrustStore {
             if verified.len() >= MAX_VERIFIED {
                 verified.clear();
             }
-            verified.insert(key);
+            verified
+                .entry(cert_info.sha256.clone())
+                .or_default()
+                .insert(issuer_info.sha256.clone());
         }
         ok
     }
-}
-
-fn sha256(der: &[u8]) -> [u8; 32] {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
 }
 
 fn signed_by(cert: &CertificateDer<'_>, issuer: &CertificateDer<'_>) -> bool {

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 pub use crate::cases::{DISCLAIMER_EN, DISCLAIMER_FI};
 use crate::finding::Finding;
+use crate::pki::sha256_hex;
 use crate::testcase::engine::{CheckResult, Evidence, Verdict};
 use crate::testcase::run::RunResult;
 
@@ -231,14 +232,6 @@ pub struct StepRef {
     pub case: String,
     /// Step id.
     pub step: String,
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn excerpt(bytes: &[u8]) -> String {

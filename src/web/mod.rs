@@ -314,7 +314,7 @@ fn new_token() -> String {
     if aws_lc_rs::rand::fill(&mut b).is_err() {
         return String::new();
     }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    crate::pki::hex(&b)
 }
 
 fn cookie(headers: &hyper::HeaderMap, name: &str) -> Option<String> {

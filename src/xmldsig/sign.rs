@@ -205,10 +205,7 @@ impl Signer {
 pub fn new_signature_id() -> String {
     let mut b = [0u8; 16];
     let _ = aws_lc_rs::rand::fill(&mut b);
-    format!(
-        "sig_{}",
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    )
+    format!("sig_{}", crate::pki::hex(&b))
 }
 
 /// The placeholder written where reference `n`'s digest will go.

@@ -3,6 +3,7 @@
 //! form, and every problem as a typed value with a stable `G-` code.
 
 use crate::finding::RuleId;
+use crate::pki::{hex, sha256_hex};
 use std::collections::HashMap;
 
 use base64::Engine as _;
@@ -404,14 +405,6 @@ impl VerifyReport {
             .map(DsigProblem::code)
             .collect()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
