@@ -104,6 +104,18 @@ impl BodyWriter {
         })
     }
 
+    /// The file opened for reading only: every append fails (for tests of what a failed
+    /// write leaves behind).
+    #[cfg(test)]
+    pub fn read_only(dir: &Path) -> Result<Self, BodyError> {
+        let mut w = Self::open(dir)?;
+        w.file = File::open(&w.path).map_err(|source| BodyError::Io {
+            path: w.path.clone(),
+            source,
+        })?;
+        Ok(w)
+    }
+
     /// Appends `bodies` (message id, bytes) with one write and one `fdatasync`; returns
     /// where each lies, in order. On error nothing returned refers to the written bytes.
     pub fn append(&mut self, bodies: &[((&str, &str), &[u8])]) -> Result<Vec<BodyAt>, BodyError> {

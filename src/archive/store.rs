@@ -800,6 +800,14 @@ impl ArchiveStore {
     /// Opens (creating when needed) the store in `dir`, with its writer and checkpoint
     /// threads (they end when the last handle is dropped).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, BodyWriter::open)
+    }
+
+    /// [`Self::open`], with the body file opened by `bodies` (a test's failing one).
+    fn open_with(
+        dir: &Path,
+        bodies: fn(&Path) -> Result<BodyWriter, BodyError>,
+    ) -> Result<Self, StoreError> {
         let opened = |e| match e {
             super::DbOpenError::Dir(path, source) => StoreError::Dir { path, source },
             super::DbOpenError::Sqlite(path, source) => StoreError::Sqlite { path, source },
@@ -826,7 +834,7 @@ impl ArchiveStore {
             .map_err(sql)?;
         let body_error = |e| StoreError::Body(Arc::new(e));
         bodies::check_length(dir, needed).map_err(body_error)?;
-        let body_writer = BodyWriter::open(dir).map_err(body_error)?;
+        let body_writer = bodies(dir).map_err(body_error)?;
         // Checkpoints happen on their own thread, not inside a commit.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(sql)?;
@@ -1538,6 +1546,41 @@ mod tests {
                 assert!(matches!(e, Err(StoreError::CdaIntegrity { .. })), "{e:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_body_file_that_cannot_be_written_refuses_archiving_and_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = ArchiveStore::open_with(dir.path(), BodyWriter::read_only).unwrap();
+        let e = s
+            .archive(
+                UseCase::Archive,
+                ("1.2.3", "1"),
+                ORG,
+                b"raw",
+                &doc("1.2.9", "1.2.9", 1, None),
+                now(),
+                None,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(e, StoreError::Body(_)) && e.to_string().contains("kanta-sim.messages"),
+            "{e}"
+        );
+        let conn = Connection::open(dir.path().join(super::super::exchange_log::DB_FILE)).unwrap();
+        for table in ["message", "document", "lifecycle_event"] {
+            let n: i64 = conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0, "{table} holds a row of the refused archiving");
+        }
+        // Writes without a message body still go through.
+        assert_eq!(
+            s.bulk_load([doc("1.2.10", "1.2.10", 1, None)], now())
+                .unwrap(),
+            1
+        );
+        assert_eq!(s.count().unwrap(), 1);
     }
 
     #[test]
