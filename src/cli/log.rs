@@ -107,6 +107,8 @@ pub(super) fn run(args: LogArgs) -> Result<u8, Failure> {
             .unwrap_or_default();
         let what = match (&rec.method, &rec.path, rec.status) {
             (Some(m), Some(p), Some(s)) => format!("{m} {p} → {s}"),
+            // The client left before the answer (an abandoned request).
+            (Some(m), Some(p), None) => format!("{m} {p} → (no answer)"),
             _ => "handshake".into(),
         };
         outln!(
