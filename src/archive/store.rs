@@ -1406,55 +1406,34 @@ mod tests {
         OffsetDateTime::now_utc()
     }
 
+    /// Archives version 1 of set `oid` in message 1.2.3 / `ext`.
+    fn first_version(s: &ArchiveStore, ext: &str, oid: &str) -> Result<Option<i64>, StoreError> {
+        s.archive(
+            UseCase::Archive,
+            ("1.2.3", ext),
+            ORG,
+            b"raw",
+            &doc(oid, oid, 1, None),
+            now(),
+            None,
+        )
+    }
+
     #[test]
     fn duplicates_are_refused_and_nothing_half_written_remains() {
         let dir = tempfile::tempdir().unwrap();
         let s = ArchiveStore::open(dir.path()).unwrap();
-        s.archive(
-            UseCase::Archive,
-            ("1.2.3", "1"),
-            ORG,
-            b"raw",
-            &doc("1.2.9", "1.2.9", 1, None),
-            now(),
-            None,
-        )
-        .unwrap();
+        first_version(&s, "1", "1.2.9").unwrap();
         assert!(matches!(
-            s.archive(
-                UseCase::Archive,
-                ("1.2.3", "1"),
-                ORG,
-                b"raw",
-                &doc("1.2.10", "1.2.10", 1, None),
-                now(),
-                None
-            ),
+            first_version(&s, "1", "1.2.10"),
             Err(StoreError::DuplicateMessage { .. })
         ));
         // A refused document in a new message: the message row must not stay behind.
         assert!(matches!(
-            s.archive(
-                UseCase::Archive,
-                ("1.2.3", "2"),
-                ORG,
-                b"raw",
-                &doc("1.2.9", "1.2.9", 1, None),
-                now(),
-                None
-            ),
+            first_version(&s, "2", "1.2.9"),
             Err(StoreError::Refused(_))
         ));
-        s.archive(
-            UseCase::Archive,
-            ("1.2.3", "2"),
-            ORG,
-            b"raw",
-            &doc("1.2.11", "1.2.11", 1, None),
-            now(),
-            None,
-        )
-        .unwrap();
+        first_version(&s, "2", "1.2.11").unwrap();
         assert_eq!(s.count().unwrap(), 2);
         drop(s);
         let s = ArchiveStore::open(dir.path()).unwrap();
@@ -1552,17 +1531,7 @@ mod tests {
     fn a_body_file_that_cannot_be_written_refuses_archiving_and_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let s = ArchiveStore::open_with(dir.path(), BodyWriter::read_only).unwrap();
-        let e = s
-            .archive(
-                UseCase::Archive,
-                ("1.2.3", "1"),
-                ORG,
-                b"raw",
-                &doc("1.2.9", "1.2.9", 1, None),
-                now(),
-                None,
-            )
-            .unwrap_err();
+        let e = first_version(&s, "1", "1.2.9").unwrap_err();
         assert!(
             matches!(e, StoreError::Body(_)) && e.to_string().contains("kanta-sim.messages"),
             "{e}"
