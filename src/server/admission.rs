@@ -71,8 +71,15 @@ pub(crate) enum BodyError {
     },
     /// The body budget stayed full (W-009).
     Busy,
-    /// The connection failed while reading.
-    Io(hyper::Error),
+    /// The connection failed or ended while reading.
+    Io {
+        /// Bytes received by then.
+        received: usize,
+        /// The declared length, if any.
+        declared: Option<usize>,
+        /// hyper's error.
+        source: hyper::Error,
+    },
 }
 
 impl BodyError {
@@ -95,7 +102,17 @@ impl BodyError {
                 RuleId::W009,
                 "the archive is holding as much request data as it may (server.request_memory_bytes); retry later".to_owned(),
             ),
-            Self::Io(e) => (RuleId::W008, format!("the request body could not be read: {e}")),
+            Self::Io {
+                received,
+                declared,
+                source,
+            } => (
+                RuleId::W008,
+                format!(
+                    "the request body could not be read: the connection failed or was closed after {received}{} bytes of it ({source})",
+                    declared.map(|n| format!(" of {n}")).unwrap_or_default()
+                ),
+            ),
         }
     }
 }
@@ -206,7 +223,13 @@ impl Admission {
                     });
                 }
                 Ok(None) => break,
-                Ok(Some(Err(e))) => return Err(BodyError::Io(e)),
+                Ok(Some(Err(source))) => {
+                    return Err(BodyError::Io {
+                        received: buf.len(),
+                        declared,
+                        source,
+                    });
+                }
                 Ok(Some(Ok(f))) => f,
             };
             let Ok(data) = frame.into_data() else {
