@@ -9,9 +9,8 @@
 use std::time::Instant;
 
 use kanta_sim::config::Config;
-use kanta_sim::document::{Body, Metadata, SignatureType, build_cda, sign_kanta_document};
 use kanta_sim::identity::SoteRegister;
-use kanta_sim::message::build::{MessageSpec, build_archive_message};
+use kanta_sim::message::build::signed_sp1_message;
 use kanta_sim::message::mime::MimeLimits;
 use kanta_sim::message::{CARRIED_TEXT, carried_cda};
 use kanta_sim::pipeline::{ArchiveProfile, process_message};
@@ -59,24 +58,18 @@ fn main() {
     let signer =
         kanta_sim::xmldsig::Signer::from_kit(&kit, &format!("system-signature:{ORG}")).unwrap();
     let trust = TrustStore::from_kit(&kit).unwrap();
+    // The load generator's corpus (`kanta-sim load`'s default body size).
     let messages: Vec<String> = (0..n)
         .map(|i| {
-            let mut meta =
-                Metadata::client_relationship_example(&format!("{ORG}.2026.7.{i}"), "010190-902S");
-            meta.custodian = ORG.to_owned();
-            let cda = sign_kanta_document(
-                &build_cda(&meta, &Body::example(&meta, 12_500)),
+            signed_sp1_message(
                 &signer,
-                SignatureType::System,
-                OffsetDateTime::now_utc(),
+                ORG,
+                &format!("{ORG}.2026.7.{i}"),
+                &format!("7{i:06}"),
+                12_500,
                 &format!("sig_{i}"),
             )
-            .unwrap();
-            build_archive_message(
-                &MessageSpec::for_document(&meta, &format!("7{i:06}")),
-                &meta,
-                &cda,
-            )
+            .unwrap()
         })
         .collect();
     let profile = ArchiveProfile::new(

@@ -11,12 +11,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kanta_sim::archive::{ArchiveStore, DocumentStore};
 use kanta_sim::client::{HttpVersion, MtlsClient, load_identity};
-use kanta_sim::document::{Body, Metadata, build_cda};
-use kanta_sim::document::{SignatureType, kanta_verify_options, sign_kanta_document};
-use kanta_sim::message::build::{MessageSpec, build_archive_message};
+use kanta_sim::document::kanta_verify_options;
+use kanta_sim::message::build::signed_sp1_message;
 use kanta_sim::pki::{GenerateOptions, TrustStore, generate_kit};
 use kanta_sim::xmldsig::{Signer, verify_document};
-use time::OffsetDateTime;
 
 const ORG: &str = "1.2.246.10.99900016.10.0";
 
@@ -30,26 +28,17 @@ async fn killing_the_server_mid_load_leaves_no_half_written_document() {
     let signer = Signer::from_kit(&kit, &format!("system-signature:{ORG}")).unwrap();
     let messages: Vec<(String, Bytes)> = (0..80)
         .map(|i| {
-            let meta = Metadata::client_relationship_example(
-                &format!("{ORG}.2026.900.{i}"),
-                "010190-902S",
-            );
-            let cda = sign_kanta_document(
-                &build_cda(&meta, &Body::example(&meta, 40_000)),
+            let oid = format!("{ORG}.2026.900.{i}");
+            let message = signed_sp1_message(
                 &signer,
-                SignatureType::System,
-                OffsetDateTime::now_utc(),
+                ORG,
+                &oid,
+                &i.to_string(),
+                40_000,
                 &format!("sig_{i}"),
             )
             .unwrap();
-            (
-                meta.document_oid.clone(),
-                Bytes::from(build_archive_message(
-                    &MessageSpec::for_document(&meta, &i.to_string()),
-                    &meta,
-                    &cda,
-                )),
-            )
+            (oid, Bytes::from(message))
         })
         .collect();
     let (mut child, addr) = common::spawn_serve(&kit, &data, &ready);

@@ -14,9 +14,7 @@ use clap::Args;
 
 use super::{Failure, exit};
 use crate::client::{HttpVersion, MtlsClient, Target, load_identity};
-use crate::document::{Body, Metadata, build_cda};
-use crate::document::{SignatureType, sign_kanta_document};
-use crate::message::build::{MessageSpec, build_archive_message};
+use crate::message::build::signed_sp1_message;
 use crate::pki::Index;
 use crate::xmldsig::Signer;
 
@@ -192,24 +190,17 @@ pub async fn run(args: LoadArgs) -> Result<u8, Failure> {
         .map_err(Failure::usage)?;
         let mut v = Vec::with_capacity(requests);
         for i in 0..requests {
-            let mut meta = Metadata::client_relationship_example(
-                &format!("{}.2026.{run}.{i}", args.organisation),
-                "010190-902S",
-            );
-            meta.custodian.clone_from(&args.organisation);
-            let cda = sign_kanta_document(
-                &build_cda(&meta, &Body::example(&meta, args.body_bytes)),
-                &signer,
-                SignatureType::System,
-                time::OffsetDateTime::now_utc(),
-                &format!("sig_{i}"),
-            )
-            .map_err(Failure::internal)?;
-            v.push(Bytes::from(build_archive_message(
-                &MessageSpec::for_document(&meta, &format!("{run}{i:06}")),
-                &meta,
-                &cda,
-            )));
+            v.push(Bytes::from(
+                signed_sp1_message(
+                    &signer,
+                    &args.organisation,
+                    &format!("{}.2026.{run}.{i}", args.organisation),
+                    &format!("{run}{i:06}"),
+                    args.body_bytes,
+                    &format!("sig_{i}"),
+                )
+                .map_err(Failure::internal)?,
+            ));
         }
         v
     };

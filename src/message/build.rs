@@ -81,6 +81,35 @@ impl MessageSpec {
     }
 }
 
+/// A first-version archiving message for client-relationship document `document_oid` of
+/// `signer`'s organisation: an SP1 document with a display form of `body_bytes` (12 500
+/// gives a signed document of about 20 KB), signed by the organisation's system signature
+/// as `signature_id`, in message `message_extension`. The corpus of the load generator, the
+/// pipeline benchmark and the crash test.
+pub fn signed_sp1_message(
+    signer: &crate::xmldsig::Signer,
+    organisation: &str,
+    document_oid: &str,
+    message_extension: &str,
+    body_bytes: usize,
+    signature_id: &str,
+) -> Result<String, crate::xmldsig::SignError> {
+    let mut meta = Metadata::client_relationship_example(document_oid, "010190-902S");
+    organisation.clone_into(&mut meta.custodian);
+    let cda = crate::document::sign_kanta_document(
+        &crate::document::build_cda(&meta, &crate::document::Body::example(&meta, body_bytes)),
+        signer,
+        crate::document::SignatureType::System,
+        time::OffsetDateTime::now_utc(),
+        signature_id,
+    )?;
+    Ok(build_archive_message(
+        &MessageSpec::for_document(&meta, message_extension),
+        &meta,
+        &cda,
+    ))
+}
+
 /// The whole request body: envelope, wrapper, frame and the MIME-carried `cda`.
 pub fn build_archive_message(spec: &MessageSpec, meta: &Metadata, cda: &str) -> String {
     let mut w = W::new();
