@@ -166,25 +166,15 @@ async fn busy_answers_503_with_the_planned_retry_after_as_curl_sees_it() {
     let dir = tempfile::tempdir().unwrap();
     let body = dir.path().join("m.xml");
     std::fs::write(&body, message(11, "11")).unwrap();
-    let (cert, key) = path_of(the_kit(), &format!("client:{TESTILA}"));
-    let ca = path_of(the_kit(), "root-ca").0;
     let url = format!("https://{}/archive", server.addr());
-    let args = [
-        "-s",
-        "-D",
-        "-",
-        "--cacert",
-        ca.to_str().unwrap(),
-        "--cert",
-        cert.to_str().unwrap(),
-        "--key",
-        key.as_ref().unwrap().to_str().unwrap(),
-        "-H",
-        "Content-Type: text/xml",
-        "--data-binary",
-        &format!("@{}", body.display()),
+    let mut args = vec!["-s".to_owned(), "-D".to_owned(), "-".to_owned()];
+    args.extend(curl_post(
+        the_kit(),
+        &format!("client:{TESTILA}"),
+        &body,
         &url,
-    ];
+    ));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let Some((code, out, err)) = curl(&args, &[]).await else {
         return;
     };

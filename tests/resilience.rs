@@ -249,35 +249,23 @@ async fn curl_as_the_client_system_is_judged_on_retry_after() {
         tmp.path(),
     );
     assert_eq!(code, 0, "{out}");
-    let (cert, key) = path_of(kit("resilience"), &format!("client:{TESTILA}"));
-    let key = key.unwrap();
-    let root = path_of(kit("resilience"), "root-ca").0;
     for (name, honour) in [("honours", true), ("at-once", false)] {
         let dir = tmp.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
         let (mut child, listen) = live_run(&dir, &["SIM-RES-03"], "r", std::process::Stdio::null());
         let url = format!("https://{listen}/archive");
-        let data = format!("@{}", message.display());
         // A real file: curl truncates its output before a retry.
         let answer = dir.join("answer.xml");
-        let mut args = vec![
-            "-sS",
-            "--cacert",
-            root.to_str().unwrap(),
-            "--cert",
-            cert.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-            "-H",
-            "Content-Type: text/xml; charset=UTF-8",
-            "--data-binary",
-            &data,
-            "-o",
-            answer.to_str().unwrap(),
-            "-w",
-            "%{http_code}",
+        let mut args: Vec<String> = ["-sS", "-o", answer.to_str().unwrap(), "-w", "%{http_code}"]
+            .map(str::to_owned)
+            .to_vec();
+        args.extend(curl_post(
+            kit("resilience"),
+            &format!("client:{TESTILA}"),
+            &message,
             &url,
-        ];
+        ));
+        let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
         if honour {
             args.splice(0..0, ["--retry", "2"]);
         }

@@ -166,6 +166,29 @@ pub fn openssl_seclevel0_conf() -> PathBuf {
     p
 }
 
+/// curl's arguments for POSTing XML `file` to `url` as `role` of `kit` over mutual TLS
+/// (the kit's root as the only CA); the caller adds what it wants of the answer.
+pub fn curl_post(kit: &(PathBuf, Index), role: &str, file: &Path, url: &str) -> Vec<String> {
+    let (cert, key) = path_of(kit, role);
+    let ca = path_of(kit, "root-ca").0;
+    let key = key.unwrap_or_else(|| panic!("{role} has no key"));
+    [
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "-H",
+        "Content-Type: text/xml; charset=UTF-8",
+        "--data-binary",
+        &format!("@{}", file.display()),
+        url,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 /// Runs curl off the async runtime, returning (exit status, stdout, stderr). Panics in CI
 /// when curl is missing; elsewhere returns None so the caller can skip.
 pub async fn curl(args: &[&str], env: &[(&str, &Path)]) -> Option<(i32, String, String)> {
