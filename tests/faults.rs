@@ -548,3 +548,36 @@ async fn a_client_giving_up_on_a_delayed_answer_leaves_its_row() {
     );
     assert_eq!(server.handle.store.count().unwrap(), before);
 }
+
+/// The same with curl as the client (a client kanta-sim did not write): `--max-time` runs
+/// out during the delay, curl exits 28, and the request's row is there, abandoned.
+#[tokio::test]
+async fn curl_giving_up_on_a_delay_leaves_an_abandoned_row() {
+    let server = start(the_kit()).await;
+    plan(
+        &server,
+        "[[fault]]\nname = \"curl-wait\"\nkind = \"delay\"\ndelay_ms = 5000\ncount = 1\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("m.xml");
+    std::fs::write(&body, message(41, "41")).unwrap();
+    let url = format!("https://{}/archive", server.addr());
+    let mut args = vec!["-sS".to_owned(), "--max-time".to_owned(), "0.5".to_owned()];
+    args.extend(curl_post(
+        the_kit(),
+        &format!("client:{TESTILA}"),
+        &body,
+        &url,
+    ));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let Some((code, _, err)) = curl(&args, &[]).await else {
+        return;
+    };
+    assert_eq!(code, 28, "curl should time out: {err}");
+    let row = server.wait_for(|r| r.record.outcome == "abandoned").await;
+    assert_eq!(injected(&row), Some("curl-wait"), "{row:#?}");
+    assert_eq!(
+        row.record.message_id.as_ref().map(|m| m.1.as_str()),
+        Some("41")
+    );
+}
