@@ -180,6 +180,63 @@ async fn a_request_over_the_budget_waits_briefly_then_gets_503() {
     server.stop().await;
 }
 
+/// The processing slots bound the work of judging, not waiting: a request whose message is
+/// judged gives its slot back while it waits (for the store's commit, here for a planned
+/// delay). With one slot, a second message is archived while the first is held back;
+/// before, it waited for the slot and got 503 (W-009), and the store could never gather
+/// more documents into one commit than there were slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_judged_request_waits_without_holding_a_processing_slot() {
+    let server = start_with(k(), |c| {
+        c.server.max_concurrent_requests = 1;
+        c.server.busy_wait_ms = 200;
+    })
+    .await;
+    server.handle.faults().set(
+        kanta_sim::faults::FaultPlan::parse(
+            "[[fault]]\nname = \"hold\"\nkind = \"delay\"\ndelay_ms = 3000\ncount = 1\n",
+            "test-plan",
+        )
+        .unwrap(),
+    );
+    let addr = server.addr();
+    let first = tokio::spawn(async move {
+        testila()
+            .request(
+                addr,
+                "POST",
+                "/archive",
+                Some("text/xml"),
+                signed_message(31, 100, |c| c),
+            )
+            .await
+            .unwrap()
+    });
+    // The first is judged within this (0.3 ms of work) and then held back for 3 s.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let started = Instant::now();
+    let second = testila()
+        .request(
+            addr,
+            "POST",
+            "/archive",
+            Some("text/xml"),
+            signed_message(32, 100, |c| c),
+        )
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&second.body);
+    assert_eq!(second.status, 200, "{text}");
+    assert!(text.contains("typeCode=\"AA\""), "{text}");
+    assert!(!first.is_finished(), "the first was not held back");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let first = first.await.unwrap();
+    let text = String::from_utf8_lossy(&first.body);
+    assert_eq!(first.status, 200, "{text}");
+    assert!(text.contains("typeCode=\"AA\""), "{text}");
+    server.stop().await;
+}
+
 async fn read_answer(s: &mut (impl AsyncReadExt + Unpin), within: Duration) -> String {
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(within, s.read_to_end(&mut buf)).await;

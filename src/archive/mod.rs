@@ -63,6 +63,14 @@ pub(crate) fn open_db(
         .map_err(sql)?;
     conn.pragma_update(None, "synchronous", synchronous)
         .map_err(sql)?;
+    // The writer gives each write of a batch its own savepoint, and SQLite keeps the pages
+    // a savepoint may have to restore in a temporary file unless told otherwise: four bytes
+    // and a page written for every page every write touched (measured: 53 KB and 26 write
+    // calls per archived document, three quarters of all the store's writes). They matter
+    // only until the savepoint is released, so memory holds them; the commit's durability
+    // is the WAL's and unchanged.
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(sql)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(sql)?;
     conn.execute_batch(schema).map_err(sql)?;

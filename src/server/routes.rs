@@ -636,6 +636,9 @@ async fn archive(
             );
         }
     };
+    // Only waiting is left (the commit, a planned delay, the answer's sending): the slot
+    // and the working memory go back, the body and the document stay accounted for.
+    held.judged(body.len().saturating_mul(2));
     // The answer goes out in the request's SOAP version; a bare interaction's by its
     // Content-Type.
     let version = match outcome.envelope {
