@@ -1419,6 +1419,17 @@ mod tests {
         )
     }
 
+    /// The savepoints' journals in memory, not in temporary files (2 = MEMORY).
+    #[test]
+    fn connections_keep_savepoint_journals_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let (conn, _) = crate::archive::open_db(dir.path(), "FULL", "").unwrap();
+        let mode: i64 = conn
+            .pragma_query_value(None, "temp_store", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, 2);
+    }
+
     #[test]
     fn duplicates_are_refused_and_nothing_half_written_remains() {
         let dir = tempfile::tempdir().unwrap();
