@@ -98,7 +98,8 @@ pub fn canonicalize_reformatted(
         opts,
         exclude,
         reformatting,
-        out: Vec::new(),
+        // About the size of what it covers (a whole document or one element's text).
+        out: Vec::with_capacity(apex.map_or(doc.input_text().len(), |n| n.range().len())),
     };
     match apex {
         Some(node) if node.is_element() => c.element(node, &BTreeMap::new(), true),
@@ -336,16 +337,28 @@ impl<'o, 'i> Canonicalizer<'o, 'i> {
 }
 
 /// Copies `s` to `out`, writing `escape(b)` for the bytes it escapes: runs between them go
-/// out whole (a base64 body has none, so it is one copy).
+/// out whole (a base64 body has none, so it is one copy). The text is looked at 64 bytes at
+/// a time with a test that has no early exit, so that it compiles to vector code; only a
+/// chunk holding a byte to escape is walked byte by byte (measured: the byte-by-byte walk
+/// of every text was a tenth of the signature check).
 fn escape_with(s: &str, out: &mut Vec<u8>, escape: impl Fn(u8) -> Option<&'static [u8]>) {
     let b = s.as_bytes();
     let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        if let Some(e) = escape(c) {
-            out.extend_from_slice(&b[start..i]);
-            out.extend_from_slice(e);
-            start = i + 1;
+    let mut at = 0;
+    for chunk in b.chunks(64) {
+        if chunk
+            .iter()
+            .fold(false, |any, &c| any | escape(c).is_some())
+        {
+            for (i, &c) in chunk.iter().enumerate() {
+                if let Some(e) = escape(c) {
+                    out.extend_from_slice(&b[start..at + i]);
+                    out.extend_from_slice(e);
+                    start = at + i + 1;
+                }
+            }
         }
+        at += chunk.len();
     }
     out.extend_from_slice(&b[start..]);
 }

@@ -198,3 +198,42 @@ fn kanta_timestamp_shape() {
         r#"<signatureTimestamp xmlns="urn:hl7finland" ID="ts1">2026-07-17T10:06:56Z</signatureTimestamp>"#
     );
 }
+
+/// Escaping looks at the text 64 bytes at a time: characters to escape at either side of a
+/// chunk's edge, several in one chunk and none at all come out as the recommendation
+/// writes them (§2.3: `&amp;`, `&lt;`, `&gt;`, `&#xD;` in text; `&quot;`, `&#x9;`,
+/// `&#xA;`, `&#xD;` too in attributes).
+#[test]
+fn escaping_is_the_same_at_every_position_of_the_text() {
+    for at in [0usize, 1, 62, 63, 64, 65, 127, 128, 129, 190] {
+        let pad = |n: usize| "x".repeat(n);
+        let (text_in, text_out) = (
+            format!("{}&amp;&lt;&gt;&#13;{}y", pad(at), pad(70)),
+            format!("{}&amp;&lt;&gt;&#xD;{}y", pad(at), pad(70)),
+        );
+        let (attr_in, attr_out) = (
+            format!("{}&quot;&#9;&#10;&#13;&lt;&amp;{}", pad(at), pad(3)),
+            format!("{}&quot;&#x9;&#xA;&#xD;&lt;&amp;{}", pad(at), pad(3)),
+        );
+        let input = format!("<doc a=\"{attr_in}\">{text_in}</doc>");
+        let expected = format!("<doc a=\"{attr_out}\">{text_out}</doc>");
+        for method in [
+            Method::Inclusive,
+            Method::Exclusive {
+                inclusive_prefixes: Vec::new(),
+            },
+        ] {
+            let opts = C14nOptions {
+                method,
+                with_comments: false,
+            };
+            assert_eq!(c14n(&input, &opts, None), expected, "at {at}");
+        }
+    }
+    let plain = "b".repeat(1000);
+    let opts = with_comments(Method::Inclusive);
+    assert_eq!(
+        c14n(&format!("<doc>{plain}</doc>"), &opts, None),
+        format!("<doc>{plain}</doc>")
+    );
+}
