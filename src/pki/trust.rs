@@ -448,7 +448,10 @@ impl TrustStore {
         (Some(leaf), problems)
     }
 
-    fn assess_parsed(
+    /// [`Self::assess`] of a leaf already read (its DER and its reading) with the
+    /// intermediates presented beside it: a signature check that has read the signer's
+    /// certificate assesses it at two times without reading it twice more.
+    pub fn assess_parsed(
         &self,
         (leaf_der, leaf): (&CertificateDer<'_>, &CertInfo),
         intermediates: &[CertificateDer<'_>],
@@ -476,8 +479,8 @@ impl TrustStore {
             })
             .collect();
 
-        let mut current_der: CertificateDer<'static> = leaf_der.clone().into_owned();
-        let mut current = leaf.clone();
+        // Borrowed at every step: the path's certificates stay where they are.
+        let (mut current_der, mut current): (&CertificateDer<'_>, &CertInfo) = (leaf_der, leaf);
         for _depth in 0..8 {
             if self.anchors.iter().any(|a| a.info.sha256 == current.sha256) {
                 break;
@@ -489,7 +492,7 @@ impl TrustStore {
                 });
                 break;
             }
-            self.check_revocation(&current, at, &mut problems);
+            self.check_revocation(current, at, &mut problems);
             let candidates = presented
                 .iter()
                 .map(|(d, i)| (d, i, false, true))
@@ -510,7 +513,7 @@ impl TrustStore {
             }
             let signer = candidates
                 .into_iter()
-                .find(|(d, info, _, _)| self.signed_by((&current_der, &current), (d, info)));
+                .find(|(d, info, _, _)| self.signed_by((current_der, current), (d, info)));
             let Some((issuer_der, issuer_info, is_anchor, was_presented)) = signer else {
                 problems.push(CertProblem::BadSignature {
                     subject: current.subject.clone(),
@@ -528,8 +531,8 @@ impl TrustStore {
                 });
             }
             check_validity(issuer_info, at, &mut problems);
-            current_der = issuer_der.clone();
-            current = issuer_info.clone();
+            current_der = issuer_der;
+            current = issuer_info;
         }
         problems
     }

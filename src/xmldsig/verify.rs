@@ -810,12 +810,14 @@ fn verify_signature<'a, 'i>(
     }
 
     // The signer's certificate, at the signing time and at receipt.
-    if let (Some(trust), Some(der)) = (opts.trust, cert) {
-        let chain = [CertificateDer::from(der)];
+    if let (Some(trust), Some(der), Some(signer)) = (opts.trust, cert, report.signer.as_ref()) {
+        let der = CertificateDer::from(der);
+        let assess =
+            |at| trust.assess_parsed((&der, signer), &[], at, Purpose::DocumentSigning, false);
         if let Some(ts) = &report.signing_time {
             match OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339) {
                 Ok(at) => {
-                    for problem in trust.assess(&chain, at, Purpose::DocumentSigning, false) {
+                    for problem in assess(at) {
                         report.problems.push(DsigProblem::CertificateAtSigning {
                             signature: number,
                             at: rfc3339(at),
@@ -829,7 +831,7 @@ fn verify_signature<'a, 'i>(
                 }),
             }
         }
-        for problem in trust.assess(&chain, opts.now, Purpose::DocumentSigning, false) {
+        for problem in assess(opts.now) {
             report.problems.push(DsigProblem::CertificateAtReceipt {
                 signature: number,
                 at: rfc3339(opts.now),
