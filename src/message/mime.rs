@@ -211,11 +211,19 @@ fn parameter(value: &str, name: &str) -> Option<String> {
 /// Parses a multipart/related entity (as text, after XML unescaping), within `limits`.
 pub fn parse_related(text: &str, limits: &MimeLimits) -> Result<MimeEntity, MimeError> {
     // Line ends may be CRLF (MIME) or LF (after XML line-end normalisation).
-    let lines: Vec<&str> = text
-        .trim_start_matches(['\r', '\n', ' ', '\t'])
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .collect();
+    let body = text.trim_start_matches(['\r', '\n', ' ', '\t']);
+    // As `split('\n')`, with the line ends found in one vector pass (a 35 KB entity is
+    // some 450 lines of 76 characters; a search started per line cost more than the rest).
+    let mut lines: Vec<&str> = Vec::with_capacity(body.len() / 64 + 1);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', body.as_bytes()) {
+        lines.push(&body[start..end]);
+        start = end + 1;
+    }
+    lines.push(&body[start..]);
+    for l in &mut lines {
+        *l = l.strip_suffix('\r').unwrap_or(l);
+    }
     let (headers, body_start) = read_headers(&lines, 0, limits, "the MIME entity")?;
     let ct = header(&headers, "content-type")
         .ok_or(MimeError::NoContentType)?

@@ -214,9 +214,13 @@ impl<'t> Prepared<'t> {
             out.push_str(&normalized[at..run.range.start]);
             lifted.push((out.len(), run.value));
             let raw = &normalized[run.range.clone()];
-            let (lines, last) = raw.rsplit_once('\n').map_or((0, raw), |(before, last)| {
-                (before.matches('\n').count() + 1, last)
-            });
+            let (lines, last) = match memchr::memrchr(b'\n', raw.as_bytes()) {
+                Some(i) => (
+                    memchr::memchr_iter(b'\n', raw.as_bytes()).count(),
+                    &raw[i + 1..],
+                ),
+                None => (0, raw),
+            };
             out.extend(std::iter::repeat_n('\n', lines));
             out.extend(std::iter::repeat_n(' ', last.chars().count()));
             at = run.range.end;
@@ -290,17 +294,22 @@ fn dom<'a>(text: &'a str, limits: &Limits) -> Result<Document<'a>, XmlError> {
 /// 76-character lines, a MIME entity) are then borrowed by the DOM instead of copied
 /// character by character.
 pub fn normalize_line_ends(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains('\r') {
+    let b = text.as_bytes();
+    if memchr::memchr(b'\r', b).is_none() {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find('\r') {
-        out.push_str(&rest[..i]);
+    let mut start = 0;
+    for i in memchr::memchr_iter(b'\r', b) {
+        // A `\r\n`'s `\n` was skipped with its `\r` (a `\r` is never a `\n`).
+        if i < start {
+            continue;
+        }
+        out.push_str(&text[start..i]);
         out.push('\n');
-        rest = rest[i + 1..].strip_prefix('\n').unwrap_or(&rest[i + 1..]);
+        start = i + 1 + usize::from(b.get(i + 1) == Some(&b'\n'));
     }
-    out.push_str(rest);
+    out.push_str(&text[start..]);
     std::borrow::Cow::Owned(out)
 }
 
