@@ -275,6 +275,9 @@ pub async fn start(config: Config) -> Result<App, BootError> {
     check_database(&config.data.dir, config.data.integrity_check)?;
     let log = ExchangeLog::open(&config.data.dir)?;
     let store = ArchiveStore::open(&config.data.dir)?;
+    store.gather_commits(std::time::Duration::from_micros(
+        config.data.commit_gather_us,
+    ));
     let ledger = Ledger::open(&config.data.dir)?;
     let code_lists = CodeLists::for_profile(&config.archive)?;
     let profile = ArchiveProfile::new(&config, (*material.register).clone(), code_lists);

@@ -85,7 +85,7 @@ pub use exchange_log::{
     DB_FILE, ExchangeKind, ExchangeLog, ExchangeRecord, Keep, LogError, StoredExchange,
 };
 pub use query::{DocumentQuery, HistoryEvent, execute};
-pub use store::{ArchiveStore, Invalidation, Pending, StoreError};
+pub use store::{ArchiveStore, Coming, Invalidation, Pending, StoreError};
 
 use crate::document::ArchivedDocument;
 use crate::message::usecase::UseCase;
@@ -94,6 +94,10 @@ use crate::message::usecase::UseCase;
 /// default; a shared PostgreSQL store for multi-instance test environments can implement the
 /// same trait. Every write is one transaction that re-checks the lifecycle rules.
 pub trait DocumentStore: Send + Sync {
+    /// Announces a write on its way (a message being judged that may be handed over):
+    /// while one is, the writer may wait a little for it so that one commit covers more
+    /// documents. Drop it when the write is handed over or will not come.
+    fn coming(&self) -> Coming;
     /// Stores a first version ([`UseCase::Archive`]) or a new version
     /// ([`UseCase::NewVersion`], which marks the current one replaced) with its message and,
     /// when given, the exchange that brought it, all in one transaction (so an archived

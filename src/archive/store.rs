@@ -12,7 +12,8 @@
 //! when read (its MIME part, decoded) and checked against the SHA-256 recorded at archiving.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, SyncSender};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -415,6 +416,8 @@ pub struct ArchiveStore {
     read: Arc<Mutex<Connection>>,
     checkpointer: Arc<Mutex<Connection>>,
     writer: Sender<Job>,
+    /// How the writer gathers a batch (shared with its thread).
+    gathering: Arc<Gathering>,
     path: PathBuf,
     /// The data directory (the body file's).
     dir: PathBuf,
@@ -467,6 +470,32 @@ struct Job {
 
 /// Most writes one commit covers.
 const MAX_BATCH: usize = 256;
+
+/// How often a gathering writer looks again whether writes are still on their way (a
+/// request refused while being judged hands nothing over, so nothing would wake it).
+const GATHER_POLL: Duration = Duration::from_micros(100);
+
+/// How the writer gathers a batch: writes on their way (messages being judged that may be
+/// handed over) and how long it may wait for them.
+#[derive(Debug, Default)]
+struct Gathering {
+    coming: AtomicUsize,
+    wait_us: AtomicU64,
+}
+
+/// A write on its way to the store (a message being judged): while any is, the writer may
+/// wait up to `data.commit_gather_us` for it before committing, so that one commit (and
+/// one flush of each file) covers more documents. Dropped when the write is handed over
+/// or will not come.
+#[derive(Debug)]
+#[must_use = "the writer waits while it is held"]
+pub struct Coming(Arc<Gathering>);
+
+impl Drop for Coming {
+    fn drop(&mut self) {
+        self.0.coming.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 /// Least time between two checkpoints.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
@@ -481,17 +510,36 @@ fn writer_loop(
     mut bodies: BodyWriter,
     jobs: Receiver<Job>,
     checkpoint: SyncSender<()>,
+    gathering: &Gathering,
 ) {
     let commit_error = |source: &Arc<rusqlite::Error>| StoreError::Commit {
         path: path.clone(),
         source: source.clone(),
     };
     while let Ok(first) = jobs.recv() {
+        let opened = Instant::now();
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
+        // What is waiting, and then, while writes are on their way, what arrives within
+        // the gathering time: a lone client waits for nothing.
+        loop {
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(j) => batch.push(j),
+                    Err(_) => break,
+                }
+            }
+            let wait = Duration::from_micros(gathering.wait_us.load(Ordering::Relaxed));
+            let left = wait.saturating_sub(opened.elapsed());
+            if batch.len() >= MAX_BATCH
+                || left.is_zero()
+                || gathering.coming.load(Ordering::Acquire) == 0
+            {
+                break;
+            }
+            match jobs.recv_timeout(left.min(GATHER_POLL)) {
                 Ok(j) => batch.push(j),
-                Err(_) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
             }
         }
         // The bodies are durable before the transaction that says where they lie commits.
@@ -854,9 +902,20 @@ impl ArchiveStore {
                 })
         };
         let writer_path = path.clone();
+        let gathering = Arc::new(Gathering::default());
+        let writer_gathering = gathering.clone();
         spawn(
             "archive-writer",
-            Box::new(move || writer_loop(conn, writer_path, body_writer, jobs_rx, cp_tx)),
+            Box::new(move || {
+                writer_loop(
+                    conn,
+                    writer_path,
+                    body_writer,
+                    jobs_rx,
+                    cp_tx,
+                    &writer_gathering,
+                );
+            }),
         )?;
         spawn(
             "archive-checkpoint",
@@ -866,9 +925,17 @@ impl ArchiveStore {
             read: Arc::new(Mutex::new(read)),
             checkpointer,
             writer: jobs_tx,
+            gathering,
             path,
             dir: dir.to_owned(),
         })
+    }
+
+    /// How long the writer may wait for writes on their way ([`Coming`]) before it commits
+    /// (`data.commit_gather_us`; none until set).
+    pub fn gather_commits(&self, wait: Duration) {
+        let us = u64::try_from(wait.as_micros()).unwrap_or(u64::MAX);
+        self.gathering.wait_us.store(us, Ordering::Relaxed);
     }
 
     fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -1157,6 +1224,11 @@ fn invalidate_in(
 }
 
 impl DocumentStore for ArchiveStore {
+    fn coming(&self) -> Coming {
+        self.gathering.coming.fetch_add(1, Ordering::AcqRel);
+        Coming(self.gathering.clone())
+    }
+
     fn archive_later(
         &self,
         use_case: UseCase,
@@ -1417,6 +1489,49 @@ mod tests {
             now(),
             None,
         )
+    }
+
+    /// While a write is on its way the writer waits (up to the gathering time) so that one
+    /// commit covers it too; with none on its way it commits at once. The gathering time is
+    /// made long (10 s) so that which of the two happened cannot be mistaken.
+    #[test]
+    fn the_writer_waits_for_writes_on_their_way_and_only_for_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = ArchiveStore::open(dir.path()).unwrap();
+        s.gather_commits(Duration::from_secs(10));
+        let write = |n: u32| {
+            let oid = format!("{ORG}.9.{n}");
+            s.archive_later(
+                UseCase::Archive,
+                ("1.2.3", &n.to_string()),
+                ORG,
+                bytes::Bytes::from_static(b"raw"),
+                &doc(&oid, &oid, 1, None),
+                now(),
+                None,
+            )
+        };
+        // Nothing on its way: committed at once.
+        let started = Instant::now();
+        write(1).wait().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // One on its way: the first write waits for it…
+        let coming = s.coming();
+        let first = write(2);
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            s.count().unwrap(),
+            1,
+            "committed while a write was on its way"
+        );
+        // …and is committed as soon as that one is handed over (here: will not come).
+        let started = Instant::now();
+        drop(coming);
+        let second = write(3);
+        first.wait().unwrap();
+        second.wait().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(s.count().unwrap(), 3);
     }
 
     /// The savepoints' journals in memory, not in temporary files (2 = MEMORY).

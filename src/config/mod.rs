@@ -220,6 +220,9 @@ pub struct DataConfig {
     pub dir: PathBuf,
     /// The database check before serving.
     pub integrity_check: IntegrityCheck,
+    /// Microseconds the store's writer may wait, while messages are being judged, for their
+    /// documents to join the commit it is about to make (0: never waits).
+    pub commit_gather_us: u64,
 }
 
 /// How the database is checked before the archive serves from it.

@@ -17,8 +17,8 @@ use time::OffsetDateTime;
 use super::State;
 use super::admission::BodyError;
 use super::http::{AnyBody, Dropped, Reply};
-use crate::archive::Invalidation;
 use crate::archive::StoreError;
+use crate::archive::{Coming, Invalidation};
 use crate::archive::{DocumentQuery, execute};
 use crate::archive::{ExchangeKind, ExchangeRecord};
 use crate::faults::{FaultKind, Injected, Stage, UseCaseName};
@@ -590,6 +590,9 @@ async fn archive(
     let org = state_org(meta);
     let now = OffsetDateTime::now_utc();
     meta.at("judging the message");
+    // Until its document is handed over (or it turns out there is none), the store may
+    // wait a little for it before committing others (data.commit_gather_us).
+    let coming = state.store.coming();
     // Parsing (once: limits first, then the DOM), canonicalization and RSA are CPU work,
     // linear in the message's size: a large message's goes to the blocking pool, so that no
     // async worker is held long.
@@ -717,12 +720,14 @@ async fn archive(
     };
     let done = match (outcome.ack, outcome.use_case) {
         (AckCode::AA, Some(u @ (UseCase::Archive | UseCase::NewVersion))) => {
-            archive_document(state, meta, outcome, u, &body, how).await
+            archive_document(state, meta, outcome, u, &body, how, coming).await
         }
         (AckCode::AA, Some(UseCase::Invalidate)) => {
+            drop(coming);
             invalidate_document(state, meta, outcome, &body, &org, how).await
         }
         (ack, Some(UseCase::Query(kind))) if ack != AckCode::AR => {
+            drop(coming);
             run_query(state, outcome, kind, &org, version, now).await
         }
         _ => Ok(ack_outcome(state, &outcome, version, now)),
@@ -810,6 +815,7 @@ async fn archive_document(
     use_case: UseCase,
     body: &Bytes,
     how: Answering<'_>,
+    coming: Coming,
 ) -> Result<Outcome, String> {
     let Answering {
         version,
@@ -842,6 +848,10 @@ async fn archive_document(
     meta.accounted();
     // Hashing the CDA and handing the write over are quick; the commit is awaited without
     // holding a thread.
+    // Given up just before the hand-over rather than after: a writer woken by this very
+    // write must not find it still on its way and wait for it (a lone client would pay
+    // that wait on every document).
+    drop(coming);
     let stored = state
         .store
         .archive_later(
