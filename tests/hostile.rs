@@ -54,8 +54,12 @@ fn testila() -> kanta_sim::client::MtlsClient {
 }
 
 async fn post(server: &common::TestServer, body: Bytes) -> (u16, String) {
+    post_to(server.addr(), body).await
+}
+
+async fn post_to(addr: std::net::SocketAddr, body: Bytes) -> (u16, String) {
     let r = testila()
-        .request(server.addr(), "POST", "/archive", Some("text/xml"), body)
+        .request(addr, "POST", "/archive", Some("text/xml"), body)
         .await
         .unwrap();
     (r.status, String::from_utf8_lossy(&r.body).into_owned())
@@ -160,18 +164,8 @@ async fn a_request_over_the_budget_waits_briefly_then_gets_503() {
     .await
     .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let r = testila()
-        .request(
-            server.addr(),
-            "POST",
-            "/archive",
-            Some("text/xml"),
-            signed_message(2, 100, |c| c),
-        )
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&r.body);
-    assert_eq!(r.status, 503, "{text}");
+    let (status, text) = post(&server, signed_message(2, 100, |c| c)).await;
+    assert_eq!(status, 503, "{text}");
     assert!(
         text.contains("W-009") && text.contains("server.max_concurrent_requests"),
         "{text}"
@@ -200,39 +194,17 @@ async fn a_judged_request_waits_without_holding_a_processing_slot() {
         .unwrap(),
     );
     let addr = server.addr();
-    let first = tokio::spawn(async move {
-        testila()
-            .request(
-                addr,
-                "POST",
-                "/archive",
-                Some("text/xml"),
-                signed_message(31, 100, |c| c),
-            )
-            .await
-            .unwrap()
-    });
+    let first = tokio::spawn(post_to(addr, signed_message(31, 100, |c| c)));
     // The first is judged within this (0.3 ms of work) and then held back for 3 s.
     tokio::time::sleep(Duration::from_millis(400)).await;
     let started = Instant::now();
-    let second = testila()
-        .request(
-            addr,
-            "POST",
-            "/archive",
-            Some("text/xml"),
-            signed_message(32, 100, |c| c),
-        )
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&second.body);
-    assert_eq!(second.status, 200, "{text}");
+    let (status, text) = post_to(addr, signed_message(32, 100, |c| c)).await;
+    assert_eq!(status, 200, "{text}");
     assert!(text.contains("typeCode=\"AA\""), "{text}");
     assert!(!first.is_finished(), "the first was not held back");
     assert!(started.elapsed() < Duration::from_secs(2));
-    let first = first.await.unwrap();
-    let text = String::from_utf8_lossy(&first.body);
-    assert_eq!(first.status, 200, "{text}");
+    let (status, text) = first.await.unwrap();
+    assert_eq!(status, 200, "{text}");
     assert!(text.contains("typeCode=\"AA\""), "{text}");
     server.stop().await;
 }
