@@ -70,6 +70,25 @@ fn ack(r: &ClientResponse) -> String {
         .unwrap_or_default()
 }
 
+/// curl POSTs the message in `body` to the archive as Testila's client, `options` first;
+/// `None` when curl is missing outside CI.
+async fn curl_archive(
+    server: &TestServer,
+    body: &std::path::Path,
+    options: &[&str],
+) -> Option<(i32, String, String)> {
+    let url = format!("https://{}/archive", server.addr());
+    let mut args: Vec<String> = options.iter().map(|o| (*o).to_owned()).collect();
+    args.extend(curl_post(
+        the_kit(),
+        &format!("client:{TESTILA}"),
+        body,
+        &url,
+    ));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    curl(&args, &[]).await
+}
+
 fn plan(server: &TestServer, toml: &str) {
     server
         .handle
@@ -166,16 +185,8 @@ async fn busy_answers_503_with_the_planned_retry_after_as_curl_sees_it() {
     let dir = tempfile::tempdir().unwrap();
     let body = dir.path().join("m.xml");
     std::fs::write(&body, message(11, "11")).unwrap();
-    let url = format!("https://{}/archive", server.addr());
-    let mut args = vec!["-s".to_owned(), "-D".to_owned(), "-".to_owned()];
-    args.extend(curl_post(
-        the_kit(),
-        &format!("client:{TESTILA}"),
-        &body,
-        &url,
-    ));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let Some((code, out, err)) = curl(&args, &[]).await else {
+    let with_head = ["-s", "-D", "-"];
+    let Some((code, out, err)) = curl_archive(&server, &body, &with_head).await else {
         return;
     };
     assert_eq!(code, 0, "{err}");
@@ -195,7 +206,7 @@ async fn busy_answers_503_with_the_planned_retry_after_as_curl_sees_it() {
     assert_eq!(server.handle.store.count().unwrap(), 0);
     marked(&server, "break").await;
     // Once: the same message now goes through.
-    let (code, out, _) = curl(&args, &[]).await.unwrap();
+    let (code, out, _) = curl_archive(&server, &body, &with_head).await.unwrap();
     assert_eq!(code, 0);
     assert_eq!(status(&out).as_deref(), Some("200"), "{out}");
     assert_eq!(server.handle.store.count().unwrap(), 1);
@@ -561,16 +572,8 @@ async fn curl_giving_up_on_a_delay_leaves_an_abandoned_row() {
     let dir = tempfile::tempdir().unwrap();
     let body = dir.path().join("m.xml");
     std::fs::write(&body, message(41, "41")).unwrap();
-    let url = format!("https://{}/archive", server.addr());
-    let mut args = vec!["-sS".to_owned(), "--max-time".to_owned(), "0.5".to_owned()];
-    args.extend(curl_post(
-        the_kit(),
-        &format!("client:{TESTILA}"),
-        &body,
-        &url,
-    ));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let Some((code, _, err)) = curl(&args, &[]).await else {
+    let Some((code, _, err)) = curl_archive(&server, &body, &["-sS", "--max-time", "0.5"]).await
+    else {
         return;
     };
     assert_eq!(code, 28, "curl should time out: {err}");
