@@ -123,16 +123,20 @@ impl OwnServer {
         })
     }
 
-    /// The process's CPU time so far (user + system, all threads), where the system tells.
+    /// The archive's CPU time so far.
     fn cpu(&self) -> Option<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        // Fields after the command name (which may hold spaces) in parentheses.
-        let rest = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 =
-            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        Some(Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64))
+        process_cpu(self.child.id())
     }
+}
+
+/// A process's CPU time so far (user + system, all threads), where the system tells.
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64))
 }
 
 /// Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`; 100 on Linux).
@@ -208,6 +212,9 @@ pub async fn run(args: LoadArgs) -> Result<u8, Failure> {
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
     let cpu_before = own.as_ref().and_then(OwnServer::cpu);
+    // The load generator shares the machine: what it spent itself while the clock ran
+    // (not the presigning) says how much of the cores the archive had.
+    let own_cpu_before = process_cpu(std::process::id());
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency.max(1) {
@@ -270,10 +277,17 @@ pub async fn run(args: LoadArgs) -> Result<u8, Failure> {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
     };
+    let loader_cpu = match (own_cpu_before, process_cpu(std::process::id())) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
     drop(own);
-    let cpu_per_request_ms = server_cpu
-        .filter(|_| !latencies.is_empty())
-        .map(|c| c.as_secs_f64() * 1e3 / latencies.len() as f64);
+    let per_request_ms = |c: Option<Duration>| {
+        c.filter(|_| !latencies.is_empty())
+            .map(|c| c.as_secs_f64() * 1e3 / latencies.len() as f64)
+    };
+    let cpu_per_request_ms = per_request_ms(server_cpu);
+    let loader_cpu_per_request_ms = per_request_ms(loader_cpu);
     latencies.sort();
     let rate = latencies.len() as f64 / elapsed.as_secs_f64();
     let (p50, p99) = (percentile(&latencies, 50.0), percentile(&latencies, 99.0));
@@ -286,6 +300,7 @@ pub async fn run(args: LoadArgs) -> Result<u8, Failure> {
                 "p50_ms": p50.as_secs_f64() * 1e3, "p99_ms": p99.as_secs_f64() * 1e3, "not_accepted": not_accepted,
                 "connection_errors": errors,
                 "server_cpu_ms_per_request": cpu_per_request_ms,
+                "loader_cpu_ms_per_request": loader_cpu_per_request_ms,
             })
         );
     } else {
@@ -307,6 +322,9 @@ pub async fn run(args: LoadArgs) -> Result<u8, Failure> {
         );
         if let Some(c) = cpu_per_request_ms {
             outln!("server CPU (user + system, all threads): {c:.3} ms per request");
+        }
+        if let Some(c) = loader_cpu_per_request_ms {
+            outln!("load generator's own CPU while the clock ran: {c:.3} ms per request");
         }
         if !errors.is_empty() {
             outln!(
