@@ -7,7 +7,7 @@ use crate::document::model::code_systems;
 use crate::document::parse::{BodyForm, CodedValue, InstanceId, Located, ParsedCda};
 use crate::finding::RuleId;
 use crate::identity::{HETU_OID, Hetu, scan_hetus};
-use crate::xml::{Limits, parse};
+use crate::xml::Limits;
 
 /// H-010: a code absent from its list in the code lists in force (a warning unless the
 /// profile makes unknown codes errors).
@@ -560,25 +560,26 @@ pub fn body_rules(p: &ParsedCda, limits: &Limits) -> (Vec<Finding>, DecodedBody)
                     format!("the display form is not UTF-8: {e}"),
                 )),
                 Ok(Ok(xhtml)) => {
-                    match parse(&xhtml, limits) {
+                    // Only its well-formedness and its root are judged: no DOM when the
+                    // pre-pass can vouch for it.
+                    match crate::xml::root_of(&xhtml, limits) {
                         Err(e) => out.push(Finding::new(
                             RuleId::B002,
                             &d.path,
                             format!("the display form is not well-formed XHTML: {e}"),
                         )),
-                        Ok(doc) => {
-                            let root = doc.root_element();
-                            let ok = root.tag_name().name() == "div"
-                                && root.tag_name().namespace()
+                        Ok(root) => {
+                            let ok = root.local == "div"
+                                && root.namespace.as_deref()
                                     == Some("http://www.w3.org/1999/xhtml")
-                                && root.attribute("class").is_some_and(|c| {
+                                && root.class.as_deref().is_some_and(|c| {
                                     c.split_whitespace().any(|x| x == "soc-document")
                                 });
                             if !ok {
                                 out.push(Finding::new(
                                     RuleId::B002,
                                     &d.path,
-                                    format!("the display form's root must be an XHTML div with class soc-document, found <{}>", root.tag_name().name()),
+                                    format!("the display form's root must be an XHTML div with class soc-document, found <{}>", root.local),
                                 ));
                             }
                         }
@@ -699,6 +700,7 @@ mod tests {
     use crate::document::parse::parse_document;
     use crate::document::sample::SampleDocument;
     use crate::document::{Body, Metadata, Profile, build_cda};
+    use crate::xml::parse;
 
     fn ctx() -> DocumentContext<'static> {
         DocumentContext::builtin()

@@ -9,10 +9,12 @@
 //! to recover the prefixes as written. A message's reader uses [`Prepared`]: the same
 //! pre-pass also takes the one large text it wants (the MIME entity) out before the DOM.
 
+mod plain;
 mod prescan;
 mod write;
 
 use crate::finding::RuleId;
+pub use plain::RootFacts;
 pub use prescan::check as prescan;
 use roxmltree::{Document, Node, ParsingOptions};
 use serde::Serialize;
@@ -156,6 +158,17 @@ pub fn parse<'a>(text: &'a str, limits: &Limits) -> Result<Document<'a>, XmlErro
     within_size(text, limits)?;
     prescan::check(text, limits)?;
     dom(text, limits)
+}
+
+/// The root element of a well-formed `text`, with [`parse`]'s verdict and errors, for a
+/// reader who needs nothing else from it: when the pre-pass can vouch for the text (a
+/// plain document, see `plain`), no DOM is built.
+pub fn root_of(text: &str, limits: &Limits) -> Result<RootFacts, XmlError> {
+    within_size(text, limits)?;
+    match prescan::vouch(text, limits)? {
+        Some(facts) => Ok(facts),
+        None => dom(text, limits).map(|d| RootFacts::of(&d)),
+    }
 }
 
 fn within_size(text: &str, limits: &Limits) -> Result<(), XmlError> {

@@ -6,6 +6,7 @@
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
+use super::plain::{RootFacts, Vouch};
 use super::{Limits, XmlError};
 
 /// Open elements' local names, borrowed from the text (no allocation per element).
@@ -177,7 +178,7 @@ impl Lifting {
 
 /// A predefined entity or a character reference, as XML 1.0 §4.1 reads them; `None` for
 /// anything else (left to the DOM builder, which refuses it).
-fn resolve(name: &[u8]) -> Option<char> {
+pub(super) fn resolve(name: &[u8]) -> Option<char> {
     let code = match name {
         b"lt" => return Some('<'),
         b"gt" => return Some('>'),
@@ -202,6 +203,25 @@ fn resolve(name: &[u8]) -> Option<char> {
 /// inside elements whose local-name path ends with `lift` (none when `lift` is empty), read
 /// in the same pass.
 pub fn scan(text: &str, limits: &Limits, lift: &[&str]) -> Result<Vec<Run>, XmlError> {
+    scan_with(text, limits, lift, None)
+}
+
+/// [`check`], and the root element's facts when the pass can vouch that the text is a
+/// well-formed document that the DOM builder accepts (see [`super::plain`]); `Ok(None)`
+/// when it cannot (the text is within every bound, but only the DOM builder can judge it).
+pub fn vouch(text: &str, limits: &Limits) -> Result<Option<RootFacts>, XmlError> {
+    let mut vouch = Vouch::default();
+    scan_with(text, limits, &[], Some(&mut vouch))?;
+    let max_nodes = usize::try_from(limits.max_nodes).unwrap_or(usize::MAX);
+    Ok(vouch.finish(max_nodes))
+}
+
+fn scan_with<'t>(
+    text: &'t str,
+    limits: &Limits,
+    lift: &[&str],
+    mut vouch: Option<&mut Vouch<'t>>,
+) -> Result<Vec<Run>, XmlError> {
     let mut runs = Vec::new();
     let mut lifting: Option<Lifting> = None;
     let mut reader = Reader::from_str(text);
@@ -239,6 +259,17 @@ pub fn scan(text: &str, limits: &Limits, lift: &[&str]) -> Result<Vec<Run>, XmlE
                 start: before,
                 value: Some(String::new()),
             });
+        }
+        if let Some(v) = vouch.as_deref_mut() {
+            match &event {
+                Event::Text(t) => v.text(t),
+                Event::GeneralRef(r) => v.reference(r),
+                Event::End(e) => v.end(e),
+                Event::Comment(c) => v.comment(c),
+                // Tags are judged below, with the limits.
+                Event::Start(_) | Event::Empty(_) | Event::Eof => {}
+                _ => v.other(),
+            }
         }
         if let Some(l) = &mut lifting {
             match &event {
@@ -290,7 +321,12 @@ pub fn scan(text: &str, limits: &Limits, lift: &[&str]) -> Result<Vec<Run>, XmlE
                             position: format!("byte {}", reader.buffer_position()),
                         });
                     }
-                    Event::Eof => return Ok(runs),
+                    Event::Eof => {
+                        if let Some(v) = vouch {
+                            v.nodes = nodes;
+                        }
+                        return Ok(runs);
+                    }
                     _ => {}
                 }
                 (None, false)
@@ -316,6 +352,16 @@ pub fn scan(text: &str, limits: &Limits, lift: &[&str]) -> Result<Vec<Run>, XmlE
                 });
             }
             let n = element(&e, &stack, in_scope, limits)?;
+            if let Some(v) = vouch.as_deref_mut() {
+                // The tag as it stands in the text (borrowed for as long as the text).
+                match text
+                    .get(before + 1..before + 1 + e.len())
+                    .filter(|w| *w == &*e)
+                {
+                    Some(raw) => v.start(raw, name.len(), !opens),
+                    None => v.other(),
+                }
+            }
             if opens {
                 declared.push(n);
                 in_scope += n;
