@@ -420,8 +420,6 @@ pub fn text_content<'a>(node: Node<'a, '_>) -> std::borrow::Cow<'a, str> {
 pub fn decode_base64<'a>(
     pieces: impl Iterator<Item = &'a str> + Clone,
 ) -> Result<Vec<u8>, base64::DecodeError> {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD;
     // A whole number of quads, so that every full buffer decodes on its own.
     const GATHER: usize = 4096;
     let total: usize = pieces.clone().map(|p| p.len() - spaces(p.as_bytes())).sum();
@@ -457,9 +455,7 @@ pub fn decode_base64<'a>(
                 held += take;
                 data = &data[take..];
                 if held == GATHER {
-                    STANDARD
-                        .decode_vec(&buf[..], &mut out)
-                        .map_err(|e| at_offset(e, gathered))?;
+                    decode_quads(&buf[..], &mut out).map_err(|e| at_offset(e, gathered))?;
                     gathered += GATHER;
                     held = 0;
                 }
@@ -467,11 +463,23 @@ pub fn decode_base64<'a>(
         }
     }
     if held > 0 {
-        STANDARD
-            .decode_vec(&buf[..held], &mut out)
-            .map_err(|e| at_offset(e, gathered))?;
+        decode_quads(&buf[..held], &mut out).map_err(|e| at_offset(e, gathered))?;
     }
     Ok(out)
+}
+
+/// Decodes one gathered buffer onto `out`: with SIMD (base64-simd, as strict as the
+/// `base64` crate's standard engine: padding only at the end, zero trailing bits), and
+/// with the `base64` crate again where that refuses it, for its error's kind and offset.
+/// `base64_tests` holds the two to the same verdict.
+fn decode_quads(buf: &[u8], out: &mut Vec<u8>) -> Result<(), base64::DecodeError> {
+    use base64::Engine as _;
+    let kept = out.len();
+    if base64_simd::STANDARD.decode_append(buf, out).is_ok() {
+        return Ok(());
+    }
+    out.truncate(kept);
+    base64::engine::general_purpose::STANDARD.decode_vec(buf, out)
 }
 
 /// A decoder error about a gathered buffer, its offset moved to count from the start of the
@@ -799,6 +807,56 @@ mod tests {
         }
         for bad in ["Q Q==QUJD", "QUJD RA=x", "QU JD=RA"] {
             assert!(decode_base64(std::iter::once(bad)).is_err(), "{bad}");
+        }
+    }
+
+    /// Base64 text as a decoder may meet it: mostly the alphabet, some padding anywhere,
+    /// now and then a byte outside it; or a real encoding with one byte changed (which
+    /// reaches the trailing-bits and padding cases).
+    fn base64ish() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use base64::Engine as _;
+        use proptest::prelude::*;
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".to_vec();
+        let byte = prop_oneof![
+            20 => prop::sample::select(alphabet.clone()),
+            2 => Just(b'='),
+            1 => prop::sample::select(b"!-_. \n\x80\xff".to_vec()),
+        ];
+        prop_oneof![
+            prop::collection::vec(byte, 0..80),
+            (
+                prop::collection::vec(any::<u8>(), 0..200),
+                any::<prop::sample::Index>(),
+                prop::sample::select([alphabet, b"=!".to_vec()].concat()),
+            )
+                .prop_map(|(data, at, to)| {
+                    let mut b = base64::engine::general_purpose::STANDARD
+                        .encode(data)
+                        .into_bytes();
+                    if !b.is_empty() {
+                        let i = at.index(b.len());
+                        b[i] = to;
+                    }
+                    b
+                }),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+
+        /// The SIMD decoder never takes what the `base64` crate refuses, nor reads it
+        /// otherwise; and a gathered buffer's verdict and error are the `base64` crate's.
+        #[test]
+        fn the_simd_decoder_gives_the_base64_crates_verdict(text in base64ish()) {
+            use base64::Engine as _;
+            let reference = base64::engine::general_purpose::STANDARD.decode(&text);
+            if let Ok(fast) = base64_simd::STANDARD.decode_to_vec(&text) {
+                proptest::prop_assert_eq!(Ok(fast), reference.clone());
+            }
+            let mut out = vec![1, 2];
+            let got = decode_quads(&text, &mut out).map(|()| out[2..].to_vec());
+            proptest::prop_assert_eq!(got, reference);
         }
     }
 
