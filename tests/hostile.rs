@@ -637,5 +637,8 @@ fn load_reports_what_it_measured_when_the_server_dies() {
         "{v}"
     );
     // Its own CPU while the clock ran is measured too (whole ticks: it may be zero).
-    assert!(v["loader_cpu_ms_per_request"].as_f64().unwrap() >= 0.0, "{v}");
+    assert!(
+        v["loader_cpu_ms_per_request"].as_f64().unwrap() >= 0.0,
+        "{v}"
+    );
 }
