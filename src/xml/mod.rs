@@ -909,7 +909,14 @@ mod tests {
     /// The element `text` under `cd` read both ways: from one DOM, and with its character
     /// data taken out before the DOM. The DOM (roxmltree, not our code) is the oracle.
     fn both_ways(xml: &str) -> (Result<String, String>, Result<String, String>) {
-        let limits = Limits::default();
+        both_ways_with(xml, &Limits::default())
+    }
+
+    fn both_ways_with(
+        xml: &str,
+        limits: &Limits,
+    ) -> (Result<String, String>, Result<String, String>) {
+        let limits = *limits;
         let find = |doc: &Document<'_>| {
             doc.descendants()
                 .find(|n| n.has_tag_name("text"))
@@ -1008,6 +1015,96 @@ mod tests {
         }
         let (whole, _) = both_ways(&cases[0]);
         assert!(whole.unwrap().contains("Content-ID: <1.2.3>\r\n"));
+    }
+
+    /// Character data in the element to lift from, made of pieces that the reader splits
+    /// into events (references), that end a run (markup), that continue it (CDATA) and that
+    /// the DOM builder refuses, followed by a tail that may be malformed.
+    fn lift_document() -> impl proptest::strategy::Strategy<Value = (String, Limits)> {
+        use proptest::prelude::*;
+        let line = "PD94bWwgdmVyc2lvbj0iMS4wIiBlbmNvZGluZz0iVVRGLTgiPz48Q2xpbmljYWxEb2N1bWVudCB4";
+        let piece = prop_oneof![
+            6 => (1usize..12).prop_map(move |n| format!("{line}&#13;\n").repeat(n)),
+            2 => (1usize..6).prop_map(move |n| format!("{line}\n").repeat(n)),
+            6 => prop::sample::select(vec![
+                "&lt;", "&gt;", "&amp;", "&apos;", "&quot;", "&#x41;", "&#65;", "&#x1F600;",
+                "&#9;", "&#13;", "\r\n", "\r", "\u{e4}\u{20ac} ", "x",
+            ])
+            .prop_map(str::to_owned),
+            3 => prop::sample::select(vec![
+                "<!-- c -->", "<?p x?>", "<b>inner</b>", "<b/>", "<![CDATA[a<b]]>",
+            ])
+            .prop_map(str::to_owned),
+            1 => prop::sample::select(vec![
+                "&#0;", "&#xFFFE;", "&#xD800;", "&#99999999999;", "&#x;", "&#;", "&nbsp;",
+                "&", "&lt", "]]>", "\u{1}", "\u{FFFF}", "<", "<![CDATA[", "<!--",
+            ])
+            .prop_map(str::to_owned),
+        ];
+        let tail = prop::sample::select(vec![
+            "</text></cd></m>",
+            "</text><text>x</text></cd></m>",
+            "</text><x a='1' a='2'/></cd></m>",
+            "</text><y>&bad;</y></cd></m>",
+            "</text></cd></n>",
+            "</text></cd>",
+            "",
+        ]);
+        let open = prop::sample::select(vec!["<text>", "<text a='1'>", "<text/><text>"]);
+        let limits = (
+            prop::sample::select(vec![100usize, 400, 2_000, 1 << 20, 1 << 20, 1 << 20]),
+            prop::sample::select(vec![5u32, 8, 13, 1 << 20, 1 << 20, 1 << 20]),
+        )
+            .prop_map(|(max_text_bytes, max_nodes)| Limits {
+                max_text_bytes,
+                max_nodes,
+                ..Limits::default()
+            });
+        (open, prop::collection::vec(piece, 0..8), tail, limits).prop_map(
+            |(open, pieces, tail, limits)| {
+                (format!("<m><cd>{open}{}{tail}", pieces.concat()), limits)
+            },
+        )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2048, ..Default::default() })]
+
+        /// Taking runs out reads the element's text exactly as the DOM does, refuses what
+        /// it refuses with the same message, and leaves the reader where it would have
+        /// been (every later error, with its byte position, is the same as without lifting).
+        #[test]
+        fn lifting_is_invisible_to_every_reader((xml, limits) in lift_document()) {
+            let (whole, lifted) = both_ways_with(&xml, &limits);
+            proptest::prop_assert_eq!(whole, lifted, "{}", xml);
+            let normalized = normalize_line_ends(&xml);
+            let with = prescan::scan(&normalized, &limits, &["cd", "text"]).map(|_| ());
+            let without = prescan::scan(&normalized, &limits, &[]).map(|_| ());
+            proptest::prop_assert_eq!(with, without, "{}", xml);
+        }
+    }
+
+    #[test]
+    fn the_generated_lifting_documents_reach_every_side() {
+        // The property above means little unless runs are really taken out, and documents
+        // are refused both by a limit and by the DOM builder.
+        use proptest::strategy::{Strategy, ValueTree};
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let (mut taken, mut limit, mut malformed) = (0, 0, 0);
+        for _ in 0..2000 {
+            let (xml, limits) = lift_document().new_tree(&mut runner).unwrap().current();
+            match Prepared::new(&xml, &limits, &["cd", "text"]) {
+                Ok(p) => {
+                    taken += usize::from(!p.lifted().is_empty());
+                    malformed += usize::from(p.parse(&limits).is_err());
+                }
+                Err(_) => limit += 1,
+            }
+        }
+        assert!(
+            taken > 200 && limit > 200 && malformed > 200,
+            "taken {taken}, refused by a limit {limit}, by the DOM builder {malformed}"
+        );
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! lets through is bounded per element (attributes, namespace declarations, names) and in
 //! total (nodes, depth, text), so the DOM builder that follows does bounded work.
 
+use std::io::BufRead;
+
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
@@ -138,42 +140,54 @@ pub struct Run {
     pub value: String,
 }
 
-/// The run being read in an element whose path ends with the lift path; `None` in `value`
-/// once it holds something the DOM builder must judge itself (CDATA, a carriage return, a
-/// character XML does not allow, `]]>`, a reference that is not predefined or numeric).
-struct Lifting {
-    start: usize,
-    value: Option<String>,
+/// The run of character data that starts at byte `at` of `text` when it can be taken out
+/// whole: it reaches up to the next markup (which is not CDATA, so the run ends there), is
+/// at least [`LIFT_MIN_BYTES`] and at most `max_text` bytes, and [`run_value`] can read it.
+/// `None` leaves it to the reader, event by event, and to the DOM builder.
+fn whole_run(text: &str, at: usize, max_text: usize) -> Option<Run> {
+    let rest = text.get(at..)?;
+    let len = memchr::memchr(b'<', rest.as_bytes())?;
+    if !(LIFT_MIN_BYTES..=max_text).contains(&len) || rest[len..].starts_with("<![") {
+        return None;
+    }
+    let value = run_value(&rest[..len])?;
+    Some(Run {
+        range: at..at + len,
+        value,
+    })
 }
 
-impl Lifting {
-    fn text(&mut self, raw: &str) {
-        let Some(v) = &mut self.value else { return };
-        // What the DOM builder would refuse stays in the text for it to refuse, with its
-        // own message and position.
-        let b = raw.as_bytes();
-        // Without early exit so that it compiles to vector code; the rarer checks only
-        // where their first byte occurs.
-        let control = b.iter().fold(false, |bad, &c| {
-            bad | ((c < 0x20) & (c != b'\t') & (c != b'\n'))
-        });
-        let cdata_end = b.contains(&b'>') && raw.contains("]]>");
-        let non_character =
-            b.contains(&0xEF) && (raw.contains('\u{FFFE}') || raw.contains('\u{FFFF}'));
-        if !(control || cdata_end || non_character) {
-            v.push_str(raw);
-        } else {
-            self.value = None;
-        }
+/// The value of a run of character data made only of text and references, read from its
+/// raw bytes in one pass (not piece by piece as the reader splits it at each reference, a
+/// MIME entity's `&#13;` at every line end); `None` when it holds something the DOM builder
+/// must judge itself (a carriage return, a character XML does not allow, `]]>`, a
+/// reference that is not predefined or numeric), so that it refuses it with its own
+/// message and position.
+fn run_value(raw: &str) -> Option<String> {
+    let b = raw.as_bytes();
+    // Without early exit so that it compiles to vector code; the rarer checks only where
+    // their first byte occurs. A reference's name holds none of these bytes, so checking
+    // the raw run checks exactly its text pieces.
+    let control = b.iter().fold(false, |bad, &c| {
+        bad | ((c < 0x20) & (c != b'\t') & (c != b'\n'))
+    });
+    let cdata_end = memchr::memchr(b'>', b).is_some() && memchr::memmem::find(b, b"]]>").is_some();
+    let non_character =
+        memchr::memchr(0xEF, b).is_some() && (raw.contains('\u{FFFE}') || raw.contains('\u{FFFF}'));
+    if control || cdata_end || non_character {
+        return None;
     }
-
-    fn reference(&mut self, name: &str) {
-        let Some(v) = &mut self.value else { return };
-        match resolve(name.as_bytes()) {
-            Some(c) => v.push(c),
-            None => self.value = None,
-        }
+    let mut value = String::with_capacity(raw.len());
+    let mut at = 0;
+    // A reference that resolves has no `&` in its name, so the next `&` is after it.
+    for amp in memchr::memchr_iter(b'&', b) {
+        let semi = amp + 1 + memchr::memchr(b';', &b[amp + 1..])?;
+        value.push_str(&raw[at..amp]);
+        value.push(resolve(&b[amp + 1..semi])?);
+        at = semi + 1;
     }
+    value.push_str(&raw[at..]);
+    Some(value)
 }
 
 /// A predefined entity or a character reference, as XML 1.0 §4.1 reads them; `None` for
@@ -185,18 +199,23 @@ pub(super) fn resolve(name: &[u8]) -> Option<char> {
         b"amp" => return Some('&'),
         b"apos" => return Some('\''),
         b"quot" => return Some('"'),
-        [b'#', b'x', hex @ ..] if !hex.is_empty() && hex.iter().all(u8::is_ascii_hexdigit) => {
-            u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?
-        }
-        [b'#', dec @ ..] if !dec.is_empty() && dec.iter().all(u8::is_ascii_digit) => {
-            std::str::from_utf8(dec).ok()?.parse().ok()?
-        }
+        [b'#', b'x', hex @ ..] if !hex.is_empty() => number(hex, 16)?,
+        [b'#', dec @ ..] if !dec.is_empty() => number(dec, 10)?,
         _ => return None,
     };
     let c = char::from_u32(code)?;
     let allowed =
         matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}');
     allowed.then_some(c)
+}
+
+/// The digits of a character reference in `radix` (10 or 16); `None` for any other byte or
+/// past `u32` (such a reference names no character).
+fn number(digits: &[u8], radix: u32) -> Option<u32> {
+    digits.iter().try_fold(0u32, |n, &d| {
+        n.checked_mul(radix)?
+            .checked_add(char::from(d).to_digit(radix)?)
+    })
 }
 
 /// [`check`], and the runs of character data at least [`LIFT_MIN_BYTES`] long directly
@@ -223,7 +242,6 @@ fn scan_with<'t>(
     mut vouch: Option<&mut Vouch<'t>>,
 ) -> Result<Vec<Run>, XmlError> {
     let mut runs = Vec::new();
-    let mut lifting: Option<Lifting> = None;
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
     // Open elements' local names and their namespace declarations (bounded by max_depth).
@@ -254,12 +272,6 @@ fn scan_with<'t>(
             Event::GeneralRef(r) => Some(r.len() + 2),
             _ => None,
         };
-        if chars.is_some() && lifting.is_none() && run.is_none() && liftable(&stack) {
-            lifting = Some(Lifting {
-                start: before,
-                value: Some(String::new()),
-            });
-        }
         if let Some(v) = vouch.as_deref_mut() {
             match &event {
                 Event::Text(t) => v.text(t),
@@ -269,24 +281,6 @@ fn scan_with<'t>(
                 // Tags are judged below, with the limits.
                 Event::Start(_) | Event::Empty(_) | Event::Eof => {}
                 _ => v.other(),
-            }
-        }
-        if let Some(l) = &mut lifting {
-            match &event {
-                Event::Text(t) => l.text(t),
-                Event::GeneralRef(r) => l.reference(r),
-                Event::CData(_) => l.value = None,
-                _ => {
-                    if let Some(l) = lifting.take()
-                        && let Some(value) = l.value
-                        && before - l.start >= LIFT_MIN_BYTES
-                    {
-                        runs.push(Run {
-                            range: l.start..before,
-                            value,
-                        });
-                    }
-                }
             }
         }
         match chars {
@@ -371,6 +365,19 @@ fn scan_with<'t>(
         }
         if nodes > max_nodes {
             return Err(limit("nodes", &stack, nodes, max_nodes, "max_nodes"));
+        }
+        // Character data starts here inside an element to lift from: taken whole when it
+        // can be, and the reader moved past it, so that a MIME entity's thousand pieces
+        // (text, `&#13;`, text, ...) are not read one event at a time. It is one text node,
+        // counted and bounded as the reader would have (a run the reader must see, or one
+        // at the node limit, is left to it, so its error is the same).
+        if run.is_none() && nodes < max_nodes && vouch.is_none() && liftable(&stack) {
+            let at = offset(reader.buffer_position());
+            if let Some(taken) = whole_run(text, at, limits.max_text_bytes) {
+                nodes += 1;
+                reader.stream().consume(taken.range.len());
+                runs.push(taken);
+            }
         }
     }
 }
