@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use super::{Failure, exit};
 use crate::document::{KANTA_COVERAGE, SignatureType, clinical_document, sign_kanta_document};
 use crate::pki::{Index, TrustStore};
-use crate::xml::{Limits, parse};
+use crate::xml::{Limits, NOTHING_LIFTED, parse};
 use crate::xmldsig::c14n::{C14nOptions, canonicalize};
 use crate::xmldsig::{
     CoveragePolicy, DEFAULT_ID_ATTRIBUTES, Signer, VerifyOptions, VerifyReport, new_signature_id,
@@ -320,6 +320,7 @@ pub(super) fn verify(args: VerifyArgs) -> Result<u8, Failure> {
             coverage: (!args.no_kanta_rule).then_some(&KANTA_COVERAGE as &dyn CoveragePolicy),
             limits: Limits::default(),
             keep_canonical: args.dump.is_some(),
+            lifted: &NOTHING_LIFTED,
         },
     );
     if let Some(dir) = &args.dump {

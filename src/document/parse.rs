@@ -8,7 +8,7 @@ use roxmltree::{Document, Node};
 use serde::Serialize;
 
 use crate::document::{HL7_NS, HL7FI_NS};
-use crate::xml::path_of;
+use crate::xml::{Lifted, NOTHING_LIFTED, path_of};
 
 /// A value and the element path it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -232,11 +232,11 @@ pub(crate) fn text(node: Node<'_, '_>) -> String {
     crate::xml::text_content(node).into_owned()
 }
 
-fn body_form<'a>(node: Node<'a, '_>) -> Located<BodyForm<'a>> {
+fn body_form<'a>(node: Node<'a, '_>, lifted: &'a Lifted) -> Located<BodyForm<'a>> {
     Located {
         value: BodyForm {
             media_type: attr(node, "mediaType"),
-            base64: crate::xml::text_content(node),
+            base64: lifted.text_content(node),
             stray_element: crate::xml::first_child_element(node)
                 .map(|e| e.tag_name().name().to_owned()),
         },
@@ -247,8 +247,18 @@ fn body_form<'a>(node: Node<'a, '_>) -> Located<BodyForm<'a>> {
 const V3: &str = HL7_NS;
 const FI: &str = HL7FI_NS;
 
+/// Where the display form's base64 stands (local names): the one large text node of a
+/// CDA, which only the base64 decoder and the canonicaliser read, taken out of the text
+/// before the DOM is built ([`crate::xml::Prepared`]).
+pub const DISPLAY_FORM_TEXT: &[&str] = &["nonXMLBody", "text"];
+
 /// Reads the CDA rooted at `cda` (a `urn:hl7-org:v3` `ClinicalDocument`).
 pub fn parse_cda<'a>(cda: Node<'a, '_>) -> ParsedCda<'a> {
+    parse_cda_lifted(cda, &NOTHING_LIFTED)
+}
+
+/// [`parse_cda`] over a DOM built from a prepared text (`lifted`: what was taken out).
+pub fn parse_cda_lifted<'a>(cda: Node<'a, '_>, lifted: &'a Lifted) -> ParsedCda<'a> {
     let header = child(cda, FI, "localSocialHeader");
     let in_header = |name: &str| header.and_then(|h| child(h, FI, name));
     let value_at = |n: Node<'_, '_>, a: &str| {
@@ -336,8 +346,8 @@ pub fn parse_cda<'a>(cda: Node<'a, '_>) -> ParsedCda<'a> {
         body: path(cda, &[(V3, "component"), (V3, "nonXMLBody")]).map(|b| ParsedBody {
             id: attr(b, "ID"),
             path: path_of(b),
-            display: child(b, V3, "text").map(body_form),
-            structured: child(b, FI, "json").map(body_form),
+            display: child(b, V3, "text").map(|n| body_form(n, lifted)),
+            structured: child(b, FI, "json").map(|n| body_form(n, lifted)),
         }),
     }
 }

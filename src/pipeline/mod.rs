@@ -8,9 +8,9 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::budget::Budget;
-use crate::document::parse::{CodedValue, InstanceId, Located, ParsedCda, parse_cda};
+use crate::document::parse::{CodedValue, InstanceId, Located, ParsedCda, parse_cda_lifted};
 use crate::document::{ArchivedDocument, RelatedRef};
-use crate::document::{clinical_document, kanta_verify_options};
+use crate::document::{DISPLAY_FORM_TEXT, clinical_document, kanta_verify_options};
 use crate::finding::{Finding, Severity};
 use crate::identity::SoteRegister;
 use crate::message::ack::AckCode;
@@ -28,7 +28,7 @@ use crate::rules::wrapper::{
     WrapperContext, authorisation_rules, frame_consistency, sender_rule, service_request_matches,
     wrapper_rules,
 };
-use crate::xml::{Limits, XmlError, parse};
+use crate::xml::{Lifted, Limits, NOTHING_LIFTED, Prepared, XmlError, parse};
 use crate::xmldsig::{VerifyOptions, verify_parsed};
 
 /// How to validate.
@@ -115,21 +115,23 @@ fn validate_cda(
     opts: &ValidateOptions<'_>,
     v: &mut Validation,
 ) {
-    if let Some(parsed) = check_cda(text, doc, opts, &mut v.findings) {
+    if let Some(parsed) = check_cda(text, doc, &NOTHING_LIFTED, opts, &mut v.findings) {
         v.document_oid = parsed.id.as_ref().and_then(|i| i.value.root.clone());
     }
     v.findings.sort_by_key(|a| a.code);
 }
 
-/// Document (H, B, P) and signature (G) rules over a parsed CDA; returns what was read.
+/// Document (H, B, P) and signature (G) rules over a parsed CDA (`lifted`: the character
+/// data taken out of its text before the DOM was built); returns what was read.
 fn check_cda<'d>(
     text: &str,
     doc: &'d roxmltree::Document<'_>,
+    lifted: &'d Lifted,
     opts: &ValidateOptions<'_>,
     findings: &mut Vec<Finding>,
 ) -> Option<ParsedCda<'d>> {
     let cda = clinical_document(doc)?;
-    let parsed = parse_cda(cda);
+    let parsed = parse_cda_lifted(cda, lifted);
     findings.extend(document_rules(
         &parsed,
         text,
@@ -146,6 +148,7 @@ fn check_cda<'d>(
         &VerifyOptions {
             now: opts.now,
             limits: opts.limits,
+            lifted,
             ..kanta_verify_options(opts.trust)
         },
     );
@@ -362,7 +365,13 @@ pub fn validate_pair(req: &ValidationServiceRequest, ctx: &MessageContext<'_>) -
     match parse(&req.asiakirja_xml, &ctx.validate.limits) {
         Err(e) => findings.push(xml_finding(&e, "asiakirjaXml")),
         Ok(cda_doc) => {
-            match check_cda(&req.asiakirja_xml, &cda_doc, &ctx.validate, &mut findings) {
+            match check_cda(
+                &req.asiakirja_xml,
+                &cda_doc,
+                &NOTHING_LIFTED,
+                &ctx.validate,
+                &mut findings,
+            ) {
                 None => findings.push(Finding::new(
                     RuleId::H001,
                     "asiakirjaXml",
@@ -603,8 +612,17 @@ fn judge_wrapped(
     if let Err(e) = ctx.budget.check("parsing the document") {
         return over_budget(out, &e);
     }
-    let cda_normalized = crate::xml::normalize_line_ends(&cda_text);
-    let cda_doc = match parse(&cda_normalized, &ctx.validate.limits) {
+    // The display form's base64 is taken out before the DOM is built (the DOM builder
+    // reads character data one character at a time); the canonicaliser and the body's
+    // reader get it back through `lifted`.
+    let prepared = match Prepared::new(&cda_text, &ctx.validate.limits, DISPLAY_FORM_TEXT) {
+        Ok(p) => p,
+        Err(e) => {
+            out.findings.push(xml_finding(&e, "carried CDA"));
+            return out;
+        }
+    };
+    let cda_doc = match prepared.parse(&ctx.validate.limits) {
         Ok(d) => d,
         Err(e) => {
             out.findings.push(xml_finding(&e, "carried CDA"));
@@ -631,7 +649,13 @@ fn judge_wrapped(
             ));
         }
     }
-    let Some(parsed) = check_cda(&cda_text, &cda_doc, &ctx.validate, &mut out.findings) else {
+    let Some(parsed) = check_cda(
+        &cda_text,
+        &cda_doc,
+        prepared.lifted(),
+        &ctx.validate,
+        &mut out.findings,
+    ) else {
         out.findings.push(Finding::new(
             RuleId::H001,
             "carried CDA",

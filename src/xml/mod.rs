@@ -186,28 +186,38 @@ fn within_size(text: &str, limits: &Limits) -> Result<(), XmlError> {
 #[derive(Debug)]
 pub struct Prepared<'t> {
     text: std::borrow::Cow<'t, str>,
+    /// The normalised text as it was, kept to say where a defect is (`None`: nothing was
+    /// taken out, `text` is it).
+    whole: Option<std::borrow::Cow<'t, str>>,
     lifted: Lifted,
 }
 
 /// Character data taken out of a text before its DOM was built, by where its stand-in text
 /// node starts in the prepared text.
+///
+/// A DOM built from a prepared text holds a one-space stand-in where each run was: whoever
+/// reads such a DOM's text reads it through [`Lifted::text_of`] or [`Lifted::text_content`]
+/// (the DOM alone would give the stand-in).
 #[derive(Debug, Default)]
 pub struct Lifted(Vec<(usize, String)>);
+
+/// Nothing taken out: for reading a DOM built from a whole text.
+pub static NOTHING_LIFTED: Lifted = Lifted(Vec::new());
 
 impl<'t> Prepared<'t> {
     /// Normalises line ends, runs the streaming pre-pass (every limit, as [`parse`]) and,
     /// in the same pass, takes the character data of the elements whose local-name path
-    /// ends with `lift` out of the text, each run replaced by a stand-in of its line ends
-    /// (and as many spaces as its last line had characters, so every position after it
-    /// keeps its line and column).
+    /// ends with `lift` out of the text, each run replaced by a one-space stand-in.
     ///
-    /// Why: the DOM builder reads a text node that holds a reference (`&#13;` at each line
-    /// end of a MIME entity, as XML writers escape a carriage return) one character at a
-    /// time, several times slower than the rest of the message, although only one reader
-    /// wants that text. A run is taken out only when the pre-pass can read it exactly as
-    /// the DOM would (plain text and predefined or numeric references); anything the DOM
-    /// builder would refuse stays for it to refuse with its own message.
-    /// Read the taken text with [`Lifted::text_content`]; [`text_content`] sees the stand-in.
+    /// Why: the DOM builder reads character data one character at a time, several times
+    /// slower than the rest of a document, and a text node that holds a reference (`&#13;`
+    /// at each line end of a MIME entity, as XML writers escape a carriage return) slower
+    /// still, although only one reader wants that text (the MIME reader; the display form's
+    /// base64, which only its decoder and the canonicaliser read). A run is taken out only
+    /// when the pre-pass can read it exactly as the DOM would (plain text and predefined or
+    /// numeric references, a whole text node); anything the DOM builder would refuse stays
+    /// for it to refuse with its own message.
+    /// Read the taken text with [`Lifted::text_of`] or [`Lifted::text_content`].
     pub fn new(text: &'t str, limits: &Limits, lift: &[&str]) -> Result<Self, XmlError> {
         within_size(text, limits)?;
         let normalized = normalize_line_ends(text);
@@ -215,39 +225,42 @@ impl<'t> Prepared<'t> {
         if runs.is_empty() {
             return Ok(Self {
                 text: normalized,
+                whole: None,
                 lifted: Lifted::default(),
             });
         }
         let mut out = String::with_capacity(
-            normalized.len() - runs.iter().map(|r| r.range.len()).sum::<usize>(),
+            normalized.len() + runs.len() - runs.iter().map(|r| r.range.len()).sum::<usize>(),
         );
         let mut lifted = Vec::with_capacity(runs.len());
         let mut at = 0;
         for run in runs {
             out.push_str(&normalized[at..run.range.start]);
             lifted.push((out.len(), run.value));
-            let raw = &normalized[run.range.clone()];
-            let (lines, last) = match memchr::memrchr(b'\n', raw.as_bytes()) {
-                Some(i) => (
-                    memchr::memchr_iter(b'\n', raw.as_bytes()).count(),
-                    &raw[i + 1..],
-                ),
-                None => (0, raw),
-            };
-            out.extend(std::iter::repeat_n('\n', lines));
-            out.extend(std::iter::repeat_n(' ', last.chars().count()));
+            // One character, so that the text node stays where it was (a run is a whole
+            // text node, at least LIFT_MIN_BYTES long, so never empty).
+            out.push(' ');
             at = run.range.end;
         }
         out.push_str(&normalized[at..]);
         Ok(Self {
             text: std::borrow::Cow::Owned(out),
+            whole: Some(normalized),
             lifted: Lifted(lifted),
         })
     }
 
     /// The DOM of the prepared text (its limits were checked by [`Prepared::new`]).
+    ///
+    /// A run taken out was a whole text node the DOM builder accepts, so the prepared
+    /// text is well-formed and within every bound exactly when the whole text is; but the
+    /// stand-ins move what follows them, so a defect is reported as found in the whole
+    /// text, where its line and column are the sender's.
     pub fn parse(&self, limits: &Limits) -> Result<Document<'_>, XmlError> {
-        dom(&self.text, limits)
+        dom(&self.text, limits).map_err(|e| match &self.whole {
+            Some(whole) => dom(whole, limits).err().unwrap_or(e),
+            None => e,
+        })
     }
 
     /// What was taken out.
@@ -262,21 +275,44 @@ impl Lifted {
         self.0.is_empty()
     }
 
+    /// The bytes taken out, all runs together.
+    pub fn taken_bytes(&self) -> usize {
+        self.0.iter().map(|(_, v)| v.len()).sum()
+    }
+
+    /// The taken-out run whose stand-in is the text node `t`.
+    fn taken(&self, t: Node<'_, '_>) -> Option<&str> {
+        if self.0.is_empty() || !t.is_text() {
+            return None;
+        }
+        let start = t.range().start;
+        self.0
+            .binary_search_by_key(&start, |(at, _)| *at)
+            .ok()
+            .map(|i| self.0[i].1.as_str())
+    }
+
+    /// The character data of a text node (a taken-out run in place of its stand-in);
+    /// what [`Node::text`] gives for any other node.
+    pub fn text_of<'a>(&'a self, node: Node<'a, '_>) -> Option<&'a str> {
+        self.taken(node).or_else(|| node.text())
+    }
+
     /// [`text_content`], with the taken-out runs in place of their stand-ins.
     pub fn text_content<'a>(&'a self, node: Node<'a, '_>) -> std::borrow::Cow<'a, str> {
-        let taken = |t: Node<'_, '_>| {
-            let start = t.range().start;
-            self.0
-                .binary_search_by_key(&start, |(at, _)| *at)
-                .ok()
-                .map(|i| self.0[i].1.as_str())
-        };
-        if !node.children().any(|c| c.is_text() && taken(c).is_some()) {
+        if !node.children().any(|c| self.taken(c).is_some()) {
             return text_content(node);
+        }
+        // The usual case, a MIME entity taken whole: borrowed, not copied again.
+        let mut texts = node.children().filter(Node::is_text);
+        if let (Some(only), None) = (texts.next(), texts.next())
+            && let Some(value) = self.taken(only)
+        {
+            return std::borrow::Cow::Borrowed(value);
         }
         let mut out = String::new();
         for t in node.children().filter(Node::is_text) {
-            out.push_str(taken(t).or_else(|| t.text()).unwrap_or(""));
+            out.push_str(self.text_of(t).unwrap_or(""));
         }
         std::borrow::Cow::Owned(out)
     }
@@ -442,8 +478,7 @@ pub fn decode_base64<'a>(
             let run = 1 + first_at_or_below_space(&rest[1..]).unwrap_or(rest.len() - 1);
             let mut data = &rest[..run];
             rest = &rest[run..];
-            if data.contains(&b'=')
-                && let Some(p) = data.iter().position(|&b| b == b'=')
+            if let Some(p) = memchr::memchr(b'=', data)
                 && seen + p + 2 < total
             {
                 return Err(base64::DecodeError::InvalidByte(seen + p, b'='));

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 
 use roxmltree::{Document, Node, NodeId};
 
+use crate::xml::{Lifted, NOTHING_LIFTED};
+
 /// The XML namespace, bound to `xml` by definition and never declared in output.
 pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
@@ -82,12 +84,32 @@ pub fn canonicalize(
     exclude: Option<NodeId>,
     opts: &C14nOptions,
 ) -> Vec<u8> {
-    canonicalize_reformatted(doc, apex, exclude, opts, Reformatting::None)
+    canonicalize_reformatted(
+        doc,
+        &NOTHING_LIFTED,
+        apex,
+        exclude,
+        opts,
+        Reformatting::None,
+    )
 }
 
-/// [`canonicalize`] with text nodes reshaped as `reformatting` says.
+/// [`canonicalize`] over a DOM built from a prepared text: the character data taken out of
+/// it (`lifted`) is rendered in place of its stand-ins.
+pub fn canonicalize_lifted(
+    doc: &Document<'_>,
+    lifted: &Lifted,
+    apex: Option<Node<'_, '_>>,
+    exclude: Option<NodeId>,
+    opts: &C14nOptions,
+) -> Vec<u8> {
+    canonicalize_reformatted(doc, lifted, apex, exclude, opts, Reformatting::None)
+}
+
+/// [`canonicalize_lifted`] with text nodes reshaped as `reformatting` says.
 pub fn canonicalize_reformatted(
     doc: &Document<'_>,
+    lifted: &Lifted,
     apex: Option<Node<'_, '_>>,
     exclude: Option<NodeId>,
     opts: &C14nOptions,
@@ -95,11 +117,15 @@ pub fn canonicalize_reformatted(
 ) -> Vec<u8> {
     let mut c = Canonicalizer {
         text: doc.input_text(),
+        lifted,
         opts,
         exclude,
         reformatting,
-        // About the size of what it covers (a whole document or one element's text).
-        out: Vec::with_capacity(apex.map_or(doc.input_text().len(), |n| n.range().len())),
+        // About the size of what it covers (a whole document or one element's text, and
+        // what was taken out of the text).
+        out: Vec::with_capacity(
+            apex.map_or(doc.input_text().len(), |n| n.range().len()) + lifted.taken_bytes(),
+        ),
     };
     match apex {
         Some(node) if node.is_element() => c.element(node, &BTreeMap::new(), true),
@@ -130,6 +156,7 @@ pub fn canonicalize_reformatted(
 
 struct Canonicalizer<'o, 'i> {
     text: &'i str,
+    lifted: &'o Lifted,
     opts: &'o C14nOptions,
     exclude: Option<NodeId>,
     reformatting: Reformatting,
@@ -293,7 +320,7 @@ impl<'o, 'i> Canonicalizer<'o, 'i> {
             return;
         }
         if node.is_text() {
-            let text = node.text().unwrap_or("");
+            let text = self.lifted.text_of(node).unwrap_or("");
             match self.reformatting {
                 Reformatting::None => escape_text(text, &mut self.out),
                 Reformatting::DropIndentation | Reformatting::DropIndentationAndTrim => {

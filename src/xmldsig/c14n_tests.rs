@@ -237,3 +237,91 @@ fn escaping_is_the_same_at_every_position_of_the_text() {
         format!("<doc>{plain}</doc>")
     );
 }
+
+/// Canonical bytes of a DOM built from a prepared text (the display form's base64 taken out
+/// first) equal those of the DOM of the whole text: the hand-written CDA templates (the
+/// base64 after a comment, on its own indented line) and runs with references and line
+/// ends, by every method, with and without comments, every reformatting, every subtree.
+#[test]
+fn a_prepared_dom_canonicalizes_as_the_whole_text() {
+    use super::c14n::{Reformatting, canonicalize_reformatted};
+    use crate::xml::{NOTHING_LIFTED, Prepared};
+    const DISPLAY_FORM_TEXT: &[&str] = &["nonXMLBody", "text"];
+    let b64 =
+        "PGRpdiBjbGFzcz0ic29jLWRvY3VtZW50IiB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMTk5OS94aHRtbCI+"
+            .repeat(40);
+    // The display form's base64 long enough to be taken out; every other placeholder a
+    // value that fits an attribute or a text.
+    let fill = |t: &str| {
+        let mut out = t
+            .replace("{{DISPLAY_B64}}", &b64)
+            .replace("{{CASE_NULL_FLAVOR}}", "");
+        while let Some(start) = out.find("{{") {
+            let end = out[start..].find("}}").map_or(out.len(), |e| start + e + 2);
+            out.replace_range(start..end, "x1");
+        }
+        out
+    };
+    let mut texts = vec![
+        fill(include_str!("../../tests/conformance/cda-sp1.xml")),
+        fill(include_str!("../../tests/conformance/cda-sp17.xml")),
+    ];
+    for run in [
+        format!("{b64}&#13;\n{b64}&#13;\n"),
+        format!("\r\n{b64}&amp;&lt;&gt;&quot;&apos;&#x41;&#9;\r\n  "),
+        format!("{b64}<!-- between -->{b64}<?pi x?>{b64}"),
+    ] {
+        texts.push(format!(
+            "<d xmlns=\"urn:hl7-org:v3\" xmlns:e=\"urn:e\"><component><nonXMLBody ID=\"b\"><text e:a=\"1\">{run}</text></nonXMLBody></component></d>"
+        ));
+    }
+    let limits = Limits::default();
+    for text in &texts {
+        let normalized = crate::xml::normalize_line_ends(text);
+        let whole = parse(&normalized, &limits).unwrap();
+        let prepared = Prepared::new(text, &limits, DISPLAY_FORM_TEXT).unwrap();
+        assert!(!prepared.lifted().is_empty(), "nothing taken out of {text}");
+        let dom = prepared.parse(&limits).unwrap();
+        let apexes: Vec<_> = std::iter::once((None, None))
+            .chain(
+                whole
+                    .descendants()
+                    .filter(|n| n.is_element())
+                    .zip(dom.descendants().filter(|n| n.is_element()))
+                    .map(|(a, b)| (Some(a), Some(b))),
+            )
+            .collect();
+        let methods = [
+            Method::Inclusive,
+            Method::Exclusive {
+                inclusive_prefixes: Vec::new(),
+            },
+        ];
+        for method in methods {
+            for with_comments in [false, true] {
+                let opts = C14nOptions {
+                    method: method.clone(),
+                    with_comments,
+                };
+                for r in [
+                    Reformatting::None,
+                    Reformatting::DropIndentation,
+                    Reformatting::DropIndentationAndTrim,
+                    Reformatting::DropCarriageReturns,
+                ] {
+                    for (a, b) in &apexes {
+                        let expected =
+                            canonicalize_reformatted(&whole, &NOTHING_LIFTED, *a, None, &opts, r);
+                        let got =
+                            canonicalize_reformatted(&dom, prepared.lifted(), *b, None, &opts, r);
+                        assert!(
+                            expected == got,
+                            "{opts:?} {r:?} at {:?}",
+                            a.map(|n| n.tag_name().name())
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

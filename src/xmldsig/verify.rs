@@ -15,9 +15,11 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::algorithms::*;
-use super::c14n::{C14nOptions, Method, Reformatting, canonicalize, canonicalize_reformatted};
+use super::c14n::{
+    C14nOptions, Method, Reformatting, canonicalize_lifted, canonicalize_reformatted,
+};
 use crate::pki::{CertInfo, CertProblem, Purpose, TrustStore};
-use crate::xml::{Limits, XmlError, parse, path_of};
+use crate::xml::{Lifted, Limits, NOTHING_LIFTED, XmlError, parse, path_of};
 
 /// A profile's rule on what each signature must cover, passed in by the caller. The
 /// verifier checks that every reference is sound; the policy says which nodes the
@@ -91,6 +93,9 @@ pub struct VerifyOptions<'a> {
     /// Keep each reference's canonical bytes in its report (`dsig verify --dump`); the
     /// archive does not, so a large body is not held twice.
     pub keep_canonical: bool,
+    /// The character data taken out of the text the DOM was built from
+    /// ([`crate::xml::Prepared`]); canonicalization renders it in place of its stand-ins.
+    pub lifted: &'a Lifted,
 }
 
 impl<'a> VerifyOptions<'a> {
@@ -103,6 +108,7 @@ impl<'a> VerifyOptions<'a> {
             coverage: None,
             limits: Limits::default(),
             keep_canonical: false,
+            lifted: &NOTHING_LIFTED,
         }
     }
 }
@@ -694,15 +700,7 @@ fn verify_signature<'a, 'i>(
     }
     let mut covered: Vec<NodeId> = Vec::new();
     for r in refs {
-        let (rr, target) = verify_reference(
-            doc,
-            sig,
-            r,
-            number,
-            ids,
-            &mut report.problems,
-            opts.keep_canonical,
-        );
+        let (rr, target) = verify_reference(doc, sig, r, number, ids, &mut report.problems, opts);
         if let Some(t) = target {
             if !required.is_empty() && !required.iter().any(|(id, _, _)| *id == t.id()) {
                 report.problems.push(DsigProblem::UnexpectedReference {
@@ -730,8 +728,9 @@ fn verify_signature<'a, 'i>(
     }
 
     // SignedInfo.
-    let canonical_si = canonicalize(
+    let canonical_si = canonicalize_lifted(
         doc,
+        opts.lifted,
         Some(signed_info),
         None,
         &c14n_options(&report.canonicalization, c14n_method.unwrap_or(signed_info)),
@@ -846,6 +845,7 @@ fn verify_signature<'a, 'i>(
 /// (pretty-printing, comments, line endings) and says which one makes `stated` match.
 fn why_digest_differs(
     doc: &Document<'_>,
+    lifted: &Lifted,
     apex: Option<Node<'_, '_>>,
     exclude: Option<NodeId>,
     opts: &C14nOptions,
@@ -853,7 +853,7 @@ fn why_digest_differs(
     stated: &[u8],
 ) -> Option<String> {
     let matches = |o: &C14nOptions, r: Reformatting| {
-        let octets = canonicalize_reformatted(doc, apex, exclude, o, r);
+        let octets = canonicalize_reformatted(doc, lifted, apex, exclude, o, r);
         aws_lc_rs::digest::digest(alg, &octets).as_ref() == stated
     };
     let without_comments = C14nOptions {
@@ -900,8 +900,9 @@ fn verify_reference<'a, 'i>(
     number: usize,
     ids: &IdIndex<'a, 'i>,
     problems: &mut Vec<DsigProblem>,
-    keep: bool,
+    opts: &VerifyOptions<'_>,
 ) -> (ReferenceReport, Option<Node<'a, 'i>>) {
+    let keep = opts.keep_canonical;
     let uri = r.attribute("URI").unwrap_or("").to_owned();
     let digest_method_node = ds_child(r, "DigestMethod");
     let digest_method = digest_method_node
@@ -1018,7 +1019,7 @@ fn verify_reference<'a, 'i>(
             ) => {
                 let mut o = c14n_options(alg, *t);
                 o.with_comments &= comments;
-                let octets = canonicalize(doc, apex, exclude, &o);
+                let octets = canonicalize_lifted(doc, opts.lifted, apex, exclude, &o);
                 canonicalized = Some((apex, exclude, o));
                 Data::Octets(octets)
             }
@@ -1042,7 +1043,7 @@ fn verify_reference<'a, 'i>(
                 method: Method::Inclusive,
                 with_comments: comments,
             };
-            let octets = canonicalize(doc, apex, exclude, &o);
+            let octets = canonicalize_lifted(doc, opts.lifted, apex, exclude, &o);
             canonicalized = Some((apex, exclude, o));
             octets
         }
@@ -1071,7 +1072,7 @@ fn verify_reference<'a, 'i>(
         if !rr.digest_ok {
             rr.cause = match (&canonicalized, &stated_bytes) {
                 (Some((apex, exclude, o)), Some(stated)) => {
-                    why_digest_differs(doc, *apex, *exclude, o, alg, stated)
+                    why_digest_differs(doc, opts.lifted, *apex, *exclude, o, alg, stated)
                 }
                 _ => None,
             };
