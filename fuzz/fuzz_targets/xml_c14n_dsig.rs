@@ -1,11 +1,13 @@
 //! Parse + canonicalize (both methods, whole document and every ID'd subtree) + verify,
 //! on arbitrary bytes. Nothing may panic, loop or blow the stack; canonical output must
-//! re-parse and be stable.
+//! re-parse and be stable. A text prepared with the display form's base64 taken out
+//! (`xml::Prepared`) must be refused exactly when the whole text is, and canonicalize to
+//! the same bytes.
 #![no_main]
 
-use kanta_sim::xml::{Limits, parse_bytes};
-use kanta_sim::xmldsig::c14n::{C14nOptions, canonicalize};
-use kanta_sim::document::KANTA_COVERAGE;
+use kanta_sim::document::{DISPLAY_FORM_TEXT, KANTA_COVERAGE};
+use kanta_sim::xml::{Limits, NOTHING_LIFTED, Prepared, normalize_line_ends, parse, parse_bytes};
+use kanta_sim::xmldsig::c14n::{C14nOptions, canonicalize, canonicalize_lifted};
 use kanta_sim::xmldsig::{DEFAULT_ID_ATTRIBUTES, VerifyOptions, verify_parsed};
 use libfuzzer_sys::fuzz_target;
 
@@ -15,6 +17,25 @@ fuzz_target!(|data: &[u8]| {
         max_nodes: 100_000,
         ..Limits::default()
     };
+    if let Ok(text) = std::str::from_utf8(data) {
+        let normalized = normalize_line_ends(text);
+        let whole = parse(&normalized, &limits).map_err(|e| e.to_string());
+        let prepared = Prepared::new(text, &limits, DISPLAY_FORM_TEXT);
+        let dom = prepared.as_ref().map_err(|e| e.to_string()).and_then(|p| p.parse(&limits).map_err(|e| e.to_string()));
+        match (&whole, &dom, &prepared) {
+            (Ok(w), Ok(d), Ok(p)) => {
+                for opts in [C14nOptions::inclusive(), C14nOptions::exclusive()] {
+                    assert_eq!(
+                        canonicalize(w, None, None, &opts),
+                        canonicalize_lifted(d, p.lifted(), None, None, &opts),
+                        "a prepared DOM canonicalizes differently"
+                    );
+                }
+            }
+            (Err(a), Err(b), _) => assert_eq!(a, b, "a prepared text is refused differently"),
+            _ => panic!("prepared {:?} / whole {:?}", dom.as_ref().err(), whole.as_ref().err()),
+        }
+    }
     let Ok(doc) = parse_bytes(data, &limits) else { return };
     for opts in [C14nOptions::inclusive(), C14nOptions::exclusive()] {
         let once = canonicalize(&doc, None, None, &opts);
@@ -34,6 +55,7 @@ fuzz_target!(|data: &[u8]| {
             coverage: Some(&KANTA_COVERAGE),
             limits,
             keep_canonical: false,
+            lifted: &NOTHING_LIFTED,
         },
     );
 });

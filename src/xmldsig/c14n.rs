@@ -84,14 +84,7 @@ pub fn canonicalize(
     exclude: Option<NodeId>,
     opts: &C14nOptions,
 ) -> Vec<u8> {
-    canonicalize_reformatted(
-        doc,
-        &NOTHING_LIFTED,
-        apex,
-        exclude,
-        opts,
-        Reformatting::None,
-    )
+    canonicalize_lifted(doc, &NOTHING_LIFTED, apex, exclude, opts)
 }
 
 /// [`canonicalize`] over a DOM built from a prepared text: the character data taken out of
