@@ -5,7 +5,7 @@
 //! the same bytes.
 #![no_main]
 
-use kanta_sim::document::{DISPLAY_FORM_TEXT, KANTA_COVERAGE};
+use kanta_sim::document::{BODY_FORM_TEXTS, KANTA_COVERAGE};
 use kanta_sim::xml::{Limits, NOTHING_LIFTED, Prepared, normalize_line_ends, parse, parse_bytes};
 use kanta_sim::xmldsig::c14n::{C14nOptions, canonicalize, canonicalize_lifted};
 use kanta_sim::xmldsig::{DEFAULT_ID_ATTRIBUTES, VerifyOptions, verify_parsed};
@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         let normalized = normalize_line_ends(text);
         let whole = parse(&normalized, &limits).map_err(|e| e.to_string());
-        let prepared = Prepared::new(text, &limits, DISPLAY_FORM_TEXT);
+        let prepared = Prepared::lifting(text, &limits, BODY_FORM_TEXTS);
         let dom = prepared.as_ref().map_err(|e| e.to_string()).and_then(|p| p.parse(&limits).map_err(|e| e.to_string()));
         match (&whole, &dom, &prepared) {
             (Ok(w), Ok(d), Ok(p)) => {

@@ -247,10 +247,11 @@ fn body_form<'a>(node: Node<'a, '_>, lifted: &'a Lifted) -> Located<BodyForm<'a>
 const V3: &str = HL7_NS;
 const FI: &str = HL7FI_NS;
 
-/// Where the display form's base64 stands (local names): the one large text node of a
-/// CDA, which only the base64 decoder and the canonicaliser read, taken out of the text
-/// before the DOM is built ([`crate::xml::Prepared`]).
-pub const DISPLAY_FORM_TEXT: &[&str] = &["nonXMLBody", "text"];
+/// Where the body's two forms stand (local names): the display form's base64
+/// (`nonXMLBody/text`) and the structured form's (`nonXMLBody/hl7fi:json`), a CDA's large
+/// text nodes, which only the body reader and the canonicaliser read; taken out of the text
+/// before the DOM is built ([`crate::xml::Prepared::lifting`]).
+pub const BODY_FORM_TEXTS: &[&[&str]] = &[&["nonXMLBody", "text"], &["nonXMLBody", "json"]];
 
 /// Reads the CDA rooted at `cda` (a `urn:hl7-org:v3` `ClinicalDocument`).
 pub fn parse_cda<'a>(cda: Node<'a, '_>) -> ParsedCda<'a> {

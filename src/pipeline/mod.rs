@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::budget::Budget;
 use crate::document::parse::{CodedValue, InstanceId, Located, ParsedCda, parse_cda_lifted};
 use crate::document::{ArchivedDocument, RelatedRef};
-use crate::document::{DISPLAY_FORM_TEXT, clinical_document, kanta_verify_options};
+use crate::document::{BODY_FORM_TEXTS, clinical_document, kanta_verify_options};
 use crate::finding::{Finding, Severity};
 use crate::identity::SoteRegister;
 use crate::message::ack::AckCode;
@@ -615,7 +615,7 @@ fn judge_wrapped(
     // The display form's base64 is taken out before the DOM is built (the DOM builder
     // reads character data one character at a time); the canonicaliser and the body's
     // reader get it back through `lifted`.
-    let prepared = match Prepared::new(&cda_text, &ctx.validate.limits, DISPLAY_FORM_TEXT) {
+    let prepared = match Prepared::lifting(&cda_text, &ctx.validate.limits, BODY_FORM_TEXTS) {
         Ok(p) => p,
         Err(e) => {
             out.findings.push(xml_finding(&e, "carried CDA"));
@@ -1215,6 +1215,40 @@ mod tests {
         assert_eq!((o.ack, codes_of(&o)), (AckCode::AE, vec!["P-002"]));
         // And offline validation of the same message says the same (without the certificate).
         assert_eq!(codes(&xml), vec!["P-002"]);
+    }
+
+    #[test]
+    fn a_large_structured_form_is_read_and_verified_as_taken_out() {
+        // Both body forms long enough to be taken out before the CDA's DOM: the signature
+        // must verify over them and the JSON must be read whole, its last field included.
+        let meta = sp1();
+        let filler = "kirjaus ".repeat(400);
+        for (hidden, expected) in [("010190-902S", vec![]), ("311299F1236", vec!["P-002"])] {
+            let mut body = Body::example(&meta, 2_000);
+            body.json = format!(
+                r#"{{"asiakkuusasiakirja":{{"teksti":"{filler}","huoltaja":"{hidden}"}}}}"#
+            );
+            let cda = sign(
+                &build_cda(&meta, &body),
+                SYSTEM_TESTILA,
+                SignatureType::System,
+            );
+            let prepared =
+                crate::xml::Prepared::lifting(&cda, &Limits::default(), BODY_FORM_TEXTS).unwrap();
+            assert!(
+                prepared.lifted().taken_bytes() > 2 * filler.len(),
+                "both forms taken out"
+            );
+            let xml = build_archive_message(&MessageSpec::for_document(&meta, "1"), &meta, &cda);
+            let o = process(&xml, TESTILA);
+            assert_eq!(codes_of(&o), expected, "{:?}", o.findings);
+            let ack = if expected.is_empty() {
+                AckCode::AA
+            } else {
+                AckCode::AE
+            };
+            assert_eq!(o.ack, ack);
+        }
     }
 
     #[test]

@@ -219,9 +219,15 @@ impl<'t> Prepared<'t> {
     /// for it to refuse with its own message.
     /// Read the taken text with [`Lifted::text_of`] or [`Lifted::text_content`].
     pub fn new(text: &'t str, limits: &Limits, lift: &[&str]) -> Result<Self, XmlError> {
+        Self::lifting(text, limits, &[lift])
+    }
+
+    /// [`Prepared::new`] with the character data of the elements whose local-name path ends
+    /// with any of `lifts` taken out.
+    pub fn lifting(text: &'t str, limits: &Limits, lifts: &[&[&str]]) -> Result<Self, XmlError> {
         within_size(text, limits)?;
         let normalized = normalize_line_ends(text);
-        let runs = prescan::scan(&normalized, limits, lift)?;
+        let runs = prescan::scan(&normalized, limits, lifts)?;
         if runs.is_empty() {
             return Ok(Self {
                 text: normalized,
@@ -1113,7 +1119,7 @@ mod tests {
             let (whole, lifted) = both_ways_with(&xml, &limits);
             proptest::prop_assert_eq!(whole, lifted, "{}", xml);
             let normalized = normalize_line_ends(&xml);
-            let with = prescan::scan(&normalized, &limits, &["cd", "text"]).map(|_| ());
+            let with = prescan::scan(&normalized, &limits, &[&["cd", "text"]]).map(|_| ());
             let without = prescan::scan(&normalized, &limits, &[]).map(|_| ());
             proptest::prop_assert_eq!(with, without, "{}", xml);
         }

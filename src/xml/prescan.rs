@@ -219,10 +219,10 @@ fn number(digits: &[u8], radix: u32) -> Option<u32> {
 }
 
 /// [`check`], and the runs of character data at least [`LIFT_MIN_BYTES`] long directly
-/// inside elements whose local-name path ends with `lift` (none when `lift` is empty), read
-/// in the same pass.
-pub fn scan(text: &str, limits: &Limits, lift: &[&str]) -> Result<Vec<Run>, XmlError> {
-    scan_with(text, limits, lift, None)
+/// inside elements whose local-name path ends with one of `lifts` (none when there is
+/// none), read in the same pass.
+pub fn scan(text: &str, limits: &Limits, lifts: &[&[&str]]) -> Result<Vec<Run>, XmlError> {
+    scan_with(text, limits, lifts, None)
 }
 
 /// [`check`], and the root element's facts when the pass can vouch that the text is a
@@ -238,7 +238,7 @@ pub fn vouch(text: &str, limits: &Limits) -> Result<Option<RootFacts>, XmlError>
 fn scan_with<'t>(
     text: &'t str,
     limits: &Limits,
-    lift: &[&str],
+    lifts: &[&[&str]],
     mut vouch: Option<&mut Vouch<'t>>,
 ) -> Result<Vec<Run>, XmlError> {
     let mut runs = Vec::new();
@@ -254,12 +254,14 @@ fn scan_with<'t>(
     // text node), or `None` between runs.
     let mut run: Option<usize> = None;
     let liftable = |stack: &Stack<'_>| {
-        !lift.is_empty()
-            && stack.len() >= lift.len()
-            && stack[stack.len() - lift.len()..]
-                .iter()
-                .zip(lift)
-                .all(|(a, b)| a == b)
+        lifts.iter().any(|lift| {
+            !lift.is_empty()
+                && stack.len() >= lift.len()
+                && stack[stack.len() - lift.len()..]
+                    .iter()
+                    .zip(lift.iter())
+                    .all(|(a, b)| a == b)
+        })
     };
     loop {
         let before = offset(reader.buffer_position());

@@ -246,7 +246,8 @@ fn escaping_is_the_same_at_every_position_of_the_text() {
 fn a_prepared_dom_canonicalizes_as_the_whole_text() {
     use super::c14n::{Reformatting, canonicalize_reformatted};
     use crate::xml::{NOTHING_LIFTED, Prepared};
-    const DISPLAY_FORM_TEXT: &[&str] = &["nonXMLBody", "text"];
+    // As `document::BODY_FORM_TEXTS` (the display form and the structured form).
+    const BODY_FORM_TEXTS: &[&[&str]] = &[&["nonXMLBody", "text"], &["nonXMLBody", "json"]];
     let b64 =
         "PGRpdiBjbGFzcz0ic29jLWRvY3VtZW50IiB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMTk5OS94aHRtbCI+"
             .repeat(40);
@@ -255,6 +256,7 @@ fn a_prepared_dom_canonicalizes_as_the_whole_text() {
     let fill = |t: &str| {
         let mut out = t
             .replace("{{DISPLAY_B64}}", &b64)
+            .replace("{{JSON_B64}}", &b64)
             .replace("{{CASE_NULL_FLAVOR}}", "");
         while let Some(start) = out.find("{{") {
             let end = out[start..].find("}}").map_or(out.len(), |e| start + e + 2);
@@ -279,8 +281,12 @@ fn a_prepared_dom_canonicalizes_as_the_whole_text() {
     for text in &texts {
         let normalized = crate::xml::normalize_line_ends(text);
         let whole = parse(&normalized, &limits).unwrap();
-        let prepared = Prepared::new(text, &limits, DISPLAY_FORM_TEXT).unwrap();
+        let prepared = Prepared::lifting(text, &limits, BODY_FORM_TEXTS).unwrap();
         assert!(!prepared.lifted().is_empty(), "nothing taken out of {text}");
+        if text.contains("ClinicalDocument") {
+            // Both forms of the templates.
+            assert!(prepared.lifted().taken_bytes() >= 2 * b64.len(), "{text}");
+        }
         let dom = prepared.parse(&limits).unwrap();
         let apexes: Vec<_> = std::iter::once((None, None))
             .chain(
