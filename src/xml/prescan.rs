@@ -8,7 +8,7 @@ use std::io::BufRead;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use super::plain::{RootFacts, Vouch};
+use super::plain::{RootFacts, Vouch, allowed_chars};
 use super::{Limits, XmlError};
 
 /// Open elements' local names, borrowed from the text (no allocation per element).
@@ -160,23 +160,14 @@ fn whole_run(text: &str, at: usize, max_text: usize) -> Option<Run> {
 /// The value of a run of character data made only of text and references, read from its
 /// raw bytes in one pass (not piece by piece as the reader splits it at each reference, a
 /// MIME entity's `&#13;` at every line end); `None` when it holds something the DOM builder
-/// must judge itself (a carriage return, a character XML does not allow, `]]>`, a
-/// reference that is not predefined or numeric), so that it refuses it with its own
-/// message and position.
+/// must judge itself (what the vouching pass's rule for character data refuses,
+/// [`allowed_chars`], or a reference that is not predefined or numeric), so that it refuses
+/// it with its own message and position. `raw` is from a line-end normalised text (the
+/// only kind [`scan`] is given to lift from), so it holds no carriage return for the DOM
+/// to turn into a line feed.
 fn run_value(raw: &str) -> Option<String> {
+    allowed_chars(raw)?;
     let b = raw.as_bytes();
-    // Without early exit so that it compiles to vector code; the rarer checks only where
-    // their first byte occurs. A reference's name holds none of these bytes, so checking
-    // the raw run checks exactly its text pieces.
-    let control = b.iter().fold(false, |bad, &c| {
-        bad | ((c < 0x20) & (c != b'\t') & (c != b'\n'))
-    });
-    let cdata_end = memchr::memchr(b'>', b).is_some() && memchr::memmem::find(b, b"]]>").is_some();
-    let non_character =
-        memchr::memchr(0xEF, b).is_some() && (raw.contains('\u{FFFE}') || raw.contains('\u{FFFF}'));
-    if control || cdata_end || non_character {
-        return None;
-    }
     let mut value = String::with_capacity(raw.len());
     let mut at = 0;
     // A reference that resolves has no `&` in its name, so the next `&` is after it.
