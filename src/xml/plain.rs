@@ -10,8 +10,6 @@
 //! keep is one-sided: whatever it vouches for, the DOM builder accepts with the same root.
 //! `plain_tests` checks that against roxmltree over generated and mutated documents.
 
-use super::prescan::resolve;
-
 /// The root element of a well-formed document, as a DOM reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RootFacts {
@@ -127,6 +125,34 @@ pub(super) fn allowed_chars(s: &str) -> Option<bool> {
 
 /// From this length on, [`allowed_chars`] reads with vector code.
 const LONG: usize = 256;
+
+/// A predefined entity or a character reference, as XML 1.0 §4.1 reads them; `None` for
+/// anything else (left to the DOM builder, which refuses it).
+pub(super) fn resolve(name: &[u8]) -> Option<char> {
+    let code = match name {
+        b"lt" => return Some('<'),
+        b"gt" => return Some('>'),
+        b"amp" => return Some('&'),
+        b"apos" => return Some('\''),
+        b"quot" => return Some('"'),
+        [b'#', b'x', hex @ ..] if !hex.is_empty() => number(hex, 16)?,
+        [b'#', dec @ ..] if !dec.is_empty() => number(dec, 10)?,
+        _ => return None,
+    };
+    let c = char::from_u32(code)?;
+    let allowed =
+        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}');
+    allowed.then_some(c)
+}
+
+/// The digits of a character reference in `radix` (10 or 16); `None` for any other byte or
+/// past `u32` (such a reference names no character).
+fn number(digits: &[u8], radix: u32) -> Option<u32> {
+    digits.iter().try_fold(0u32, |n, &d| {
+        n.checked_mul(radix)?
+            .checked_add(char::from(d).to_digit(radix)?)
+    })
+}
 
 /// The kinds of byte [`plain_chars`] looks for (bits of what it saw).
 const CONTROL: u8 = 1;

@@ -8,7 +8,7 @@ use std::io::BufRead;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use super::plain::{RootFacts, Vouch, allowed_chars};
+use super::plain::{RootFacts, Vouch, allowed_chars, resolve};
 use super::{Limits, XmlError};
 
 /// Open elements' local names, borrowed from the text (no allocation per element).
@@ -179,34 +179,6 @@ fn run_value(raw: &str) -> Option<String> {
     }
     value.push_str(&raw[at..]);
     Some(value)
-}
-
-/// A predefined entity or a character reference, as XML 1.0 §4.1 reads them; `None` for
-/// anything else (left to the DOM builder, which refuses it).
-pub(super) fn resolve(name: &[u8]) -> Option<char> {
-    let code = match name {
-        b"lt" => return Some('<'),
-        b"gt" => return Some('>'),
-        b"amp" => return Some('&'),
-        b"apos" => return Some('\''),
-        b"quot" => return Some('"'),
-        [b'#', b'x', hex @ ..] if !hex.is_empty() => number(hex, 16)?,
-        [b'#', dec @ ..] if !dec.is_empty() => number(dec, 10)?,
-        _ => return None,
-    };
-    let c = char::from_u32(code)?;
-    let allowed =
-        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}');
-    allowed.then_some(c)
-}
-
-/// The digits of a character reference in `radix` (10 or 16); `None` for any other byte or
-/// past `u32` (such a reference names no character).
-fn number(digits: &[u8], radix: u32) -> Option<u32> {
-    digits.iter().try_fold(0u32, |n, &d| {
-        n.checked_mul(radix)?
-            .checked_add(char::from(d).to_digit(radix)?)
-    })
 }
 
 /// [`check`], and the runs of character data at least [`LIFT_MIN_BYTES`] long directly
