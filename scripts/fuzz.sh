@@ -23,6 +23,8 @@ if [ -z "$(ls -A fuzz/corpus/xml_c14n_dsig)" ]; then
     cargo run -q --release -- sample-document --body-bytes 2000 > fuzz/corpus/xml_c14n_dsig/sample.xml
     printf '<n0:local xmlns:n0="foo:bar" xmlns:n3="ftp://example.org"><n1:elem2 xmlns:n1="http://example.net" xml:lang="en"><n3:stuff xmlns:n3="ftp://example.org"/></n1:elem2></n0:local>' \
         > fuzz/corpus/xml_c14n_dsig/exc.xml
+    # Plain display forms (hand-written after the published template), for `root_of`.
+    cp tests/conformance/display-sp*.xhtml fuzz/corpus/xml_c14n_dsig/
 fi
 if [ -z "$(ls -A fuzz/corpus/message_pipeline)" ] || [ -z "$(ls -A fuzz/corpus/mime)" ]; then
     kit=$(mktemp -d)

@@ -2,11 +2,12 @@
 //! on arbitrary bytes. Nothing may panic, loop or blow the stack; canonical output must
 //! re-parse and be stable. A text prepared with the display form's base64 taken out
 //! (`xml::Prepared`) must be refused exactly when the whole text is, and canonicalize to
-//! the same bytes.
+//! the same bytes. `root_of` (which reads a plain document in a pass of its own) must
+//! answer exactly as `parse` does.
 #![no_main]
 
 use kanta_sim::document::{BODY_FORM_TEXTS, KANTA_COVERAGE};
-use kanta_sim::xml::{Limits, NOTHING_LIFTED, Prepared, normalize_line_ends, parse, parse_bytes};
+use kanta_sim::xml::{Limits, NOTHING_LIFTED, Prepared, RootFacts, normalize_line_ends, parse, parse_bytes, root_of};
 use kanta_sim::xmldsig::c14n::{C14nOptions, canonicalize, canonicalize_lifted};
 use kanta_sim::xmldsig::{DEFAULT_ID_ATTRIBUTES, VerifyOptions, verify_parsed};
 use libfuzzer_sys::fuzz_target;
@@ -18,6 +19,11 @@ fuzz_target!(|data: &[u8]| {
         ..Limits::default()
     };
     if let Ok(text) = std::str::from_utf8(data) {
+        assert_eq!(
+            root_of(text, &limits).map_err(|e| e.to_string()),
+            parse(text, &limits).map(|d| RootFacts::of(&d)).map_err(|e| e.to_string()),
+            "root_of answers otherwise than parse"
+        );
         let normalized = normalize_line_ends(text);
         let whole = parse(&normalized, &limits).map_err(|e| e.to_string());
         let prepared = Prepared::lifting(text, &limits, BODY_FORM_TEXTS);

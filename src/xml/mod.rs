@@ -161,13 +161,13 @@ pub fn parse<'a>(text: &'a str, limits: &Limits) -> Result<Document<'a>, XmlErro
 }
 
 /// The root element of a well-formed `text`, with [`parse`]'s verdict and errors, for a
-/// reader who needs nothing else from it: when the pre-pass can vouch for the text (a
-/// plain document, see `plain`), no DOM is built.
+/// reader who needs nothing else from it: when a plain document within the limits (see
+/// `plain`), read in one pass without a DOM; otherwise by [`parse`].
 pub fn root_of(text: &str, limits: &Limits) -> Result<RootFacts, XmlError> {
     within_size(text, limits)?;
-    match prescan::vouch(text, limits)? {
+    match plain::vouch(text, limits) {
         Some(facts) => Ok(facts),
-        None => dom(text, limits).map(|d| RootFacts::of(&d)),
+        None => parse(text, limits).map(|d| RootFacts::of(&d)),
     }
 }
 

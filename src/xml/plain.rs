@@ -1,14 +1,18 @@
-//! Vouching for a plain document during the streaming pre-pass, so that a reader who only
+//! Vouching for a plain document in one pass of its own, so that a reader who only
 //! needs to know that a text is well-formed and what its root element is (the display
 //! form's check, B-002) need not build a DOM.
 //!
-//! The DOM builder (roxmltree) stays the judge: the pre-pass vouches only for documents made
+//! The DOM builder (roxmltree) stays the judge: the pass vouches only for documents made
 //! of a small, strict subset of XML (elements; attributes in the canonical lexical shape;
 //! ASCII names; text and predefined or numeric references; declared namespace prefixes;
-//! comments; no processing instructions, CDATA or declarations) and gives up ("unsure") at
-//! anything else, which then goes to the DOM builder exactly as before. So the rule it must
-//! keep is one-sided: whatever it vouches for, the DOM builder accepts with the same root.
-//! `plain_tests` checks that against roxmltree over generated and mutated documents.
+//! comments; no processing instructions, CDATA or declarations) that are within every limit
+//! as the pre-pass (`prescan`) counts them, and gives up ("unsure") at anything else, which
+//! then goes to the pre-pass and the DOM builder exactly as any document does. So the rule
+//! it must keep is one-sided: whatever it vouches for, the pre-pass and the DOM builder
+//! accept with the same root. The tests below check that against both over generated and
+//! edited documents, under the default limits and under tight ones.
+
+use super::Limits;
 
 /// The root element of a well-formed document, as a DOM reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,11 +57,18 @@ fn is_ncname(s: &[u8]) -> bool {
     }
 }
 
-/// Splits an ASCII QName into prefix (empty when none) and local part.
+/// Splits an ASCII QName into prefix (empty when none) and local part; a colon needs a
+/// prefix before it.
 fn qname(s: &str) -> Option<(&str, &str)> {
-    let (prefix, local) = s.split_once(':').unwrap_or(("", s));
-    ((prefix.is_empty() || is_ncname(prefix.as_bytes())) && is_ncname(local.as_bytes()))
-        .then_some((prefix, local))
+    // Names are short: a plain search beats a general one here.
+    let (prefix, local) = match s.bytes().position(|c| c == b':') {
+        Some(at) => (
+            is_ncname(&s.as_bytes()[..at]).then_some(&s[..at])?,
+            &s[at + 1..],
+        ),
+        None => ("", s),
+    };
+    is_ncname(local.as_bytes()).then_some((prefix, local))
 }
 
 /// Character data the subset allows: no markup a DOM would refuse (`<`, `]]>`), no
@@ -180,32 +191,33 @@ const CLASS: [u8; 256] = {
 
 /// One attribute of a start tag, as written.
 struct RawAttribute<'t> {
+    /// The QName as written, and its parts.
+    name: &'t str,
     prefix: &'t str,
     local: &'t str,
     value: &'t str,
 }
 
-/// Reads the attributes of a start tag (the text after its name) in the canonical lexical
-/// shape: whitespace, a QName, `=` with optional whitespace around it, a quoted value;
-/// `None` at anything else.
-fn attributes<'t>(raw: &'t str, out: &mut Vec<RawAttribute<'t>>) -> Option<()> {
+/// Reads the attributes of a start tag from just after its name up to the tag's end, in
+/// the canonical lexical shape: whitespace, a QName, `=` with optional whitespace around it,
+/// a quoted value; then optional whitespace and `>` or `/>`. Returns where the tag ends (the
+/// byte after `>`) and whether it is an empty element's; `None` at anything else (a `>`
+/// inside a quoted value is the value's, as XML reads it).
+fn attributes<'t>(raw: &'t str, out: &mut Vec<RawAttribute<'t>>) -> Option<(usize, bool)> {
     let b = raw.as_bytes();
     let mut i = 0;
     loop {
         let ws = b[i..].iter().take_while(|c| is_space(**c)).count();
         i += ws;
-        if i == b.len() {
-            return Some(());
+        match b.get(i)? {
+            b'>' => return Some((i + 1, false)),
+            b'/' => return (b.get(i + 1) == Some(&b'>')).then_some((i + 2, true)),
+            _ if ws == 0 => return None,
+            _ => {}
         }
-        if ws == 0 {
-            return None;
-        }
-        let name_len = b[i..]
-            .iter()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':'))
-            .count();
-        let (prefix, local) = qname(&raw[i..i + name_len])?;
-        i += name_len;
+        let name = &raw[i..i + name_len(&b[i..])];
+        let (prefix, local) = qname(name)?;
+        i += name.len();
         i += b[i..].iter().take_while(|c| is_space(**c)).count();
         if b.get(i) != Some(&b'=') {
             return None;
@@ -215,6 +227,7 @@ fn attributes<'t>(raw: &'t str, out: &mut Vec<RawAttribute<'t>>) -> Option<()> {
         let quote = *b.get(i).filter(|q| matches!(q, b'"' | b'\''))?;
         let len = memchr::memchr(quote, &b[i + 1..])?;
         out.push(RawAttribute {
+            name,
             prefix,
             local,
             value: &raw[i + 1..i + 1 + len],
@@ -223,99 +236,188 @@ fn attributes<'t>(raw: &'t str, out: &mut Vec<RawAttribute<'t>>) -> Option<()> {
     }
 }
 
-/// The pre-pass's vouching state; once unsure it stays so.
+/// How many bytes at the start of `b` can be part of an ASCII QName (whether they make one
+/// is [`qname`]'s to say).
+fn name_len(b: &[u8]) -> usize {
+    b.iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':'))
+        .count()
+}
+
+/// The root's facts when `text` is a plain document (the subset in this module's comment)
+/// within every bound of `limits`; `None` when it is not, or when it comes near a bound:
+/// the caller then leaves it to the pre-pass and the DOM builder, which judge it (and name
+/// the bound it breaks) exactly as for any document.
+///
+/// One pass over the bytes, without an XML reader: the subset is small enough to read
+/// directly, and a general reader's work per event (validating each event's bytes as UTF-8
+/// again, splitting text at every reference, reading attributes twice) cost more than the
+/// subset's checks themselves. The counts are those of the pre-pass (`prescan`): every
+/// run of character data between markup (whitespace outside the root too), element and
+/// comment is a node, and a run's bytes are counted as written.
+pub(super) fn vouch(text: &str, limits: &Limits) -> Option<RootFacts> {
+    Vouch::default().read(text, limits)
+}
+
+/// The vouching pass's state.
 #[derive(Default)]
-pub(super) struct Vouch<'t> {
-    unsure: bool,
+struct Vouch<'t> {
     root: Option<RootFacts>,
     /// Open elements' names as written, for their end tags.
     open: Vec<&'t str>,
-    /// Prefixes declared in scope (bounded by the namespace limits the pre-pass keeps), and
-    /// how many each open element declared.
+    /// Prefixes declared in scope, and how many each open element declared.
     prefixes: Vec<&'t str>,
     declared: Vec<usize>,
+    /// Namespace declarations (default ones too) in scope, and each open element's, as
+    /// the pre-pass counts them for its limits.
+    in_scope: usize,
+    declarations: Vec<usize>,
     scratch: Vec<RawAttribute<'t>>,
     locals: Vec<&'t str>,
-    /// Nodes the pre-pass counted.
-    pub(super) nodes: usize,
+    nodes: usize,
 }
 
 impl<'t> Vouch<'t> {
-    fn give_up(&mut self) {
-        self.unsure = true;
-    }
-
-    /// A start tag (`raw`: what stands between `<` and `>`, without an empty element's `/`).
-    pub(super) fn start(&mut self, raw: &'t str, name_len: usize, empty: bool) {
-        if self.unsure {
-            return;
-        }
-        if self.start_inner(raw, name_len, empty).is_none() {
-            self.give_up();
-        }
-    }
-
-    fn start_inner(&mut self, raw: &'t str, name_len: usize, empty: bool) -> Option<()> {
-        let name = raw.get(..name_len)?;
-        let (prefix, local) = qname(name)?;
-        if matches!(prefix, "xml" | "xmlns") {
-            return None;
-        }
-        let at_root = self.open.is_empty();
-        if at_root && self.root.is_some() {
-            return None;
-        }
-        let rest = raw.get(name_len..)?;
-        if rest.bytes().all(is_space) && !at_root {
-            // No attributes: nothing declared, and the prefix must already be in scope.
-            if !prefix.is_empty() && !self.prefixes.iter().rev().any(|p| *p == prefix) {
+    fn read(mut self, text: &'t str, limits: &Limits) -> Option<RootFacts> {
+        let max_nodes = usize::try_from(limits.max_nodes).unwrap_or(usize::MAX);
+        let b = text.as_bytes();
+        let mut i = 0;
+        loop {
+            let lt = memchr::memchr(b'<', &b[i..]).map_or(b.len(), |n| i + n);
+            if lt > i {
+                self.character_data(&text[i..lt], limits)?;
+            }
+            if lt == b.len() {
+                // The DOM also counts its document node, so one more must fit.
+                return (self.open.is_empty() && self.nodes < max_nodes)
+                    .then_some(self.root)
+                    .flatten();
+            }
+            i = match b.get(lt + 1)? {
+                b'/' => self.end(text, lt + 2)?,
+                b'!' => self.comment(text, lt)?,
+                b'?' => return None,
+                _ => self.start(text, lt + 1, limits)?,
+            };
+            if self.nodes > max_nodes {
                 return None;
             }
-            if !empty {
-                self.open.push(name);
-                self.declared.push(0);
-            }
-            return Some(());
         }
+    }
+
+    /// A run of character data between markup: one node, counted as written.
+    fn character_data(&mut self, raw: &str, limits: &Limits) -> Option<()> {
+        self.nodes += 1;
+        let fine = if self.open.is_empty() {
+            raw.bytes().all(is_space)
+        } else {
+            plain_chars(raw, true)
+        };
+        (fine && raw.len() <= limits.max_text_bytes).then_some(())
+    }
+
+    /// A comment at `at` (`<!--`): no `--` inside, not ending in `-`, and only characters
+    /// XML allows. Returns where it ends.
+    fn comment(&mut self, text: &str, at: usize) -> Option<usize> {
+        let body_at = at + 4;
+        if !text[at..].starts_with("<!--") {
+            return None;
+        }
+        let len = memchr::memmem::find(&text.as_bytes()[body_at..], b"-->")?;
+        let body = &text[body_at..body_at + len];
+        // `plain_chars` refuses `<` and `&`, which a comment may hold: unsure, not wrong.
+        if body.contains("--") || body.ends_with('-') || !plain_chars(body, false) {
+            return None;
+        }
+        self.nodes += 1;
+        Some(body_at + len + 3)
+    }
+
+    /// An end tag whose name starts at `at` (after `</`). Returns where it ends.
+    fn end(&mut self, text: &str, at: usize) -> Option<usize> {
+        let len = memchr::memchr(b'>', &text.as_bytes()[at..])?;
+        let name = text[at..at + len].trim_end_matches([' ', '\t', '\n', '\r']);
+        if self.open.pop()? != name {
+            return None;
+        }
+        let n = self.declared.pop().unwrap_or(0);
+        self.prefixes.truncate(self.prefixes.len() - n);
+        self.in_scope -= self.declarations.pop().unwrap_or(0);
+        Some(at + len + 1)
+    }
+
+    /// A start tag whose name starts at `at` (after `<`). Returns where it ends.
+    fn start(&mut self, text: &'t str, at: usize, limits: &Limits) -> Option<usize> {
+        let name = &text[at..at + name_len(&text.as_bytes()[at..])];
+        let (prefix, local) = qname(name)?;
+        let at_root = self.open.is_empty();
+        if matches!(prefix, "xml" | "xmlns")
+            || (at_root && self.root.is_some())
+            || name.len() > limits.max_name_bytes
+            || self.open.len() + 1 > limits.max_depth
+        {
+            return None;
+        }
+        self.nodes += 1;
         let mut attrs = std::mem::take(&mut self.scratch);
         attrs.clear();
-        let read = attributes(rest, &mut attrs);
-        let judged = read.and_then(|()| self.judge_attributes(&attrs, prefix, local, at_root));
+        let read = attributes(&text[at + name.len()..], &mut attrs);
+        let judged = read.and_then(|(len, empty)| {
+            let declared = self.judge_attributes(&attrs, prefix, local, at_root, limits)?;
+            Some((len, empty, declared))
+        });
         self.scratch = attrs;
-        let declared = judged?;
+        let (len, empty, (declared, declarations)) = judged?;
         if empty {
             self.prefixes.truncate(self.prefixes.len() - declared);
         } else {
             self.open.push(name);
             self.declared.push(declared);
+            self.declarations.push(declarations);
+            self.in_scope += declarations;
         }
-        Some(())
+        Some(at + name.len() + len)
     }
 
-    /// Checks one element's attributes and declarations; pushes the prefixes it declares
-    /// and returns how many.
+    /// Checks one element's attributes and declarations against the subset and the
+    /// limits; pushes the prefixes it declares and returns how many, and how many
+    /// namespace declarations (default ones too) it makes. (`None` ends the whole pass, so
+    /// nothing pushed needs taking back.)
     fn judge_attributes(
         &mut self,
         attrs: &[RawAttribute<'t>],
         prefix: &str,
         local: &str,
         at_root: bool,
-    ) -> Option<usize> {
+        limits: &Limits,
+    ) -> Option<(usize, usize)> {
+        if attrs.len() > limits.max_attributes {
+            return None;
+        }
         let mut default_ns = None;
         let mut declared = 0;
+        let mut declarations = 0;
         let mut class = None;
         self.locals.clear();
         for a in attrs {
+            if a.name.len() > limits.max_name_bytes
+                || a.value.len() > limits.max_attribute_value_bytes
+            {
+                return None;
+            }
             // Two attributes with one local name might be one expanded name: unsure.
             self.locals.push(a.local);
             let declaration = a.prefix == "xmlns" || (a.prefix.is_empty() && a.local == "xmlns");
             if declaration {
+                declarations += 1;
                 let uri = a.value;
                 if uri.is_empty()
                     || uri == XML_NS
                     || uri == XMLNS_NS
                     || !plain_chars(uri, false)
                     || uri.bytes().any(|c| matches!(c, b'\t' | b'\n' | b'\r'))
+                    || declarations > limits.max_namespace_declarations
+                    || self.in_scope + declarations > limits.max_namespaces_in_scope
                 {
                     return None;
                 }
@@ -332,7 +434,8 @@ impl<'t> Vouch<'t> {
                 if !plain_chars(a.value, true) {
                     return None;
                 }
-                if a.prefix.is_empty() && a.local == "class" {
+                // Only the root's class is a fact anyone reads.
+                if at_root && a.prefix.is_empty() && a.local == "class" {
                     if a.value.contains(['&', '\r']) {
                         return None;
                     }
@@ -358,7 +461,6 @@ impl<'t> Vouch<'t> {
                     || in_scope(a.prefix)
             });
         if !resolved {
-            self.prefixes.truncate(self.prefixes.len() - declared);
             return None;
         }
         if at_root {
@@ -378,74 +480,14 @@ impl<'t> Vouch<'t> {
                 class,
             });
         }
-        Some(declared)
-    }
-
-    /// An end tag (`raw`: what stands between `</` and `>`).
-    pub(super) fn end(&mut self, raw: &str) {
-        if self.unsure {
-            return;
-        }
-        let name = raw.trim_end_matches([' ', '\t', '\n', '\r']);
-        match self.open.pop() {
-            Some(open) if open == name => {
-                let n = self.declared.pop().unwrap_or(0);
-                self.prefixes.truncate(self.prefixes.len() - n);
-            }
-            _ => self.give_up(),
-        }
-    }
-
-    /// Character data between tags (references come as [`Vouch::reference`]).
-    pub(super) fn text(&mut self, raw: &str) {
-        if self.unsure {
-            return;
-        }
-        let fine = if self.open.is_empty() {
-            raw.bytes().all(is_space)
-        } else {
-            plain_chars(raw, false)
-        };
-        if !fine {
-            self.give_up();
-        }
-    }
-
-    /// A reference in character data (its name, without `&` and `;`).
-    pub(super) fn reference(&mut self, name: &str) {
-        if self.open.is_empty() || resolve(name.as_bytes()).is_none() {
-            self.give_up();
-        }
-    }
-
-    /// A comment (what stands between `<!--` and `-->`): no `--` inside, not ending in
-    /// `-`, and only characters XML allows.
-    pub(super) fn comment(&mut self, raw: &str) {
-        let fine = !raw.contains("--") && !raw.ends_with('-') && plain_chars(raw, false);
-        // `plain_chars` refuses `<` and `&`, which a comment may hold: unsure, not wrong.
-        if !fine {
-            self.give_up();
-        }
-    }
-
-    /// Anything outside the subset (PI, CDATA, declaration).
-    pub(super) fn other(&mut self) {
-        self.give_up();
-    }
-
-    /// At the end of the text: the root's facts when vouched for. The DOM also counts its
-    /// document node, so one more than the pre-pass counted must fit.
-    pub(super) fn finish(self, max_nodes: usize) -> Option<RootFacts> {
-        (!self.unsure && self.open.is_empty() && self.nodes < max_nodes)
-            .then_some(self.root)
-            .flatten()
+        Some((declared, declarations))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xml::{Limits, XmlError, dom, parse, prescan::vouch, root_of};
+    use crate::xml::{Limits, XmlError, dom, parse, root_of};
     use proptest::prelude::*;
     use proptest::strategy::ValueTree;
 
@@ -454,10 +496,11 @@ mod tests {
         dom(text, limits).map(|d| RootFacts::of(&d))
     }
 
-    /// The one rule: what is vouched for, the judge accepts with the same root.
+    /// The one rule: what is vouched for, the judge accepts with the same root, and within
+    /// the limits as the pre-pass counts them (`parse`: the pre-pass, then the judge).
     fn holds(text: &str, limits: &Limits) -> Result<bool, String> {
         match vouch(text, limits) {
-            Ok(Some(facts)) => match judge(text, limits) {
+            Some(facts) => match parse(text, limits).map(|d| RootFacts::of(&d)) {
                 Ok(j) if j == facts => Ok(true),
                 other => Err(format!(
                     "vouched {facts:?} but the DOM says {other:?}: {text:?}"
@@ -552,10 +595,7 @@ mod tests {
             "<a></ a>",
         ] {
             assert!(judge(bad, &limits).is_err(), "the judge takes {bad:?}");
-            assert!(
-                !matches!(vouch(bad, &limits), Ok(Some(_))),
-                "vouched for {bad:?}"
-            );
+            assert!(vouch(bad, &limits).is_none(), "vouched for {bad:?}");
             // And `root_of` gives exactly `parse`'s refusal.
             let [fast, full] = both(bad, &limits);
             assert_eq!(fast, full);
@@ -576,7 +616,7 @@ mod tests {
             "<a class='x&#x20;soc-document'/>",
         ] {
             assert!(judge(fine, &limits).is_ok(), "the judge refuses {fine:?}");
-            assert!(matches!(vouch(fine, &limits), Ok(None)), "{fine:?}");
+            assert!(vouch(fine, &limits).is_none(), "{fine:?}");
             assert_eq!(root_of(fine, &limits).ok(), judge(fine, &limits).ok());
         }
     }
@@ -589,10 +629,51 @@ mod tests {
             max_nodes,
             ..Limits::default()
         };
-        assert!(vouch(text, &at(4)).unwrap().is_some());
-        assert!(vouch(text, &at(3)).unwrap().is_none());
+        assert!(vouch(text, &at(4)).is_some());
+        assert!(vouch(text, &at(3)).is_none());
         let [fast, full] = both(text, &at(3));
         assert_eq!(fast, full);
+    }
+
+    #[test]
+    fn each_bound_met_exactly_is_vouched_for_and_one_past_it_is_not() {
+        /// Sets one bound of the limits.
+        type Bound = fn(&mut Limits, usize);
+        // (document, the bound, the value it meets exactly)
+        let cases: [(&str, Bound, usize); 7] = [
+            // Declarations end with their element: two siblings' are never in scope together.
+            (
+                "<a><b xmlns:p='u'></b><b xmlns:p='u'></b></a>",
+                |l, n| l.max_namespaces_in_scope = n,
+                1,
+            ),
+            (
+                "<a xmlns:p='u' xmlns:q='v'/>",
+                |l, n| l.max_namespace_declarations = n,
+                2,
+            ),
+            ("<a><b><c/></b></a>", |l, n| l.max_depth = n, 3),
+            ("<a>abc&amp;</a>", |l, n| l.max_text_bytes = n, 8),
+            ("<a x='1' y='2'/>", |l, n| l.max_attributes = n, 2),
+            ("<abc p:x='1' xmlns:p='u'/>", |l, n| l.max_name_bytes = n, 7),
+            ("<a x='1&lt;'/>", |l, n| l.max_attribute_value_bytes = n, 5),
+        ];
+        for (text, bound, exactly) in cases {
+            let at = |n| {
+                let mut limits = Limits::default();
+                bound(&mut limits, n);
+                limits
+            };
+            assert!(vouch(text, &at(exactly)).is_some(), "{text} at {exactly}");
+            assert!(
+                vouch(text, &at(exactly - 1)).is_none(),
+                "{text} at {}",
+                exactly - 1
+            );
+            let [fast, full] = both(text, &at(exactly - 1));
+            assert!(full.is_err(), "{text}");
+            assert_eq!(fast, full);
+        }
     }
 
     /// Pieces of XML for generated documents: the first `GOOD_*` of each are within the
@@ -802,6 +883,60 @@ mod tests {
             let [fast, full] = both(&text, &limits);
             prop_assert_eq!(fast, full);
         }
+
+        /// The same under tight limits: the pass counts as the pre-pass does, so it never
+        /// vouches for a document the pre-pass refuses, and `root_of` then names the bound
+        /// broken exactly as `parse` does.
+        #[test]
+        fn what_is_vouched_for_is_within_the_limits(text in document(), limits in tight()) {
+            prop_assert!(holds(&text, &limits).is_ok(), "{:?} {:?}", holds(&text, &limits), limits);
+            let [fast, full] = both(&text, &limits);
+            prop_assert_eq!(fast, full);
+        }
+    }
+
+    /// Limits near what the generated documents hold, each tight now and then (so that it
+    /// is sometimes met exactly and sometimes broken) and otherwise the default.
+    fn tight() -> impl Strategy<Value = Limits> {
+        fn now_and_then(tight: std::ops::Range<usize>, loose: usize) -> BoxedStrategy<usize> {
+            prop_oneof![2 => Just(loose), 1 => tight].boxed()
+        }
+        let d = Limits::default();
+        (
+            (
+                now_and_then(2..40, 1000),
+                now_and_then(1..7, d.max_depth),
+                now_and_then(0..5, d.max_attributes),
+                now_and_then(1..9, d.max_name_bytes),
+            ),
+            (
+                now_and_then(0..3, d.max_namespace_declarations),
+                now_and_then(0..4, d.max_namespaces_in_scope),
+                now_and_then(0..30, d.max_attribute_value_bytes),
+                now_and_then(0..40, d.max_text_bytes),
+            ),
+        )
+            .prop_map(
+                move |(
+                    (max_nodes, max_depth, max_attributes, max_name_bytes),
+                    (
+                        max_namespace_declarations,
+                        max_namespaces_in_scope,
+                        max_attribute_value_bytes,
+                        max_text_bytes,
+                    ),
+                )| Limits {
+                    max_nodes: u32::try_from(max_nodes).unwrap(),
+                    max_depth,
+                    max_attributes,
+                    max_name_bytes,
+                    max_namespace_declarations,
+                    max_namespaces_in_scope,
+                    max_attribute_value_bytes,
+                    max_text_bytes,
+                    ..d
+                },
+            )
     }
 
     proptest! {
@@ -836,12 +971,30 @@ mod tests {
         let limits = Limits::default();
         for _ in 0..2000 {
             let text = document().new_tree(&mut runner).unwrap().current();
-            vouched += usize::from(matches!(vouch(&text, &limits), Ok(Some(_))));
+            vouched += usize::from(vouch(&text, &limits).is_some());
             refused += usize::from(judge(&text, &limits).is_err());
         }
         assert!(
             vouched > 200 && refused > 200,
             "vouched {vouched}, refused {refused}"
+        );
+        // And under tight limits, both vouched for and refused by a bound.
+        let (mut vouched, mut bounded) = (0, 0);
+        for _ in 0..2000 {
+            let text = document().new_tree(&mut runner).unwrap().current();
+            let limits = tight().new_tree(&mut runner).unwrap().current();
+            vouched += usize::from(vouch(&text, &limits).is_some());
+            bounded += usize::from(matches!(
+                parse(&text, &limits),
+                Err(XmlError::Limit { .. }
+                    | XmlError::TooDeep { .. }
+                    | XmlError::TooManyAttributes { .. }
+                    | XmlError::TextTooLong { .. })
+            ));
+        }
+        assert!(
+            vouched > 100 && bounded > 300,
+            "tight limits: vouched {vouched}, refused by a bound {bounded}"
         );
     }
 

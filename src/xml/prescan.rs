@@ -8,7 +8,7 @@ use std::io::BufRead;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use super::plain::{RootFacts, Vouch, allowed_chars, resolve};
+use super::plain::{allowed_chars, resolve};
 use super::{Limits, XmlError};
 
 /// Open elements' local names, borrowed from the text (no allocation per element).
@@ -185,25 +185,6 @@ fn run_value(raw: &str) -> Option<String> {
 /// inside elements whose local-name path ends with one of `lifts` (none when there is
 /// none), read in the same pass.
 pub fn scan(text: &str, limits: &Limits, lifts: &[&[&str]]) -> Result<Vec<Run>, XmlError> {
-    scan_with(text, limits, lifts, None)
-}
-
-/// [`check`], and the root element's facts when the pass can vouch that the text is a
-/// well-formed document that the DOM builder accepts (see [`super::plain`]); `Ok(None)`
-/// when it cannot (the text is within every bound, but only the DOM builder can judge it).
-pub fn vouch(text: &str, limits: &Limits) -> Result<Option<RootFacts>, XmlError> {
-    let mut vouch = Vouch::default();
-    scan_with(text, limits, &[], Some(&mut vouch))?;
-    let max_nodes = usize::try_from(limits.max_nodes).unwrap_or(usize::MAX);
-    Ok(vouch.finish(max_nodes))
-}
-
-fn scan_with<'t>(
-    text: &'t str,
-    limits: &Limits,
-    lifts: &[&[&str]],
-    mut vouch: Option<&mut Vouch<'t>>,
-) -> Result<Vec<Run>, XmlError> {
     let mut runs = Vec::new();
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
@@ -237,17 +218,6 @@ fn scan_with<'t>(
             Event::GeneralRef(r) => Some(r.len() + 2),
             _ => None,
         };
-        if let Some(v) = vouch.as_deref_mut() {
-            match &event {
-                Event::Text(t) => v.text(t),
-                Event::GeneralRef(r) => v.reference(r),
-                Event::End(e) => v.end(e),
-                Event::Comment(c) => v.comment(c),
-                // Tags are judged below, with the limits.
-                Event::Start(_) | Event::Empty(_) | Event::Eof => {}
-                _ => v.other(),
-            }
-        }
         match chars {
             Some(n) => {
                 let total = run.unwrap_or_else(|| {
@@ -280,12 +250,7 @@ fn scan_with<'t>(
                             position: format!("byte {}", reader.buffer_position()),
                         });
                     }
-                    Event::Eof => {
-                        if let Some(v) = vouch {
-                            v.nodes = nodes;
-                        }
-                        return Ok(runs);
-                    }
+                    Event::Eof => return Ok(runs),
                     _ => {}
                 }
                 (None, false)
@@ -311,16 +276,6 @@ fn scan_with<'t>(
                 });
             }
             let n = element(&e, &stack, in_scope, limits)?;
-            if let Some(v) = vouch.as_deref_mut() {
-                // The tag as it stands in the text (borrowed for as long as the text).
-                match text
-                    .get(before + 1..before + 1 + e.len())
-                    .filter(|w| *w == &*e)
-                {
-                    Some(raw) => v.start(raw, name.len(), !opens),
-                    None => v.other(),
-                }
-            }
             if opens {
                 declared.push(n);
                 in_scope += n;
@@ -336,7 +291,7 @@ fn scan_with<'t>(
         // (text, `&#13;`, text, ...) are not read one event at a time. It is one text node,
         // counted and bounded as the reader would have (a run the reader must see, or one
         // at the node limit, is left to it, so its error is the same).
-        if run.is_none() && nodes < max_nodes && vouch.is_none() && liftable(&stack) {
+        if run.is_none() && nodes < max_nodes && liftable(&stack) {
             let at = offset(reader.buffer_position());
             if let Some(taken) = whole_run(text, at, limits.max_text_bytes) {
                 nodes += 1;
