@@ -459,11 +459,69 @@ pub fn text_content<'a>(node: Node<'a, '_>) -> std::borrow::Cow<'a, str> {
 /// 20 MB display form) costs one pass, its output and 4 KB, and a MIME entity's 76-character
 /// lines cost one decoder call per 4 KB rather than one per line. Padding is accepted only
 /// at the very end, as a whole-string decoder would.
+///
+/// Text in lines (a MIME entity's, a base64 value wrapped at 76 or 64 characters, or one
+/// line) is read line by line first ([`decode_lines`]); anything else, and every text that
+/// does not decode, is read run by run ([`decode_runs`]), which says what is wrong and where.
 pub fn decode_base64<'a>(
     pieces: impl Iterator<Item = &'a str> + Clone,
 ) -> Result<Vec<u8>, base64::DecodeError> {
-    // A whole number of quads, so that every full buffer decodes on its own.
-    const GATHER: usize = 4096;
+    match decode_lines(pieces.clone()) {
+        Some(out) => Ok(out),
+        None => decode_runs(pieces),
+    }
+}
+
+/// A whole number of quads, so that every full gathering buffer decodes on its own.
+const GATHER: usize = 4096;
+
+/// The decoding of base64 in lines that end in `\n` or `\r\n` and hold only the alphabet
+/// and final padding; `None` for anything else, including every text that would not decode
+/// (whitespace inside a line, a byte outside the alphabet, padding before the end), which
+/// [`decode_runs`] then reads and refuses with its error. A line costs the search for its
+/// end and a copy, where [`decode_runs`] looks at every byte for whitespace and padding: the
+/// base64 decoder checks every byte itself, refusing a space, and padding anywhere but at
+/// the end of what it is given.
+fn decode_lines<'a>(pieces: impl Iterator<Item = &'a str> + Clone) -> Option<Vec<u8>> {
+    let upper: usize = pieces.clone().map(str::len).sum();
+    let mut out = Vec::with_capacity(upper / 4 * 3 + 3);
+    let mut buf = [0u8; GATHER];
+    let mut held = 0usize;
+    for piece in pieces {
+        let b = piece.as_bytes();
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', b).chain(std::iter::once(b.len())) {
+            let line = &b[start..end];
+            start = end + 1;
+            let mut data = line.strip_suffix(b"\r").unwrap_or(line);
+            while !data.is_empty() {
+                let take = (GATHER - held).min(data.len());
+                buf[held..held + take].copy_from_slice(&data[..take]);
+                held += take;
+                data = &data[take..];
+                if held == GATHER {
+                    // Padding ends the text: a buffer that is not the last must not end
+                    // in it, though the decoder takes it there.
+                    if buf[GATHER - 1] == b'=' {
+                        return None;
+                    }
+                    base64_simd::STANDARD.decode_append(&buf[..], &mut out).ok()?;
+                    held = 0;
+                }
+            }
+        }
+    }
+    base64_simd::STANDARD
+        .decode_append(&buf[..held], &mut out)
+        .ok()?;
+    Some(out)
+}
+
+/// [`decode_base64`] run by run: whitespace anywhere, and the decoder's error for text
+/// that is not base64, at its offset in the compacted text.
+fn decode_runs<'a>(
+    pieces: impl Iterator<Item = &'a str> + Clone,
+) -> Result<Vec<u8>, base64::DecodeError> {
     let total: usize = pieces.clone().map(|p| p.len() - spaces(p.as_bytes())).sum();
     let mut out = Vec::with_capacity(total / 4 * 3 + 3);
     let mut buf = [0u8; GATHER];
@@ -899,6 +957,112 @@ mod tests {
             let got = decode_quads(&text, &mut out).map(|()| out[2..].to_vec());
             proptest::prop_assert_eq!(got, reference);
         }
+    }
+
+    /// Base64 as lines: `base64ish` text, or a real encoding around the gathering buffer's
+    /// size with one character changed (or padding put) near a buffer's end, cut into lines of one length
+    /// that end in `\r\n` or `\n`, now and then with whitespace inside a line or at its
+    /// start, in one piece or one piece per line.
+    fn lines() -> impl proptest::strategy::Strategy<Value = (Vec<String>, bool)> {
+        use base64::Engine as _;
+        use proptest::prelude::*;
+        let near_a_buffer_end = (
+            2990usize..3200,
+            GATHER - 6..GATHER + 3,
+            prop::sample::select(b"=A!\n P".to_vec()),
+        )
+            .prop_map(|(n, at, to)| {
+                let data: Vec<u8> = (0..n).map(|i| (i * 13 % 256) as u8).collect();
+                let mut b = base64::engine::general_purpose::STANDARD
+                    .encode(data)
+                    .into_bytes();
+                let i = at.min(b.len() - 1);
+                if to == b'P' {
+                    // Padding that a quad ending there may have (`A=`: no bits left over).
+                    b[i - 1..=i].copy_from_slice(b"A=");
+                } else {
+                    b[i] = to;
+                }
+                b
+            });
+        (
+            prop_oneof![3 => base64ish(), 1 => near_a_buffer_end],
+            prop_oneof![Just(76usize), Just(64), 1usize..100],
+            prop::sample::select(vec!["\r\n", "\n", "\r\n", " \n", "\n\t"]),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(text, width, end, last_ends, one_piece)| {
+                let mut lines: Vec<String> = text
+                    .chunks(width)
+                    .map(|c| String::from_utf8_lossy(c).into_owned() + end)
+                    .collect();
+                if !last_ends && let Some(l) = lines.last_mut() {
+                    l.truncate(l.trim_end().len());
+                }
+                if one_piece {
+                    lines = vec![lines.concat()];
+                }
+                (lines, one_piece)
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+
+        /// Read line by line or run by run, base64 decodes to the same bytes, and what the
+        /// line reader does not take, the run reader refuses or reads (so every error is
+        /// the run reader's); both give a whole-string decoder's verdict on the compacted text.
+        #[test]
+        fn base64_in_lines_decodes_as_run_by_run((lines, _) in lines()) {
+            use base64::Engine as _;
+            let pieces = || lines.iter().map(String::as_str);
+            let runs = decode_runs(pieces());
+            if let Some(fast) = decode_lines(pieces()) {
+                proptest::prop_assert_eq!(Ok(fast), runs.clone());
+            }
+            proptest::prop_assert_eq!(decode_base64(pieces()), runs.clone());
+            let compact: Vec<u8> = lines.concat().into_bytes().into_iter().filter(|b| !is_space(*b)).collect();
+            let whole = base64::engine::general_purpose::STANDARD.decode(&compact);
+            proptest::prop_assert_eq!(runs.is_ok(), whole.is_ok());
+            if let Ok(w) = whole {
+                proptest::prop_assert_eq!(runs.unwrap(), w);
+            }
+        }
+    }
+
+    #[test]
+    fn the_generated_lines_reach_the_line_reader_and_past_it() {
+        use proptest::strategy::{Strategy as _, ValueTree as _};
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let (mut read, mut left, mut long) = (0, 0, 0);
+        for _ in 0..2000 {
+            let (lines, _) = lines().new_tree(&mut runner).unwrap().current();
+            let decodes = decode_runs(lines.iter().map(String::as_str)).is_ok();
+            match decode_lines(lines.iter().map(String::as_str)) {
+                Some(_) => read += 1,
+                None if decodes => left += 1,
+                None => {}
+            }
+            long += usize::from(lines.iter().map(String::len).sum::<usize>() > GATHER);
+        }
+        assert!(
+            read > 400 && left > 100 && long > 200,
+            "read line by line {read}, decodable but left to the run reader {left}, past one buffer {long}"
+        );
+    }
+
+    #[test]
+    fn a_mime_entitys_lines_are_read_line_by_line() {
+        use base64::Engine as _;
+        let data: Vec<u8> = (0..17_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
+        let entity: String = b64
+            .as_bytes()
+            .chunks(76)
+            .map(|c| format!("{}\r\n", std::str::from_utf8(c).unwrap()))
+            .collect();
+        assert_eq!(decode_lines(std::iter::once(entity.as_str())), Some(data));
     }
 
     #[test]

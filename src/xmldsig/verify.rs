@@ -439,9 +439,14 @@ fn text_of(node: Node<'_, '_>) -> String {
     crate::xml::text_content(node).into_owned()
 }
 
+/// A base64 value ignoring whitespace (the ASCII whitespace that `decode_base64` skips),
+/// without a copy of the compacted text; a value that does not decode is decoded again
+/// compacted, so that its error is the `base64` crate's on the whole value.
 fn b64_decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    B64.decode(compact)
+    crate::xml::decode_base64(std::iter::once(s)).or_else(|_| {
+        let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        B64.decode(compact)
+    })
 }
 
 /// The ID → elements index.
@@ -1096,4 +1101,28 @@ fn verify_reference<'a, 'i>(
         rr.canonical = octets;
     }
     (rr, target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A signature's base64 values read as the `base64` crate reads them compacted:
+        /// the same bytes, and for what does not decode the same error.
+        #[test]
+        fn base64_values_read_as_the_compacted_value(
+            pieces in prop::collection::vec(
+                prop::sample::select(vec![
+                    "QUJD", "RA==", "QQ", "=", "A", "!", " ", "\n", "\r\n", "\t", "\u{c}", "é",
+                ]),
+                0..24,
+            )
+        ) {
+            let s = pieces.concat();
+            let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            prop_assert_eq!(b64_decode(&s), B64.decode(compact));
+        }
+    }
 }
