@@ -505,7 +505,9 @@ fn decode_lines<'a>(pieces: impl Iterator<Item = &'a str> + Clone) -> Option<Vec
                     if buf[GATHER - 1] == b'=' {
                         return None;
                     }
-                    base64_simd::STANDARD.decode_append(&buf[..], &mut out).ok()?;
+                    base64_simd::STANDARD
+                        .decode_append(&buf[..], &mut out)
+                        .ok()?;
                     held = 0;
                 }
             }
@@ -636,29 +638,36 @@ pub fn first_child_element<'a, 'i>(node: Node<'a, 'i>) -> Option<Node<'a, 'i>> {
 /// An element path a person can follow: `/ClinicalDocument/component[1]/nonXMLBody`
 /// (local names; the position among same-named siblings when there are several).
 pub fn path_of(node: Node<'_, '_>) -> String {
-    // Called for every value a parser locates, so without a collection per step: the
-    // position counts the same-named siblings before, and is written only when there is
-    // another one.
-    let mut parts: Vec<(&str, Option<usize>)> = Vec::new();
-    for n in node.ancestors().filter(Node::is_element) {
-        let name = n.tag_name().name();
-        let same = |c: &Node<'_, '_>| c.is_element() && c.tag_name().name() == name;
-        let before = n.prev_siblings().skip(1).filter(same).count();
-        let repeated = before > 0 || n.next_siblings().skip(1).any(|c| same(&c));
-        parts.push((name, repeated.then_some(before + 1)));
-    }
-    let mut out = String::new();
-    for (name, pos) in parts.iter().rev() {
-        out.push('/');
-        out.push_str(name);
-        if let Some(p) = pos {
-            out.push_str(&format!("[{p}]"));
-        }
-    }
+    let mut out = String::with_capacity(96);
+    write_path(node, &mut out);
     if out.is_empty() {
         out.push('/');
     }
     out
+}
+
+/// Writes the path of `node`'s nearest element (itself or an ancestor) onto `out`, the root's
+/// step first. Called for every value a parser locates, so without a collection per step:
+/// the position counts the same-named siblings before, and is written only when there is
+/// another one.
+fn write_path(node: Node<'_, '_>, out: &mut String) {
+    let Some(n) = node.ancestors().find(Node::is_element) else {
+        return;
+    };
+    if let Some(parent) = n.parent() {
+        write_path(parent, out);
+    }
+    let name = n.tag_name().name();
+    let same = |c: &Node<'_, '_>| c.is_element() && c.tag_name().name() == name;
+    let before = n.prev_siblings().skip(1).filter(same).count();
+    let repeated = before > 0 || n.next_siblings().skip(1).any(|c| same(&c));
+    out.push('/');
+    out.push_str(name);
+    if repeated {
+        use std::fmt::Write as _;
+        // Writing to a String cannot fail.
+        let _ = write!(out, "[{}]", before + 1);
+    }
 }
 
 #[cfg(test)]
@@ -1109,6 +1118,63 @@ mod tests {
         assert_eq!(path_of(first), "/r/c[1]");
         assert_eq!(path_of(doc.root_element()), "/r");
         assert_eq!(path_of(doc.root()), "/");
+        // A text node's path is its element's.
+        let doc = parse("<r><c>t</c></r>", &Limits::default()).unwrap();
+        let t = doc.descendants().find(|n| n.is_text()).unwrap();
+        assert_eq!(path_of(t), "/r/c");
+    }
+
+    #[test]
+    fn paths_are_the_position_among_same_named_siblings_in_hand_written_documents() {
+        // Each step's position worked out from its definition: the element among its
+        // parent's element children of the same name, written when there are several.
+        fn by_definition(node: Node<'_, '_>) -> String {
+            let mut steps: Vec<String> = node
+                .ancestors()
+                .filter(Node::is_element)
+                .map(|n| {
+                    let name = n.tag_name().name();
+                    let same: Vec<_> = n
+                        .parent()
+                        .into_iter()
+                        .flat_map(|p| p.children())
+                        .filter(|c| c.is_element() && c.tag_name().name() == name)
+                        .collect();
+                    match same.iter().position(|c| *c == n) {
+                        Some(i) if same.len() > 1 => format!("{name}[{}]", i + 1),
+                        _ => name.to_owned(),
+                    }
+                })
+                .collect();
+            steps.reverse();
+            format!("/{}", steps.join("/"))
+        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+        let mut seen = 0;
+        // (The SP17 template has a placeholder where an attribute goes.) And many siblings
+        // of one name among others.
+        let many = format!(
+            "<r>{}<x/></r>",
+            "<c><d/><e/><d/>t</c><!-- --><b/>".repeat(12)
+        );
+        for name in [
+            "cda-sp1.xml",
+            "soap11.xml",
+            "soap12.xml",
+            "frame.xml",
+            "many",
+        ] {
+            let text = match name {
+                "many" => many.clone(),
+                _ => std::fs::read_to_string(dir.join(name)).unwrap(),
+            };
+            let doc = parse(&text, &Limits::default()).unwrap();
+            for n in doc.descendants().filter(Node::is_element) {
+                assert_eq!(path_of(n), by_definition(n), "{name}");
+                seen += usize::from(path_of(n).contains('['));
+            }
+        }
+        assert!(seen > 10, "{seen} paths with a position");
     }
 
     /// The element `text` under `cd` read both ways: from one DOM, and with its character
