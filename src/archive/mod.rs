@@ -115,7 +115,7 @@ pub trait DocumentStore: Send + Sync {
         raw: bytes::Bytes,
         doc: &ArchivedDocument,
         at: time::OffsetDateTime,
-        exchange: Option<&ExchangeRecord>,
+        exchange: Option<ExchangeRecord>,
     ) -> Pending<Option<i64>>;
     /// [`DocumentStore::archive_later`], waited for on this thread (not on an async worker).
     #[expect(clippy::too_many_arguments, reason = "the one transaction's inputs")]
@@ -130,7 +130,7 @@ pub trait DocumentStore: Send + Sync {
         exchange: Option<&ExchangeRecord>,
     ) -> Result<Option<i64>, StoreError> {
         let raw = bytes::Bytes::copy_from_slice(raw);
-        self.archive_later(use_case, message, sender, raw, doc, at, exchange)
+        self.archive_later(use_case, message, sender, raw, doc, at, exchange.cloned())
             .wait()
     }
     /// Invalidates the current version of a set (with its exchange row in the same

@@ -1237,7 +1237,7 @@ impl DocumentStore for ArchiveStore {
         raw: bytes::Bytes,
         doc: &ArchivedDocument,
         at: OffsetDateTime,
-        exchange: Option<&ExchangeRecord>,
+        exchange: Option<ExchangeRecord>,
     ) -> Pending<Option<i64>> {
         // The CDA is not copied to the writer when the message carries it: only its hash.
         let (doc, cda_sha256) = if doc.cda_in_message {
@@ -1254,7 +1254,7 @@ impl DocumentStore for ArchiveStore {
             doc,
             cda_sha256,
             at: rfc3339(at),
-            exchange: exchange.cloned(),
+            exchange,
         };
         self.enqueue(body, move |conn, path, at| archive_in(conn, path, &job, at))
     }

@@ -861,7 +861,7 @@ async fn archive_document(
             body.clone(),
             &doc,
             now,
-            Some(&record),
+            Some(record),
         )
         .done()
         .await;
