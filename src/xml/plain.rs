@@ -487,9 +487,8 @@ impl<'t> Vouch<'t> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xml::{Limits, XmlError, dom, parse, root_of};
+    use crate::xml::{Limits, XmlError, dom, generated, parse, root_of};
     use proptest::prelude::*;
-    use proptest::strategy::ValueTree;
 
     /// What roxmltree (the judge) says of `text` under the limits' options.
     fn judge(text: &str, limits: &Limits) -> Result<RootFacts, XmlError> {
@@ -966,11 +965,9 @@ mod tests {
     fn the_generated_documents_reach_both_sides() {
         // The property above means little unless many generated documents are vouched for
         // and many are refused by the judge.
-        let mut runner = proptest::test_runner::TestRunner::deterministic();
         let (mut vouched, mut refused) = (0, 0);
         let limits = Limits::default();
-        for _ in 0..2000 {
-            let text = document().new_tree(&mut runner).unwrap().current();
+        for text in generated(document(), 2000) {
             vouched += usize::from(vouch(&text, &limits).is_some());
             refused += usize::from(judge(&text, &limits).is_err());
         }
@@ -980,9 +977,7 @@ mod tests {
         );
         // And under tight limits, both vouched for and refused by a bound.
         let (mut vouched, mut bounded) = (0, 0);
-        for _ in 0..2000 {
-            let text = document().new_tree(&mut runner).unwrap().current();
-            let limits = tight().new_tree(&mut runner).unwrap().current();
+        for (text, limits) in generated((document(), tight()), 2000) {
             vouched += usize::from(vouch(&text, &limits).is_some());
             bounded += usize::from(matches!(
                 parse(&text, &limits),
