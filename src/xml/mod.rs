@@ -485,36 +485,29 @@ const GATHER: usize = 4096;
 fn decode_lines<'a>(pieces: impl Iterator<Item = &'a str> + Clone) -> Option<Vec<u8>> {
     let upper: usize = pieces.clone().map(str::len).sum();
     let mut out = Vec::with_capacity(upper / 4 * 3 + 3);
-    let mut buf = [0u8; GATHER];
-    let mut held = 0usize;
+    let mut gather = Gather::new();
+    // Padding ends the text: a buffer that is not the last must not end in it, though the
+    // decoder takes it there.
+    let mut full = |buf: &[u8]| match buf.last() {
+        Some(b'=') => Err(()),
+        _ => base64_simd::STANDARD
+            .decode_append(buf, &mut out)
+            .map(|_| ())
+            .map_err(|_| ()),
+    };
     for piece in pieces {
         let b = piece.as_bytes();
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', b).chain(std::iter::once(b.len())) {
             let line = &b[start..end];
             start = end + 1;
-            let mut data = line.strip_suffix(b"\r").unwrap_or(line);
-            while !data.is_empty() {
-                let take = (GATHER - held).min(data.len());
-                buf[held..held + take].copy_from_slice(&data[..take]);
-                held += take;
-                data = &data[take..];
-                if held == GATHER {
-                    // Padding ends the text: a buffer that is not the last must not end
-                    // in it, though the decoder takes it there.
-                    if buf[GATHER - 1] == b'=' {
-                        return None;
-                    }
-                    base64_simd::STANDARD
-                        .decode_append(&buf[..], &mut out)
-                        .ok()?;
-                    held = 0;
-                }
-            }
+            gather
+                .push(line.strip_suffix(b"\r").unwrap_or(line), &mut full)
+                .ok()?;
         }
     }
     base64_simd::STANDARD
-        .decode_append(&buf[..held], &mut out)
+        .decode_append(gather.held(), &mut out)
         .ok()?;
     Some(out)
 }
@@ -526,10 +519,14 @@ fn decode_runs<'a>(
 ) -> Result<Vec<u8>, base64::DecodeError> {
     let total: usize = pieces.clone().map(|p| p.len() - spaces(p.as_bytes())).sum();
     let mut out = Vec::with_capacity(total / 4 * 3 + 3);
-    let mut buf = [0u8; GATHER];
-    let mut held = 0usize;
+    let mut gather = Gather::new();
     // Characters decoded before the buffer's first.
     let mut gathered = 0usize;
+    let mut full = |buf: &[u8]| {
+        decode_quads(buf, &mut out).map_err(|e| at_offset(e, gathered))?;
+        gathered += GATHER;
+        Ok(())
+    };
     let mut seen = 0usize;
     for piece in pieces {
         let mut rest = piece.as_bytes();
@@ -542,7 +539,7 @@ fn decode_runs<'a>(
             // A run ends before whitespace; any other control byte starts a run of its own
             // and the decoder refuses it.
             let run = 1 + first_at_or_below_space(&rest[1..]).unwrap_or(rest.len() - 1);
-            let mut data = &rest[..run];
+            let data = &rest[..run];
             rest = &rest[run..];
             if let Some(p) = memchr::memchr(b'=', data)
                 && seen + p + 2 < total
@@ -550,23 +547,53 @@ fn decode_runs<'a>(
                 return Err(base64::DecodeError::InvalidByte(seen + p, b'='));
             }
             seen += data.len();
-            while !data.is_empty() {
-                let take = (GATHER - held).min(data.len());
-                buf[held..held + take].copy_from_slice(&data[..take]);
-                held += take;
-                data = &data[take..];
-                if held == GATHER {
-                    decode_quads(&buf[..], &mut out).map_err(|e| at_offset(e, gathered))?;
-                    gathered += GATHER;
-                    held = 0;
-                }
-            }
+            gather.push(data, &mut full)?;
         }
     }
-    if held > 0 {
-        decode_quads(&buf[..held], &mut out).map_err(|e| at_offset(e, gathered))?;
+    if !gather.held().is_empty() {
+        decode_quads(gather.held(), &mut out).map_err(|e| at_offset(e, gathered))?;
     }
     Ok(out)
+}
+
+/// Base64 characters gathered into a small buffer that is decoded each time it fills.
+struct Gather {
+    buf: [u8; GATHER],
+    held: usize,
+}
+
+impl Gather {
+    fn new() -> Self {
+        Self {
+            buf: [0; GATHER],
+            held: 0,
+        }
+    }
+
+    /// Appends `data`, handing the buffer to `full` each time it fills; stops at the first
+    /// error `full` returns.
+    fn push<E>(
+        &mut self,
+        mut data: &[u8],
+        full: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        while !data.is_empty() {
+            let take = (GATHER - self.held).min(data.len());
+            self.buf[self.held..self.held + take].copy_from_slice(&data[..take]);
+            self.held += take;
+            data = &data[take..];
+            if self.held == GATHER {
+                self.held = 0;
+                full(&self.buf)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What is gathered and not yet handed over.
+    fn held(&self) -> &[u8] {
+        &self.buf[..self.held]
+    }
 }
 
 /// Decodes one gathered buffer onto `out`: with SIMD (base64-simd, as strict as the
