@@ -8,7 +8,7 @@
 
 use kanta_sim::document::{BODY_FORM_TEXTS, KANTA_COVERAGE};
 use kanta_sim::xml::{Limits, NOTHING_LIFTED, Prepared, RootFacts, normalize_line_ends, parse, parse_bytes, root_of};
-use kanta_sim::xmldsig::c14n::{C14nOptions, canonicalize, canonicalize_lifted};
+use kanta_sim::xmldsig::c14n::{C14nOptions, Reformatting, canonicalize, canonicalize_lifted};
 use kanta_sim::xmldsig::{DEFAULT_ID_ATTRIBUTES, VerifyOptions, verify_parsed};
 use libfuzzer_sys::fuzz_target;
 
@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
                 for opts in [C14nOptions::inclusive(), C14nOptions::exclusive()] {
                     assert_eq!(
                         canonicalize(w, None, None, &opts),
-                        canonicalize_lifted(d, p.lifted(), None, None, &opts),
+                        canonicalize_lifted(d, p.lifted(), None, None, &opts, Reformatting::None),
                         "a prepared DOM canonicalizes differently"
                     );
                 }

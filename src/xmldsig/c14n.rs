@@ -84,23 +84,21 @@ pub fn canonicalize(
     exclude: Option<NodeId>,
     opts: &C14nOptions,
 ) -> Vec<u8> {
-    canonicalize_lifted(doc, &NOTHING_LIFTED, apex, exclude, opts)
+    canonicalize_lifted(
+        doc,
+        &NOTHING_LIFTED,
+        apex,
+        exclude,
+        opts,
+        Reformatting::None,
+    )
 }
 
 /// [`canonicalize`] over a DOM built from a prepared text: the character data taken out of
-/// it (`lifted`) is rendered in place of its stand-ins.
+/// it (`lifted`) is rendered in place of its stand-ins, and text nodes are reshaped as
+/// `reformatting` says (`Reformatting::None` to verify; the others only to explain a
+/// digest mismatch).
 pub fn canonicalize_lifted(
-    doc: &Document<'_>,
-    lifted: &Lifted,
-    apex: Option<Node<'_, '_>>,
-    exclude: Option<NodeId>,
-    opts: &C14nOptions,
-) -> Vec<u8> {
-    canonicalize_reformatted(doc, lifted, apex, exclude, opts, Reformatting::None)
-}
-
-/// [`canonicalize_lifted`] with text nodes reshaped as `reformatting` says.
-pub fn canonicalize_reformatted(
     doc: &Document<'_>,
     lifted: &Lifted,
     apex: Option<Node<'_, '_>>,

@@ -244,7 +244,7 @@ fn escaping_is_the_same_at_every_position_of_the_text() {
 /// ends, by every method, with and without comments, every reformatting, every subtree.
 #[test]
 fn a_prepared_dom_canonicalizes_as_the_whole_text() {
-    use super::c14n::{Reformatting, canonicalize_reformatted};
+    use super::c14n::{Reformatting, canonicalize_lifted};
     use crate::xml::{NOTHING_LIFTED, Prepared};
     // As `document::BODY_FORM_TEXTS` (the display form and the structured form).
     const BODY_FORM_TEXTS: &[&[&str]] = &[&["nonXMLBody", "text"], &["nonXMLBody", "json"]];
@@ -317,9 +317,8 @@ fn a_prepared_dom_canonicalizes_as_the_whole_text() {
                 ] {
                     for (a, b) in &apexes {
                         let expected =
-                            canonicalize_reformatted(&whole, &NOTHING_LIFTED, *a, None, &opts, r);
-                        let got =
-                            canonicalize_reformatted(&dom, prepared.lifted(), *b, None, &opts, r);
+                            canonicalize_lifted(&whole, &NOTHING_LIFTED, *a, None, &opts, r);
+                        let got = canonicalize_lifted(&dom, prepared.lifted(), *b, None, &opts, r);
                         assert!(
                             expected == got,
                             "{opts:?} {r:?} at {:?}",

@@ -15,9 +15,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::algorithms::*;
-use super::c14n::{
-    C14nOptions, Method, Reformatting, canonicalize_lifted, canonicalize_reformatted,
-};
+use super::c14n::{C14nOptions, Method, Reformatting, canonicalize_lifted};
 use crate::pki::{CertInfo, CertProblem, Purpose, TrustStore};
 use crate::xml::{Lifted, Limits, NOTHING_LIFTED, XmlError, parse, path_of};
 
@@ -739,6 +737,7 @@ fn verify_signature<'a, 'i>(
         Some(signed_info),
         None,
         &c14n_options(&report.canonicalization, c14n_method.unwrap_or(signed_info)),
+        Reformatting::None,
     );
     report.signed_info_len = canonical_si.len();
     report.signed_info_sha256 = sha256_hex(&canonical_si);
@@ -858,7 +857,7 @@ fn why_digest_differs(
     stated: &[u8],
 ) -> Option<String> {
     let matches = |o: &C14nOptions, r: Reformatting| {
-        let octets = canonicalize_reformatted(doc, lifted, apex, exclude, o, r);
+        let octets = canonicalize_lifted(doc, lifted, apex, exclude, o, r);
         aws_lc_rs::digest::digest(alg, &octets).as_ref() == stated
     };
     let without_comments = C14nOptions {
@@ -1024,7 +1023,8 @@ fn verify_reference<'a, 'i>(
             ) => {
                 let mut o = c14n_options(alg, *t);
                 o.with_comments &= comments;
-                let octets = canonicalize_lifted(doc, opts.lifted, apex, exclude, &o);
+                let octets =
+                    canonicalize_lifted(doc, opts.lifted, apex, exclude, &o, Reformatting::None);
                 canonicalized = Some((apex, exclude, o));
                 Data::Octets(octets)
             }
@@ -1048,7 +1048,8 @@ fn verify_reference<'a, 'i>(
                 method: Method::Inclusive,
                 with_comments: comments,
             };
-            let octets = canonicalize_lifted(doc, opts.lifted, apex, exclude, &o);
+            let octets =
+                canonicalize_lifted(doc, opts.lifted, apex, exclude, &o, Reformatting::None);
             canonicalized = Some((apex, exclude, o));
             octets
         }
