@@ -81,21 +81,23 @@ fn plain_chars(s: &str, refs: bool) -> bool {
     if !amp {
         return true;
     }
-    if !refs {
-        return false;
+    refs && references(s, |_, _| ()).is_some()
+}
+
+/// Hands `each` every reference in `raw` in order (its byte range, `&` to `;`, and the
+/// character it stands for); `None` at the first that is not predefined or numeric, or
+/// names no allowed character (the DOM builder's to refuse).
+pub(super) fn references(
+    raw: &str,
+    mut each: impl FnMut(std::ops::Range<usize>, char),
+) -> Option<()> {
+    let b = raw.as_bytes();
+    // A reference that resolves has no `&` in its name, so the next `&` is after it.
+    for amp in memchr::memchr_iter(b'&', b) {
+        let semi = amp + 1 + memchr::memchr(b';', &b[amp + 1..])?;
+        each(amp..semi + 1, resolve(&b[amp + 1..semi])?);
     }
-    let mut rest = s;
-    while let Some(at) = rest.find('&') {
-        let after = &rest[at + 1..];
-        let Some(end) = after.find(';') else {
-            return false;
-        };
-        if resolve(&after.as_bytes()[..end]).is_none() {
-            return false;
-        }
-        rest = &after[end + 1..];
-    }
-    true
+    Some(())
 }
 
 /// Whether `s` holds only what character data may hold, references aside: no `<`, no

@@ -8,7 +8,7 @@ use std::io::BufRead;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use super::plain::{allowed_chars, resolve};
+use super::plain::{allowed_chars, references};
 use super::{Limits, XmlError};
 
 /// Open elements' local names, borrowed from the text (no allocation per element).
@@ -167,16 +167,13 @@ fn whole_run(text: &str, at: usize, max_text: usize) -> Option<Run> {
 /// to turn into a line feed.
 fn run_value(raw: &str) -> Option<String> {
     allowed_chars(raw)?;
-    let b = raw.as_bytes();
     let mut value = String::with_capacity(raw.len());
     let mut at = 0;
-    // A reference that resolves has no `&` in its name, so the next `&` is after it.
-    for amp in memchr::memchr_iter(b'&', b) {
-        let semi = amp + 1 + memchr::memchr(b';', &b[amp + 1..])?;
-        value.push_str(&raw[at..amp]);
-        value.push(resolve(&b[amp + 1..semi])?);
-        at = semi + 1;
-    }
+    references(raw, |reference, c| {
+        value.push_str(&raw[at..reference.start]);
+        value.push(c);
+        at = reference.end;
+    })?;
     value.push_str(&raw[at..]);
     Some(value)
 }
