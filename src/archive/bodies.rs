@@ -13,7 +13,7 @@
 //! the magic, the key and the length against the row, so a row pointing at the wrong place
 //! (a replaced or truncated file) is refused with where and why, never shown as another
 //! message's bytes. The bytes themselves carry no checksum (neither do SQLite's pages); the
-//! CDA read from a message is checked against the SHA-256 recorded at archiving.
+//! CDA read from a message is checked against the digest recorded at archiving.
 
 use std::fs::File;
 use std::io::{IoSlice, Seek as _, SeekFrom, Write as _};

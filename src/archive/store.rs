@@ -106,11 +106,13 @@ pub enum StoreError {
     },
     /// A CDA taken from its message is not the one archived.
     #[error(
-        "archive store: the CDA of {document_oid} read from its message has SHA-256 {computed}, not the {recorded} recorded at archiving"
+        "archive store: the CDA of {document_oid} read from its message has {algorithm} {computed}, not the {recorded} recorded at archiving"
     )]
     CdaIntegrity {
         /// The document.
         document_oid: String,
+        /// The digest's algorithm (`XXH3-128`; `SHA-256` for documents archived before).
+        algorithm: &'static str,
         /// Recorded at archiving.
         recorded: String,
         /// Computed now.
@@ -221,7 +223,8 @@ CREATE TABLE IF NOT EXISTS lifecycle_event (
 ";
 
 /// Columns added after schema 1 (2: the lifecycle; 3: the CDA kept inside its message, one
-/// stored copy, checked by hash), with their type and how to fill them for older rows.
+/// stored copy, checked by hash; 4: that hash is XXH3-128, see [`CdaDigest`]), with their
+/// type and how to fill them for older rows.
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("producer", "TEXT", "sender"),
     ("register_owner", "TEXT", "COALESCE(organiser, sender)"),
@@ -232,6 +235,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("invalidation_reason", "TEXT", "NULL"),
     ("cda_in_message", "INTEGER", "0"),
     ("cda_sha256", "TEXT", "NULL"),
+    ("cda_xxh3", "TEXT", "NULL"),
 ];
 
 const INDEXES: &str = "
@@ -256,7 +260,7 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         }
     }
     conn.execute_batch(INDEXES)?;
-    conn.pragma_update(None, "user_version", 3)
+    conn.pragma_update(None, "user_version", 4)
 }
 
 const META_COLUMNS: &str = "document_oid, set_id, version, status, client_id, custodian, producer, register_owner, organiser, register,
@@ -292,13 +296,55 @@ fn meta_row(r: &rusqlite::Row<'_>, with_content: bool) -> rusqlite::Result<Docum
 }
 
 /// The content columns after [`META_COLUMNS`]: the CDA as stored (empty when it is in the
-/// message), whether it is in the message, and its SHA-256.
-const CONTENT_COLUMNS: &str = "cda, cda_in_message, cda_sha256";
+/// message), whether it is in the message, and its digests.
+const CONTENT_COLUMNS: &str = "cda, cda_in_message, cda_sha256, cda_xxh3";
 
-/// A document whose CDA is in its message: the CDA's SHA-256 recorded at archiving, and
+/// The digest a CDA kept inside its message is checked against when it is read back: the
+/// message must still carry exactly the CDA that was archived. The check guards against a
+/// message read back differently (a reader that changed) or damaged at rest, not against
+/// someone who can write the database, who could rewrite the digest as well: a fast
+/// 128-bit hash serves it, at a twentieth of SHA-256's cost on every archived document.
+/// Documents archived before schema 4 keep their SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CdaDigest {
+    /// XXH3-128, lowercase hex (as `xxhsum -H2` prints it).
+    Xxh3(String),
+    /// SHA-256, lowercase hex.
+    Sha256(String),
+}
+
+impl CdaDigest {
+    /// The digest recorded for a CDA archived now.
+    fn of(cda: &[u8]) -> Self {
+        Self::Xxh3(format!("{:032x}", xxhash_rust::xxh3::xxh3_128(cda)))
+    }
+
+    fn algorithm(&self) -> &'static str {
+        match self {
+            Self::Xxh3(_) => "XXH3-128",
+            Self::Sha256(_) => "SHA-256",
+        }
+    }
+
+    fn recorded(&self) -> &str {
+        match self {
+            Self::Xxh3(h) | Self::Sha256(h) => h,
+        }
+    }
+
+    /// The same algorithm's digest of `cda`.
+    fn computed(&self, cda: &[u8]) -> Self {
+        match self {
+            Self::Xxh3(_) => Self::of(cda),
+            Self::Sha256(_) => Self::Sha256(sha256_hex(cda)),
+        }
+    }
+}
+
+/// A document whose CDA is in its message: the CDA's digest recorded at archiving, and
 /// where the message's body lies (none: in `meta.cda`, from the row).
 struct InMessage {
-    sha256: String,
+    digest: CdaDigest,
     body: Option<BodyAt>,
 }
 
@@ -311,6 +357,7 @@ fn content_row(
     let mut meta = meta_row(r, true)?;
     let in_message: i64 = r.get(23)?;
     let sha: Option<String> = r.get(24)?;
+    let xxh3: Option<String> = r.get(25)?;
     if in_message == 0 {
         return Ok((meta, None));
     }
@@ -339,15 +386,17 @@ fn content_row(
     Ok((
         meta,
         Some(InMessage {
-            sha256: sha.unwrap_or_default(),
+            digest: xxh3
+                .map(CdaDigest::Xxh3)
+                .unwrap_or_else(|| CdaDigest::Sha256(sha.unwrap_or_default())),
             body,
         }),
     ))
 }
 
 /// Replaces a stored message (in `meta.cda`) by the CDA it carries, checked against the
-/// SHA-256 recorded at archiving.
-fn cda_from_message(meta: &mut DocumentMeta, recorded: &str) -> Result<(), StoreError> {
+/// digest recorded at archiving.
+fn cda_from_message(meta: &mut DocumentMeta, recorded: &CdaDigest) -> Result<(), StoreError> {
     let unreadable = |why: Box<dyn std::error::Error + Send + Sync>| StoreError::CdaUnreadable {
         document_oid: meta.document_oid.clone(),
         why,
@@ -382,12 +431,13 @@ fn cda_from_message(meta: &mut DocumentMeta, recorded: &str) -> Result<(), Store
     let carried = crate::message::carried_cda(&doc, prepared.lifted(), &mime)
         .map_err(|e| unreadable(Box::new(e)))?
         .ok_or_else(|| unreadable("its message carries no CDA".into()))?;
-    let computed = sha256_hex(&carried.bytes);
-    if computed != recorded {
+    let computed = recorded.computed(&carried.bytes);
+    if computed != *recorded {
         return Err(StoreError::CdaIntegrity {
             document_oid: meta.document_oid.clone(),
-            recorded: recorded.to_owned(),
-            computed,
+            algorithm: recorded.algorithm(),
+            recorded: recorded.recorded().to_owned(),
+            computed: computed.recorded().to_owned(),
         });
     }
     meta.cda = Some(carried.bytes);
@@ -405,7 +455,7 @@ fn with_cda(
             let id = (meta.message.0.as_str(), meta.message.1.as_str());
             meta.cda = Some(bodies::read(dir, id, at).map_err(|e| StoreError::Body(Arc::new(e)))?);
         }
-        cda_from_message(&mut meta, &m.sha256)?;
+        cda_from_message(&mut meta, &m.digest)?;
     }
     Ok(meta)
 }
@@ -748,23 +798,23 @@ fn unplaced(path: &Path) -> StoreError {
     }
 }
 
-/// Inserts a document row; with `cda_in_message` (the CDA's SHA-256) the CDA is not
-/// stored again but taken from the message when read.
+/// Inserts a document row; with `cda_in_message` (the CDA's digest) the CDA is not stored
+/// again but taken from the message when read.
 fn insert_document(
     tx: &Connection,
     doc: &ArchivedDocument,
     sender: &str,
     message: (&str, &str),
     at: &str,
-    cda_in_message: Option<&str>,
+    cda_in_message: Option<&CdaDigest>,
 ) -> rusqlite::Result<usize> {
     let empty: &[u8] = &[];
     tx.prepare_cached(
         "INSERT INTO document (document_oid, set_id, version, client_id, custodian, producer, register_owner, organiser, register,
                                document_group, document_type, case_id, client_relationship, effective_time, effective_utc, status,
                                replaces, reason_of_correction, sender, message_root, message_extension, archived_at, cda,
-                               cda_in_message, cda_sha256)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'active', ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+                               cda_in_message, cda_sha256, cda_xxh3)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'active', ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
     )?
     .execute(params![
         doc.document_oid,
@@ -794,7 +844,14 @@ fn insert_document(
             &doc.cda[..]
         },
         i64::from(cda_in_message.is_some()),
-        cda_in_message,
+        match cda_in_message {
+            Some(CdaDigest::Sha256(h)) => Some(h),
+            _ => None,
+        },
+        match cda_in_message {
+            Some(CdaDigest::Xxh3(h)) => Some(h),
+            _ => None,
+        },
     ])
 }
 
@@ -1036,8 +1093,8 @@ struct ArchiveJob {
     message: (String, String),
     sender: String,
     doc: ArchivedDocument,
-    /// When the message carries the CDA: its SHA-256 (the CDA itself is not stored again).
-    cda_sha256: Option<String>,
+    /// When the message carries the CDA: its digest (the CDA itself is not stored again).
+    cda_digest: Option<CdaDigest>,
     at: String,
     exchange: Option<ExchangeRecord>,
 }
@@ -1070,7 +1127,7 @@ fn archive_in(
     if !findings.is_empty() {
         return Err(StoreError::Refused(findings));
     }
-    if let Err(e) = insert_document(conn, doc, sender, message, at, j.cda_sha256.as_deref()) {
+    if let Err(e) = insert_document(conn, doc, sender, message, at, j.cda_digest.as_ref()) {
         return Err(if is_unique_violation(&e) {
             StoreError::DuplicateDocument {
                 document_oid: doc.document_oid.clone(),
@@ -1240,8 +1297,8 @@ impl DocumentStore for ArchiveStore {
         exchange: Option<ExchangeRecord>,
     ) -> Pending<Option<i64>> {
         // The CDA is not copied to the writer when the message carries it: only its hash.
-        let (doc, cda_sha256) = if doc.cda_in_message {
-            (doc.metadata_only(), Some(sha256_hex(&doc.cda)))
+        let (doc, cda_digest) = if doc.cda_in_message {
+            (doc.metadata_only(), Some(CdaDigest::of(&doc.cda)))
         } else {
             (doc.clone(), None)
         };
@@ -1252,7 +1309,7 @@ impl DocumentStore for ArchiveStore {
             message,
             sender: sender.to_owned(),
             doc,
-            cda_sha256,
+            cda_digest,
             at: rfc3339(at),
             exchange,
         };
@@ -1635,7 +1692,16 @@ mod tests {
         bytes[start..start + raw.len()].copy_from_slice(other.as_bytes());
         std::fs::write(&file, &bytes).unwrap();
         let e = s.get(&meta.document_oid);
-        assert!(matches!(e, Err(StoreError::CdaIntegrity { .. })), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Err(StoreError::CdaIntegrity {
+                    algorithm: "XXH3-128",
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
         // And in the row, as a data directory from before the body file keeps it.
         for bad in [tampered, other] {
             conn.execute(
@@ -1725,6 +1791,82 @@ mod tests {
             .unwrap();
         assert_eq!(page.total, 2, "exactly one version 2 joined version 1");
         assert_eq!(s.history("1.1").unwrap().len(), 3);
+    }
+
+    #[test]
+    fn the_cda_digest_is_xxh3_128_as_xxhsum_prints_it() {
+        // Known answers printed by `xxhsum -H2` (xxHash's own command), not by our code.
+        assert_eq!(
+            CdaDigest::of(b""),
+            CdaDigest::Xxh3("99aa06d3014798d86001c324468d497f".into())
+        );
+        assert_eq!(
+            CdaDigest::of(b"abc"),
+            CdaDigest::Xxh3("06b05ab6733a618578af5f94892f3950".into())
+        );
+    }
+
+    #[test]
+    fn a_cda_archived_before_schema_4_is_still_checked_by_its_sha256() {
+        use crate::document::{Body, Metadata, build_cda};
+        use crate::message::build::{MessageSpec, build_archive_message};
+        let dir = tempfile::tempdir().unwrap();
+        let s = ArchiveStore::open(dir.path()).unwrap();
+        let meta =
+            Metadata::client_relationship_example("1.2.246.10.99900016.10.0.9.1", "010190-902S");
+        let cda = build_cda(&meta, &Body::example(&meta, 500));
+        let raw = build_archive_message(&MessageSpec::for_document(&meta, "m1"), &meta, &cda);
+        let d = ArchivedDocument {
+            cda: cda.clone().into_bytes(),
+            cda_in_message: true,
+            ..ArchivedDocument::minimal(&meta.document_oid, ORG)
+        };
+        s.archive(
+            UseCase::Archive,
+            ("m", "1"),
+            ORG,
+            raw.as_bytes(),
+            &d,
+            now(),
+            None,
+        )
+        .unwrap();
+        let conn = Connection::open(dir.path().join(super::super::exchange_log::DB_FILE)).unwrap();
+        let (sha, xxh3): (Option<String>, Option<String>) = conn
+            .query_row("SELECT cda_sha256, cda_xxh3 FROM document", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(sha, None);
+        assert_eq!(
+            xxh3.as_deref(),
+            Some(CdaDigest::of(cda.as_bytes()).recorded())
+        );
+        // As schema 3 wrote it: the SHA-256 only.
+        let old = |sha: &str| {
+            conn.execute(
+                "UPDATE document SET cda_sha256 = ?1, cda_xxh3 = NULL",
+                [sha],
+            )
+            .unwrap();
+        };
+        old(&sha256_hex(cda.as_bytes()));
+        let got = s.get(&meta.document_oid).unwrap().unwrap();
+        assert_eq!(got.cda.as_deref(), Some(cda.as_bytes()));
+        old(&sha256_hex(b"another CDA"));
+        match s.get(&meta.document_oid) {
+            Err(StoreError::CdaIntegrity {
+                algorithm,
+                recorded,
+                computed,
+                ..
+            }) => {
+                assert_eq!(algorithm, "SHA-256");
+                assert_eq!(recorded, sha256_hex(b"another CDA"));
+                assert_eq!(computed, sha256_hex(cda.as_bytes()));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
