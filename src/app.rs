@@ -211,8 +211,8 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, BootError> {
     Ok(file)
 }
 
-/// `PRAGMA quick_check` (or `integrity_check`) before serving: a damaged file refuses to
-/// start instead of failing every request later.
+/// `PRAGMA quick_check` (or `integrity_check`) of the archive's file and the ledger's before
+/// serving: a damaged file refuses to start instead of failing every request later.
 fn check_database(
     dir: &std::path::Path,
     how: crate::config::IntegrityCheck,
@@ -222,17 +222,23 @@ fn check_database(
         crate::config::IntegrityCheck::Quick => "quick_check",
         crate::config::IntegrityCheck::Full => "integrity_check",
     };
-    let path = dir.join(crate::archive::DB_FILE);
+    for file in [crate::archive::DB_FILE, crate::ledger::LEDGER_FILE] {
+        check_file(&dir.join(file), check)?;
+    }
+    Ok(())
+}
+
+fn check_file(path: &std::path::Path, check: &'static str) -> Result<(), BootError> {
     if !path.is_file() {
         return Ok(());
     }
     let unreadable = |source| BootError::Unreadable {
-        path: path.clone(),
+        path: path.to_owned(),
         check,
         source,
     };
     let conn =
-        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(unreadable)?;
     let mut stmt = conn
         .prepare(&format!("PRAGMA {check}(20)"))
@@ -245,7 +251,7 @@ fn check_database(
         Ok(())
     } else {
         Err(BootError::Damaged {
-            path: path.clone(),
+            path: path.to_owned(),
             check,
             problems: rows.join("; "),
         })

@@ -4,8 +4,10 @@
 //! used by several customers, so a code may have several grants (one per customer and
 //! service). The archive warns when a code is used by an organisation none of its grants
 //! names (P-005) or outside the profile's pool (P-006), each only where the policy says so
-//! (`archive.ledger_org_check`, `archive.ledger_pool_check`). Kept in the data directory's
-//! SQLite file.
+//! (`archive.ledger_org_check`, `archive.ledger_pool_check`). Kept in a SQLite file of its
+//! own in the data directory ([`LEDGER_FILE`]): the archive looks a code up for every
+//! archived document, and in the archive's file, which the writer commits to many times a
+//! second, each lookup found its pages stale and read them again (~10 µs against ~2 µs).
 //!
 //! Pools [I]: test-environment codes take individual numbers 900–949, deployment-test codes
 //! 950–999, so that the two never mix (the real allocation is not public).
@@ -76,8 +78,11 @@ pub enum LedgerError {
     },
 }
 
-// One row per grant. A ledger from before grants (identity_ledger, one customer per
-// code) is carried over once, in the same transaction that drops it.
+/// The ledger's file in the data directory. Before it, the ledger was a table of the
+/// archive's file ([`crate::archive::DB_FILE`]); [`Ledger::open`] carries such a table over.
+pub const LEDGER_FILE: &str = "kanta-sim.ledger.sqlite";
+
+// One row per grant.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS identity_grants (
     code TEXT NOT NULL,
@@ -91,11 +96,9 @@ CREATE TABLE IF NOT EXISTS identity_grants (
 CREATE INDEX IF NOT EXISTS identity_grants_code ON identity_grants (code);
 ";
 
-const MIGRATE: &str = "
-INSERT OR IGNORE INTO identity_grants (code, pool, customer, org, service, issued_at)
-    SELECT code, pool, customer, org, service, issued_at FROM identity_ledger;
-DROP TABLE identity_ledger;
-";
+/// The tables earlier kanta-sims kept the ledger in, inside the archive's file: grants
+/// (`identity_grants`), and before them one customer per code (`identity_ledger`).
+const EARLIER_TABLES: [&str; 2] = ["identity_grants", "identity_ledger"];
 
 /// Every century sign in use (1800s `+`; 1900s `-YXWVU`; 2000s `A`–`F`).
 const SIGNS: &[(char, i32)] = &[
@@ -160,31 +163,22 @@ impl std::fmt::Debug for Ledger {
 }
 
 impl Ledger {
-    /// Opens (creating when needed) the ledger in `dir`.
+    /// Opens (creating when needed) the ledger in `dir`, carrying over a ledger an earlier
+    /// kanta-sim kept in the archive's file.
     pub fn open(dir: &Path) -> Result<Self, LedgerError> {
-        let (mut conn, path) =
-            crate::archive::open_db(dir, "FULL", SCHEMA).map_err(|e| match e {
+        let (mut conn, path) = crate::archive::open_db_file(dir, LEDGER_FILE, "FULL", SCHEMA)
+            .map_err(|e| match e {
                 crate::archive::DbOpenError::Dir(path, source) => LedgerError::Dir { path, source },
                 crate::archive::DbOpenError::Sqlite(path, source) => {
                     LedgerError::Sqlite { path, source }
                 }
             })?;
-        let sql = |source| LedgerError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let old: bool = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'identity_ledger'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(sql)?
-            > 0;
-        if old {
-            let tx = conn.transaction().map_err(sql)?;
-            tx.execute_batch(MIGRATE).map_err(sql)?;
-            tx.commit().map_err(sql)?;
+        let archive = dir.join(crate::archive::DB_FILE);
+        if archive.is_file() {
+            carry_over(&mut conn, &archive).map_err(|source| LedgerError::Sqlite {
+                path: archive,
+                source,
+            })?;
         }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -359,6 +353,47 @@ impl Ledger {
         }
         Ok(out)
     }
+}
+
+/// Moves the grants an earlier kanta-sim kept in the archive's file (`archive`) into the
+/// ledger's own. Copying is one transaction and dropping the old tables another (SQLite
+/// makes a transaction over two files in WAL mode atomic per file only): a stop between
+/// the two leaves the old tables, and the next opening copies them again, which changes
+/// nothing (a grant already recorded is kept as it was) before dropping them.
+fn carry_over(conn: &mut Connection, archive: &Path) -> rusqlite::Result<()> {
+    let name = archive.to_string_lossy();
+    conn.execute("ATTACH DATABASE ?1 AS archive", [name.as_ref()])?;
+    let moved = (|| {
+        let mut found = Vec::new();
+        for table in EARLIER_TABLES {
+            let n: i64 = conn.query_row(
+                "SELECT count(*) FROM archive.sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )?;
+            if n > 0 {
+                found.push(table);
+            }
+        }
+        if found.is_empty() {
+            return Ok(());
+        }
+        let tx = conn.transaction()?;
+        for table in &found {
+            tx.execute_batch(&format!(
+                "INSERT OR IGNORE INTO main.identity_grants (code, pool, customer, org, service, issued_at)
+                 SELECT code, pool, customer, org, service, issued_at FROM archive.{table} ORDER BY rowid;"
+            ))?;
+        }
+        tx.commit()?;
+        let tx = conn.transaction()?;
+        for table in &found {
+            tx.execute_batch(&format!("DROP TABLE archive.{table};"))?;
+        }
+        tx.commit()
+    })();
+    let detached = conn.execute("DETACH DATABASE archive", []).map(|_| ());
+    moved.and(detached)
 }
 
 /// Which ledger warnings the archive gives.
@@ -693,6 +728,78 @@ mod tests {
         }
         let l = Ledger::open(old.path()).unwrap();
         assert_eq!(l.grants("010190-902S").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_ledger_kept_in_the_archives_file_moves_to_its_own_once_and_keeps_its_order() {
+        let dir = tempfile::tempdir().unwrap();
+        // As the version before wrote it: identity_grants inside kanta-sim.sqlite, beside
+        // the archive's own tables.
+        {
+            let (conn, _) = crate::archive::open_db(dir.path(), "FULL", SCHEMA).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE document (id INTEGER PRIMARY KEY);
+                 INSERT INTO identity_grants VALUES ('020290-951T', 'deployment-test', 'B', '1.2.3', 's', '2026-01-02T00:00:00Z');
+                 INSERT INTO identity_grants VALUES ('010190-902S', 'test-env', 'A', NULL, 's', '2026-01-01T00:00:00Z');
+                 INSERT INTO identity_grants VALUES ('010190-902S', 'test-env', 'C', NULL, 't', '2026-01-01T00:00:00Z');",
+            )
+            .unwrap();
+        }
+        let tables = |file: &str| -> Vec<String> {
+            let c = Connection::open(dir.path().join(file)).unwrap();
+            let mut st = c
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                .unwrap();
+            st.query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let l = Ledger::open(dir.path()).unwrap();
+        let listed: Vec<(String, String)> = l
+            .list(None)
+            .unwrap()
+            .into_iter()
+            .map(|g| (g.code, g.customer))
+            .collect();
+        let expected = [
+            ("010190-902S", "A"),
+            ("010190-902S", "C"),
+            ("020290-951T", "B"),
+        ]
+        .map(|(c, k)| (c.to_owned(), k.to_owned()));
+        assert_eq!(listed, expected);
+        assert_eq!(
+            l.grants("020290-951T").unwrap()[0].org.as_deref(),
+            Some("1.2.3")
+        );
+        // The archive's file keeps only the archive's tables; the ledger's file has them.
+        assert_eq!(tables(crate::archive::DB_FILE), ["document"]);
+        assert_eq!(tables(LEDGER_FILE), ["identity_grants"]);
+        drop(l);
+        // A stop after copying, before dropping: the next opening copies again, changing
+        // nothing, and drops.
+        {
+            let (conn, _) = crate::archive::open_db(dir.path(), "FULL", SCHEMA).unwrap();
+            conn.execute_batch(
+                "INSERT INTO identity_grants VALUES ('010190-902S', 'test-env', 'A', 'other', 's', 'later');",
+            )
+            .unwrap();
+        }
+        let l = Ledger::open(dir.path()).unwrap();
+        let again: Vec<(String, String)> = l
+            .list(None)
+            .unwrap()
+            .into_iter()
+            .map(|g| (g.code, g.customer))
+            .collect();
+        assert_eq!(again, expected);
+        assert_eq!(l.grants("010190-902S").unwrap()[0].org, None);
+        assert_eq!(tables(crate::archive::DB_FILE), ["document"]);
+        // A ledger opened where no archive ever was creates no archive file.
+        let fresh = tempfile::tempdir().unwrap();
+        Ledger::open(fresh.path()).unwrap();
+        assert!(!fresh.path().join(crate::archive::DB_FILE).exists());
     }
 
     #[test]

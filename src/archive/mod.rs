@@ -55,8 +55,18 @@ pub(crate) fn open_db(
     synchronous: &str,
     schema: &str,
 ) -> Result<(rusqlite::Connection, PathBuf), DbOpenError> {
+    open_db_file(dir, exchange_log::DB_FILE, synchronous, schema)
+}
+
+/// [`open_db`] for another database file of the data directory.
+pub(crate) fn open_db_file(
+    dir: &Path,
+    file: &str,
+    synchronous: &str,
+    schema: &str,
+) -> Result<(rusqlite::Connection, PathBuf), DbOpenError> {
     std::fs::create_dir_all(dir).map_err(|e| DbOpenError::Dir(dir.to_owned(), e))?;
-    let path = dir.join(exchange_log::DB_FILE);
+    let path = dir.join(file);
     let sql = |e| DbOpenError::Sqlite(path.clone(), e);
     let conn = rusqlite::Connection::open(&path).map_err(sql)?;
     conn.pragma_update(None, "journal_mode", "WAL")

@@ -84,7 +84,10 @@ pub(super) enum IdsCommand {
 /// Runs `ids …`.
 /// The ledger in `data`, when there is one: a listing creates nothing.
 fn existing(data: &std::path::Path) -> Result<Option<Ledger>, Failure> {
-    if !data.join(crate::archive::DB_FILE).is_file() {
+    // An archive's file from before the ledger had its own may hold one (opening moves it).
+    if !data.join(crate::ledger::LEDGER_FILE).is_file()
+        && !data.join(crate::archive::DB_FILE).is_file()
+    {
         eprintln!(
             "no ledger in {}: nothing has been issued there (kanta-sim ids issue --data {} …)",
             data.display(),
