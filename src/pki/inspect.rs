@@ -100,6 +100,10 @@ pub struct CertInfo {
     pub not_after: OffsetDateTime,
     /// Key algorithm and size.
     pub key: KeyDescription,
+    /// The subject public key as the certificate encodes it (the SubjectPublicKeyInfo's bit
+    /// string: for RSA the PKCS#1 RSAPublicKey), which a signature verifier takes.
+    #[serde(skip)]
+    pub public_key: Vec<u8>,
     /// Signature algorithm of the certificate, by name where known.
     pub signature_algorithm: String,
     /// Key usage bits by name; empty when the extension is absent.
@@ -322,6 +326,7 @@ impl CertInfo {
             not_before: asn1_time(cert.validity().not_before),
             not_after: asn1_time(cert.validity().not_after),
             key,
+            public_key: spki.subject_public_key.data.to_vec(),
             signature_algorithm: signature_algorithm_name(
                 &cert.signature_algorithm.algorithm.to_id_string(),
             ),

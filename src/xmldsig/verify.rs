@@ -12,7 +12,6 @@ use roxmltree::{Document, Node, NodeId};
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 use time::OffsetDateTime;
-use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::algorithms::*;
 use super::c14n::{C14nOptions, Method, Reformatting, canonicalize_lifted};
@@ -784,15 +783,14 @@ fn verify_signature<'a, 'i>(
         (_, Some(Err(e)), _) => report.problems.push(malformed(&format!(
             "SignatureValue is not valid base64: {e}"
         ))),
-        (Some(der), Some(Ok(sig_bytes)), true) => {
-            if let (Ok((_, x509)), Some(alg)) = (
-                X509Certificate::from_der(der),
+        (Some(_), Some(Ok(sig_bytes)), true) => {
+            // The certificate was read into `report.signer` (remembered by its bytes), with
+            // its public key: not parsed a second time for the key alone.
+            if let (Some(signer), Some(alg)) = (
+                report.signer.as_ref(),
                 verification_for(&report.signature_method),
             ) {
-                let key = aws_lc_rs::signature::UnparsedPublicKey::new(
-                    alg,
-                    x509.public_key().subject_public_key.data.as_ref(),
-                );
+                let key = aws_lc_rs::signature::UnparsedPublicKey::new(alg, &signer.public_key);
                 report.signature_value_ok = key.verify(&canonical_si, &sig_bytes).is_ok();
             }
             if !report.signature_value_ok {
