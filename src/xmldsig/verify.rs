@@ -786,12 +786,9 @@ fn verify_signature<'a, 'i>(
         (Some(_), Some(Ok(sig_bytes)), true) => {
             // The certificate was read into `report.signer` (remembered by its bytes), with
             // its public key: not parsed a second time for the key alone.
-            if let (Some(signer), Some(alg)) = (
-                report.signer.as_ref(),
-                verification_for(&report.signature_method),
-            ) {
-                let key = aws_lc_rs::signature::UnparsedPublicKey::new(alg, &signer.public_key);
-                report.signature_value_ok = key.verify(&canonical_si, &sig_bytes).is_ok();
+            if let Some(signer) = report.signer.as_ref() {
+                report.signature_value_ok =
+                    signature_verifies(signer, &report.signature_method, &canonical_si, &sig_bytes);
             }
             if !report.signature_value_ok {
                 report.problems.push(DsigProblem::SignatureValueInvalid {
@@ -841,6 +838,43 @@ fn verify_signature<'a, 'i>(
         }
     }
     report
+}
+
+/// Whether `signature` is `signer`'s signature of `message` under the SignatureMethod
+/// `method`. The parsed public key (for RSA with its Montgomery context, worked out on its
+/// first use) is remembered per certificate and method, as the certificate's reading is:
+/// a system signs every document it sends with the same certificate, and parsing the key
+/// again each time cost a fifth of the verification. Only keys that parse are kept, and
+/// the memory starts over when full.
+fn signature_verifies(signer: &CertInfo, method: &str, message: &[u8], signature: &[u8]) -> bool {
+    use aws_lc_rs::signature::ParsedPublicKey;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Keys = HashMap<(String, String), Arc<ParsedPublicKey>>;
+    static KEYS: OnceLock<Mutex<Keys>> = OnceLock::new();
+    const MAX_KEYS: usize = 256;
+    let Some(algorithm) = verification_for(method) else {
+        return false;
+    };
+    let keys = KEYS.get_or_init(Default::default);
+    let lock = || keys.lock().unwrap_or_else(|p| p.into_inner());
+    let id = (signer.sha256.clone(), method.to_owned());
+    let remembered = lock().get(&id).cloned();
+    let key = match remembered {
+        Some(k) => k,
+        None => match ParsedPublicKey::new(algorithm, &signer.public_key) {
+            Ok(k) => {
+                let k = Arc::new(k);
+                let mut memory = lock();
+                if memory.len() >= MAX_KEYS {
+                    memory.clear();
+                }
+                memory.insert(id, k.clone());
+                k
+            }
+            Err(_) => return false,
+        },
+    };
+    key.verify_sig(message, signature).is_ok()
 }
 
 /// Tries to undo the reformattings that commonly happen to a document after it was signed
@@ -1123,5 +1157,57 @@ mod tests {
             let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             prop_assert_eq!(b64_decode(&s), B64.decode(compact));
         }
+    }
+
+    #[test]
+    fn a_remembered_key_still_checks_every_signature_and_only_its_own_certificates() {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let signer = || {
+            let kp = rcgen::KeyPair::generate().unwrap();
+            let cert = rcgen::CertificateParams::new(Vec::<String>::new())
+                .unwrap()
+                .self_signed(&kp)
+                .unwrap();
+            let info = CertInfo::from_der(cert.der()).unwrap();
+            let key =
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &kp.serialize_der())
+                    .unwrap();
+            (info, key)
+        };
+        let ((a, a_key), (b, b_key)) = (signer(), signer());
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let sign = |k: &EcdsaKeyPair, m: &[u8]| k.sign(&rng, m).unwrap().as_ref().to_vec();
+        let by_a = sign(&a_key, b"signed info");
+        // Twice: the second time with the remembered key.
+        for _ in 0..2 {
+            assert!(signature_verifies(&a, ECDSA_SHA256, b"signed info", &by_a));
+            assert!(!signature_verifies(
+                &a,
+                ECDSA_SHA256,
+                b"signed info!",
+                &by_a
+            ));
+            let mut changed = by_a.clone();
+            changed[5] ^= 1;
+            assert!(!signature_verifies(
+                &a,
+                ECDSA_SHA256,
+                b"signed info",
+                &changed
+            ));
+            // Another certificate's key is never taken for this one's.
+            assert!(!signature_verifies(&b, ECDSA_SHA256, b"signed info", &by_a));
+            let by_b = sign(&b_key, b"signed info");
+            assert!(signature_verifies(&b, ECDSA_SHA256, b"signed info", &by_b));
+            assert!(!signature_verifies(&a, ECDSA_SHA256, b"signed info", &by_b));
+        }
+        // A method the key does not fit, and one not known, verify nothing.
+        assert!(!signature_verifies(&a, RSA_SHA256, b"signed info", &by_a));
+        assert!(!signature_verifies(
+            &a,
+            "urn:unknown",
+            b"signed info",
+            &by_a
+        ));
     }
 }
