@@ -113,10 +113,14 @@ pub fn canonicalize_lifted(
         exclude,
         reformatting,
         // About the size of what it covers (a whole document or one element's text, and
-        // what was taken out of the text).
-        out: Vec::with_capacity(
-            apex.map_or(doc.input_text().len(), |n| n.range().len()) + lifted.taken_bytes(),
-        ),
+        // what was taken out of the text), and an eighth more: the canonical form writes
+        // every empty element's end tag out and may repeat namespace declarations, and a
+        // buffer grown once near the end is a copy of all of it.
+        out: Vec::with_capacity({
+            let covered =
+                apex.map_or(doc.input_text().len(), |n| n.range().len()) + lifted.taken_bytes();
+            covered + covered / 8
+        }),
     };
     match apex {
         Some(node) if node.is_element() => c.element(node, &BTreeMap::new(), true),
