@@ -156,8 +156,28 @@ impl BodyWriter {
         };
         write_all_vectored_at(&self.file, &mut slices, self.end).map_err(io)?;
         self.file.sync_data().map_err(io)?;
+        let written = self.end..offset;
         self.end = offset;
+        self.forget_cached(written);
         Ok(at)
+    }
+}
+
+impl BodyWriter {
+    /// Lets the kernel drop the page cache's copy of `range`, which is durable now: the file
+    /// only grows, so without this every batch is copied into pages never used before,
+    /// while the pages of earlier batches stay cached for reads that rarely come. Freed at
+    /// once, the same pages take the next batch. Only whole pages are dropped (the last one,
+    /// where the next batch continues, is kept); advice that fails changes nothing.
+    fn forget_cached(&self, range: std::ops::Range<u64>) {
+        const PAGE: u64 = 4096;
+        let start = range.start / PAGE * PAGE;
+        let end = range.end / PAGE * PAGE;
+        if end > start
+            && let Some(len) = std::num::NonZeroU64::new(end - start)
+        {
+            let _ = rustix::fs::fadvise(&self.file, start, Some(len), rustix::fs::Advice::DontNeed);
+        }
     }
 }
 
