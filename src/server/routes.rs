@@ -822,7 +822,8 @@ async fn archive_document(
         now,
         injected,
     } = how;
-    let Some(doc) = outcome.document.clone() else {
+    // Borrowed, not cloned: the document holds the whole CDA.
+    let Some(doc) = outcome.document.as_ref() else {
         return Ok(ack_outcome(state, &outcome, version, now));
     };
     // The identity ledger's warnings (P-005/P-006) travel in the AA itself.
@@ -859,7 +860,7 @@ async fn archive_document(
             (&root, &ext),
             &sender,
             body.clone(),
-            &doc,
+            doc,
             now,
             Some(record),
         )
