@@ -15,6 +15,8 @@ sent), and the server's peak RSS during a run at --peak-connections.
 
 Each figure is the median of --rounds runs (3 by default), the binaries taking turns, so a
 slow spell of the machine falls on both: single runs on this 2-core machine vary by +/-10 %.
+Every server is driven by this checkout's load generator (pre-signed documents), so an old
+baseline's own generator (which signed as it went) does not take the cores from its server.
 
 Usage: scripts/bench-archive.py [--requests N] [--concurrency C] [--rounds R] [--baseline BIN]
 """
@@ -82,15 +84,15 @@ def measure(binary, kit, requests, concurrency, peak_connections):
     work = tempfile.mkdtemp(prefix="kanta-sim-archive-bench-", dir=ROOT + "/target")
     try:
         s = Server(binary, kit, work)
-        health = load(binary, s.addr, kit, requests * 5, concurrency, True)
+        health = load(BIN, s.addr, kit, requests * 5, concurrency, True)
         before = cpu_seconds(s.proc.pid)
-        arch = load(binary, s.addr, kit, requests, concurrency, False)
+        arch = load(BIN, s.addr, kit, requests, concurrency, False)
         cpu = cpu_seconds(s.proc.pid) - before
         s.stop()
         stored = dir_bytes(s.data)
         sent = arch["bytes_per_request"] * arch["requests"]
         s = Server(binary, kit, os.path.join(work, "peak"))
-        load(binary, s.addr, kit, max(requests // 2, peak_connections), peak_connections, False)
+        load(BIN, s.addr, kit, max(requests // 2, peak_connections), peak_connections, False)
         rss = peak_rss_mb(s.proc.pid)
         s.stop()
         return {
