@@ -154,6 +154,64 @@ fn candidate(pool: Pool, n: u32, today: Date) -> Option<String> {
 pub struct Ledger {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    remembered: Arc<Mutex<Option<Remembered>>>,
+}
+
+/// Grants looked up by code, kept while the ledger's file is unchanged. The archive looks
+/// the client's code up for every archived document, and a SQLite read transaction takes
+/// the WAL's file locks each time; the ledger changes only when someone issues or imports
+/// codes, possibly from another process (`kanta-sim ids`).
+///
+/// Whether it changed is read from the WAL-index header at the start of the `-shm` file
+/// (SQLite's "WAL-mode file format", walformat.html: two 48-byte copies of the header,
+/// whose change counter, last frame and salts move with every committed transaction and
+/// every restart of the WAL). SQLite keeps that layout fixed because processes built with
+/// different versions share it. The header is read without a lock, so a lookup trusts the
+/// grants it remembers only when both copies agree and equal the header read just before
+/// the query that read them (a commit after that read only makes the next lookup read
+/// again). A `-shm` file that is gone (the ledger left WAL mode) ends the remembering
+/// until one is there again; meanwhile every lookup asks SQLite.
+struct Remembered {
+    shm: std::fs::File,
+    header: WalIndexHeader,
+    grants: std::collections::HashMap<String, Vec<Issued>>,
+    /// How many lookups asked SQLite (for the tests that the memory is used).
+    #[cfg(test)]
+    queried: usize,
+}
+
+type WalIndexHeader = [u8; 48];
+
+/// Codes remembered before the memory starts over (a ledger is a few hundred codes; a
+/// stream of documents with ever new codes must not grow it without bound).
+const MAX_REMEMBERED: usize = 4096;
+
+/// What the WAL-index header says now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Header {
+    /// Both copies agree and it is initialised.
+    Now(WalIndexHeader),
+    /// Being written, or not initialised yet: nothing can be trusted this time.
+    Unsettled,
+    /// The file cannot be read, or was unlinked since it was opened: it no longer says
+    /// anything about the ledger.
+    Gone,
+}
+
+fn wal_index_header(shm: &std::fs::File) -> Header {
+    use std::os::unix::fs::{FileExt as _, MetadataExt as _};
+    let mut both = [0u8; 96];
+    if shm.read_exact_at(&mut both, 0).is_err() || shm.metadata().map_or(true, |m| m.nlink() == 0) {
+        return Header::Gone;
+    }
+    let (first, second) = both.split_at(48);
+    // isInit is the 13th byte of a copy.
+    if first != second || first[12] != 1 {
+        return Header::Unsettled;
+    }
+    let mut h = [0u8; 48];
+    h.copy_from_slice(first);
+    Header::Now(h)
 }
 
 impl std::fmt::Debug for Ledger {
@@ -183,6 +241,7 @@ impl Ledger {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
+            remembered: Arc::default(),
         })
     }
 
@@ -255,9 +314,49 @@ impl Ledger {
         self.select("?1 IS NULL OR customer = ?1", customer)
     }
 
-    /// Every grant of one code.
+    /// Every grant of one code: as remembered while the ledger's file is unchanged (see
+    /// [`Remembered`]), else read.
     pub fn grants(&self, code: &str) -> Result<Vec<Issued>, LedgerError> {
-        self.select("code = ?1", Some(code))
+        let mut memory = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
+        if memory.is_none() {
+            // Opened at the first lookup: the ledger's own connection has the WAL in use.
+            let shm = std::fs::File::open(format!("{}-shm", self.path.display()));
+            *memory = shm.ok().map(|shm| Remembered {
+                shm,
+                header: [0; 48],
+                grants: Default::default(),
+                #[cfg(test)]
+                queried: 0,
+            });
+        }
+        let Some(m) = memory.as_mut() else {
+            return self.select("code = ?1", Some(code));
+        };
+        let before = wal_index_header(&m.shm);
+        if before == Header::Now(m.header)
+            && let Some(g) = m.grants.get(code)
+        {
+            return Ok(g.clone());
+        }
+        #[cfg(test)]
+        {
+            m.queried += 1;
+        }
+        let read = self.select("code = ?1", Some(code))?;
+        match before {
+            // Remembered under the header read before the query: a commit since then
+            // makes the next lookup find another header and read again.
+            Header::Now(b) => {
+                if m.header != b || m.grants.len() >= MAX_REMEMBERED {
+                    m.grants.clear();
+                    m.header = b;
+                }
+                m.grants.insert(code.to_owned(), read.clone());
+            }
+            Header::Unsettled => m.grants.clear(),
+            Header::Gone => *memory = None,
+        }
+        Ok(read)
     }
 
     /// The grants matching `condition` on `?1`, in issue order.
@@ -800,6 +899,80 @@ mod tests {
         let fresh = tempfile::tempdir().unwrap();
         Ledger::open(fresh.path()).unwrap();
         assert!(!fresh.path().join(crate::archive::DB_FILE).exists());
+    }
+
+    #[test]
+    fn remembered_grants_follow_every_change_made_elsewhere_and_are_used_while_none_comes() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(dir.path()).unwrap();
+        let queried = |l: &Ledger| {
+            l.remembered
+                .lock()
+                .unwrap()
+                .as_ref()
+                .map_or(usize::MAX, |m| m.queried)
+        };
+        let codes = ["010190-902S", "020290-951T", "030390-903A"];
+        let grant = |code: &str, customer: &str| Issued {
+            code: code.into(),
+            pool: "test-env".into(),
+            customer: customer.into(),
+            org: Some("1.2.3".into()),
+            service: "s".into(),
+            issued_at: "2026-01-01T00:00:00Z".into(),
+        };
+        // Nothing changes: asked once, remembered after.
+        for _ in 0..3 {
+            assert!(l.grants(codes[0]).unwrap().is_empty());
+        }
+        assert_eq!(queried(&l), 1);
+        // Another ledger on the same file (as `kanta-sim ids` in another process), and a
+        // plain SQLite connection (as the sqlite3 shell), change it in turns; every lookup
+        // answers as a fresh read would.
+        let other = Ledger::open(dir.path()).unwrap();
+        let raw = Connection::open(dir.path().join(LEDGER_FILE)).unwrap();
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        for round in 0..300 {
+            let code = codes[next(3) as usize];
+            match next(6) {
+                0 => {
+                    other.record(&[grant(code, &format!("c{round}"))]).unwrap();
+                }
+                1 => {
+                    raw.execute("DELETE FROM identity_grants WHERE code = ?1", [code])
+                        .unwrap();
+                }
+                2 => {
+                    // Copied into the database and the WAL started over: new salts.
+                    raw.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                        .unwrap();
+                    raw.execute(
+                        "INSERT OR IGNORE INTO identity_grants VALUES (?1, 'test-env', 'raw', NULL, 's', 't')",
+                        [code],
+                    )
+                    .unwrap();
+                }
+                _ => {}
+            }
+            let looked = next(3) as usize;
+            assert_eq!(
+                l.grants(codes[looked]).unwrap(),
+                other.select("code = ?1", Some(codes[looked])).unwrap(),
+                "round {round}"
+            );
+        }
+        // And the memory was used in between (not a read per lookup).
+        let before = queried(&l);
+        for c in codes.iter().chain(&codes) {
+            l.grants(c).unwrap();
+        }
+        assert!(queried(&l) <= before + 3, "{} {before}", queried(&l));
     }
 
     #[test]
