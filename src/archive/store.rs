@@ -499,13 +499,15 @@ impl<R> Pending<R> {
     }
 }
 
-/// What a write hands back to the writer: whether it succeeded (else its savepoint is
-/// rolled back), and how to answer its caller once the batch's commit is known.
+/// What a write hands back to the writer: whether it succeeded (else what it wrote is
+/// undone), and how to answer its caller once the batch's commit is known.
 type Deliver = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// A write's work: run inside the batch's transaction, given where its message's body was
-/// put, it says whether it succeeded and how to answer its caller.
-type Work = Box<dyn FnOnce(&Connection, &Path, Option<BodyAt>) -> (bool, Deliver) + Send>;
+/// put, it says whether it succeeded and how to answer its caller. It may run twice (see
+/// [`run_batch`]): a run changes nothing but the database, and an answer is only given
+/// by the `Deliver` of the run that counts.
+type Work = Box<dyn Fn(&Connection, &Path, Option<BodyAt>) -> (bool, Deliver) + Send>;
 
 /// A message's id and body, for the body file.
 type Body = ((String, String), bytes::Bytes);
@@ -628,34 +630,20 @@ fn writer_loop(
             }
             continue;
         }
-        let mut delivers: Vec<Deliver> = Vec::with_capacity(batch.len());
-        for (Job { run, fail, .. }, at) in batch {
-            if let Err(e) = exec(&conn, "SAVEPOINT op") {
-                fail(commit_error(&Arc::new(e)));
+        let delivers = match run_optimistically(&conn, &path, &batch) {
+            Ok(Some(delivers)) => delivers,
+            Ok(None) => run_with_savepoints(&conn, &path, batch, &commit_error),
+            Err(e) => {
+                tracing::error!(error = %e, "archive store: cannot start the batch again");
+                // Whatever is still open is undone (an error here: nothing was).
+                let _ = conn.execute_batch("ROLLBACK");
+                let e = Arc::new(e);
+                for (job, _) in batch {
+                    (job.fail)(commit_error(&e));
+                }
                 continue;
             }
-            let ran =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&conn, &path, at)));
-            let (ok, deliver) = match ran {
-                Ok(r) => (r.0, Some(r.1)),
-                Err(_) => {
-                    tracing::error!("archive store: a write panicked; it was undone");
-                    (false, None)
-                }
-            };
-            let undone = if ok {
-                Ok(())
-            } else {
-                conn.execute_batch("ROLLBACK TO op")
-            };
-            if let Err(e) = undone.and_then(|()| exec(&conn, "RELEASE op")) {
-                tracing::error!(error = %e, "archive store: savepoint failed");
-            }
-            match deliver {
-                Some(d) => delivers.push(d),
-                None => fail(StoreError::Panicked { path: path.clone() }),
-            }
-        }
+        };
         let committed = exec(&conn, "COMMIT").map_err(|e| {
             tracing::error!(error = %e, "archive store: commit failed; the batch is undone");
             let _ = conn.execute_batch("ROLLBACK");
@@ -666,6 +654,76 @@ fn writer_loop(
         }
         let _ = checkpoint.try_send(());
     }
+}
+
+/// Runs every job of a batch in the open transaction as it is, each write straight into
+/// it: the usual batch, where every write succeeds. The first write that does not (a
+/// refusal, a panic) rolls the whole transaction back and opens it again, and `Ok(None)`
+/// says the batch is to run once more with a savepoint per write
+/// ([`run_with_savepoints`]); so a write runs at most twice, and the answers of the first
+/// runs are dropped unsent. `Err`: the transaction could not be opened again (nothing is
+/// written). A savepoint per write, always, cost a copy of every page each write touched
+/// (the sub-journal) and two statements.
+fn run_optimistically(
+    conn: &Connection,
+    path: &Path,
+    batch: &[(Job, Option<BodyAt>)],
+) -> rusqlite::Result<Option<Vec<Deliver>>> {
+    let mut delivers: Vec<Deliver> = Vec::with_capacity(batch.len());
+    for (job, at) in batch {
+        let ran =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(conn, path, *at)));
+        match ran {
+            Ok((true, deliver)) => delivers.push(deliver),
+            _ => {
+                drop(delivers);
+                conn.execute_batch("ROLLBACK")?;
+                exec(conn, "BEGIN IMMEDIATE")?;
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(delivers))
+}
+
+/// Runs every job of a batch in the open transaction, each in a savepoint of its own, so
+/// that a write that fails undoes only its own writes.
+fn run_with_savepoints(
+    conn: &Connection,
+    path: &Path,
+    batch: Vec<(Job, Option<BodyAt>)>,
+    commit_error: &dyn Fn(&Arc<rusqlite::Error>) -> StoreError,
+) -> Vec<Deliver> {
+    let mut delivers: Vec<Deliver> = Vec::with_capacity(batch.len());
+    for (Job { run, fail, .. }, at) in batch {
+        if let Err(e) = exec(conn, "SAVEPOINT op") {
+            fail(commit_error(&Arc::new(e)));
+            continue;
+        }
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(conn, path, at)));
+        let (ok, deliver) = match ran {
+            Ok(r) => (r.0, Some(r.1)),
+            Err(_) => {
+                tracing::error!("archive store: a write panicked; it was undone");
+                (false, None)
+            }
+        };
+        let undone = if ok {
+            Ok(())
+        } else {
+            conn.execute_batch("ROLLBACK TO op")
+        };
+        if let Err(e) = undone.and_then(|()| exec(conn, "RELEASE op")) {
+            tracing::error!(error = %e, "archive store: savepoint failed");
+        }
+        match deliver {
+            Some(d) => delivers.push(d),
+            None => fail(StoreError::Panicked {
+                path: path.to_owned(),
+            }),
+        }
+    }
+    delivers
 }
 
 /// Copies the WAL into the database off the commit path: after writes, at most every
@@ -1020,7 +1078,7 @@ impl ArchiveStore {
     fn enqueue<R: Send + 'static>(
         &self,
         body: Option<Body>,
-        work: impl FnOnce(&Connection, &Path, Option<BodyAt>) -> Result<R, StoreError> + Send + 'static,
+        work: impl Fn(&Connection, &Path, Option<BodyAt>) -> Result<R, StoreError> + Send + 'static,
     ) -> Pending<R> {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<R, StoreError>>();
         // Exactly one of `run` and `fail` is called; both answer on the same channel.
@@ -1036,6 +1094,7 @@ impl ArchiveStore {
             run: Box::new(move |conn, path, at| {
                 let r = work(conn, path, at);
                 let ok = r.is_ok();
+                let answer = answer.clone();
                 let deliver: Deliver = Box::new(move |commit: Result<(), StoreError>| {
                     send(&answer, commit.and(r));
                 });
@@ -1056,7 +1115,7 @@ impl ArchiveStore {
     fn submit<R: Send + 'static>(
         &self,
         body: Option<Body>,
-        work: impl FnOnce(&Connection, &Path, Option<BodyAt>) -> Result<R, StoreError> + Send + 'static,
+        work: impl Fn(&Connection, &Path, Option<BodyAt>) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         self.enqueue(body, work).wait()
     }
@@ -1589,6 +1648,129 @@ mod tests {
         second.wait().unwrap();
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(s.count().unwrap(), 3);
+    }
+
+    #[test]
+    fn a_batch_with_refusals_and_a_panic_answers_each_write_alone_and_runs_none_thrice() {
+        use std::sync::atomic::AtomicUsize;
+        let dir = tempfile::tempdir().unwrap();
+        let s = ArchiveStore::open(dir.path()).unwrap();
+        first_version(&s, "0", &format!("{ORG}.9.0")).unwrap();
+        // Writes counting their runs, each archiving one document.
+        let counted = |s: &ArchiveStore, runs: &Arc<AtomicUsize>, ext: &str, oid: &str| {
+            let runs = runs.clone();
+            let (ext, oid) = (ext.to_owned(), oid.to_owned());
+            s.enqueue(
+                Some((
+                    ("1.2.3".into(), ext.clone()),
+                    bytes::Bytes::from_static(b"raw"),
+                )),
+                move |conn, path, at| {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    let job = ArchiveJob {
+                        use_case: UseCase::Archive,
+                        message: ("1.2.3".into(), ext.clone()),
+                        sender: ORG.into(),
+                        doc: doc(&oid, &oid, 1, None),
+                        cda_digest: None,
+                        at: rfc3339(now()),
+                        exchange: None,
+                    };
+                    archive_in(conn, path, &job, at)
+                },
+            )
+        };
+        let batch = |writes: &[(&str, &str)], panic_at: Option<usize>| {
+            s.gather_commits(Duration::from_secs(10));
+            let coming = s.coming();
+            let runs: Vec<Arc<AtomicUsize>> = (0..=writes.len()).map(|_| Arc::default()).collect();
+            let mut pending = Vec::new();
+            for (i, (ext, oid)) in writes.iter().enumerate() {
+                if panic_at == Some(i) {
+                    let r = runs[writes.len()].clone();
+                    pending.push(s.enqueue(
+                        None,
+                        move |_, _, _| -> Result<Option<i64>, StoreError> {
+                            r.fetch_add(1, Ordering::SeqCst);
+                            panic!("a write that panics")
+                        },
+                    ));
+                }
+                pending.push(counted(&s, &runs[i], ext, oid));
+            }
+            // All are waiting: one commit takes them.
+            std::thread::sleep(Duration::from_millis(100));
+            drop(coming);
+            let answers: Vec<_> = pending.into_iter().map(Pending::wait).collect();
+            s.gather_commits(Duration::ZERO);
+            let runs: Vec<usize> = runs.iter().map(|r| r.load(Ordering::SeqCst)).collect();
+            (answers, runs)
+        };
+        // Every write succeeds: each runs once.
+        let oid = |n: u32| format!("{ORG}.9.{n}");
+        let (answers, runs) = batch(&[("1", &oid(1)), ("2", &oid(2)), ("3", &oid(3))], None);
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+        assert_eq!(runs, [1, 1, 1, 0]);
+        assert_eq!(s.count().unwrap(), 4);
+        // A replayed message id, a panic, a document archived before, a document archived
+        // earlier in the same batch, between writes that succeed.
+        let (answers, runs) = batch(
+            &[
+                ("4", &oid(4)),
+                ("1", &oid(5)),
+                ("6", &oid(6)),
+                ("7", &oid(0)),
+                ("8", &oid(8)),
+                ("9", &oid(8)),
+                ("10", &oid(10)),
+            ],
+            Some(2),
+        );
+        let refused = |r: &Result<Option<i64>, StoreError>| match r {
+            Ok(_) => "ok",
+            Err(StoreError::DuplicateMessage { .. }) => "duplicate message",
+            Err(StoreError::Panicked { .. }) => "panicked",
+            Err(StoreError::Refused(_)) => "refused",
+            Err(_) => "other",
+        };
+        assert_eq!(
+            answers.iter().map(refused).collect::<Vec<_>>(),
+            [
+                "ok",
+                "duplicate message",
+                "panicked",
+                "ok",
+                "refused",
+                "ok",
+                "refused",
+                "ok"
+            ],
+            "{answers:?}"
+        );
+        assert!(runs.iter().all(|&r| (1..=2).contains(&r)), "{runs:?}");
+        // What was refused left nothing: four more documents, and only their messages.
+        assert_eq!(s.count().unwrap(), 8);
+        let conn = Connection::open(dir.path().join(super::super::exchange_log::DB_FILE)).unwrap();
+        let messages: i64 = conn
+            .query_row("SELECT count(*) FROM message", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(messages, 8);
+        for n in [4, 6, 8, 10] {
+            assert!(s.get(&oid(n)).unwrap().is_some());
+        }
+        assert!(s.get(&oid(5)).unwrap().is_none());
+        // A refusal alone (no panic): a new message whose document was archived before
+        // leaves no message row behind.
+        let (answers, runs) = batch(&[("11", &oid(11)), ("12", &oid(0)), ("13", &oid(13))], None);
+        assert_eq!(
+            answers.iter().map(refused).collect::<Vec<_>>(),
+            ["ok", "refused", "ok"]
+        );
+        assert!(runs.iter().all(|&r| r <= 2), "{runs:?}");
+        let messages: i64 = conn
+            .query_row("SELECT count(*) FROM message", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((s.count().unwrap(), messages), (10, 10));
     }
 
     /// The savepoints' journals in memory, not in temporary files (2 = MEMORY).
