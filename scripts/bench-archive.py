@@ -13,8 +13,8 @@ Reports documents/s, p50/p99, the server's CPU time per document (user + system,
 from /proc), stored bytes per message (the data directory after a clean stop, over the bytes
 sent), and the server's peak RSS during a run at --peak-connections.
 
-Each figure is the median of --rounds runs (3 by default), the binaries taking turns, so a
-slow spell of the machine falls on both: single runs on this 2-core machine vary by +/-10 %.
+Each figure is the median of --rounds runs (3 by default), the binaries taking turns (who
+goes first alternates), so a slow spell of the machine falls on both: single runs on this 2-core machine vary by +/-10 %.
 Every server is driven by this checkout's load generator (pre-signed documents), so an old
 baseline's own generator (which signed as it went) does not take the cores from its server.
 
@@ -124,8 +124,10 @@ def main():
         if args.baseline:
             runs.append(("baseline", args.baseline))
         rounds = {name: [] for name, _ in runs}
-        for _ in range(args.rounds):
-            for name, b in runs:
+        for i in range(args.rounds):
+            # Who goes first changes every round: what one run leaves the machine to do
+            # (freeing its data directory's page cache) falls on the other's start.
+            for name, b in (runs if i % 2 == 0 else runs[::-1]):
                 rounds[name].append(measure(b, kit, args.requests, args.concurrency,
                                             args.peak_connections))
         results = [(name, {k: statistics.median(r[k] for r in rounds[name])
