@@ -168,13 +168,6 @@ fn main() {
     let display = time_each(&xhtmls, rounds, |x| {
         std::hint::black_box(root_of(x, &limits).unwrap());
     });
-    let scans = time_each(&messages, rounds, |m| {
-        std::hint::black_box(kanta_sim::identity::scan_hetus(m));
-    }) + time_each(&cdas, rounds, |c| {
-        std::hint::black_box(kanta_sim::identity::scan_hetus(c));
-    }) + time_each(&xhtmls, rounds, |x| {
-        std::hint::black_box(kanta_sim::identity::scan_hetus(x));
-    });
     let us = |s: f64| s * 1e6;
     println!(
         "kanta-sim pipeline, in process: {n} messages of {} bytes carrying {} byte documents, median of {rounds} rounds",
@@ -200,11 +193,6 @@ fn main() {
         "  of the rest: display form well-formed (root_of)",
         us(display),
         xhtmls[0].len()
-    );
-    println!(
-        "{:44}{:>10.1}   (message, CDA, display form)",
-        "  of the rest: identity-code scans",
-        us(scans)
     );
     println!(
         "{:44}{:>10.1}   ({:.2}x the prepared envelope)",

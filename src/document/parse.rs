@@ -53,6 +53,10 @@ pub struct BodyForm<'a> {
     pub base64: Cow<'a, str>,
     /// The name of an element found inside, where only base64 text belongs.
     pub stray_element: Option<String>,
+    /// Where the base64 lay in the document's text, when it was taken out whole before
+    /// the DOM ([`Lifted::source_of`]).
+    #[serde(skip)]
+    pub source: Option<std::ops::Range<usize>>,
 }
 
 /// The `nonXMLBody` as written.
@@ -134,6 +138,7 @@ impl ParsedCda<'_> {
                     media_type: l.value.media_type,
                     base64: Cow::Owned(l.value.base64.into_owned()),
                     stray_element: l.value.stray_element,
+                    source: l.value.source,
                 },
                 path: l.path,
             })
@@ -239,6 +244,13 @@ fn body_form<'a>(node: Node<'a, '_>, lifted: &'a Lifted) -> Located<BodyForm<'a>
             base64: lifted.text_content(node),
             stray_element: crate::xml::first_child_element(node)
                 .map(|e| e.tag_name().name().to_owned()),
+            source: {
+                let mut texts = node.children().filter(Node::is_text);
+                match (texts.next(), texts.next()) {
+                    (Some(only), None) => lifted.source_of(only).map(|(r, _)| r),
+                    _ => None,
+                }
+            },
         },
         path: path_of(node),
     }

@@ -9,7 +9,10 @@ mod register;
 mod ytunnus;
 
 pub use claimant::{Claimant, OrgIdentity};
-pub use hetu::{HETU_OID, Hetu, HetuCandidate, HetuError, Pool, scan as scan_hetus};
+pub use hetu::{
+    HETU_OID, Hetu, HetuCandidate, HetuError, Pool, scan as scan_hetus,
+    scan_outside as scan_hetus_outside,
+};
 pub use oid::{
     LEGACY_OID_ARC, OidRoot, OrgIdSource, OrgOid, TemporaryRoot, TemporaryRootError,
     YTUNNUS_OID_ARC, business_arc, business_root, looks_like_org_oid, provider_oid, temporary_root,

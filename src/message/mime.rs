@@ -111,6 +111,10 @@ pub struct MimePart {
     /// The decoded body.
     #[serde(skip)]
     pub body: Vec<u8>,
+    /// Where the body's base64 lay in the entity's text, when it was decoded from base64
+    /// (from its first line's start to its last line's end).
+    #[serde(skip)]
+    pub base64_at: Option<std::ops::Range<usize>>,
 }
 
 impl MimePart {
@@ -212,15 +216,20 @@ fn parameter(value: &str, name: &str) -> Option<String> {
 pub fn parse_related(text: &str, limits: &MimeLimits) -> Result<MimeEntity, MimeError> {
     // Line ends may be CRLF (MIME) or LF (after XML line-end normalisation).
     let body = text.trim_start_matches(['\r', '\n', ' ', '\t']);
+    let skipped = text.len() - body.len();
     // As `split('\n')`, with the line ends found in one vector pass (a 35 KB entity is
     // some 450 lines of 76 characters; a search started per line cost more than the rest).
+    // `starts`: where each line starts in `text`.
     let mut lines: Vec<&str> = Vec::with_capacity(body.len() / 64 + 1);
+    let mut starts: Vec<usize> = Vec::with_capacity(body.len() / 64 + 1);
     let mut start = 0;
     for end in memchr::memchr_iter(b'\n', body.as_bytes()) {
         lines.push(&body[start..end]);
+        starts.push(skipped + start);
         start = end + 1;
     }
     lines.push(&body[start..]);
+    starts.push(skipped + start);
     for l in &mut lines {
         *l = l.strip_suffix('\r').unwrap_or(l);
     }
@@ -287,6 +296,8 @@ pub fn parse_related(text: &str, limits: &MimeLimits) -> Result<MimeEntity, Mime
                 .trim_end_matches('>')
                 .to_owned()
         });
+        let base64_at = (encoding.as_deref() == Some("base64") && body_from < end)
+            .then(|| starts[body_from]..starts[end - 1] + lines[end - 1].len());
         let body = match encoding.as_deref() {
             Some("base64") => {
                 // Straight from the lines into the bytes: no copy of the base64 in between.
@@ -314,6 +325,7 @@ pub fn parse_related(text: &str, limits: &MimeLimits) -> Result<MimeEntity, Mime
             transfer_encoding: encoding,
             headers: part_headers,
             body,
+            base64_at,
         });
         if lines[end].trim_end() == close {
             break;

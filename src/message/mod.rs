@@ -143,6 +143,9 @@ pub struct CarriedCda {
     /// The other parts (attachments): number and Content-ID, which the document must
     /// reference (M-009).
     pub others: Vec<(usize, Option<String>)>,
+    /// Where every part's base64 (this one's and the others') lay in the MIME entity's
+    /// text, for the parts decoded from base64.
+    pub base64_bodies: Vec<std::ops::Range<usize>>,
 }
 
 /// The element path whose character data (the MIME entity) a message's reader takes out
@@ -194,6 +197,11 @@ pub fn cda_in_mime(
         .filter(|(i, _)| *i != at)
         .map(|(i, p)| (i + 1, p.content_id.clone()))
         .collect();
+    let base64_bodies = entity
+        .parts
+        .iter()
+        .filter_map(|p| p.base64_at.clone())
+        .collect();
     let part = entity.parts.into_iter().nth(at);
     Ok(part.map(|p| CarriedCda {
         bytes: match p.body.strip_prefix(b"\xEF\xBB\xBF") {
@@ -202,5 +210,6 @@ pub fn cda_in_mime(
         },
         content_id: p.content_id,
         others,
+        base64_bodies,
     }))
 }

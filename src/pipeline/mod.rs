@@ -508,6 +508,49 @@ fn judge_message(
     Ok(judge_wrapped(text, doc, lifted, out, ctx))
 }
 
+/// The identity-code candidates of a message frame (`text`, as received), in order. When
+/// the MIME entity was taken out of the text before the DOM (see [`crate::xml::Prepared`])
+/// and the text needed no line ends normalised, the entity is scanned as read (references
+/// resolved) without the parts' base64 (`base64`, where it lies in the entity): base64 is
+/// not text a code is written in, and the carried CDA is scanned decoded. Offsets are the
+/// frame's bytes either way.
+fn frame_identity_codes(
+    text: &str,
+    doc: &roxmltree::Document<'_>,
+    lifted: &crate::xml::Lifted,
+    base64: &[std::ops::Range<usize>],
+) -> Vec<crate::identity::HetuCandidate> {
+    let entity = doc
+        .descendants()
+        .find(|n| n.has_tag_name((crate::document::HL7_NS, "clinicalDocument")))
+        .and_then(|cd| {
+            cd.children()
+                .find(|c| c.has_tag_name((crate::document::HL7_NS, "text")))
+        })
+        .and_then(|t| {
+            let mut texts = t.children().filter(roxmltree::Node::is_text);
+            match (texts.next(), texts.next()) {
+                (Some(only), None) => lifted.source_of(only),
+                _ => None,
+            }
+        });
+    let Some((source, value)) = entity.filter(|_| !base64.is_empty()) else {
+        return crate::identity::scan_hetus(text);
+    };
+    // Before and after the entity: its ends are `>` and `<`, which no code holds, so the
+    // text around it is scanned as the whole would be.
+    let mut found = crate::identity::scan_hetus_outside(text, std::slice::from_ref(&source));
+    // Inside, the entity as read: a part's base64 begins after a line end and ends before
+    // one, which no code holds either.
+    let raw = &text[source.clone()];
+    for mut c in crate::identity::scan_hetus_outside(value, base64) {
+        c.offset = source.start + crate::xml::source_offset(raw, c.offset);
+        found.push(c);
+    }
+    found.sort_by_key(|c| c.offset);
+    found
+}
+
 fn judge_wrapped(
     text: &str,
     doc: &roxmltree::Document<'_>,
@@ -535,9 +578,26 @@ fn judge_wrapped(
     // Known even when the wrapper is refused, so a report can say what was attempted.
     out.use_case = ctx.wrapper.interactions.use_case(&req.interaction.value);
     out.findings.extend(wrapper_rules(&req, &ctx.wrapper));
+    // The MIME entity is read once, before the frame's identity codes, whose scan skips the
+    // parts' base64 (read decoded where it is read at all): only for a sound wrapper whose
+    // use case carries a document, as before the scan.
+    let carried = if !out.findings.iter().any(Finding::is_error)
+        && matches!(out.use_case, Some(UseCase::Archive | UseCase::NewVersion))
+    {
+        if let Err(e) = ctx.budget.check("reading the MIME entity") {
+            return over_budget(out, &e);
+        }
+        Some(crate::message::carried_cda(doc, lifted, &ctx.mime))
+    } else {
+        None
+    };
     if ctx.validate.test_identities_only {
         // The frame repeats the client's id: the test-series rule covers it too.
-        for cand in crate::identity::scan_hetus(text) {
+        let base64 = match &carried {
+            Some(Ok(Some(c))) => c.base64_bodies.as_slice(),
+            _ => &[],
+        };
+        for cand in frame_identity_codes(text, doc, lifted, base64) {
             if cand.test_range == Some(false) {
                 out.findings.push(Finding::new(
                     RuleId::P002,
@@ -576,28 +636,26 @@ fn judge_wrapped(
         // Unreachable after the wrapper rules (W-011), kept total.
         None => return out,
     };
-    if let Err(e) = ctx.budget.check("reading the MIME entity") {
-        return over_budget(out, &e);
-    }
-    let carried = match crate::message::carried_cda(doc, lifted, &ctx.mime) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            out.findings.push(Finding::new(
-                RuleId::H009,
-                &req.interaction.path,
-                "no controlActProcess/subject/clinicalDocument/text carrying the document",
-            ));
-            return out;
-        }
-        Err(e) => {
-            out.findings.push(Finding::new(
-                e.code(),
-                "clinicalDocument/text",
-                e.to_string(),
-            ));
-            return out;
-        }
-    };
+    let carried =
+        match carried.unwrap_or_else(|| crate::message::carried_cda(doc, lifted, &ctx.mime)) {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                out.findings.push(Finding::new(
+                    RuleId::H009,
+                    &req.interaction.path,
+                    "no controlActProcess/subject/clinicalDocument/text carrying the document",
+                ));
+                return out;
+            }
+            Err(e) => {
+                out.findings.push(Finding::new(
+                    e.code(),
+                    "clinicalDocument/text",
+                    e.to_string(),
+                ));
+                return out;
+            }
+        };
     let cda_text = match String::from_utf8(carried.bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -849,6 +907,91 @@ mod tests {
             &p.context(Some(&trust), Some(cert_org), OffsetDateTime::now_utc()),
         )
         .unwrap()
+    }
+
+    /// Identity codes found: (offset, code).
+    type Found = Vec<(usize, String)>;
+
+    /// The frame's identity codes as `process_message` finds them, and as a scan of the
+    /// whole text finds them.
+    fn frame_scans(text: &str) -> (Found, Found) {
+        let limits = crate::xml::Limits::default();
+        let prepared =
+            crate::xml::Prepared::new(text, &limits, crate::message::CARRIED_TEXT).unwrap();
+        let doc = prepared.parse(&limits).unwrap();
+        let carried = crate::message::carried_cda(
+            &doc,
+            prepared.lifted(),
+            &crate::message::mime::MimeLimits::default(),
+        )
+        .unwrap()
+        .unwrap();
+        let pairs = |v: Vec<crate::identity::HetuCandidate>| {
+            v.into_iter()
+                .map(|c| (c.offset, c.text))
+                .collect::<Vec<_>>()
+        };
+        (
+            pairs(frame_identity_codes(
+                text,
+                &doc,
+                prepared.lifted(),
+                &carried.base64_bodies,
+            )),
+            pairs(crate::identity::scan_hetus(text)),
+        )
+    }
+
+    #[test]
+    fn the_frames_scan_skips_only_the_parts_base64_and_gives_the_senders_offsets() {
+        let meta =
+            Metadata::client_relationship_example("1.2.246.10.99900016.10.0.9.1", "010190-902S");
+        let cda = build_cda(&meta, &Body::example(&meta, 2000));
+        let built = build_archive_message(&MessageSpec::for_document(&meta, "m1"), &meta, &cda);
+        // The builder writes the MIME entity's carriage returns as references, as XML
+        // writers do: the entity's offsets differ from the frame's after the first.
+        assert!(built.contains("&#13;\n"));
+        let (frame, whole) = frame_scans(&built);
+        assert_eq!(frame, whole);
+        // A code in a part's headers, in the frame before the entity and after it: found
+        // where the sender wrote it.
+        let with_codes = built
+            .replacen(
+                "Content-ID: &lt;",
+                "Content-Description: 311299-123X&#13;\nContent-ID: &lt;",
+                1,
+            )
+            .replacen("<soap:Body>", "<soap:Body><!-- 010101-1234 -->", 1)
+            .replacen("</soap:Body>", "<!-- 020202A5678 --></soap:Body>", 1);
+        let (frame, whole) = frame_scans(&with_codes);
+        assert_eq!(frame, whole);
+        let texts: Vec<&str> = frame.iter().map(|(_, t)| t.as_str()).collect();
+        // The client's id, which the frame repeats after the entity, among them.
+        assert_eq!(
+            texts,
+            ["010101-1234", "311299-123X", "010190-902S", "020202A5678"]
+        );
+        for (at, code) in &frame {
+            assert_eq!(&with_codes[*at..*at + 11], code);
+        }
+        // A code-shaped string inside the base64 (at a line's start, before a `+`): the
+        // whole-text scan sees it, the frame's scan does not; the base64 still decodes.
+        let b64_line = with_codes
+            .split("&#13;\n")
+            .find(|l| l.len() == 76)
+            .unwrap()
+            .to_owned();
+        let spurious = format!("010101A9015+{}", &b64_line[12..]);
+        let with_spurious = with_codes.replacen(&b64_line, &spurious, 1);
+        let (frame, whole) = frame_scans(&with_spurious);
+        assert_eq!(whole.len(), frame.len() + 1, "{whole:?}");
+        assert!(whole.iter().any(|(_, t)| t == "010101A9015"));
+        assert!(frame.iter().all(|(_, t)| t != "010101A9015"));
+        // Carriage returns in the frame itself (normalised before parsing): the offsets
+        // would not be the sender's, so the whole text is scanned.
+        let crlf = with_spurious.replace("><", ">\r\n<");
+        let (frame, whole) = frame_scans(&crlf);
+        assert_eq!(frame, whole);
     }
 
     fn codes_of(o: &MessageOutcome) -> Vec<&str> {

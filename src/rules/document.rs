@@ -6,7 +6,7 @@ use super::{Finding, Severity};
 use crate::document::model::code_systems;
 use crate::document::parse::{BodyForm, CodedValue, InstanceId, Located, ParsedCda};
 use crate::finding::RuleId;
-use crate::identity::{HETU_OID, Hetu, scan_hetus};
+use crate::identity::{HETU_OID, Hetu, scan_hetus, scan_hetus_outside};
 use crate::xml::Limits;
 
 /// H-010: a code absent from its list in the code lists in force (a warning unless the
@@ -664,13 +664,40 @@ pub fn person_rules(
         }
     }
     if ctx.test_identities_only {
-        for (where_, text) in [
-            ("the document XML", Some(xml_text)),
-            ("the display form (XHTML)", decoded.xhtml.as_deref()),
-            ("the structured form (JSON)", decoded.json.as_deref()),
+        // A body form's base64 is not text a code is written in: where it decoded, it is
+        // scanned decoded instead (and skipped in the XML when it lay there whole).
+        let body = p.body.as_ref();
+        let mut skip: Vec<std::ops::Range<usize>> = [
+            (
+                body.and_then(|b| b.display.as_ref()),
+                decoded.xhtml.is_some(),
+            ),
+            (
+                body.and_then(|b| b.structured.as_ref()),
+                decoded.json.is_some(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(form, read)| form.filter(|_| read)?.value.source.clone())
+        .filter(|r| xml_text.get(r.clone()).is_some())
+        .collect();
+        skip.sort_by_key(|r| r.start);
+        for (where_, found) in [
+            (
+                "the document XML",
+                Some(scan_hetus_outside(xml_text, &skip)),
+            ),
+            (
+                "the display form (XHTML)",
+                decoded.xhtml.as_deref().map(scan_hetus),
+            ),
+            (
+                "the structured form (JSON)",
+                decoded.json.as_deref().map(scan_hetus),
+            ),
         ] {
-            let Some(text) = text else { continue };
-            for cand in scan_hetus(text) {
+            let Some(found) = found else { continue };
+            for cand in found {
                 if cand.test_range == Some(false) {
                     out.push(Finding::new(
                         RuleId::P002,
@@ -713,6 +740,73 @@ mod tests {
             .into_iter()
             .map(|f| f.code.to_string())
             .collect()
+    }
+
+    /// The P-002 findings of `xml` as (where, message), its body forms taken out before
+    /// the DOM (`lifting`) or read from the DOM.
+    fn identity_findings(xml: &str, lifting: bool) -> Vec<(String, String)> {
+        let limits = Limits::default();
+        let prepared = if lifting {
+            crate::xml::Prepared::lifting(xml, &limits, crate::document::BODY_FORM_TEXTS)
+        } else {
+            crate::xml::Prepared::lifting(xml, &limits, &[])
+        }
+        .unwrap();
+        let doc = prepared.parse(&limits).unwrap();
+        let cda = doc
+            .descendants()
+            .find(|n| n.has_tag_name((crate::document::HL7_NS, "ClinicalDocument")))
+            .unwrap();
+        let p = crate::document::parse::parse_cda_lifted(cda, prepared.lifted());
+        let (_, decoded) = body_rules(&p, &limits);
+        person_rules(&p, xml, &decoded, &ctx())
+            .into_iter()
+            .filter(|f| f.code == RuleId::P002)
+            .map(|f| (f.location.clone(), f.message.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_body_forms_base64_is_scanned_decoded_not_as_text() {
+        let xml = sample(Profile::ClientRelationship);
+        let opening = "representation=\"B64\">";
+        let at = xml.find(opening).unwrap() + opening.len();
+        // A valid code outside the 900 series, shaped inside the base64 (at the text's
+        // start, before a `+`; it decodes to UTF-8, so the display form is still read),
+        // and the same kind of code in the XML itself (a comment).
+        let planted = format!(
+            "{}040314V0452+{}",
+            &xml[..at],
+            &xml[at..].replacen(
+                "</ClinicalDocument>",
+                "<!-- 311299-1236 --></ClinicalDocument>",
+                1
+            )
+        );
+        let outside = planted.find("311299-1236").unwrap();
+        let lifted = identity_findings(&planted, true);
+        let whole = identity_findings(&planted, false);
+        let in_xml = |v: &[(String, String)], code: &str| {
+            v.iter()
+                .any(|(w, m)| w == "the document XML" && m.contains(code))
+        };
+        // Read from the DOM (no source known): the base64 is scanned as text, as before.
+        assert!(in_xml(&whole, "040314V0452"), "{whole:?}");
+        // Taken out whole: skipped, and what lies outside it found where it lies.
+        assert!(!in_xml(&lifted, "040314V0452"), "{lifted:?}");
+        assert!(
+            lifted
+                .iter()
+                .any(|(_, m)| m.contains(&format!("identity code 311299-1236 at byte {outside} "))),
+            "{lifted:?}"
+        );
+        assert_eq!(lifted.len() + 1, whole.len(), "{lifted:?} {whole:?}");
+        // A display form that does not decode is not read decoded, so its text is scanned.
+        let undecodable = planted.replacen("040314V0452+", "040314V0452+!", 1);
+        assert!(in_xml(
+            &identity_findings(&undecodable, true),
+            "040314V0452"
+        ));
     }
 
     fn sample(profile: Profile) -> String {

@@ -198,11 +198,14 @@ pub struct Prepared<'t> {
 /// A DOM built from a prepared text holds a one-space stand-in where each run was: whoever
 /// reads such a DOM's text reads it through [`Lifted::text_of`] or [`Lifted::text_content`]
 /// (the DOM alone would give the stand-in).
+///
+/// Each run also keeps where it lay in the text the preparation was given, when that text
+/// needed no line ends normalised (its offsets are then the sender's): [`Lifted::source_of`].
 #[derive(Debug, Default)]
-pub struct Lifted(Vec<(usize, String)>);
+pub struct Lifted(Vec<(usize, String)>, Vec<std::ops::Range<usize>>);
 
 /// Nothing taken out: for reading a DOM built from a whole text.
-pub static NOTHING_LIFTED: Lifted = Lifted(Vec::new());
+pub static NOTHING_LIFTED: Lifted = Lifted(Vec::new(), Vec::new());
 
 impl<'t> Prepared<'t> {
     /// Normalises line ends, runs the streaming pre-pass (every limit, as [`parse`]) and,
@@ -239,6 +242,10 @@ impl<'t> Prepared<'t> {
             normalized.len() + runs.len() - runs.iter().map(|r| r.range.len()).sum::<usize>(),
         );
         let mut lifted = Vec::with_capacity(runs.len());
+        let sources = match normalized {
+            std::borrow::Cow::Borrowed(_) => runs.iter().map(|r| r.range.clone()).collect(),
+            std::borrow::Cow::Owned(_) => Vec::new(),
+        };
         let mut at = 0;
         for run in runs {
             out.push_str(&normalized[at..run.range.start]);
@@ -252,7 +259,7 @@ impl<'t> Prepared<'t> {
         Ok(Self {
             text: std::borrow::Cow::Owned(out),
             whole: Some(normalized),
-            lifted: Lifted(lifted),
+            lifted: Lifted(lifted, sources),
         })
     }
 
@@ -284,6 +291,20 @@ impl Lifted {
     /// The bytes taken out, all runs together.
     pub fn taken_bytes(&self) -> usize {
         self.0.iter().map(|(_, v)| v.len()).sum()
+    }
+
+    /// The taken-out run whose stand-in is the text node `t`, and where it lay in the text
+    /// the preparation was given (`None` also when that text had its line ends normalised).
+    /// [`source_offset`] finds a byte of the run's value in it.
+    pub fn source_of(&self, t: Node<'_, '_>) -> Option<(std::ops::Range<usize>, &str)> {
+        if self.1.is_empty() || !t.is_text() {
+            return None;
+        }
+        let i = self
+            .0
+            .binary_search_by_key(&t.range().start, |(at, _)| *at)
+            .ok()?;
+        Some((self.1.get(i)?.clone(), self.0[i].1.as_str()))
     }
 
     /// The taken-out run whose stand-in is the text node `t`.
@@ -341,6 +362,29 @@ fn dom<'a>(text: &'a str, limits: &Limits) -> Result<Document<'a>, XmlError> {
     })?;
     check_shape(doc.root(), limits)?;
     Ok(doc)
+}
+
+/// Where byte `value_offset` of a taken-out run's value lies in the run as written (`raw`,
+/// its references unresolved): plain text maps byte for byte, and a byte of a reference's
+/// character maps to the reference's `&`.
+pub fn source_offset(raw: &str, value_offset: usize) -> usize {
+    let (mut raw_at, mut value_at) = (0, 0);
+    let mut found = None;
+    let _ = plain::references(raw, |reference, c| {
+        if found.is_some() {
+            return;
+        }
+        let plain = reference.start - raw_at;
+        if value_offset < value_at + plain {
+            found = Some(raw_at + (value_offset - value_at));
+        } else if value_offset < value_at + plain + c.len_utf8() {
+            found = Some(reference.start);
+        } else {
+            value_at += plain + c.len_utf8();
+            raw_at = reference.end;
+        }
+    });
+    found.unwrap_or(raw_at + (value_offset - value_at))
 }
 
 /// The text with its line ends normalised as XML 1.0 §2.11 has a processor do before
@@ -711,6 +755,38 @@ pub(crate) fn generated<S: proptest::strategy::Strategy>(strategy: S, n: usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_offset_finds_each_value_byte_where_the_sender_wrote_it() {
+        // (as written, its character): every byte of the value maps to its own byte, or
+        // to the `&` of the reference that wrote it.
+        let pieces: &[(&str, &str)] = &[
+            ("ab", "ab"),
+            ("&#13;", "\r"),
+            ("\n", "\n"),
+            ("&amp;", "&"),
+            ("é", "é"),
+            ("&#x20AC;", "€"),
+            ("x", "x"),
+            ("&lt;", "<"),
+            ("&#13;", "\r"),
+        ];
+        let raw: String = pieces.iter().map(|p| p.0).collect();
+        let mut expected = Vec::new();
+        let mut at = 0;
+        for (written, read) in pieces {
+            for (k, _) in read.bytes().enumerate() {
+                expected.push(if written.starts_with('&') { at } else { at + k });
+            }
+            at += written.len();
+        }
+        let got: Vec<usize> = (0..expected.len())
+            .map(|v| source_offset(&raw, v))
+            .collect();
+        assert_eq!(got, expected);
+        // Past the value's end: past the raw text's end.
+        assert_eq!(source_offset(&raw, expected.len()), raw.len());
+    }
 
     #[test]
     fn dtds_and_entities_are_refused() {
