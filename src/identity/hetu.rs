@@ -236,7 +236,15 @@ pub fn scan_outside(text: &str, skip: &[std::ops::Range<usize>]) -> Vec<HetuCand
         .iter()
         .chain(std::iter::once(&(text.len()..text.len())))
     {
-        out.extend(scan(&text[at..r.start]).into_iter().map(|mut c| {
+        // A range out of order or off the text is not skipped: its bytes are scanned with
+        // the next piece.
+        let Some(piece) = text
+            .get(at..r.start)
+            .filter(|_| r.start <= r.end && text.get(r.end..).is_some())
+        else {
+            continue;
+        };
+        out.extend(scan(piece).into_iter().map(|mut c| {
             c.offset += at;
             c
         }));
@@ -410,6 +418,16 @@ mod tests {
         }
         // Not vacuous: codes were planted inside the skipped ranges and left out.
         assert!(skipped_codes > 200, "{skipped_codes}");
+        // A range that is not one (reversed, off the text, out of order) is not skipped,
+        // and is never a panic.
+        let text = ">010190-123A< 020202-123B";
+        for bad in [5..1, 20..40, 30..31] {
+            assert_eq!(scan_outside(text, &[bad]), scan(text));
+        }
+        assert_eq!(
+            scan_outside(text, &[1..12, 0..1]),
+            scan_outside(text, &[1..12])
+        );
     }
 
     #[test]
