@@ -854,20 +854,21 @@ mod tests {
                 .collect::<Result<_, _>>()
                 .unwrap()
         };
+        let listed = |l: &Ledger| -> Vec<(String, String)> {
+            l.list(None)
+                .unwrap()
+                .into_iter()
+                .map(|g| (g.code, g.customer))
+                .collect()
+        };
         let l = Ledger::open(dir.path()).unwrap();
-        let listed: Vec<(String, String)> = l
-            .list(None)
-            .unwrap()
-            .into_iter()
-            .map(|g| (g.code, g.customer))
-            .collect();
         let expected = [
             ("010190-902S", "A"),
             ("010190-902S", "C"),
             ("020290-951T", "B"),
         ]
         .map(|(c, k)| (c.to_owned(), k.to_owned()));
-        assert_eq!(listed, expected);
+        assert_eq!(listed(&l), expected);
         assert_eq!(
             l.grants("020290-951T").unwrap()[0].org.as_deref(),
             Some("1.2.3")
@@ -886,13 +887,7 @@ mod tests {
             .unwrap();
         }
         let l = Ledger::open(dir.path()).unwrap();
-        let again: Vec<(String, String)> = l
-            .list(None)
-            .unwrap()
-            .into_iter()
-            .map(|g| (g.code, g.customer))
-            .collect();
-        assert_eq!(again, expected);
+        assert_eq!(listed(&l), expected);
         assert_eq!(l.grants("010190-902S").unwrap()[0].org, None);
         assert_eq!(tables(crate::archive::DB_FILE), ["document"]);
         // A ledger opened where no archive ever was creates no archive file.
@@ -931,13 +926,8 @@ mod tests {
         // answers as a fresh read would.
         let other = Ledger::open(dir.path()).unwrap();
         let raw = Connection::open(dir.path().join(LEDGER_FILE)).unwrap();
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: u64| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng % n
-        };
+        let mut rng = crate::xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = |n: u64| rng() % n;
         for round in 0..300 {
             let code = codes[next(3) as usize];
             match next(6) {

@@ -1807,15 +1807,24 @@ mod tests {
         assert_eq!(got.cda.as_deref(), Some(&b"<ClinicalDocument/>"[..]));
     }
 
-    #[test]
-    fn a_carried_cda_is_stored_once_and_read_back_exactly_checked_by_its_hash() {
+    /// A store holding one document whose CDA (with a display form of `body` bytes) travels
+    /// in its message: its directory, the store, the document, the CDA and the message.
+    fn one_carried(
+        body: usize,
+    ) -> (
+        tempfile::TempDir,
+        ArchiveStore,
+        crate::document::Metadata,
+        String,
+        String,
+    ) {
         use crate::document::{Body, Metadata, build_cda};
         use crate::message::build::{MessageSpec, build_archive_message};
         let dir = tempfile::tempdir().unwrap();
         let s = ArchiveStore::open(dir.path()).unwrap();
         let meta =
             Metadata::client_relationship_example("1.2.246.10.99900016.10.0.9.1", "010190-902S");
-        let cda = build_cda(&meta, &Body::example(&meta, 4000));
+        let cda = build_cda(&meta, &Body::example(&meta, body));
         let raw = build_archive_message(&MessageSpec::for_document(&meta, "m1"), &meta, &cda);
         let d = ArchivedDocument {
             cda: cda.clone().into_bytes(),
@@ -1832,6 +1841,13 @@ mod tests {
             None,
         )
         .unwrap();
+        (dir, s, meta, cda, raw)
+    }
+
+    #[test]
+    fn a_carried_cda_is_stored_once_and_read_back_exactly_checked_by_its_hash() {
+        use crate::message::build::{MessageSpec, build_archive_message};
+        let (dir, s, meta, cda, raw) = one_carried(4000);
         // One copy: the document row holds no CDA bytes.
         let conn = Connection::open(dir.path().join(super::super::exchange_log::DB_FILE)).unwrap();
         let stored: usize = conn
@@ -1990,29 +2006,7 @@ mod tests {
 
     #[test]
     fn a_cda_archived_before_schema_4_is_still_checked_by_its_sha256() {
-        use crate::document::{Body, Metadata, build_cda};
-        use crate::message::build::{MessageSpec, build_archive_message};
-        let dir = tempfile::tempdir().unwrap();
-        let s = ArchiveStore::open(dir.path()).unwrap();
-        let meta =
-            Metadata::client_relationship_example("1.2.246.10.99900016.10.0.9.1", "010190-902S");
-        let cda = build_cda(&meta, &Body::example(&meta, 500));
-        let raw = build_archive_message(&MessageSpec::for_document(&meta, "m1"), &meta, &cda);
-        let d = ArchivedDocument {
-            cda: cda.clone().into_bytes(),
-            cda_in_message: true,
-            ..ArchivedDocument::minimal(&meta.document_oid, ORG)
-        };
-        s.archive(
-            UseCase::Archive,
-            ("m", "1"),
-            ORG,
-            raw.as_bytes(),
-            &d,
-            now(),
-            None,
-        )
-        .unwrap();
+        let (dir, s, meta, cda, _) = one_carried(500);
         let conn = Connection::open(dir.path().join(super::super::exchange_log::DB_FILE)).unwrap();
         let (sha, xxh3): (Option<String>, Option<String>) = conn
             .query_row("SELECT cda_sha256, cda_xxh3 FROM document", [], |r| {

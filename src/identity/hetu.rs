@@ -338,18 +338,16 @@ mod tests {
         out
     }
 
+    /// Bytes dense in near-misses: digit runs of every length, every kind of century sign,
+    /// letters and separators around them.
+    const NEAR_MISSES: &[u8] = b"0123456789-+AYxF ;\n9";
+
     #[test]
     fn the_one_pass_scan_finds_what_a_window_at_every_position_finds() {
         // Inputs dense in near-misses: digit runs of every length, every century sign,
         // letters and digits around them, and valid codes of both ranges.
-        let alphabet: &[u8] = b"0123456789-+AYxF ;\n9";
-        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let alphabet = NEAR_MISSES;
+        let mut next = crate::xorshift(0x9E37_79B9_7F4A_7C15);
         for round in 0..4000 {
             // Long now and then, so that the probe's strides meet codes at every offset.
             let len = (next() % if round % 4 == 0 { 300 } else { 80 }) as usize;
@@ -358,7 +356,7 @@ mod tests {
                 .collect();
             // Plant real codes now and then, at random places.
             for code in ["010190-902S", "131052-308T", "010190-123A", "241299A9015"] {
-                if next() % 3 == 0 && s.len() > 12 {
+                if next().is_multiple_of(3) && s.len() > 12 {
                     let at = (next() % (s.len() as u64 - 11)) as usize;
                     s[at..at + 11].copy_from_slice(code.as_bytes());
                 }
@@ -374,14 +372,8 @@ mod tests {
 
     #[test]
     fn scanning_around_ranges_finds_what_the_whole_scan_finds_outside_them() {
-        let alphabet: &[u8] = b"0123456789-+AYxF ;\n9";
-        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let alphabet = NEAR_MISSES;
+        let mut next = crate::xorshift(0x2545_F491_4F6C_DD1D);
         let mut skipped_codes = 0;
         for round in 0..2000 {
             // Pieces of near-misses and codes, some wrapped as skipped ranges between
@@ -393,10 +385,10 @@ mod tests {
                 let mut piece: String = (0..len)
                     .map(|_| char::from(alphabet[(next() % alphabet.len() as u64) as usize]))
                     .collect();
-                if next() % 2 == 0 {
+                if next().is_multiple_of(2) {
                     piece.push_str("010190-123A");
                 }
-                if next() % 2 == 0 {
+                if next().is_multiple_of(2) {
                     text.push('>');
                     let start = text.len();
                     text.push_str(&piece);
@@ -421,12 +413,14 @@ mod tests {
         // A range that is not one (reversed, off the text, out of order) is not skipped,
         // and is never a panic.
         let text = ">010190-123A< 020202-123B";
-        for bad in [5..1, 20..40, 30..31] {
-            assert_eq!(scan_outside(text, &[bad]), scan(text));
+        let reversed = std::ops::Range { start: 5, end: 1 };
+        for bad in [reversed, 20..40, 30..31] {
+            assert_eq!(scan_outside(text, std::slice::from_ref(&bad)), scan(text));
         }
+        let entity = 1..12;
         assert_eq!(
-            scan_outside(text, &[1..12, 0..1]),
-            scan_outside(text, &[1..12])
+            scan_outside(text, &[entity.clone(), 0..1]),
+            scan_outside(text, std::slice::from_ref(&entity))
         );
     }
 
