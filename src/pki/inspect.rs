@@ -180,30 +180,22 @@ fn signature_algorithm_name(oid: &str) -> String {
 impl CertInfo {
     /// Parses one DER certificate.
     pub fn from_der(der: &[u8]) -> Result<Self, InspectError> {
-        type Parsed = std::collections::HashMap<[u8; 32], CertInfo>;
         // The same few certificates arrive with every connection and every signed document
         // (a system's signing certificate, its CA); reading one is dozens of microseconds of
         // DER and name formatting. Reading is a function of the bytes, so a reading is kept
-        // by the bytes' SHA-256; only successes, and the memory starts over when full.
-        static PARSED: std::sync::OnceLock<std::sync::Mutex<Parsed>> = std::sync::OnceLock::new();
-        const MAX_PARSED: usize = 1024;
+        // by the bytes' SHA-256; only successes.
+        static PARSED: super::Memo<[u8; 32], CertInfo> = super::Memo::new(1024);
         let key: [u8; 32] = {
             let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
             let mut k = [0u8; 32];
             k.copy_from_slice(d.as_ref());
             k
         };
-        let parsed = PARSED.get_or_init(Default::default);
-        let lock = || parsed.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(info) = lock().get(&key) {
-            return Ok(info.clone());
+        if let Some(info) = PARSED.get(&key) {
+            return Ok(info);
         }
         let info = Self::read_der(der)?;
-        let mut memory = lock();
-        if memory.len() >= MAX_PARSED {
-            memory.clear();
-        }
-        memory.insert(key, info.clone());
+        PARSED.insert(key, info.clone());
         Ok(info)
     }
 

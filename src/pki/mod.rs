@@ -7,12 +7,14 @@
 mod generate;
 mod index;
 mod inspect;
+mod memo;
 mod profile;
 mod trust;
 
 pub use generate::{GenerateError, GenerateOptions, generate_kit};
 pub use index::{Artefact, INDEX_JSON, INDEX_MD, Index, IndexError, KitTrustFiles};
 pub use inspect::{CertInfo, InspectError, KeyDescription, OrgIdSource, read_pem_certs};
+pub(crate) use memo::Memo;
 pub use profile::{KeyAlgorithm, PROFESSIONALS, Professional, profile_markdown};
 pub use trust::{CertProblem, Purpose, TrustError, TrustStore};
 

@@ -252,17 +252,12 @@ pub struct TrustStore {
     crl_ders: Vec<CertificateRevocationListDer<'static>>,
     /// Smallest acceptable RSA modulus.
     pub min_rsa_bits: usize,
-    /// Certificate signatures already verified: certificate fingerprint to the fingerprints
-    /// of the issuers whose key signed it (the fingerprints the readings carry, so a walk
-    /// hashes nothing). The same signer's chain is checked for every document it signs,
+    /// Certificate signatures already verified: (certificate, issuer whose key signed it),
+    /// by the fingerprints the readings carry, so a walk hashes nothing; at most 4 096 pairs. The same signer's chain is checked for every document it signs,
     /// and an RSA verification costs more than everything else in the walk. Only successes
     /// are kept; a signature does not stop being valid.
-    verified:
-        std::sync::Mutex<std::collections::HashMap<String, std::collections::HashSet<String>>>,
+    verified: super::Memo<(String, String), ()>,
 }
-
-/// Most verified pairs remembered (then the memory starts over).
-const MAX_VERIFIED: usize = 4096;
 
 impl std::fmt::Debug for TrustStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -318,7 +313,7 @@ impl TrustStore {
             Ok(out)
         };
         let mut store = Self {
-            verified: std::sync::Mutex::default(),
+            verified: super::Memo::new(4096),
             anchors: read(anchors)?,
             intermediates: read(intermediates)?,
             crls: Vec::new(),
@@ -590,24 +585,13 @@ impl TrustStore {
         (cert, cert_info): (&CertificateDer<'_>, &CertInfo),
         (issuer, issuer_info): (&CertificateDer<'_>, &CertInfo),
     ) -> bool {
-        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-        if verified
-            .get(&cert_info.sha256)
-            .is_some_and(|issuers| issuers.contains(&issuer_info.sha256))
-        {
+        let pair = (cert_info.sha256.clone(), issuer_info.sha256.clone());
+        if self.verified.get(&pair).is_some() {
             return true;
         }
-        drop(verified);
         let ok = signed_by(cert, issuer);
         if ok {
-            verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-            if verified.len() >= MAX_VERIFIED {
-                verified.clear();
-            }
-            verified
-                .entry(cert_info.sha256.clone())
-                .or_default()
-                .insert(issuer_info.sha256.clone());
+            self.verified.insert(pair, ());
         }
         ok
     }

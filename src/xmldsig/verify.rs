@@ -844,31 +844,22 @@ fn verify_signature<'a, 'i>(
 /// `method`. The parsed public key (for RSA with its Montgomery context, worked out on its
 /// first use) is remembered per certificate and method, as the certificate's reading is:
 /// a system signs every document it sends with the same certificate, and parsing the key
-/// again each time cost a fifth of the verification. Only keys that parse are kept, and
-/// the memory starts over when full.
+/// again each time cost a fifth of the verification. Only keys that parse are kept.
 fn signature_verifies(signer: &CertInfo, method: &str, message: &[u8], signature: &[u8]) -> bool {
     use aws_lc_rs::signature::ParsedPublicKey;
-    use std::sync::{Arc, Mutex, OnceLock};
-    type Keys = HashMap<(String, String), Arc<ParsedPublicKey>>;
-    static KEYS: OnceLock<Mutex<Keys>> = OnceLock::new();
-    const MAX_KEYS: usize = 256;
+    use std::sync::Arc;
+    static KEYS: crate::pki::Memo<(String, String), Arc<ParsedPublicKey>> =
+        crate::pki::Memo::new(256);
     let Some(algorithm) = verification_for(method) else {
         return false;
     };
-    let keys = KEYS.get_or_init(Default::default);
-    let lock = || keys.lock().unwrap_or_else(|p| p.into_inner());
     let id = (signer.sha256.clone(), method.to_owned());
-    let remembered = lock().get(&id).cloned();
-    let key = match remembered {
+    let key = match KEYS.get(&id) {
         Some(k) => k,
         None => match ParsedPublicKey::new(algorithm, &signer.public_key) {
             Ok(k) => {
                 let k = Arc::new(k);
-                let mut memory = lock();
-                if memory.len() >= MAX_KEYS {
-                    memory.clear();
-                }
-                memory.insert(id, k.clone());
+                KEYS.insert(id, k.clone());
                 k
             }
             Err(_) => return false,
