@@ -244,13 +244,7 @@ fn body_form<'a>(node: Node<'a, '_>, lifted: &'a Lifted) -> Located<BodyForm<'a>
             base64: lifted.text_content(node),
             stray_element: crate::xml::first_child_element(node)
                 .map(|e| e.tag_name().name().to_owned()),
-            source: {
-                let mut texts = node.children().filter(Node::is_text);
-                match (texts.next(), texts.next()) {
-                    (Some(only), None) => lifted.source_of(only).map(|(r, _)| r),
-                    _ => None,
-                }
-            },
+            source: lifted.source_of_text(node).map(|(r, _)| r),
         },
         path: path_of(node),
     }

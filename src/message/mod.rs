@@ -160,8 +160,15 @@ pub fn carried_cda(
     lifted: &crate::xml::Lifted,
     limits: &mime::MimeLimits,
 ) -> Result<Option<CarriedCda>, mime::MimeError> {
-    let text = doc
-        .descendants()
+    let text = carried_text_element(doc).map(|t| lifted.text_content(t));
+    let Some(text) = text else { return Ok(None) };
+    cda_in_mime(&text, limits)
+}
+
+/// The element whose character data is the MIME entity: `clinicalDocument/text` (the
+/// first of each), as [`carried_cda`] reads it.
+pub fn carried_text_element<'a, 'i>(doc: &'a Document<'i>) -> Option<roxmltree::Node<'a, 'i>> {
+    doc.descendants()
         .find(|n| {
             n.is_element()
                 && n.tag_name().namespace() == Some("urn:hl7-org:v3")
@@ -171,9 +178,6 @@ pub fn carried_cda(
             cd.children()
                 .find(|c| c.is_element() && c.tag_name().name() == "text")
         })
-        .map(|t| lifted.text_content(t));
-    let Some(text) = text else { return Ok(None) };
-    cda_in_mime(&text, limits)
 }
 
 /// The first XML part of a MIME multipart/related entity (as carried in a frame's `text`),

@@ -520,20 +520,7 @@ fn frame_identity_codes(
     lifted: &crate::xml::Lifted,
     base64: &[std::ops::Range<usize>],
 ) -> Vec<crate::identity::HetuCandidate> {
-    let entity = doc
-        .descendants()
-        .find(|n| n.has_tag_name((crate::document::HL7_NS, "clinicalDocument")))
-        .and_then(|cd| {
-            cd.children()
-                .find(|c| c.has_tag_name((crate::document::HL7_NS, "text")))
-        })
-        .and_then(|t| {
-            let mut texts = t.children().filter(roxmltree::Node::is_text);
-            match (texts.next(), texts.next()) {
-                (Some(only), None) => lifted.source_of(only),
-                _ => None,
-            }
-        });
+    let entity = crate::message::carried_text_element(doc).and_then(|t| lifted.source_of_text(t));
     let Some((source, value)) = entity.filter(|_| !base64.is_empty()) else {
         return crate::identity::scan_hetus(text);
     };

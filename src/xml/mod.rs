@@ -307,6 +307,15 @@ impl Lifted {
         Some((self.1.get(i)?.clone(), self.0[i].1.as_str()))
     }
 
+    /// [`Lifted::source_of`] the only text node of `element`, when it has exactly one.
+    pub fn source_of_text(&self, element: Node<'_, '_>) -> Option<(std::ops::Range<usize>, &str)> {
+        let mut texts = element.children().filter(Node::is_text);
+        match (texts.next(), texts.next()) {
+            (Some(only), None) => self.source_of(only),
+            _ => None,
+        }
+    }
+
     /// The taken-out run whose stand-in is the text node `t`.
     fn taken(&self, t: Node<'_, '_>) -> Option<&str> {
         if self.0.is_empty() || !t.is_text() {
