@@ -1015,6 +1015,60 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// The frame's identity-code scan over a message built from the hand-written templates
+/// (signed by xmlsec1, sent by curl): a code in a MIME part's headers is found at the byte
+/// where the message carries it, and a code-shaped string in an attachment's base64 is not
+/// read as text.
+#[test]
+fn identity_codes_in_the_mime_entity_are_found_where_sent_and_not_in_base64() {
+    if tool("xmlsec1", &["--version"], None).is_none()
+        || tool("curl", &["--version"], None).is_none()
+    {
+        return;
+    }
+    let served = serve();
+    let variants = variants();
+    let v = &variants[0];
+    // An attachment whose base64 line starts with a code-shaped string (before a `+`), and
+    // a code outside the test series in the document part's headers.
+    let attachment = "------=_Part_X_conformance\nContent-Type: application/octet-stream\n\
+        Content-Transfer-Encoding: BASE64\nContent-ID: &lt;liite@client.invalid&gt;\n\n\
+        040314V0452+QUJD\n";
+    let mutation = Mutation {
+        frame: boxed(move |f| {
+            let closing = f.rfind("------=_Part_").unwrap();
+            let boundary = &f[closing..f[closing..].find("--\n").unwrap() + closing];
+            let part = attachment.replace("------=_Part_X_conformance", boundary);
+            let mut f = f.clone();
+            f.insert_str(closing, &part);
+            f.replacen(
+                "Content-ID: &lt;",
+                "Content-Description: 311299-1236\nContent-ID: &lt;",
+                1,
+            )
+        }),
+        ..Mutation::default()
+    };
+    let built = build(v, &mutation).unwrap();
+    assert!(built.message.contains("040314V0452+QUJD"));
+    let answer = send(&served, v, &built).unwrap();
+    assert_eq!(answer.codes, ["P-002"], "{:?}", answer.texts);
+    let said = answer
+        .texts
+        .iter()
+        .find_map(|t| {
+            let rest = t.split("identity code 311299-1236 at byte ").nth(1)?;
+            rest.split(' ').next()?.parse::<usize>().ok()
+        })
+        .unwrap_or_else(|| panic!("{:?}", answer.texts));
+    assert_eq!(&built.message[said..said + 11], "311299-1236");
+    assert!(
+        answer.texts.iter().all(|t| !t.contains("040314V0452")),
+        "{:?}",
+        answer.texts
+    );
+}
+
 #[test]
 fn each_deliberate_defect_gets_its_rule() {
     if tool("xmlsec1", &["--version"], None).is_none()
