@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use kanta_sim::config::Config;
-use kanta_sim::document::BODY_FORM_TEXTS;
+use kanta_sim::document::CDA_LIFTED_TEXTS;
 use kanta_sim::identity::SoteRegister;
 use kanta_sim::message::build::signed_sp1_message;
 use kanta_sim::message::mime::MimeLimits;
@@ -125,13 +125,13 @@ fn main() {
         median(v)
     };
     let cda_parse = time_each(&cdas, rounds, |c| {
-        let p = Prepared::lifting(c, &limits, BODY_FORM_TEXTS).unwrap();
+        let p = Prepared::lifting(c, &limits, CDA_LIFTED_TEXTS).unwrap();
         std::hint::black_box(p.parse(&limits).unwrap());
     });
     let verify = {
         let prepared: Vec<_> = cdas
             .iter()
-            .map(|c| Prepared::lifting(c, &limits, BODY_FORM_TEXTS).unwrap())
+            .map(|c| Prepared::lifting(c, &limits, CDA_LIFTED_TEXTS).unwrap())
             .collect();
         let parsed: Vec<_> = prepared.iter().map(|p| p.parse(&limits).unwrap()).collect();
         let mut v = Vec::new();

@@ -7,11 +7,13 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use kanta_sim::document::sample::SampleDocument;
-use kanta_sim::document::{KANTA_COVERAGE, SignatureType, sign_kanta_document};
+use kanta_sim::document::{CDA_LIFTED_TEXTS, KANTA_COVERAGE, SignatureType, sign_kanta_document};
 use kanta_sim::pki::{GenerateOptions, Index, TrustStore, generate_kit};
-use kanta_sim::xml::{Limits, parse};
+use kanta_sim::xml::{Limits, Prepared, parse};
 use kanta_sim::xmldsig::c14n::{C14nOptions, Method, canonicalize};
-use kanta_sim::xmldsig::{CoveragePolicy, Signer, VerifyOptions, VerifyReport, verify_document};
+use kanta_sim::xmldsig::{
+    CoveragePolicy, Signer, VerifyOptions, VerifyReport, verify_document, verify_parsed,
+};
 use time::OffsetDateTime;
 
 struct Kit {
@@ -161,6 +163,39 @@ fn verify_here(xml: &str, kanta: bool) -> VerifyReport {
     .unwrap()
 }
 
+/// [`verify_here`] over a DOM built as the archive builds it: the body forms' and the
+/// signature's base64 taken out of the text first. Also returns how many bytes were taken.
+fn verify_prepared(xml: &str, kanta: bool) -> (VerifyReport, usize) {
+    let trust = TrustStore::from_kit(&kit().dir).unwrap();
+    let limits = Limits::default();
+    let prepared = Prepared::lifting(xml, &limits, CDA_LIFTED_TEXTS).unwrap();
+    let doc = prepared.parse(&limits).unwrap();
+    let report = verify_parsed(
+        &doc,
+        &VerifyOptions {
+            coverage: kanta.then_some(&KANTA_COVERAGE as &dyn CoveragePolicy),
+            lifted: prepared.lifted(),
+            ..VerifyOptions::new(Some(&trust))
+        },
+    );
+    (report, prepared.lifted().taken_bytes())
+}
+
+/// The text of the first `<ds:{element}>` in `xml`, with one base64 character in its middle
+/// changed.
+fn flip_in(xml: &str, element: &str) -> String {
+    let open = format!("<ds:{element}>");
+    let a = xml.find(&open).unwrap() + open.len();
+    let len = xml[a..].find('<').unwrap();
+    let i = (a..a + len)
+        .skip(len / 2)
+        .find(|&i| xml.as_bytes()[i].is_ascii_alphabetic())
+        .unwrap();
+    let mut b = xml.as_bytes().to_vec();
+    b[i] = if b[i] == b'B' { b'C' } else { b'B' };
+    String::from_utf8(b).unwrap()
+}
+
 fn flip_body_byte(xml: &str) -> String {
     let i = xml.find("representation=\"B64\">").unwrap() + 40;
     let mut b = xml.as_bytes().to_vec();
@@ -270,6 +305,43 @@ fn signed_by_xmlsec1_verifies_here() {
     assert!(r.is_valid(), "{:?}\n{signed}", r.codes());
     let tampered = flip_body_byte(&signed);
     assert_eq!(verify_here(&tampered, true).codes(), vec!["G-008"]);
+
+    // As the archive reads it, with the base64 xmlsec1 wrote (the body forms, the signature
+    // value and the certificate, in its line lengths) taken out before the DOM: the same
+    // verdicts, and a changed value or certificate is refused as in the whole DOM.
+    let certificate = {
+        let a = signed.find("<ds:X509Certificate>").unwrap();
+        signed[a..].find("</ds:X509Certificate>").unwrap()
+    };
+    let (prepared, taken) = verify_prepared(&signed, true);
+    assert!(prepared.is_valid(), "{:?}", prepared.codes());
+    assert_eq!(format!("{prepared:?}"), format!("{r:?}"));
+    let body_only = Prepared::lifting(
+        &signed,
+        &Limits::default(),
+        kanta_sim::document::BODY_FORM_TEXTS,
+    )
+    .unwrap()
+    .lifted()
+    .taken_bytes();
+    assert!(
+        taken > body_only + certificate / 2,
+        "{taken} vs {body_only}: the certificate was not taken out"
+    );
+    assert_eq!(verify_prepared(&tampered, true).0.codes(), vec!["G-008"]);
+    for (element, code) in [("SignatureValue", "G-009"), ("X509Certificate", "G-009")] {
+        let changed = flip_in(&signed, element);
+        let whole = verify_here(&changed, true);
+        assert!(!whole.is_valid(), "{element}");
+        assert_eq!(
+            verify_prepared(&changed, true).0.codes(),
+            whole.codes(),
+            "{element}"
+        );
+        if element == "SignatureValue" {
+            assert_eq!(whole.codes(), vec![code]);
+        }
+    }
 
     // The same through the command line, and xmlsec1 itself agrees about the tampered copy.
     let good = tmp_file("xmlsec-signed.xml", &signed);

@@ -1,12 +1,12 @@
 //! Parse + canonicalize (both methods, whole document and every ID'd subtree) + verify,
 //! on arbitrary bytes. Nothing may panic, loop or blow the stack; canonical output must
-//! re-parse and be stable. A text prepared with the display form's base64 taken out
-//! (`xml::Prepared`) must be refused exactly when the whole text is, and canonicalize to
-//! the same bytes. `root_of` (which reads a plain document in a pass of its own) must
+//! re-parse and be stable. A text prepared with the body forms' and the signature's base64
+//! taken out (`xml::Prepared`) must be refused exactly when the whole text is, canonicalize
+//! to the same bytes and verify the same. `root_of` (which reads a plain document in a pass of its own) must
 //! answer exactly as `parse` does.
 #![no_main]
 
-use kanta_sim::document::{BODY_FORM_TEXTS, KANTA_COVERAGE};
+use kanta_sim::document::{CDA_LIFTED_TEXTS, KANTA_COVERAGE};
 use kanta_sim::xml::{Limits, NOTHING_LIFTED, Prepared, RootFacts, normalize_line_ends, parse, parse_bytes, root_of};
 use kanta_sim::xmldsig::c14n::{C14nOptions, Reformatting, canonicalize, canonicalize_lifted};
 use kanta_sim::xmldsig::{DEFAULT_ID_ATTRIBUTES, VerifyOptions, verify_parsed};
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         );
         let normalized = normalize_line_ends(text);
         let whole = parse(&normalized, &limits).map_err(|e| e.to_string());
-        let prepared = Prepared::lifting(text, &limits, BODY_FORM_TEXTS);
+        let prepared = Prepared::lifting(text, &limits, CDA_LIFTED_TEXTS);
         let dom = prepared.as_ref().map_err(|e| e.to_string()).and_then(|p| p.parse(&limits).map_err(|e| e.to_string()));
         match (&whole, &dom, &prepared) {
             (Ok(w), Ok(d), Ok(p)) => {
@@ -37,6 +37,19 @@ fuzz_target!(|data: &[u8]| {
                         "a prepared DOM canonicalizes differently"
                     );
                 }
+                let verify = |doc, lifted| {
+                    let opts = VerifyOptions {
+                        id_attributes: &DEFAULT_ID_ATTRIBUTES,
+                        trust: None,
+                        now: time::OffsetDateTime::UNIX_EPOCH,
+                        coverage: Some(&KANTA_COVERAGE),
+                        limits,
+                        keep_canonical: false,
+                        lifted,
+                    };
+                    format!("{:?}", verify_parsed(doc, &opts))
+                };
+                assert_eq!(verify(w, &NOTHING_LIFTED), verify(d, p.lifted()), "a prepared DOM verifies differently");
             }
             (Err(a), Err(b), _) => assert_eq!(a, b, "a prepared text is refused differently"),
             _ => panic!("prepared {:?} / whole {:?}", dom.as_ref().err(), whole.as_ref().err()),

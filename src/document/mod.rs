@@ -13,7 +13,9 @@ pub mod signature;
 pub use archived::{ArchivedDocument, DocStatus, RelatedRef};
 pub use build::{Body, build_cda};
 pub use model::{ClientId, Code, DocumentRef, Metadata, Profile};
-pub use parse::{BODY_FORM_TEXTS, ParsedCda, parse_cda, parse_cda_lifted, parse_document};
+pub use parse::{
+    BODY_FORM_TEXTS, CDA_LIFTED_TEXTS, ParsedCda, parse_cda, parse_cda_lifted, parse_document,
+};
 pub use signature::{
     KANTA_COVERAGE, SignatureType, archived_body, clinical_document, kanta_verify_options,
     sign_kanta_document,

@@ -259,6 +259,16 @@ const FI: &str = HL7FI_NS;
 /// before the DOM is built ([`crate::xml::Prepared::lifting`]).
 pub const BODY_FORM_TEXTS: &[&[&str]] = &[&["nonXMLBody", "text"], &["nonXMLBody", "json"]];
 
+/// What the archive takes out of a carried CDA before its DOM is built: the body's two forms
+/// ([`BODY_FORM_TEXTS`]) and the signature's base64 texts
+/// ([`crate::xmldsig::SIGNATURE_TEXTS`]), together nearly all of a document's character data.
+pub const CDA_LIFTED_TEXTS: &[&[&str]] = &[
+    BODY_FORM_TEXTS[0],
+    BODY_FORM_TEXTS[1],
+    crate::xmldsig::SIGNATURE_TEXTS[0],
+    crate::xmldsig::SIGNATURE_TEXTS[1],
+];
+
 /// Reads the CDA rooted at `cda` (a `urn:hl7-org:v3` `ClinicalDocument`).
 pub fn parse_cda<'a>(cda: Node<'a, '_>) -> ParsedCda<'a> {
     parse_cda_lifted(cda, &NOTHING_LIFTED)
@@ -370,6 +380,16 @@ mod tests {
     use crate::document::sample::SampleDocument;
     use crate::document::{Metadata, Profile};
     use crate::xml::{Limits, parse};
+
+    #[test]
+    fn the_archive_takes_out_the_body_forms_and_the_signature_texts() {
+        let both: Vec<&[&str]> = BODY_FORM_TEXTS
+            .iter()
+            .chain(crate::xmldsig::SIGNATURE_TEXTS)
+            .copied()
+            .collect();
+        assert_eq!(CDA_LIFTED_TEXTS, both.as_slice());
+    }
 
     #[test]
     fn what_the_builder_writes_the_parser_reads() {

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::budget::Budget;
 use crate::document::parse::{CodedValue, InstanceId, Located, ParsedCda, parse_cda_lifted};
 use crate::document::{ArchivedDocument, RelatedRef};
-use crate::document::{BODY_FORM_TEXTS, clinical_document, kanta_verify_options};
+use crate::document::{CDA_LIFTED_TEXTS, clinical_document, kanta_verify_options};
 use crate::finding::{Finding, Severity};
 use crate::identity::SoteRegister;
 use crate::message::ack::AckCode;
@@ -657,10 +657,10 @@ fn judge_wrapped(
     if let Err(e) = ctx.budget.check("parsing the document") {
         return over_budget(out, &e);
     }
-    // The display form's base64 is taken out before the DOM is built (the DOM builder
-    // reads character data one character at a time); the canonicaliser and the body's
-    // reader get it back through `lifted`.
-    let prepared = match Prepared::lifting(&cda_text, &ctx.validate.limits, BODY_FORM_TEXTS) {
+    // The body forms' and the signature's base64 are taken out before the DOM is built
+    // (the DOM builder reads character data one character at a time); the canonicaliser,
+    // the body's reader and the verifier get them back through `lifted`.
+    let prepared = match Prepared::lifting(&cda_text, &ctx.validate.limits, CDA_LIFTED_TEXTS) {
         Ok(p) => p,
         Err(e) => {
             out.findings.push(xml_finding(&e, "carried CDA"));
@@ -1364,7 +1364,7 @@ mod tests {
                 SignatureType::System,
             );
             let prepared =
-                crate::xml::Prepared::lifting(&cda, &Limits::default(), BODY_FORM_TEXTS).unwrap();
+                crate::xml::Prepared::lifting(&cda, &Limits::default(), CDA_LIFTED_TEXTS).unwrap();
             assert!(
                 prepared.lifted().taken_bytes() > 2 * filler.len(),
                 "both forms taken out"

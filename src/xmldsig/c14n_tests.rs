@@ -246,8 +246,14 @@ fn escaping_is_the_same_at_every_position_of_the_text() {
 fn a_prepared_dom_canonicalizes_as_the_whole_text() {
     use super::c14n::{Reformatting, canonicalize_lifted};
     use crate::xml::{NOTHING_LIFTED, Prepared};
-    // As `document::BODY_FORM_TEXTS` (the display form and the structured form).
-    const BODY_FORM_TEXTS: &[&[&str]] = &[&["nonXMLBody", "text"], &["nonXMLBody", "json"]];
+    // As `document::CDA_LIFTED_TEXTS`: the display form, the structured form, and the
+    // signature's certificate and value (`SIGNATURE_TEXTS`).
+    const LIFTS: &[&[&str]] = &[
+        &["nonXMLBody", "text"],
+        &["nonXMLBody", "json"],
+        super::SIGNATURE_TEXTS[0],
+        super::SIGNATURE_TEXTS[1],
+    ];
     let b64 =
         "PGRpdiBjbGFzcz0ic29jLWRvY3VtZW50IiB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMTk5OS94aHRtbCI+"
             .repeat(40);
@@ -277,15 +283,28 @@ fn a_prepared_dom_canonicalizes_as_the_whole_text() {
             "<d xmlns=\"urn:hl7-org:v3\" xmlns:e=\"urn:e\"><component><nonXMLBody ID=\"b\"><text e:a=\"1\">{run}</text></nonXMLBody></component></d>"
         ));
     }
+    // A signature as signers write it (the base64 wrapped, lines ended by `&#13;` or not),
+    // alone and inside a document whose body is taken out too.
+    let signature = format!(
+        "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo><ds:Reference URI=\"\"><ds:DigestValue>AAAA</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>\n{b64}&#13;\n{b64}\n</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"
+    );
+    texts.push(signature.clone());
+    texts.push(format!(
+        "<d xmlns=\"urn:hl7-org:v3\"><component><nonXMLBody><text>{b64}</text></nonXMLBody></component>{signature}</d>"
+    ));
     let limits = Limits::default();
     for text in &texts {
         let normalized = crate::xml::normalize_line_ends(text);
         let whole = parse(&normalized, &limits).unwrap();
-        let prepared = Prepared::lifting(text, &limits, BODY_FORM_TEXTS).unwrap();
+        let prepared = Prepared::lifting(text, &limits, LIFTS).unwrap();
         assert!(!prepared.lifted().is_empty(), "nothing taken out of {text}");
         if text.contains("ClinicalDocument") {
             // Both forms of the templates.
             assert!(prepared.lifted().taken_bytes() >= 2 * b64.len(), "{text}");
+        }
+        if text.contains("X509Certificate") {
+            // The signature's value and certificate.
+            assert!(prepared.lifted().taken_bytes() >= 3 * b64.len(), "{text}");
         }
         let dom = prepared.parse(&limits).unwrap();
         let apexes: Vec<_> = std::iter::once((None, None))

@@ -12,8 +12,8 @@ mod verify;
 
 pub use verify::{
     CoveragePolicy, CoverageProblem, DEFAULT_ID_ATTRIBUTES, DsigProblem, IdIndex, ReferenceReport,
-    SignatureCoverage, SignatureReport, Target, VerifyOptions, VerifyReport, verify_document,
-    verify_parsed,
+    SIGNATURE_TEXTS, SignatureCoverage, SignatureReport, Target, VerifyOptions, VerifyReport,
+    verify_document, verify_parsed,
 };
 mod sign;
 

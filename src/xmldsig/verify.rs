@@ -431,10 +431,22 @@ fn ds_children<'a, 'i>(
 }
 
 /// A signature value's text: text nodes only, so a comment inside a DigestValue or a
-/// certificate is neither read nor able to change what is verified.
-fn text_of(node: Node<'_, '_>) -> String {
-    crate::xml::text_content(node).into_owned()
+/// certificate is neither read nor able to change what is verified; a run taken out before
+/// the DOM was built (see [`SIGNATURE_TEXTS`]) read in place of its stand-in.
+fn text_of<'a>(lifted: &'a Lifted, node: Node<'a, '_>) -> std::borrow::Cow<'a, str> {
+    lifted.text_content(node)
 }
+
+/// Where a signature's large base64 texts stand (local names): the signer's certificate
+/// (`X509Data/X509Certificate`, a kilobyte and more) and the signature value. Only the
+/// verifier reads them, so a caller who prepares the text of a signed document
+/// ([`crate::xml::Prepared::lifting`]) may take them out before the DOM is built (whose
+/// builder reads character data one character at a time) and give the verifier what it
+/// took out ([`VerifyOptions::lifted`]).
+pub const SIGNATURE_TEXTS: &[&[&str]] = &[
+    &["X509Data", "X509Certificate"],
+    &["Signature", "SignatureValue"],
+];
 
 /// A base64 value ignoring whitespace (the ASCII whitespace that `decode_base64` skips),
 /// without a copy of the compacted text; a value that does not decode is decoded again
@@ -745,7 +757,7 @@ fn verify_signature<'a, 'i>(
     let cert_der = ds_child(sig, "KeyInfo")
         .and_then(|k| ds_child(k, "X509Data"))
         .and_then(|d| ds_child(d, "X509Certificate"))
-        .map(text_of);
+        .map(|c| text_of(opts.lifted, c));
     let cert = match cert_der.as_deref().map(b64_decode) {
         None => {
             report.problems.push(DsigProblem::SignerCertificate {
@@ -775,7 +787,7 @@ fn verify_signature<'a, 'i>(
             }
         },
     };
-    let value = ds_child(sig, "SignatureValue").map(text_of);
+    let value = ds_child(sig, "SignatureValue").map(|v| text_of(opts.lifted, v));
     match (&cert, value.as_deref().map(b64_decode), algorithms_ok) {
         (_, None, _) => report
             .problems
@@ -937,7 +949,7 @@ fn verify_reference<'a, 'i>(
         .unwrap_or("")
         .to_owned();
     let stated = ds_child(r, "DigestValue")
-        .map(text_of)
+        .map(|d| text_of(opts.lifted, d))
         .unwrap_or_default()
         .trim()
         .to_owned();
