@@ -19,6 +19,7 @@ Every server is driven by this checkout's load generator (pre-signed documents),
 baseline's own generator (which signed as it went) does not take the cores from its server.
 
 Usage: scripts/bench-archive.py [--requests N] [--concurrency C] [--rounds R] [--baseline BIN]
+                               [--binary BIN]
 """
 import argparse
 import json
@@ -114,13 +115,16 @@ def main():
     ap.add_argument("--peak-connections", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=3, help="runs per binary; medians are shown")
     ap.add_argument("--baseline", help="another kanta-sim binary, measured in the same run")
+    ap.add_argument("--binary", default=BIN,
+                    help="the binary measured as \"this build\" (default: this checkout's release "
+                         "build), e.g. the same source built with other flags")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="kanta-sim-kit-", dir=ROOT + "/target")
     try:
         kit = os.path.join(work, "kit")
         subprocess.run([BIN, "certs", "init", "--out", kit], check=True, stdout=subprocess.DEVNULL)
-        runs = [("this build", BIN)]
+        runs = [("this build", args.binary)]
         if args.baseline:
             runs.append(("baseline", args.baseline))
         rounds = {name: [] for name, _ in runs}

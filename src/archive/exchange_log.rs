@@ -243,6 +243,10 @@ pub(crate) fn insert(conn: &Connection, r: &ExchangeRecord, keep: Keep) -> rusql
             }),
         );
     }
+    // Straight into a buffer: `Value`'s `Display` (what `to_string` used) writes through
+    // the formatting machinery piece by piece. Serialising a `Value` cannot fail (its map
+    // keys are strings), and the text is the same.
+    let detail = serde_json::to_string(&*detail).unwrap_or_else(|_| detail.to_string());
     conn.prepare_cached(
         "INSERT INTO exchange (at, listener, peer, kind, outcome, codes, summary, detail, cert_subject, cert_sha256, org_oid, method, path, status, request, response, duration_ms,
                                message_root, message_extension, archived)
@@ -260,7 +264,7 @@ pub(crate) fn insert(conn: &Connection, r: &ExchangeRecord, keep: Keep) -> rusql
             .collect::<Vec<_>>()
             .join(" "),
         r.summary,
-        detail.to_string(),
+        detail,
         r.cert_subject,
         r.cert_sha256,
         r.org_oid,
@@ -635,5 +639,28 @@ mod tests {
         assert_eq!(all[1].record.request.as_deref(), Some(&b"<x/>"[..]));
         assert_eq!(all[1].record.duration_ms, Some(3));
         assert_eq!(log.recent(1).unwrap()[0].record.outcome, "accepted");
+    }
+
+    #[test]
+    fn the_detail_is_stored_as_its_compact_json_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = ExchangeLog::open(dir.path()).unwrap();
+        let mut r = rec("accepted");
+        r.detail = serde_json::json!({
+            "findings": [{ "code": "P-002", "message": "\"quoted\" <ä> \u{1}\n€" }],
+            "n": 1.5, "none": null, "yes": true, "list": [[], {}],
+        });
+        let id = log.append(&r).unwrap();
+        let conn = log.lock();
+        let stored: String = conn
+            .query_row("SELECT detail FROM exchange WHERE id = ?1", [id], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(stored, r.detail.to_string());
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&stored).unwrap(),
+            r.detail
+        );
     }
 }
