@@ -179,7 +179,7 @@ fn main() {
         ("process_message (whole, the baseline)", whole),
         ("  envelope: prepared (MIME text lifted) + DOM", envelope),
         ("  MIME entity + base64 to the CDA", mime),
-        ("  CDA: prepared (body forms lifted) + DOM", cda_parse),
+        ("  CDA: prepared (base64 texts lifted) + DOM", cda_parse),
         ("  signature: C14N, digests, RSA, chain", verify),
         (
             "  the rest (rules, scans, outcome)",
