@@ -7,7 +7,7 @@
 #![no_main]
 
 use kanta_sim::document::{CDA_LIFTED_TEXTS, KANTA_COVERAGE};
-use kanta_sim::xml::{Limits, NOTHING_LIFTED, Prepared, RootFacts, normalize_line_ends, parse, parse_bytes, root_of};
+use kanta_sim::xml::{Lifted, Limits, NOTHING_LIFTED, Prepared, RootFacts, normalize_line_ends, parse, parse_bytes, root_of};
 use kanta_sim::xmldsig::c14n::{C14nOptions, Reformatting, canonicalize, canonicalize_lifted};
 use kanta_sim::xmldsig::{DEFAULT_ID_ATTRIBUTES, VerifyOptions, verify_parsed};
 use libfuzzer_sys::fuzz_target;
@@ -37,18 +37,7 @@ fuzz_target!(|data: &[u8]| {
                         "a prepared DOM canonicalizes differently"
                     );
                 }
-                let verify = |doc, lifted| {
-                    let opts = VerifyOptions {
-                        id_attributes: &DEFAULT_ID_ATTRIBUTES,
-                        trust: None,
-                        now: time::OffsetDateTime::UNIX_EPOCH,
-                        coverage: Some(&KANTA_COVERAGE),
-                        limits,
-                        keep_canonical: false,
-                        lifted,
-                    };
-                    format!("{:?}", verify_parsed(doc, &opts))
-                };
+                let verify = |doc, lifted| format!("{:?}", verify_parsed(doc, &options(limits, lifted)));
                 assert_eq!(verify(w, &NOTHING_LIFTED), verify(d, p.lifted()), "a prepared DOM verifies differently");
             }
             (Err(a), Err(b), _) => assert_eq!(a, b, "a prepared text is refused differently"),
@@ -65,16 +54,18 @@ fuzz_target!(|data: &[u8]| {
             let _ = canonicalize(&doc, Some(node), None, &opts);
         }
     }
-    let _ = verify_parsed(
-        &doc,
-        &VerifyOptions {
-            id_attributes: &DEFAULT_ID_ATTRIBUTES,
-            trust: None,
-            now: time::OffsetDateTime::UNIX_EPOCH,
-            coverage: Some(&KANTA_COVERAGE),
-            limits,
-            keep_canonical: false,
-            lifted: &NOTHING_LIFTED,
-        },
-    );
+    let _ = verify_parsed(&doc, &options(limits, &NOTHING_LIFTED));
 });
+
+/// Verification under the Kanta coverage rule, without trust, at a fixed time.
+fn options(limits: Limits, lifted: &Lifted) -> VerifyOptions<'_> {
+    VerifyOptions {
+        id_attributes: &DEFAULT_ID_ATTRIBUTES,
+        trust: None,
+        now: time::OffsetDateTime::UNIX_EPOCH,
+        coverage: Some(&KANTA_COVERAGE),
+        limits,
+        keep_canonical: false,
+        lifted,
+    }
+}
