@@ -329,7 +329,7 @@ fn signed_by_xmlsec1_verifies_here() {
         "{taken} vs {body_only}: the certificate was not taken out"
     );
     assert_eq!(verify_prepared(&tampered, true).0.codes(), vec!["G-008"]);
-    for (element, code) in [("SignatureValue", "G-009"), ("X509Certificate", "G-009")] {
+    for element in ["SignatureValue", "X509Certificate"] {
         let changed = flip_in(&signed, element);
         let whole = verify_here(&changed, true);
         assert!(!whole.is_valid(), "{element}");
@@ -338,10 +338,11 @@ fn signed_by_xmlsec1_verifies_here() {
             whole.codes(),
             "{element}"
         );
-        if element == "SignatureValue" {
-            assert_eq!(whole.codes(), vec![code]);
-        }
     }
+    assert_eq!(
+        verify_here(&flip_in(&signed, "SignatureValue"), true).codes(),
+        vec!["G-009"]
+    );
 
     // The same through the command line, and xmlsec1 itself agrees about the tampered copy.
     let good = tmp_file("xmlsec-signed.xml", &signed);
