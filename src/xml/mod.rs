@@ -1393,6 +1393,9 @@ mod tests {
             "&#xD800;",
             "&#99999999999;",
             "&#x;",
+            // Near the carriage return read without a search: not it.
+            "&#13",
+            "&#13x;",
         ] {
             cases.push(format!(
                 "<m><cd><text>{}{bad}{}</text></cd></m>",
@@ -1419,7 +1422,7 @@ mod tests {
             2 => (1usize..6).prop_map(move |n| format!("{line}\n").repeat(n)),
             6 => prop::sample::select(vec![
                 "&lt;", "&gt;", "&amp;", "&apos;", "&quot;", "&#x41;", "&#65;", "&#x1F600;",
-                "&#9;", "&#13;", "\r\n", "\r", "\u{e4}\u{20ac} ", "x",
+                "&#9;", "&#13;", "&#013;", "&#xD;", "\r\n", "\r", "\u{e4}\u{20ac} ", "x",
             ])
             .prop_map(str::to_owned),
             3 => prop::sample::select(vec![
@@ -1428,7 +1431,7 @@ mod tests {
             .prop_map(str::to_owned),
             1 => prop::sample::select(vec![
                 "&#0;", "&#xFFFE;", "&#xD800;", "&#99999999999;", "&#x;", "&#;", "&nbsp;",
-                "&", "&lt", "]]>", "\u{1}", "\u{FFFF}", "<", "<![CDATA[", "<!--",
+                "&", "&lt", "&#13", "&#13x;", "]]>", "\u{1}", "\u{FFFF}", "<", "<![CDATA[", "<!--",
             ])
             .prop_map(str::to_owned),
         ];

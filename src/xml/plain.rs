@@ -71,17 +71,76 @@ fn qname(s: &str) -> Option<(&str, &str)> {
     is_ncname(local.as_bytes()).then_some((prefix, local))
 }
 
-/// Character data the subset allows: no markup a DOM would refuse (`<`, `]]>`), no
-/// character XML does not allow, and references only where `refs` (each resolving to an
-/// allowed character).
-fn plain_chars(s: &str, refs: bool) -> bool {
-    let Some(amp) = allowed_chars(s) else {
-        return false;
-    };
-    if !amp {
-        return true;
+/// What one pass over the whole document tells of every run of character data in it
+/// (text, attribute values, comments), so that each run need not be read byte by byte
+/// again: only for the `&`, `]]>` and `<` the document holds at all.
+#[derive(Debug, Clone, Copy)]
+struct Whole {
+    /// The document holds a `&` somewhere.
+    amp: bool,
+    /// The document holds a `]]>` somewhere.
+    cdata_end: bool,
+}
+
+impl Default for Whole {
+    /// Nothing known: every run is searched for both.
+    fn default() -> Self {
+        Self {
+            amp: true,
+            cdata_end: true,
+        }
     }
-    refs && references(s, |_, _| ()).is_some()
+}
+
+impl Whole {
+    /// `None` when the document holds, anywhere, a character XML does not allow anywhere
+    /// (a control character but tab, line feed and carriage return; U+FFFE; U+FFFF):
+    /// unsure, left to the DOM builder. Vector code over the whole text, once.
+    fn of(text: &str) -> Option<Self> {
+        let b = text.as_bytes();
+        if control(b) || forbidden_ef(text) {
+            return None;
+        }
+        Some(Self {
+            amp: memchr::memchr(b'&', b).is_some(),
+            cdata_end: memchr::memmem::find(b, b"]]>").is_some(),
+        })
+    }
+
+    /// Character data between two pieces of markup (so without a `<`): what the subset
+    /// allows ([`allowed_chars`]), the document's characters already judged.
+    fn text(self, raw: &str) -> bool {
+        self.judged(raw, true)
+    }
+
+    /// An attribute value or a comment's body: as [`Whole::text`], without a `<`, and with
+    /// references only where `refs`.
+    fn chars(self, s: &str, refs: bool) -> bool {
+        memchr::memchr(b'<', s.as_bytes()).is_none() && self.judged(s, refs)
+    }
+
+    /// No `]]>`, and references (only where `refs`) that resolve.
+    fn judged(self, s: &str, refs: bool) -> bool {
+        let b = s.as_bytes();
+        !(self.cdata_end && memchr::memmem::find(b, b"]]>").is_some())
+            && (!self.amp
+                || memchr::memchr(b'&', b).is_none()
+                || (refs && references(s, |_, _| ()).is_some()))
+    }
+}
+
+/// Whether `b` holds a control character XML does not allow (all but tab, line feed and
+/// carriage return). Without early exit, so that it compiles to vector code.
+fn control(b: &[u8]) -> bool {
+    b.iter().fold(false, |bad, &c| {
+        bad | ((c < 0x20) & (c != b'\t') & (c != b'\n') & (c != b'\r'))
+    })
+}
+
+/// Whether `s` holds U+FFFE or U+FFFF (both start with the byte 0xEF in UTF-8).
+fn forbidden_ef(s: &str) -> bool {
+    memchr::memchr(0xEF, s.as_bytes()).is_some()
+        && (s.contains('\u{FFFE}') || s.contains('\u{FFFF}'))
 }
 
 /// Hands `each` every reference in `raw` in order (its byte range, `&` to `;`, and the
@@ -92,10 +151,22 @@ pub(super) fn references(
     mut each: impl FnMut(std::ops::Range<usize>, char),
 ) -> Option<()> {
     let b = raw.as_bytes();
-    // A reference that resolves has no `&` in its name, so the next `&` is after it.
-    for amp in memchr::memchr_iter(b'&', b) {
-        let semi = amp + 1 + memchr::memchr(b';', &b[amp + 1..])?;
-        each(amp..semi + 1, resolve(&b[amp + 1..semi])?);
+    let mut from = 0;
+    while let Some(n) = memchr::memchr(b'&', &b[from..]) {
+        let amp = from + n;
+        let name = &b[amp + 1..];
+        // `&#13;` ends every line of a MIME entity or a signer's base64 carried in XML:
+        // nearly every reference met, and read here without a search. Any other name
+        // ends at the first `;` (a name that resolves holds no `&`, so that search never
+        // passes the next reference: the whole stays one pass).
+        let (len, c) = if name.starts_with(b"#13;") {
+            (3, '\r')
+        } else {
+            let len = name.iter().position(|&c| c == b';')?;
+            (len, resolve(&name[..len])?)
+        };
+        from = amp + 2 + len;
+        each(amp..from, c);
     }
     Some(())
 }
@@ -116,20 +187,14 @@ pub(super) fn allowed_chars(s: &str) -> Option<bool> {
             seen & EF != 0,
         )
     } else {
-        // Without early exit, so that it compiles to vector code.
-        let control = b.iter().fold(false, |bad, &c| {
-            bad | ((c < 0x20) & (c != b'\t') & (c != b'\n') & (c != b'\r'))
-        });
         (
-            control || memchr::memchr(b'<', b).is_some(),
+            control(b) || memchr::memchr(b'<', b).is_some(),
             memchr::memchr(b'>', b).is_some(),
             memchr::memchr(b'&', b).is_some(),
             memchr::memchr(0xEF, b).is_some(),
         )
     };
-    if control_or_lt
-        || (gt && memchr::memmem::find(b, b"]]>").is_some())
-        || (ef && (s.contains('\u{FFFE}') || s.contains('\u{FFFF}')))
+    if control_or_lt || (gt && memchr::memmem::find(b, b"]]>").is_some()) || (ef && forbidden_ef(s))
     {
         return None;
     }
@@ -167,14 +232,14 @@ fn number(digits: &[u8], radix: u32) -> Option<u32> {
     })
 }
 
-/// The kinds of byte [`plain_chars`] looks for (bits of what it saw).
+/// The kinds of byte [`allowed_chars`] looks for (bits of what it saw).
 const CONTROL: u8 = 1;
 const LT: u8 = 2;
 const GT: u8 = 4;
 const AMP: u8 = 8;
 const EF: u8 = 16;
 
-/// The kind of each byte for [`plain_chars`].
+/// The kind of each byte for [`allowed_chars`].
 const CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut c = 0;
@@ -277,11 +342,13 @@ struct Vouch<'t> {
     scratch: Vec<RawAttribute<'t>>,
     locals: Vec<&'t str>,
     nodes: usize,
+    whole: Whole,
 }
 
 impl<'t> Vouch<'t> {
     fn read(mut self, text: &'t str, limits: &Limits) -> Option<RootFacts> {
         let max_nodes = usize::try_from(limits.max_nodes).unwrap_or(usize::MAX);
+        self.whole = Whole::of(text)?;
         let b = text.as_bytes();
         let mut i = 0;
         loop {
@@ -313,7 +380,7 @@ impl<'t> Vouch<'t> {
         let fine = if self.open.is_empty() {
             raw.bytes().all(is_space)
         } else {
-            plain_chars(raw, true)
+            self.whole.text(raw)
         };
         (fine && raw.len() <= limits.max_text_bytes).then_some(())
     }
@@ -327,8 +394,8 @@ impl<'t> Vouch<'t> {
         }
         let len = memchr::memmem::find(&text.as_bytes()[body_at..], b"-->")?;
         let body = &text[body_at..body_at + len];
-        // `plain_chars` refuses `<` and `&`, which a comment may hold: unsure, not wrong.
-        if body.contains("--") || body.ends_with('-') || !plain_chars(body, false) {
+        // `chars` refuses `<` and `&`, which a comment may hold: unsure, not wrong.
+        if body.contains("--") || body.ends_with('-') || !self.whole.chars(body, false) {
             return None;
         }
         self.nodes += 1;
@@ -416,7 +483,7 @@ impl<'t> Vouch<'t> {
                 if uri.is_empty()
                     || uri == XML_NS
                     || uri == XMLNS_NS
-                    || !plain_chars(uri, false)
+                    || !self.whole.chars(uri, false)
                     || uri.bytes().any(|c| matches!(c, b'\t' | b'\n' | b'\r'))
                     || declarations > limits.max_namespace_declarations
                     || self.in_scope + declarations > limits.max_namespaces_in_scope
@@ -433,7 +500,7 @@ impl<'t> Vouch<'t> {
                     declared += 1;
                 }
             } else {
-                if !plain_chars(a.value, true) {
+                if !self.whole.chars(a.value, true) {
                     return None;
                 }
                 // Only the root's class is a fact anyone reads.
