@@ -40,7 +40,11 @@ fn offset(p: u64) -> usize {
 }
 
 fn local(qname: &str) -> &str {
-    qname.rsplit_once(':').map_or(qname, |(_, l)| l)
+    // Names are short: a plain search beats a general one (as in `plain::qname`).
+    match qname.bytes().rposition(|c| c == b':') {
+        Some(at) => &qname[at + 1..],
+        None => qname,
+    }
 }
 
 /// Checks one start tag; returns the number of namespace declarations it makes.
