@@ -1875,18 +1875,22 @@ mod tests {
         );
         // In the body file, where it lies (same length, so the record still frames it).
         assert_eq!(other.len(), raw.len());
-        let (offset, len): (u64, u64) = conn
-            .query_row("SELECT body_offset, body_len FROM message", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+        let (offset, len, key): (usize, u64, usize) = conn
+            .query_row(
+                "SELECT body_offset, body_len, length(CAST(root AS BLOB)) + 1 + length(CAST(extension AS BLOB)) FROM message",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .unwrap();
         assert_eq!(len, raw.len() as u64);
         let file = dir.path().join(bodies::BODY_FILE);
         let mut bytes = std::fs::read(&file).unwrap();
-        // The only record: the body is the file's tail.
+        // The only record: the body follows its header (magic, key length, key, length),
+        // and only padding may follow it.
         assert_eq!(offset, 0);
-        let start = bytes.len() - raw.len();
-        assert!(&bytes[start..] == raw.as_bytes());
+        let start = offset + 16 + key;
+        assert!(&bytes[start..start + raw.len()] == raw.as_bytes());
+        assert!(bytes[start + raw.len()..].iter().all(|b| *b == 0));
         bytes[start..start + raw.len()].copy_from_slice(other.as_bytes());
         std::fs::write(&file, &bytes).unwrap();
         let e = s.get(&meta.document_oid);
