@@ -426,13 +426,14 @@ pub(crate) const RECORD_END_SQL: &str = "COALESCE(body_offset + 16 + length(CAST
 mod tests {
     use super::*;
 
+    type Opener = fn(&Path) -> Result<BodyWriter, BodyError>;
+
     /// The writer both ways: through the page cache, and straight to the device where this
     /// machine's file system takes it (said, so that a run without it is not mistaken for
     /// one with it).
-    fn writers() -> Vec<(&'static str, fn(&Path) -> Result<BodyWriter, BodyError>)> {
+    fn writers() -> Vec<(&'static str, Opener)> {
         let probe = tempfile::tempdir().unwrap();
-        let mut ways: Vec<(&'static str, fn(&Path) -> Result<BodyWriter, BodyError>)> =
-            vec![("buffered", BodyWriter::open_buffered)];
+        let mut ways: Vec<(&'static str, Opener)> = vec![("buffered", BodyWriter::open_buffered)];
         if BodyWriter::open(probe.path()).unwrap().is_direct() {
             ways.push(("direct", BodyWriter::open));
         } else {
