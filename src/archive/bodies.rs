@@ -442,6 +442,23 @@ mod tests {
         ways
     }
 
+    /// The body at `at` is `body` (`way`: which writer wrote it).
+    fn reads(dir: &Path, key: (&str, &str), at: BodyAt, body: &[u8], way: &str) {
+        assert_eq!(read(dir, key, at).unwrap(), body, "{way}");
+    }
+
+    /// One record per id, all under `root`.
+    fn batch<'a>(
+        root: &'a str,
+        ids: &'a [String],
+        bodies: &'a [Vec<u8>],
+    ) -> Vec<((&'a str, &'a str), &'a [u8])> {
+        ids.iter()
+            .zip(bodies)
+            .map(|(id, b)| ((root, id.as_str()), b.as_slice()))
+            .collect()
+    }
+
     fn file_len(dir: &Path) -> u64 {
         std::fs::metadata(dir.join(BODY_FILE)).unwrap().len()
     }
@@ -455,21 +472,9 @@ mod tests {
                 .append(&[(("1.2.3", "a"), b"first"), (("1.2.3", "b"), b"")])
                 .unwrap();
             let more = w.append(&[(("1.2.4", "\u{e4}"), b"third body")]).unwrap();
-            assert_eq!(
-                read(dir.path(), ("1.2.3", "a"), at[0]).unwrap(),
-                b"first",
-                "{way}"
-            );
-            assert_eq!(
-                read(dir.path(), ("1.2.3", "b"), at[1]).unwrap(),
-                b"",
-                "{way}"
-            );
-            assert_eq!(
-                read(dir.path(), ("1.2.4", "\u{e4}"), more[0]).unwrap(),
-                b"third body",
-                "{way}"
-            );
+            reads(dir.path(), ("1.2.3", "a"), at[0], b"first", way);
+            reads(dir.path(), ("1.2.3", "b"), at[1], b"", way);
+            reads(dir.path(), ("1.2.4", "\u{e4}"), more[0], b"third body", way);
             // Another message's record, a wrong length, a wrong place.
             let e = read(dir.path(), ("1.2.3", "b"), at[0]).unwrap_err();
             assert!(
@@ -535,18 +540,9 @@ mod tests {
             let mut w = open(dir.path()).unwrap();
             let ids: Vec<String> = (0..700).map(|i| i.to_string()).collect();
             let bodies: Vec<Vec<u8>> = (0..700).map(|i| vec![(i % 251) as u8; i % 97]).collect();
-            let batch: Vec<((&str, &str), &[u8])> = ids
-                .iter()
-                .zip(&bodies)
-                .map(|(id, b)| (("1.2.3", id.as_str()), b.as_slice()))
-                .collect();
-            let at = w.append(&batch).unwrap();
+            let at = w.append(&batch("1.2.3", &ids, &bodies)).unwrap();
             for ((id, body), at) in ids.iter().zip(&bodies).zip(&at) {
-                assert_eq!(
-                    &read(dir.path(), ("1.2.3", id), *at).unwrap(),
-                    body,
-                    "{way}"
-                );
+                reads(dir.path(), ("1.2.3", id), *at, body, way);
             }
             // Record after record, nothing between.
             for (pair, id) in at.windows(2).zip(&ids) {
@@ -557,11 +553,7 @@ mod tests {
                 );
             }
             let last = w.append(&[(("1.2.4", "x"), b"after")]).unwrap();
-            assert_eq!(
-                read(dir.path(), ("1.2.4", "x"), last[0]).unwrap(),
-                b"after",
-                "{way}"
-            );
+            reads(dir.path(), ("1.2.4", "x"), last[0], b"after", way);
             let end = last[0].offset + header_len(&key("1.2.4", "x")) + 5;
             match &w.direct {
                 None => assert_eq!(file_len(dir.path()), end, "{way}: no byte after"),
@@ -582,21 +574,13 @@ mod tests {
                 .map(|(n, len)| (0..*len).map(|i| ((i * 7 + n) % 256) as u8).collect())
                 .collect();
             let ids: Vec<String> = (0..bodies.len()).map(|i| i.to_string()).collect();
-            let batch: Vec<((&str, &str), &[u8])> = ids
-                .iter()
-                .zip(&bodies)
-                .map(|(id, b)| (("big", id.as_str()), b.as_slice()))
-                .collect();
+            let batch = batch("big", &ids, &bodies);
             let at = w.append(&batch).unwrap();
             let again = w.append(&batch[1..2]).unwrap();
             for ((id, body), at) in ids.iter().zip(&bodies).zip(&at) {
-                assert_eq!(&read(dir.path(), ("big", id), *at).unwrap(), body, "{way}");
+                reads(dir.path(), ("big", id), *at, body, way);
             }
-            assert_eq!(
-                read(dir.path(), ("big", "1"), again[0]).unwrap(),
-                bodies[1],
-                "{way}"
-            );
+            reads(dir.path(), ("big", "1"), again[0], &bodies[1], way);
         }
     }
 
@@ -676,16 +660,8 @@ mod tests {
                 second[0].offset >= first[0].offset + header_len("r\n1") + 3,
                 "{way}"
             );
-            assert_eq!(
-                read(dir.path(), ("r", "1"), first[0]).unwrap(),
-                b"one",
-                "{way}"
-            );
-            assert_eq!(
-                read(dir.path(), ("r", "2"), second[0]).unwrap(),
-                b"two",
-                "{way}"
-            );
+            reads(dir.path(), ("r", "1"), first[0], b"one", way);
+            reads(dir.path(), ("r", "2"), second[0], b"two", way);
         }
     }
 }
