@@ -848,24 +848,19 @@ async fn archive_document(
     // The store writes the row with the document, whether or not the client waits for it.
     meta.accounted();
     // Hashing the CDA and handing the write over are quick; the commit is awaited without
-    // holding a thread.
-    // Given up just before the hand-over rather than after: a writer woken by this very
-    // write must not find it still on its way and wait for it (a lone client would pay
-    // that wait on every document).
+    // holding a thread. Given up just after the hand-over: the writer, asleep while writes
+    // are on their way, is woken when the last one goes and must find this one sent.
+    let pending = state.store.archive_later(
+        use_case,
+        (&root, &ext),
+        &sender,
+        body.clone(),
+        doc,
+        now,
+        Some(record),
+    );
     drop(coming);
-    let stored = state
-        .store
-        .archive_later(
-            use_case,
-            (&root, &ext),
-            &sender,
-            body.clone(),
-            doc,
-            now,
-            Some(record),
-        )
-        .done()
-        .await;
+    let stored = pending.done().await;
     match stored {
         Ok(id) => {
             answer.logged = id;
