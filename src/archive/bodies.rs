@@ -142,7 +142,7 @@ impl Direct {
     /// Writes `pieces` one after another from `offset` (aligned), through the aligned
     /// buffer, [`DIRECT_CHUNK`] at a time, the last write zero-padded to the alignment.
     /// Returns the bytes written, padding included.
-    fn write(&mut self, pieces: &[&[u8]], offset: u64) -> std::io::Result<u64> {
+    fn write(&mut self, pieces: &[IoSlice<'_>], offset: u64) -> std::io::Result<u64> {
         self.buf.resize(DIRECT_CHUNK + self.align, 0);
         // Where the buffer's first aligned byte is (a byte buffer can always be aligned).
         let start = self.buf.as_ptr().align_offset(self.align);
@@ -151,7 +151,7 @@ impl Direct {
         }
         let (mut fill, mut at) = (0, offset);
         for piece in pieces {
-            let mut rest = *piece;
+            let mut rest: &[u8] = piece;
             while !rest.is_empty() {
                 let n = rest.len().min(DIRECT_CHUNK - fill);
                 self.buf[start + fill..start + fill + n].copy_from_slice(&rest[..n]);
@@ -278,8 +278,7 @@ impl BodyWriter {
             source,
         };
         if let Some(direct) = &mut self.direct {
-            let pieces: Vec<&[u8]> = slices.iter().map(|s| &**s).collect();
-            match direct.write(&pieces, start) {
+            match direct.write(&slices, start) {
                 Ok(written) => {
                     self.file.sync_data().map_err(io)?;
                     self.end = start + written;
